@@ -1,0 +1,57 @@
+/* stasis-launch: the native launcher. Adds libstasis.so to LD_PRELOAD,
+ * resets signal state inherited from Node, and execs the program in place
+ * (same PID, no lingering parent). Coordinator address and token arrive in
+ * the environment (STASIS_COORD, STASIS_TOKEN, STASIS_CKPT_DIR). */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void reset_signals(void) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int add_preload(const char *self) {
+  char dir[PATH_MAX], lib[PATH_MAX + 32];
+  ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+  if (n < 0) { perror("stasis-launch: /proc/self/exe"); return -1; }
+  dir[n] = 0;
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = 0;
+  snprintf(lib, sizeof lib, "%s/libstasis.so", dir);
+  if (access(lib, R_OK) != 0) {
+    fprintf(stderr, "%s: cannot read %s: %s\n", self, lib, strerror(errno));
+    return -1;
+  }
+  const char *old = getenv("LD_PRELOAD");
+  char *val = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
+  if (!val) return -1;
+  if (old && *old) sprintf(val, "%s:%s", lib, old); else strcpy(val, lib);
+  setenv("LD_PRELOAD", val, 1);
+  free(val);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int first = 1;
+  if (argc > 1 && strcmp(argv[1], "--") == 0) first = 2;
+  if (first >= argc) {
+    fprintf(stderr, "usage: stasis-launch [--] program [args...]\n");
+    return 2;
+  }
+  if (add_preload(argv[0]) != 0) return 1;
+  reset_signals();
+  execvp(argv[first], &argv[first]);
+  int err = errno;
+  fprintf(stderr, "stasis: cannot run %s: %s\n", argv[first], strerror(err));
+  return err == ENOENT ? 127 : 126;
+}

@@ -1,0 +1,5 @@
+// The list of commands: each lives in its own file and exports a yargs CommandModule.
+import type { CommandModule } from 'yargs';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [];
