@@ -1,0 +1,145 @@
+/* The checkpoint thread: serves the coordinator's barriers (SUSPEND, SAVE,
+ * RESUME) and, in a restored process, finishes the restart. */
+#include "core.h"
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void coord_decode(char *s);
+
+volatile int stasis_restored;
+static volatile int delay_depth;
+static int suspended;
+
+enum save_result { SAVE_FAILED = -1, SAVE_DONE = 0, SAVE_RESTORED = 1 };
+
+/* Memory is written from inside this function: when a restored process
+ * resumes the checkpoint thread, it returns here a second time, with
+ * SAVE_RESTORED. Only globals are trusted after that point. */
+static __attribute__((noinline)) int save_image(const char *path, struct image_stats *st) {
+  struct thread_rec *self = threads_ckpt();
+  threads_record_self(self);
+  if (ctx_save(&self->ctx) != 0) return SAVE_RESTORED;
+  return image_write(path, st) == 0 ? SAVE_DONE : SAVE_FAILED;
+}
+
+static void send_failed(void) {
+  char msg[600];
+  const char *why = stasis_failure();
+  snprintf(msg, sizeof msg, "%s", why ? why : "unknown error");
+  for (char *c = msg; *c; c++) if (*c == ' ') *c = '_';   /* one argument, no spaces */
+  coord_send("FAILED %s", msg);
+}
+
+static void wait_for_delay(void) {
+  struct timespec ms = { 0, 1000000 };
+  while (__atomic_load_n(&delay_depth, __ATOMIC_SEQ_CST) > 0) nanosleep(&ms, NULL);
+}
+
+static void on_suspend(void) {
+  stasis_clear_failure();
+  wait_for_delay();
+  threads_lock_creation();
+  if (threads_suspend() < 0) {
+    threads_unlock_creation();
+    send_failed();
+    return;
+  }
+  suspended = 1;
+  plugins_dispatch(STASIS_EVENT_SUSPENDED);
+  coord_send("SUSPENDED");
+}
+
+static void on_resume(void) {
+  if (suspended) {
+    plugins_dispatch(STASIS_EVENT_RESUME);
+    threads_resume();
+    threads_unlock_creation();
+    suspended = 0;
+  }
+  coord_send("RESUMED");
+}
+
+/* Restored process: fds and signal state back, coordinator, release. */
+static void finish_restart(void) {
+  struct thread_rec *self = threads_ckpt();
+  stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
+  threads_after_restart_self(self);
+  image_forget_buffers();
+  coord_fd = -1;
+  threads_wait_restored();
+  if (plugins_dispatch(STASIS_EVENT_RESTART) < 0) {
+    stasis_log("restart failed: %s", stasis_failure());
+    _exit(70);
+  }
+  if (coord_connect(1, stasis_restart_info.image) < 0) {
+    stasis_log("restored process continues without checkpoints");
+  } else {
+    char line[1024];
+    while (coord_read_line(line, sizeof line) > 0 && strncmp(line, "RESUME", 6) != 0)
+      if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
+  }
+  suspended = 1;
+  on_resume();
+  plugins_dispatch(STASIS_EVENT_RESTARTED);
+}
+
+static void on_save(char *arg) {
+  coord_decode(arg);
+  struct image_stats st = { 0, 0, 0 };
+  int r = plugins_dispatch(STASIS_EVENT_SAVE) < 0 ? SAVE_FAILED : save_image(arg, &st);
+  if (r == SAVE_RESTORED) { finish_restart(); return; }
+  if (r == SAVE_FAILED) { send_failed(); return; }
+  coord_send("SAVED %llu crc32c:%08x", (unsigned long long)st.bytes, st.checksum);
+}
+
+static void serve(void) {
+  char line[8192];
+  for (;;) {
+    int r = coord_read_line(line, sizeof line);
+    if (r <= 0) break;
+    if (strncmp(line, "SUSPEND ", 8) == 0) on_suspend();
+    else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
+    else if (strncmp(line, "RESUME", 6) == 0) on_resume();
+    else if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
+    else stasis_debug("coordinator said: %s", line);
+  }
+  /* Coordinator gone: never leave the program frozen. */
+  if (suspended) on_resume();
+  coord_close();
+  stasis_debug("coordinator closed the connection; checkpoints stop");
+}
+
+static void *ckpt_main(void *arg) {
+  (void)arg;
+  sigset_t all;
+  sigfillset(&all);
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, 8);
+  stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
+  if (coord_connect(0, "-") == 0) serve();
+  return NULL;
+}
+
+void ckpt_start_thread(void) {
+  typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+  extern void *stasis_next_symbol(const char *);
+  create_fn real = (create_fn)stasis_next_symbol("pthread_create");
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 1 << 20);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  if (real(&th, &attr, ckpt_main, NULL) != 0) stasis_log("cannot start the checkpoint thread");
+  pthread_attr_destroy(&attr);
+}
+
+API void stasis_delay_begin(void) { __atomic_add_fetch(&delay_depth, 1, __ATOMIC_SEQ_CST); }
+API void stasis_delay_end(void) { __atomic_sub_fetch(&delay_depth, 1, __ATOMIC_SEQ_CST); }
+API int stasis_is_enabled(void) { return coord_fd >= 0; }

@@ -1,0 +1,98 @@
+/* Internal interfaces of libstasis. */
+#ifndef STASIS_CORE_H
+#define STASIS_CORE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <signal.h>
+#include "ctx.h"
+#include "image_format.h"
+#include "../include/stasis.h"
+
+#define API __attribute__((visibility("default")))
+#define MAX_THREADS 1024
+
+/* log.c */
+void stasis_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void stasis_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int stasis_debug_on;
+const char *stasis_failure(void);   /* message set by stasis_fail, or NULL */
+void stasis_clear_failure(void);
+
+/* init.c: settings from the environment */
+struct stasis_config {
+  char coord[256];
+  char token[128];
+  char ckpt_dir[1024];
+  int signal;          /* the suspend signal (STASIS_SIGNAL, default SIGUSR2) */
+  int compress;        /* 0 none, RECF_ZSTD */
+  char fault[64];      /* STASIS_FAULT: fault-injection point for tests */
+};
+extern struct stasis_config stasis_cfg;
+extern int stasis_internal_fds[4];  /* fds the core owns (skipped by plugins) */
+int stasis_is_internal_fd(int fd);
+
+/* threads.c */
+struct thread_rec {
+  pid_t tid;
+  int is_main, is_ckpt;
+  uint64_t fs_base;
+  pid_t *ctid;           /* glibc's struct pthread tid (clear_child_tid) */
+  stack_t altstack;
+  char name[16];
+  struct stasis_ctx ctx; /* inside the suspend handler (or the save step) */
+};
+extern struct thread_rec stasis_threads[MAX_THREADS];
+extern int stasis_nthreads;
+extern pid_t stasis_ckpt_tid;
+void threads_install_handler(void);
+int threads_suspend(void);          /* 0, or -1 with stasis_fail */
+void threads_resume(void);
+void threads_record_self(struct thread_rec *t);
+void threads_after_restart_self(struct thread_rec *t);
+void threads_recreate(void);        /* restart: clone every thread but the caller */
+void threads_wait_restored(void);
+void threads_lock_creation(void);
+void threads_unlock_creation(void);
+struct thread_rec *threads_main(void);
+struct thread_rec *threads_ckpt(void);
+
+/* memory.c */
+struct region {
+  uint64_t start, end, offset;
+  uint32_t prot, flags;
+  char path[512];
+};
+struct memory_map {
+  struct region *regions;
+  int count, cap;
+  uint64_t vvar[2], vclock[2], vdso[2];
+};
+int memory_read_map(struct memory_map *map);  /* uses mmap'd storage, no malloc */
+void memory_free_map(struct memory_map *map);
+void memory_forget_buffers(void);
+
+/* image_write.c */
+struct image_stats { uint64_t bytes, memory_bytes; uint32_t checksum; };
+int image_write(const char *path, struct image_stats *st);
+void image_forget_buffers(void);
+
+/* plugin.c */
+int plugins_dispatch(enum stasis_event ev);
+
+/* coord.c */
+int coord_connect(int restored, const char *image);
+int coord_read_line(char *buf, size_t cap);
+int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void coord_close(void);
+extern int coord_fd;
+
+/* checkpoint.c */
+void ckpt_start_thread(void);
+extern volatile int stasis_restored;   /* restart count as seen by this process */
+extern struct restart_info stasis_restart_info;
+
+/* raw helpers */
+long stasis_syscall_futex(volatile int *addr, int op, int val, const struct timespec *ts);
+uint64_t stasis_get_fs(void);
+#endif

@@ -1,0 +1,61 @@
+/* On-disk image format, version 1 (docs/image-format.md). Shared by the
+ * writer in libstasis and the restart loader. */
+#ifndef STASIS_IMAGE_FORMAT_H
+#define STASIS_IMAGE_FORMAT_H
+#include <stdint.h>
+
+#define REC_MAGIC 0x43455253u /* "SREC" in file order */
+#define IMG_MAGIC "STASIS01"
+#define IMG_VERSION 1
+#define IMG_PAGE 4096
+
+enum rec_type { REC_HEADER = 1, REC_META = 2, REC_REGION = 3, REC_PAGES = 4, REC_END = 5 };
+enum rec_flags { RECF_ZSTD = 1, RECF_LZ4 = 2, RECF_COMP_MASK = 15, RECF_ALIGNED = 16 };
+enum region_flags {
+  RGN_SHARED = 1, RGN_FILE = 2, RGN_CONTENTS = 4, RGN_STACK = 8, RGN_HEAP = 16, RGN_DELETED = 32
+};
+
+struct rec_header {
+  uint32_t magic;
+  uint16_t type;
+  uint16_t flags;
+  uint64_t addr;
+  uint64_t stored_len;
+  uint64_t raw_len;
+  uint32_t payload_crc;
+  uint32_t header_crc; /* crc32c of the 36 bytes above */
+} __attribute__((packed));
+_Static_assert(sizeof(struct rec_header) == 40, "record header is 40 bytes");
+
+struct image_header {
+  char magic[8];
+  uint32_t version;
+  uint32_t page_size;
+  uint64_t pid, created_ns;
+  uint64_t restart_entry, restart_info, restart_stack, main_fs;
+  uint64_t vvar_start, vvar_end, vclock_start, vclock_end, vdso_start, vdso_end;
+  uint64_t start_code, end_code, start_data, end_data, start_brk, brk;
+  uint64_t start_stack, arg_start, arg_end, env_start, env_end;
+} __attribute__((packed));
+
+struct region_rec {
+  uint64_t start, end, file_offset;
+  uint32_t prot, flags, path_len, reserved;
+} __attribute__((packed));
+
+struct end_rec {
+  uint64_t records, memory_bytes;
+} __attribute__((packed));
+
+/* Parameter block inside the restored core that the loader fills in. */
+#define RESTART_INFO_MAGIC 0x4f464e4953525453ull /* "STRSINFO" */
+struct restart_info {
+  uint64_t magic;
+  uint64_t loader_start, loader_end;
+  uint64_t new_pid;
+  char coord[256];
+  char token[128];
+  char image[4096];
+};
+
+#endif

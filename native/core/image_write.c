@@ -1,0 +1,301 @@
+/* Writes this process's image (docs/image-format.md): header, description,
+ * then each region with its non-zero pages, then END; fsynced, mode 0600.
+ * Runs on the checkpoint thread while every other thread is stopped. */
+#include "core.h"
+#include "crc32c.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+
+#define RUN_MAX (8u << 20)
+#define BUF_CAP (1u << 20)
+
+struct writer {
+  int fd;
+  uint64_t off, records, memory_bytes;
+  uint32_t sum;
+  char *buf;
+  size_t blen;
+  ZSTD_CCtx *cctx;
+  void *zws, *zout;
+  size_t zws_size, zcap;
+};
+
+static const char zero_page[IMG_PAGE];
+
+static int write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    c += w; n -= w;
+  }
+  return 0;
+}
+
+static int flush(struct writer *w) {
+  if (w->blen && write_all(w->fd, w->buf, w->blen) < 0) return -1;
+  w->blen = 0;
+  return 0;
+}
+
+static int put(struct writer *w, const void *p, size_t n) {
+  if (n >= BUF_CAP / 2) {
+    if (flush(w) < 0 || write_all(w->fd, p, n) < 0) return -1;
+  } else {
+    if (w->blen + n > BUF_CAP && flush(w) < 0) return -1;
+    memcpy(w->buf + w->blen, p, n);
+    w->blen += n;
+  }
+  w->off += n;
+  return 0;
+}
+
+static int record(struct writer *w, int type, int flags, uint64_t addr,
+                  const void *payload, uint64_t stored, uint64_t raw, uint32_t crc) {
+  struct rec_header h = { REC_MAGIC, (uint16_t)type, (uint16_t)flags, addr, stored, raw, crc, 0 };
+  h.header_crc = crc32c(0, &h, 36);
+  w->sum = crc32c(w->sum, &h, sizeof h);
+  if (type != REC_END) w->records++;
+  if (put(w, &h, sizeof h) < 0) return -1;
+  if (flags & RECF_ALIGNED) {
+    size_t pad = (IMG_PAGE - w->off % IMG_PAGE) % IMG_PAGE;
+    if (pad && put(w, zero_page, pad) < 0) return -1;
+  }
+  return stored ? put(w, payload, stored) : 0;
+}
+
+static int simple_record(struct writer *w, int type, const void *p, size_t n) {
+  return record(w, type, 0, 0, p, n, n, crc32c(0, p, n));
+}
+
+static int page_is_zero(const uint64_t *p) {
+  for (int i = 0; i < IMG_PAGE / 8; i += 4)
+    if (p[i] | p[i + 1] | p[i + 2] | p[i + 3]) return 0;
+  return 1;
+}
+
+static int write_run(struct writer *w, const char *p, size_t len) {
+  w->memory_bytes += len;
+  if (w->cctx) {
+    size_t c = ZSTD_compressCCtx(w->cctx, w->zout, w->zcap, p, len, 1);
+    if (!ZSTD_isError(c) && c <= len - len / 8)
+      return record(w, REC_PAGES, RECF_ZSTD, (uint64_t)p, w->zout, c, len, crc32c(0, w->zout, c));
+  }
+  return record(w, REC_PAGES, RECF_ALIGNED, (uint64_t)p, p, len, len, crc32c(0, p, len));
+}
+
+/* Pages never touched (neither present nor swapped) read as zero: skip them
+ * without reading. Only for private anonymous memory, where that holds. */
+static int pagemap_fd = -1;
+static uint64_t pm_buf[8192];
+
+static int write_pages(struct writer *w, const struct region *r) {
+  uint64_t end = r->end;
+  if (r->flags & RGN_FILE) {
+    struct stat st;
+    if (stat(r->path, &st) == 0 && (uint64_t)st.st_size > r->offset) {
+      uint64_t avail = ((st.st_size - r->offset) + IMG_PAGE - 1) & ~(uint64_t)(IMG_PAGE - 1);
+      if (r->start + avail < end) end = r->start + avail;
+    }
+  }
+  int use_pagemap = pagemap_fd >= 0 && !(r->flags & (RGN_FILE | RGN_SHARED));
+  uint64_t run_start = 0, pm_base = 0, pm_count = 0;
+  for (uint64_t a = r->start; a < end; a += IMG_PAGE) {
+    int data;
+    if (use_pagemap) {
+      uint64_t idx = (a - r->start) / IMG_PAGE;
+      if (idx >= pm_base + pm_count) {
+        pm_base = idx;
+        ssize_t n = pread(pagemap_fd, pm_buf, sizeof pm_buf, (a / IMG_PAGE) * 8);
+        pm_count = n > 0 ? (uint64_t)n / 8 : 0;
+        if (!pm_count) { use_pagemap = 0; pm_count = 0; }
+      }
+      uint64_t e = use_pagemap ? pm_buf[idx - pm_base] : (1ull << 63);
+      data = (e >> 62) ? !page_is_zero((const uint64_t *)a) : 0;
+    } else {
+      data = !page_is_zero((const uint64_t *)a);
+    }
+    if (data && !run_start) run_start = a;
+    if (run_start && (!data || a + IMG_PAGE - run_start >= RUN_MAX)) {
+      uint64_t stop = data ? a + IMG_PAGE : a;
+      if (write_run(w, (const char *)run_start, stop - run_start) < 0) return -1;
+      run_start = 0;
+    }
+  }
+  if (run_start && write_run(w, (const char *)run_start, end - run_start) < 0) return -1;
+  return 0;
+}
+
+static int write_region(struct writer *w, const struct region *r) {
+  char buf[sizeof(struct region_rec) + sizeof r->path];
+  struct region_rec rr = { r->start, r->end, r->offset, r->prot, r->flags, (uint32_t)strlen(r->path), 0 };
+  memcpy(buf, &rr, sizeof rr);
+  memcpy(buf + sizeof rr, r->path, rr.path_len);
+  if (simple_record(w, REC_REGION, buf, sizeof rr + rr.path_len) < 0) return -1;
+  if (!(r->flags & RGN_CONTENTS)) return 0;
+  int unreadable = !(r->prot & PROT_READ);
+  if (unreadable && mprotect((void *)r->start, r->end - r->start, r->prot | PROT_READ) < 0) return -1;
+  int rc = write_pages(w, r);
+  if (unreadable) mprotect((void *)r->start, r->end - r->start, r->prot);
+  return rc;
+}
+
+/* Fields of /proc/self/stat the kernel needs again (PR_SET_MM_MAP). */
+static void read_mm_layout(struct image_header *h) {
+  char buf[2048];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return;
+  unsigned long long v[64] = { 0 };
+  int field = 2;  /* p points at the end of field 2 (comm) */
+  char *save = NULL;
+  for (char *tok = strtok_r(p + 1, " ", &save); tok && field < 63; tok = strtok_r(NULL, " ", &save)) {
+    field++;
+    v[field] = strtoull(tok, NULL, 10);
+  }
+  h->start_code = v[26]; h->end_code = v[27]; h->start_stack = v[28];
+  h->start_data = v[45]; h->end_data = v[46]; h->start_brk = v[47];
+  h->arg_start = v[48]; h->arg_end = v[49]; h->env_start = v[50]; h->env_end = v[51];
+  h->brk = (uint64_t)syscall(SYS_brk, 0);
+}
+
+void stasis_restart_entry(struct restart_info *info);
+void *stasis_restart_stack_top(void);
+
+static int write_header(struct writer *w, const struct memory_map *m) {
+  struct image_header h;
+  memset(&h, 0, sizeof h);
+  memcpy(h.magic, IMG_MAGIC, 8);
+  h.version = IMG_VERSION;
+  h.page_size = IMG_PAGE;
+  h.pid = getpid();
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  h.created_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+  h.restart_entry = (uint64_t)stasis_restart_entry;
+  h.restart_info = (uint64_t)&stasis_restart_info;
+  h.restart_stack = (uint64_t)stasis_restart_stack_top();
+  h.main_fs = threads_main()->fs_base;
+  h.vvar_start = m->vvar[0]; h.vvar_end = m->vvar[1];
+  h.vclock_start = m->vclock[0]; h.vclock_end = m->vclock[1];
+  h.vdso_start = m->vdso[0]; h.vdso_end = m->vdso[1];
+  read_mm_layout(&h);
+  return simple_record(w, REC_HEADER, &h, sizeof h);
+}
+
+static size_t json_str(char *out, size_t cap, const char *s) {
+  size_t n = 0;
+  if (n < cap) out[n++] = '"';
+  for (; *s && n + 7 < cap; s++) {
+    unsigned char c = *s;
+    if (c == '"' || c == '\\') { out[n++] = '\\'; out[n++] = c; }
+    else if (c < 0x20) n += snprintf(out + n, cap - n, "\\u%04x", c);
+    else out[n++] = c;
+  }
+  if (n < cap) out[n++] = '"';
+  return n;
+}
+
+static int write_meta(struct writer *w, const struct memory_map *m) {
+  static char meta[65536], exe[1024], tmp[2048];
+  struct utsname u;
+  uname(&u);
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = 0;
+  size_t len = snprintf(meta, sizeof meta, "{\"pid\":%d,\"restarts\":%d,\"regions\":%d,\"host\":", getpid(), stasis_restored, m->count);
+  len += json_str(meta + len, sizeof meta - len, u.nodename);
+  len += snprintf(meta + len, sizeof meta - len, ",\"exe\":");
+  len += json_str(meta + len, sizeof meta - len, exe);
+  len += snprintf(meta + len, sizeof meta - len, ",\"threads\":[");
+  for (int i = 0; i < stasis_nthreads && len < sizeof meta - 256; i++) {
+    const struct thread_rec *t = &stasis_threads[i];
+    len += snprintf(meta + len, sizeof meta - len, "%s{\"tid\":%d,\"name\":%.*s,\"main\":%s,\"checkpoint\":%s}",
+                    i ? "," : "", t->tid, (int)json_str(tmp, sizeof tmp, t->name), tmp,
+                    t->is_main ? "true" : "false", t->is_ckpt ? "true" : "false");
+  }
+  len += snprintf(meta + len, sizeof meta - len, "]}");
+  return simple_record(w, REC_META, meta, len);
+}
+
+static void *map_anon(size_t n) {
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void writer_close(struct writer *w) {
+  if (w->buf) munmap(w->buf, BUF_CAP);
+  if (w->zws) munmap(w->zws, w->zws_size);
+  if (w->zout) munmap(w->zout, w->zcap);
+  if (pagemap_fd >= 0) close(pagemap_fd);
+  pagemap_fd = -1;
+}
+
+static void fault_point(const char *name) {
+  if (strcmp(stasis_cfg.fault, name) != 0) return;
+  stasis_log("fault injection: %s (sleeping 30 s)", name);
+  struct timespec ts = { 30, 0 };
+  nanosleep(&ts, NULL);
+}
+
+/* In a restored process the writer's buffers do not exist any more. */
+void image_forget_buffers(void) {
+  pagemap_fd = -1;
+  memory_forget_buffers();
+}
+
+int image_write(const char *path, struct image_stats *st) {
+  struct memory_map m;
+  struct writer w;
+  memset(&w, 0, sizeof w);
+  int rc = -1;
+  if (memory_read_map(&m) < 0) { if (!stasis_failure()) stasis_fail("cannot read memory map"); goto out; }
+  /* Buffers are made after the map was read, so they are not in the image. */
+  w.buf = map_anon(BUF_CAP);
+  if (stasis_cfg.compress == RECF_ZSTD) {
+    w.zws_size = ZSTD_estimateCCtxSize(1);
+    w.zws = map_anon(w.zws_size);
+    w.zcap = ZSTD_compressBound(RUN_MAX);
+    w.zout = map_anon(w.zcap);
+    if (w.zws && w.zout) w.cctx = ZSTD_initStaticCCtx(w.zws, w.zws_size);
+  }
+  pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  w.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (w.fd < 0 || !w.buf) { stasis_fail("cannot create %s: %s", path, strerror(errno)); goto out; }
+  if (write_header(&w, &m) < 0 || write_meta(&w, &m) < 0) goto io;
+  for (int i = 0; i < m.count; i++) {
+    if (write_region(&w, &m.regions[i]) < 0) goto io;
+    if (i == m.count / 2) fault_point("save-slow");
+  }
+  struct end_rec end = { w.records, w.memory_bytes };
+  if (simple_record(&w, REC_END, &end, sizeof end) < 0 || flush(&w) < 0) goto io;
+  if (fdatasync(w.fd) < 0) goto io;
+  st->bytes = w.off;
+  st->memory_bytes = w.memory_bytes;
+  st->checksum = w.sum;
+  rc = 0;
+  goto out;
+io:
+  stasis_fail("writing %s: %s", path, strerror(errno));
+out:
+  if (w.fd > 0) close(w.fd);
+  if (rc < 0 && w.fd > 0) unlink(path);
+  writer_close(&w);
+  memory_free_map(&m);
+  return rc;
+}

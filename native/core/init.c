@@ -1,0 +1,53 @@
+/* Library constructor: read the settings, take the suspend signal, start
+ * the checkpoint thread. Without STASIS_COORD the library stays dormant. */
+#include "core.h"
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct stasis_config stasis_cfg;
+int stasis_internal_fds[4] = { -1, -1, -1, -1 };
+
+int stasis_is_internal_fd(int fd) {
+  for (int i = 0; i < 4; i++) if (stasis_internal_fds[i] == fd && fd >= 0) return 1;
+  return 0;
+}
+
+void *stasis_next_symbol(const char *name) { return dlsym(RTLD_NEXT, name); }
+
+static void copy_env(char *dst, size_t cap, const char *name) {
+  const char *v = getenv(name);
+  if (v) { strncpy(dst, v, cap - 1); dst[cap - 1] = 0; }
+}
+
+/* A forked child has no checkpoint thread and must not talk on the
+ * parent's connection; it becomes checkpointable when it execs. */
+static void in_child(void) {
+  if (coord_fd >= 0) close(coord_fd);
+  coord_fd = -1;
+  stasis_internal_fds[0] = -1;
+}
+
+__attribute__((constructor)) static void stasis_init(void) {
+  copy_env(stasis_cfg.coord, sizeof stasis_cfg.coord, "STASIS_COORD");
+  copy_env(stasis_cfg.token, sizeof stasis_cfg.token, "STASIS_TOKEN");
+  copy_env(stasis_cfg.ckpt_dir, sizeof stasis_cfg.ckpt_dir, "STASIS_CKPT_DIR");
+  copy_env(stasis_cfg.fault, sizeof stasis_cfg.fault, "STASIS_FAULT");
+  stasis_debug_on = getenv("STASIS_DEBUG") != NULL;
+  if (!stasis_cfg.coord[0]) return;
+  const char *sig = getenv("STASIS_SIGNAL");
+  stasis_cfg.signal = sig ? atoi(sig) : SIGRTMAX - 2;
+  if (stasis_cfg.signal <= 0 || stasis_cfg.signal >= NSIG || stasis_cfg.signal == SIGKILL || stasis_cfg.signal == SIGSTOP) {
+    stasis_log("bad STASIS_SIGNAL '%s'; checkpointing disabled", sig ? sig : "");
+    stasis_cfg.signal = 0;
+    return;
+  }
+  const char *comp = getenv("STASIS_COMPRESS");
+  stasis_cfg.compress = (!comp || strcmp(comp, "zstd") == 0) ? RECF_ZSTD : 0;
+  threads_install_handler();
+  pthread_atfork(NULL, NULL, in_child);
+  ckpt_start_thread();
+}

@@ -1,0 +1,271 @@
+/* Stopping and restarting the user threads of a process.
+ *
+ * The checkpoint thread sends each user thread the suspend signal. The
+ * handler records what the kernel keeps per thread (TLS base, tid slot,
+ * alternate stack, name), saves a call context, and waits on a futex. The
+ * kernel's signal frame on the thread's own stack holds every register and
+ * the signal mask, so resuming — in this process, or in a restored one — is
+ * returning from the handler. At restart each thread is cloned again with
+ * its old TLS and jumps back into its handler. */
+#include "core.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <asm/prctl.h>
+
+struct thread_rec stasis_threads[MAX_THREADS];
+int stasis_nthreads;
+pid_t stasis_ckpt_tid;
+
+static volatile int checkpoint_active;
+static volatile int suspended_count;
+static volatile int resume_word;
+static volatile int suspend_value;     /* resume_word while threads are held */
+static volatile int restored_count;
+static volatile int creation_blocked, creation_users;
+static void *tramp_stacks;
+static size_t tramp_size;
+
+long stasis_clone(unsigned long flags, void *stack, pid_t *ptid, pid_t *ctid,
+                  unsigned long tls, void (*fn)(void *), void *arg);
+
+long stasis_syscall_futex(volatile int *addr, int op, int val, const struct timespec *ts) {
+  return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+uint64_t stasis_get_fs(void) {
+  unsigned long fs = 0;
+  syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
+  return fs;
+}
+
+static pid_t raw_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+static struct thread_rec *find_thread(pid_t tid) {
+  for (int i = 0; i < stasis_nthreads; i++)
+    if (stasis_threads[i].tid == tid) return &stasis_threads[i];
+  return NULL;
+}
+
+void threads_record_self(struct thread_rec *t) {
+  t->fs_base = stasis_get_fs();
+  t->ctid = NULL;
+  prctl(PR_GET_TID_ADDRESS, &t->ctid, 0, 0, 0);
+  sigaltstack(NULL, &t->altstack);
+  memset(t->name, 0, sizeof t->name);
+  prctl(PR_GET_NAME, t->name, 0, 0, 0);
+}
+
+/* glibc registers an rseq area per thread; a new kernel thread has none. */
+static void register_rseq(const struct thread_rec *t) {
+  if (__rseq_size == 0) return;
+  unsigned len = __rseq_size < 32 ? 32 : __rseq_size;
+  void *area = (char *)t->fs_base + __rseq_offset;
+  syscall(SYS_rseq, area, len, 0, RSEQ_SIG);
+}
+
+void threads_after_restart_self(struct thread_rec *t) {
+  pid_t tid = raw_gettid();
+  if (t->ctid) {
+    if (t->is_main) syscall(SYS_set_tid_address, t->ctid);
+    *t->ctid = tid;   /* glibc's cached tid (pthread_kill, owner checks) */
+  }
+  t->tid = tid;
+  register_rseq(t);
+  if (!(t->altstack.ss_flags & SS_DISABLE)) {
+    stack_t ss = t->altstack;
+    ss.ss_flags = 0;
+    sigaltstack(&ss, NULL);
+  }
+  prctl(PR_SET_NAME, t->name, 0, 0, 0);
+}
+
+static void suspend_handler(int sig, siginfo_t *si, void *uc) {
+  (void)sig; (void)si; (void)uc;
+  int saved_errno = errno;
+  struct thread_rec *t = checkpoint_active ? find_thread(raw_gettid()) : NULL;
+  if (!t) { errno = saved_errno; return; }
+  threads_record_self(t);
+  if (ctx_save(&t->ctx) == 0) {
+    __atomic_add_fetch(&suspended_count, 1, __ATOMIC_SEQ_CST);
+    stasis_syscall_futex(&suspended_count, FUTEX_WAKE, 1, NULL);
+  } else {
+    threads_after_restart_self(t);
+    __atomic_add_fetch(&restored_count, 1, __ATOMIC_SEQ_CST);
+    stasis_syscall_futex(&restored_count, FUTEX_WAKE, 1, NULL);
+  }
+  while (__atomic_load_n(&resume_word, __ATOMIC_SEQ_CST) == suspend_value)
+    stasis_syscall_futex(&resume_word, FUTEX_WAIT, suspend_value, NULL);
+  errno = saved_errno;
+}
+
+void threads_install_handler(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = suspend_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  extern int stasis_real_sigaction(int, const struct sigaction *, struct sigaction *);
+  stasis_real_sigaction(stasis_cfg.signal, &sa, NULL);
+}
+
+/* Thread creation is held off while a checkpoint runs (see wrappers.c). */
+void threads_lock_creation(void) {
+  __atomic_store_n(&creation_blocked, 1, __ATOMIC_SEQ_CST);
+  struct timespec ms = { 0, 1000000 };
+  while (__atomic_load_n(&creation_users, __ATOMIC_SEQ_CST) > 0) nanosleep(&ms, NULL);
+}
+
+void threads_unlock_creation(void) {
+  __atomic_store_n(&creation_blocked, 0, __ATOMIC_SEQ_CST);
+  stasis_syscall_futex(&creation_blocked, FUTEX_WAKE, 0x7fffffff, NULL);
+}
+
+void stasis_creation_enter(void) {
+  for (;;) {
+    while (__atomic_load_n(&creation_blocked, __ATOMIC_SEQ_CST))
+      stasis_syscall_futex(&creation_blocked, FUTEX_WAIT, 1, NULL);
+    __atomic_add_fetch(&creation_users, 1, __ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&creation_blocked, __ATOMIC_SEQ_CST)) return;
+    __atomic_sub_fetch(&creation_users, 1, __ATOMIC_SEQ_CST);
+  }
+}
+
+void stasis_creation_leave(void) { __atomic_sub_fetch(&creation_users, 1, __ATOMIC_SEQ_CST); }
+
+/* Adds every task of /proc/self/task not yet known and signals it.
+ * Returns how many were added. */
+static int signal_new_tasks(void) {
+  char buf[4096];
+  int added = 0;
+  int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return -1;
+  for (;;) {
+    long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *d = (void *)(buf + off);
+      off += d->reclen;
+      pid_t tid = (pid_t)strtol(d->name, NULL, 10);
+      if (tid <= 0 || find_thread(tid)) continue;
+      if (stasis_nthreads >= MAX_THREADS) { close(dfd); stasis_fail("more than %d threads", MAX_THREADS); return -1; }
+      struct thread_rec *t = &stasis_threads[stasis_nthreads++];
+      memset(t, 0, sizeof *t);
+      t->tid = tid;
+      t->is_main = tid == getpid();
+      if (syscall(SYS_tgkill, getpid(), tid, stasis_cfg.signal) == 0) added++;
+      else stasis_nthreads--;   /* exited meanwhile */
+    }
+  }
+  close(dfd);
+  return added;
+}
+
+static int task_exists(pid_t tid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+  return access(path, F_OK) == 0;
+}
+
+/* Drops records of threads that exited before handling the signal. */
+static void forget_vanished(void) {
+  for (int i = 0; i < stasis_nthreads; i++) {
+    struct thread_rec *t = &stasis_threads[i];
+    if (t->is_ckpt || t->fs_base || task_exists(t->tid)) continue;
+    stasis_threads[i--] = stasis_threads[--stasis_nthreads];
+  }
+}
+
+int threads_suspend(void) {
+  stasis_nthreads = 0;
+  suspended_count = 0;
+  restored_count = 0;
+  suspend_value = resume_word;
+  struct thread_rec *self = &stasis_threads[stasis_nthreads++];
+  memset(self, 0, sizeof *self);
+  self->tid = stasis_ckpt_tid;
+  self->is_ckpt = 1;
+  self->is_main = stasis_ckpt_tid == getpid();
+  __atomic_store_n(&checkpoint_active, 1, __ATOMIC_SEQ_CST);
+  struct timespec tick = { 0, 20 * 1000000 };
+  int waited_ms = 0;
+  for (;;) {
+    int added = signal_new_tasks();
+    if (added < 0) { threads_resume(); return -1; }
+    int want;
+    while ((want = stasis_nthreads - 1) > __atomic_load_n(&suspended_count, __ATOMIC_SEQ_CST)) {
+      int seen = suspended_count;
+      if (stasis_syscall_futex(&suspended_count, FUTEX_WAIT, seen, &tick) < 0 && errno == ETIMEDOUT) {
+        waited_ms += 20;
+        forget_vanished();
+        if (waited_ms >= 10000) {
+          stasis_fail("a thread did not stop within 10 s (does it block signal %d?)", stasis_cfg.signal);
+          threads_resume();
+          return -1;
+        }
+      }
+    }
+    if (added == 0) break;   /* a full pass found no new thread */
+  }
+  return 0;
+}
+
+void threads_resume(void) {
+  __atomic_store_n(&checkpoint_active, 0, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&resume_word, 1, __ATOMIC_SEQ_CST);
+  stasis_syscall_futex(&resume_word, FUTEX_WAKE, 0x7fffffff, NULL);
+}
+
+struct thread_rec *threads_main(void) {
+  for (int i = 0; i < stasis_nthreads; i++) if (stasis_threads[i].is_main) return &stasis_threads[i];
+  for (int i = 0; i < stasis_nthreads; i++) if (!stasis_threads[i].is_ckpt) return &stasis_threads[i];
+  return &stasis_threads[0];
+}
+
+struct thread_rec *threads_ckpt(void) {
+  for (int i = 0; i < stasis_nthreads; i++) if (stasis_threads[i].is_ckpt) return &stasis_threads[i];
+  return NULL;
+}
+
+static void restored_thread_start(void *arg) {
+  struct thread_rec *t = arg;
+  ctx_jump(&t->ctx, 1);
+}
+
+/* Restart, on the thread that became the main thread: clone all others. */
+void threads_recreate(void) {
+  struct thread_rec *self = threads_main();
+  restored_count = 0;
+  tramp_size = 16384 * (size_t)stasis_nthreads;
+  tramp_stacks = mmap(NULL, tramp_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  for (int i = 0; i < stasis_nthreads; i++) {
+    struct thread_rec *t = &stasis_threads[i];
+    if (t == self) continue;
+    unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                          CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+    char *stack = (char *)tramp_stacks + 16384 * (size_t)(i + 1);
+    long r = stasis_clone(flags, stack, t->ctid, t->ctid, t->fs_base, restored_thread_start, t);
+    if (r < 0) { stasis_log("restart: cannot recreate thread %d", t->tid); _exit(70); }
+  }
+}
+
+/* Checkpoint thread, restart: wait until every user thread is back in its
+ * handler, then drop the trampoline stacks. */
+void threads_wait_restored(void) {
+  int want = stasis_nthreads - 1;
+  int seen;
+  while ((seen = __atomic_load_n(&restored_count, __ATOMIC_SEQ_CST)) < want)
+    stasis_syscall_futex(&restored_count, FUTEX_WAIT, seen, NULL);
+  if (tramp_stacks) munmap(tramp_stacks, tramp_size);
+  tramp_stacks = NULL;
+}

@@ -1,0 +1,73 @@
+/* Interposed libc functions that keep the suspend signal ours: a program
+ * may not block it or replace its handler, and threads are not created
+ * half-way through a checkpoint. */
+#include "core.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+void stasis_creation_enter(void);
+void stasis_creation_leave(void);
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+static void *next(const char *name) { return dlsym(RTLD_NEXT, name); }
+
+static int active(void) { return stasis_cfg.signal > 0; }
+
+int stasis_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  static sigaction_fn real;
+  if (!real) real = (sigaction_fn)next("sigaction");
+  return real(sig, act, old);
+}
+
+API int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (active() && sig == stasis_cfg.signal) {
+    if (old) { memset(old, 0, sizeof *old); old->sa_handler = SIG_DFL; }
+    return 0;
+  }
+  return stasis_real_sigaction(sig, act, old);
+}
+
+API sighandler_t signal(int sig, sighandler_t handler) {
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sa.sa_flags = SA_RESTART;
+  if (sigaction(sig, &sa, &old) < 0) return SIG_ERR;
+  return old.sa_handler;
+}
+
+static const sigset_t *without_ours(int how, const sigset_t *set, sigset_t *copy) {
+  if (!set || !active() || how == SIG_UNBLOCK) return set;
+  *copy = *set;
+  sigdelset(copy, stasis_cfg.signal);
+  return copy;
+}
+
+API int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
+  static sigmask_fn real;
+  if (!real) real = (sigmask_fn)next("sigprocmask");
+  sigset_t copy;
+  return real(how, without_ours(how, set, &copy), old);
+}
+
+API int pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
+  static sigmask_fn real;
+  if (!real) real = (sigmask_fn)next("pthread_sigmask");
+  sigset_t copy;
+  return real(how, without_ours(how, set, &copy), old);
+}
+
+API int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+  static create_fn real;
+  if (!real) real = (create_fn)next("pthread_create");
+  if (!active()) return real(th, attr, fn, arg);
+  stasis_creation_enter();
+  int rc = real(th, attr, fn, arg);
+  stasis_creation_leave();
+  return rc;
+}

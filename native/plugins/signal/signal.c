@@ -1,0 +1,34 @@
+/* Signal dispositions: every handler, flag and mask, read and set with the
+ * raw system call so glibc's own signals (SIGCANCEL, SIGSETXID) come too.
+ * Per-thread masks travel in each thread's signal frame (core). */
+#include "../../core/core.h"
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct kernel_sigaction {
+  void *handler;
+  unsigned long flags;
+  void *restorer;
+  uint64_t mask;
+};
+
+#define NSIGS 64
+static struct kernel_sigaction actions[NSIGS + 1];
+
+static int skip(int sig) { return sig == SIGKILL || sig == SIGSTOP; }
+
+static int signal_event(enum stasis_event ev) {
+  if (ev == STASIS_EVENT_SAVE) {
+    for (int sig = 1; sig <= NSIGS; sig++)
+      if (!skip(sig)) syscall(SYS_rt_sigaction, sig, NULL, &actions[sig], 8);
+  } else if (ev == STASIS_EVENT_RESTART) {
+    for (int sig = 1; sig <= NSIGS; sig++)
+      if (!skip(sig)) syscall(SYS_rt_sigaction, sig, &actions[sig], NULL, 8);
+  }
+  return 0;
+}
+
+static const struct stasis_plugin signal_plugin = { "signal", signal_event };
+__attribute__((constructor)) static void signal_register(void) { stasis_register_plugin(&signal_plugin); }

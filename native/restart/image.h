@@ -1,0 +1,35 @@
+/* The loader's view of an image: verified records, nothing mapped yet. */
+#ifndef STASIS_LOADER_IMAGE_H
+#define STASIS_LOADER_IMAGE_H
+#include "../core/image_format.h"
+#include <stddef.h>
+
+struct pages {
+  const struct rec_header *rec;
+  const char *payload;
+  uint64_t file_offset;
+};
+
+struct loaded_region {
+  const struct region_rec *rec;
+  const char *path;        /* not NUL-terminated: rec->path_len bytes */
+  struct pages *pages;
+  int npages;
+};
+
+struct image {
+  const char *name;
+  int fd;
+  const char *base;
+  size_t size;
+  const struct image_header *header;
+  struct loaded_region *regions;
+  int nregions;
+  struct pages *pages;
+  int npages;
+};
+
+/* Maps the file read-only and checks every record; on failure prints one
+ * line naming the image and returns -1. */
+int image_open_verified(struct image *img, const char *path);
+#endif

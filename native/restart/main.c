@@ -1,0 +1,259 @@
+/* stasis-restart: the static restart loader. Verifies an image, clears the
+ * address space of everything that is not the loader, moves the kernel's
+ * vdso/vvar to where the image expects them, maps every region back, and
+ * enters the restored core (restart_entry) on the main thread's TLS.
+ * It is linked at 0x10000, below where non-PIE programs start (0x400000),
+ * and runs without address randomization so its brk heap stays right
+ * behind it; large allocations stay on that heap too. */
+#include "image.h"
+#include "../core/ctx.h"
+#include <asm/prctl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <malloc.h>
+#include <sys/personality.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+
+#define LOADER_ZONE_START 0x10000ull
+#define LOADER_ZONE_LIMIT 0x400000ull
+#define SCRATCH_HINT      0x230000000000ull
+static uint64_t loader_zone_end;
+/* Copied while the environment (on the stack the loader drops) exists. */
+static char coord[256], token[128], image_path[4096], debug;
+
+struct mapping { uint64_t start, end; char name[64]; };
+static struct mapping own[256];
+static int nown;
+static struct image img;
+static ZSTD_DCtx *dctx;
+static char loader_stack[256 * 1024] __attribute__((aligned(16)));
+
+static void read_own_maps(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[512];
+  while (f && fgets(line, sizeof line, f) && nown < 256) {
+    struct mapping *m = &own[nown];
+    int pos = 0;
+    m->name[0] = 0;
+    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &m->start, &m->end, &pos) < 2) continue;
+    if (pos) sscanf(line + pos, "%63s", m->name);
+    nown++;
+  }
+  if (f) fclose(f);
+}
+
+static struct mapping *own_named(const char *name) {
+  for (int i = 0; i < nown; i++) if (strcmp(own[i].name, name) == 0) return &own[i];
+  return NULL;
+}
+
+static int movable(const struct mapping *m) {
+  return strcmp(m->name, "[stack]") == 0 || strcmp(m->name, "[vvar]") == 0 ||
+         strcmp(m->name, "[vvar_vclock]") == 0 || strcmp(m->name, "[vdso]") == 0 ||
+         strcmp(m->name, "[vsyscall]") == 0;
+}
+
+/* Everything checkable is checked before the point of no return. */
+static int check_layout(void) {
+  for (int i = 0; i < img.nregions; i++) {
+    const struct region_rec *r = img.regions[i].rec;
+    if (r->end > LOADER_ZONE_START && r->start < loader_zone_end) {
+      fprintf(stderr, "stasis-restart: %s: region %#lx-%#lx lies where the loader lives\n", img.name,
+              (unsigned long)r->start, (unsigned long)r->end);
+      return -1;
+    }
+    for (int k = 0; k < nown; k++)
+      if (!movable(&own[k]) && r->end > own[k].start && r->start < own[k].end) {
+        fprintf(stderr, "stasis-restart: %s: region %#lx-%#lx overlaps the loader's %#lx\n", img.name,
+                (unsigned long)r->start, (unsigned long)r->end, (unsigned long)own[k].start);
+        return -1;
+      }
+  }
+  const struct image_header *h = img.header;
+  const char *names[3] = { "[vvar]", "[vvar_vclock]", "[vdso]" };
+  const uint64_t want[3][2] = { { h->vvar_start, h->vvar_end }, { h->vclock_start, h->vclock_end }, { h->vdso_start, h->vdso_end } };
+  for (int i = 0; i < 3; i++) {
+    struct mapping *m = own_named(names[i]);
+    uint64_t have = m ? m->end - m->start : 0, need = want[i][1] - want[i][0];
+    if (have != need) {
+      fprintf(stderr, "stasis-restart: %s: this kernel's %s is %lu bytes, the image's %lu: restart on a machine with the same kernel\n",
+              img.name, names[i], (unsigned long)have, (unsigned long)need);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "stasis-restart: %s: %s: %s\n", img.name, what, strerror(errno));
+  _exit(71);
+}
+
+/* vvar, vvar_vclock and vdso move together via a scratch area, because a
+ * target may overlap where another of them sits now. */
+static void move_vdso(void) {
+  const struct image_header *h = img.header;
+  const char *names[3] = { "[vvar]", "[vvar_vclock]", "[vdso]" };
+  const uint64_t want[3] = { h->vvar_start, h->vclock_start, h->vdso_start };
+  uint64_t scratch[3];
+  uint64_t at = SCRATCH_HINT;
+  for (int i = 0; i < 3; i++) {
+    struct mapping *m = own_named(names[i]);
+    if (!m) continue;
+    uint64_t len = m->end - m->start;
+    if (mremap((void *)m->start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)at) == MAP_FAILED) die("moving vdso");
+    scratch[i] = at;
+    at += len + 0x100000;
+  }
+  for (int i = 0; i < 3; i++) {
+    struct mapping *m = own_named(names[i]);
+    if (!m) continue;
+    uint64_t len = m->end - m->start;
+    if (mremap((void *)scratch[i], len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)want[i]) == MAP_FAILED) die("placing vdso");
+  }
+}
+
+static void fill_pages(const struct loaded_region *r) {
+  int can_map = !(r->rec->flags & (RGN_SHARED | RGN_STACK));
+  for (int i = 0; i < r->npages; i++) {
+    const struct pages *p = &r->pages[i];
+    void *addr = (void *)p->rec->addr;
+    if (p->rec->flags & RECF_ZSTD) {
+      size_t n = ZSTD_decompressDCtx(dctx, addr, p->rec->raw_len, p->payload, p->rec->stored_len);
+      if (ZSTD_isError(n) || n != p->rec->raw_len) {
+        fprintf(stderr, "stasis-restart: %s: cannot decompress pages at %p\n", img.name, addr);
+        _exit(71);
+      }
+    } else if (can_map) {
+      if (mmap(addr, p->rec->raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img.fd, p->file_offset) == MAP_FAILED)
+        die("mapping pages");
+    } else {
+      memcpy(addr, p->payload, p->rec->raw_len);
+    }
+  }
+}
+
+static void map_region(const struct loaded_region *r) {
+  const struct region_rec *rr = r->rec;
+  void *start = (void *)rr->start;
+  size_t len = rr->end - rr->start;
+  char path[4096];
+  snprintf(path, sizeof path, "%.*s", (int)rr->path_len, r->path);
+  if ((rr->flags & RGN_SHARED) && (rr->flags & RGN_FILE) && !(rr->flags & RGN_CONTENTS)) {
+    int fd = open(path, (rr->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
+    if (fd < 0 || mmap(start, len, rr->prot, MAP_SHARED | MAP_FIXED, fd, rr->file_offset) == MAP_FAILED) {
+      fprintf(stderr, "stasis-restart: %s: cannot map %s: %s\n", img.name, path, strerror(errno));
+      _exit(71);
+    }
+    close(fd);
+    return;
+  }
+  int flags = ((rr->flags & RGN_SHARED) ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED;
+  if (rr->flags & RGN_STACK) flags |= MAP_GROWSDOWN;
+  if (!(rr->flags & RGN_CONTENTS)) {
+    if (mmap(start, len, rr->prot, flags | MAP_NORESERVE, -1, 0) == MAP_FAILED) die("reserving memory");
+    return;
+  }
+  if (mmap(start, len, PROT_READ | PROT_WRITE, flags, -1, 0) == MAP_FAILED) die("mapping memory");
+  fill_pages(r);
+  if (rr->prot != (PROT_READ | PROT_WRITE) && mprotect(start, len, rr->prot) < 0) die("protecting memory");
+}
+
+static void set_mm_layout(void) {
+  const struct image_header *h = img.header;
+  struct prctl_mm_map mm = {
+    .start_code = h->start_code, .end_code = h->end_code, .start_data = h->start_data,
+    .end_data = h->end_data, .start_brk = h->start_brk, .brk = h->brk,
+    .start_stack = h->start_stack, .arg_start = h->arg_start, .arg_end = h->arg_end,
+    .env_start = h->env_start, .env_end = h->env_end, .auxv = NULL, .auxv_size = 0, .exe_fd = (uint32_t)-1,
+  };
+  if (prctl(PR_SET_MM, PR_SET_MM_MAP, &mm, sizeof mm, 0) < 0 && debug)
+    fprintf(stderr, "stasis-restart: PR_SET_MM_MAP: %s (brk growth falls back to mmap)\n", strerror(errno));
+}
+
+static void fill_restart_info(void) {
+  struct restart_info *ri = (void *)img.header->restart_info;
+  memset(ri, 0, sizeof *ri);
+  ri->magic = RESTART_INFO_MAGIC;
+  ri->loader_start = LOADER_ZONE_START;
+  ri->loader_end = loader_zone_end;
+  ri->new_pid = getpid();
+  memcpy(ri->coord, coord, sizeof ri->coord);
+  memcpy(ri->token, token, sizeof ri->token);
+  memcpy(ri->image, image_path, sizeof ri->image);
+}
+
+static void unregister_rseq(void) {
+  if (__rseq_size == 0) return;
+  unsigned len = __rseq_size < 32 ? 32 : __rseq_size;
+  unsigned long fs;
+  syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
+  syscall(SYS_rseq, (char *)fs + __rseq_offset, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
+}
+
+/* Runs on loader_stack: from here on nothing of the old stack is used. */
+static void restore(void *unused) {
+  (void)unused;
+  unregister_rseq();
+  struct mapping *stack = own_named("[stack]");
+  if (stack) munmap((void *)stack->start, stack->end - stack->start);
+  move_vdso();
+  for (int i = 0; i < img.nregions; i++) map_region(&img.regions[i]);
+  set_mm_layout();
+  fill_restart_info();
+  static struct image_header header;
+  header = *img.header;
+  const struct image_header *h = &header;
+  munmap((void *)img.base, img.size);
+  close(img.fd);
+  personality(personality(0xffffffff) & ~ADDR_NO_RANDOMIZE);
+  /* No libc beyond this point: TLS becomes the restored main thread's. */
+  syscall(SYS_arch_prctl, ARCH_SET_FS, h->main_fs);
+  ctx_call_on_stack((void *)h->restart_stack, (void (*)(void *))h->restart_entry, (void *)h->restart_info);
+}
+
+/* Without randomization the brk heap directly follows the loader. */
+static void reexec_without_aslr(char **argv) {
+  int p = personality(0xffffffff);
+  if (p == -1 || (p & ADDR_NO_RANDOMIZE)) return;
+  if (personality(p | ADDR_NO_RANDOMIZE) == -1) return;
+  execv("/proc/self/exe", argv);
+  personality(p);
+}
+
+int main(int argc, char **argv) {
+  reexec_without_aslr(argv);
+  mallopt(M_MMAP_MAX, 0);
+  int verify_only = argc == 3 && strcmp(argv[1], "--verify") == 0;
+  if (argc != 2 + verify_only || argv[1 + verify_only][0] == '-') {
+    fprintf(stderr, "usage: stasis-restart [--verify] IMAGE\n");
+    return 2;
+  }
+  if (image_open_verified(&img, argv[1 + verify_only]) < 0) return 3;
+  if (verify_only) { printf("%s: ok\n", img.name); return 0; }
+  const char *c = getenv("STASIS_COORD"), *t = getenv("STASIS_TOKEN");
+  snprintf(coord, sizeof coord, "%s", c ? c : "");
+  snprintf(token, sizeof token, "%s", t ? t : "");
+  if (!realpath(img.name, image_path)) snprintf(image_path, sizeof image_path, "%s", img.name);
+  debug = getenv("STASIS_DEBUG") != NULL;
+  dctx = ZSTD_createDCtx();
+  loader_zone_end = ((uint64_t)sbrk(0) + 0x200000) & ~0xfffull;
+  if (loader_zone_end > LOADER_ZONE_LIMIT) loader_zone_end = LOADER_ZONE_LIMIT;
+  read_own_maps();
+  if (check_layout() < 0) return 4;
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, NULL);
+  ctx_call_on_stack(loader_stack + sizeof loader_stack, restore, NULL);
+}

@@ -1,0 +1,127 @@
+/* Reading and verifying an image before anything of it is mapped. */
+#include "image.h"
+#include "crc32c.h"
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define IMAGE_HINT ((void *)0x210000000000ull)
+
+static int bad(const struct image *img, const char *what, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "stasis-restart: %s: %s: %s\n", img->name, what, msg);
+  return -1;
+}
+
+static int check_record(struct image *img, uint64_t off, int index, const struct rec_header **out,
+                        const char **payload, uint64_t *payload_off, uint64_t *next) {
+  if (off + sizeof(struct rec_header) > img->size)
+    return bad(img, "truncated", "record %d header ends past the end of the file", index);
+  const struct rec_header *h = (const void *)(img->base + off);
+  if (h->magic != REC_MAGIC) return bad(img, "corrupt", "record %d at offset %llu: bad magic", index, (unsigned long long)off);
+  if (crc32c(0, h, 36) != h->header_crc)
+    return bad(img, "corrupt", "record %d at offset %llu: header checksum mismatch", index, (unsigned long long)off);
+  uint64_t p = off + sizeof *h;
+  if (h->flags & RECF_ALIGNED) p = (p + IMG_PAGE - 1) & ~(uint64_t)(IMG_PAGE - 1);
+  if (h->stored_len > img->size || p + h->stored_len > img->size)
+    return bad(img, "truncated", "record %d payload ends past the end of the file", index);
+  if (crc32c(0, img->base + p, h->stored_len) != h->payload_crc)
+    return bad(img, "corrupt", "record %d at offset %llu: payload checksum mismatch", index, (unsigned long long)off);
+  *out = h;
+  *payload = img->base + p;
+  *payload_off = p;
+  *next = p + h->stored_len;
+  return 0;
+}
+
+static int check_pages(struct image *img, const struct loaded_region *r, const struct rec_header *h, int index) {
+  if (!r) return bad(img, "corrupt", "record %d: pages before any region", index);
+  if ((h->flags & RECF_COMP_MASK) > RECF_ZSTD) return bad(img, "corrupt", "record %d: unknown compression", index);
+  if (h->raw_len == 0 || h->raw_len % IMG_PAGE || h->addr % IMG_PAGE || h->addr < r->rec->start ||
+      h->addr + h->raw_len > r->rec->end)
+    return bad(img, "corrupt", "record %d: pages outside their region", index);
+  if (!(h->flags & RECF_COMP_MASK) && h->stored_len != h->raw_len)
+    return bad(img, "corrupt", "record %d: length mismatch", index);
+  return 0;
+}
+
+int image_open_verified(struct image *img, const char *path) {
+  memset(img, 0, sizeof *img);
+  img->name = path;
+  img->fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (img->fd < 0 || fstat(img->fd, &st) < 0) return bad(img, "cannot open", "%m");
+  img->size = st.st_size;
+  if (img->size < sizeof(struct rec_header)) return bad(img, "truncated", "file is %zu bytes", img->size);
+  img->base = mmap(IMAGE_HINT, img->size, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, img->fd, 0);
+  if (img->base == MAP_FAILED) return bad(img, "cannot map", "%m");
+  int cap_r = 256, cap_p = 4096;
+  img->regions = calloc(cap_r, sizeof *img->regions);
+  img->pages = calloc(cap_p, sizeof *img->pages);
+  uint64_t off = 0, next = 0;
+  int index = 0, ended = 0;
+  struct loaded_region *cur = NULL;
+  while (off < img->size) {
+    const struct rec_header *h = NULL;
+    const char *payload = NULL;
+    uint64_t poff = 0;
+    if (ended) return bad(img, "corrupt", "data after the END record");
+    if (check_record(img, off, index, &h, &payload, &poff, &next) < 0) return -1;
+    if (index == 0 && (h->type != REC_HEADER || h->stored_len != sizeof(struct image_header) ||
+                       memcmp(payload, IMG_MAGIC, 8) != 0))
+      return bad(img, "corrupt", "not a stasis image (no header record)");
+    switch (h->type) {
+    case REC_HEADER:
+      if (index != 0) return bad(img, "corrupt", "second header record");
+      img->header = (const void *)payload;
+      if (img->header->version != IMG_VERSION) return bad(img, "unsupported", "image version %u", img->header->version);
+      break;
+    case REC_META: break;
+    case REC_REGION: {
+      const struct region_rec *rr = (const void *)payload;
+      if (h->stored_len < sizeof *rr || h->stored_len != sizeof *rr + rr->path_len || rr->end <= rr->start)
+        return bad(img, "corrupt", "record %d: malformed region", index);
+      if (img->nregions == cap_r) img->regions = realloc(img->regions, (cap_r *= 2) * sizeof *img->regions);
+      cur = &img->regions[img->nregions++];
+      cur->rec = rr;
+      cur->path = payload + sizeof *rr;
+      cur->npages = 0;
+      break;
+    }
+    case REC_PAGES:
+      if (check_pages(img, cur, h, index) < 0) return -1;
+      if (img->npages == cap_p) img->pages = realloc(img->pages, (cap_p *= 2) * sizeof *img->pages);
+      img->pages[img->npages++] = (struct pages){ h, payload, poff };
+      cur->npages++;
+      break;
+    case REC_END: {
+      const struct end_rec *e = (const void *)payload;
+      if (h->stored_len != sizeof *e || e->records != (uint64_t)index)
+        return bad(img, "corrupt", "END record does not match the %d records read", index);
+      ended = 1;
+      break;
+    }
+    default:
+      return bad(img, "corrupt", "record %d: unknown type %u", index, h->type);
+    }
+    off = next;
+    index++;
+  }
+  if (!ended) return bad(img, "truncated", "no END record");
+  /* Pages pointers per region, now that the arrays stopped moving. */
+  int p = 0;
+  for (int i = 0; i < img->nregions; i++) {
+    img->regions[i].pages = &img->pages[p];
+    p += img->regions[i].npages;
+  }
+  return 0;
+}
