@@ -26,6 +26,7 @@ struct stasis_config {
   char ckpt_dir[1024];
   int signal;          /* the suspend signal (STASIS_SIGNAL, default SIGUSR2) */
   int compress;        /* 0 none, RECF_ZSTD */
+  int level;           /* zstd level; negative = fast modes */
   char fault[64];      /* STASIS_FAULT: fault-injection point for tests */
 };
 extern struct stasis_config stasis_cfg;

@@ -21,6 +21,7 @@
 #define BUF_CAP (1u << 20)
 
 struct writer {
+  double t_compress, t_crc, t_write;
   int fd;
   uint64_t off, records, memory_bytes;
   uint32_t sum;
@@ -32,6 +33,12 @@ struct writer {
 };
 
 static const char zero_page[IMG_PAGE];
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static int write_all(int fd, const void *p, size_t n) {
   const char *c = p;
@@ -88,12 +95,20 @@ static int page_is_zero(const uint64_t *p) {
 
 static int write_run(struct writer *w, const char *p, size_t len) {
   w->memory_bytes += len;
+  const void *data = p;
+  size_t stored = len;
+  int flags = RECF_ALIGNED;
+  double t0 = now();
   if (w->cctx) {
-    size_t c = ZSTD_compressCCtx(w->cctx, w->zout, w->zcap, p, len, 1);
-    if (!ZSTD_isError(c) && c <= len - len / 8)
-      return record(w, REC_PAGES, RECF_ZSTD, (uint64_t)p, w->zout, c, len, crc32c(0, w->zout, c));
+    size_t c = ZSTD_compressCCtx(w->cctx, w->zout, w->zcap, p, len, stasis_cfg.level);
+    if (!ZSTD_isError(c) && c <= len - len / 8) { data = w->zout; stored = c; flags = RECF_ZSTD; }
   }
-  return record(w, REC_PAGES, RECF_ALIGNED, (uint64_t)p, p, len, len, crc32c(0, p, len));
+  double t1 = now();
+  uint32_t crc = crc32c(0, data, stored);
+  double t2 = now();
+  int rc = record(w, REC_PAGES, flags, (uint64_t)p, data, stored, len, crc);
+  w->t_compress += t1 - t0; w->t_crc += t2 - t1; w->t_write += now() - t2;
+  return rc;
 }
 
 /* Pages never touched (neither present nor swapped) read as zero: skip them
@@ -268,7 +283,7 @@ int image_write(const char *path, struct image_stats *st) {
   /* Buffers are made after the map was read, so they are not in the image. */
   w.buf = map_anon(BUF_CAP);
   if (stasis_cfg.compress == RECF_ZSTD) {
-    w.zws_size = ZSTD_estimateCCtxSize(1);
+    w.zws_size = ZSTD_estimateCCtxSize(stasis_cfg.level);
     w.zws = map_anon(w.zws_size);
     w.zcap = ZSTD_compressBound(RUN_MAX);
     w.zout = map_anon(w.zcap);
@@ -284,7 +299,10 @@ int image_write(const char *path, struct image_stats *st) {
   }
   struct end_rec end = { w.records, w.memory_bytes };
   if (simple_record(&w, REC_END, &end, sizeof end) < 0 || flush(&w) < 0) goto io;
+  double t_sync = now();
   if (fdatasync(w.fd) < 0) goto io;
+  stasis_debug("image %s: compress %.3f s, crc %.3f s, write %.3f s, fsync %.3f s", path,
+               w.t_compress, w.t_crc, w.t_write, now() - t_sync);
   st->bytes = w.off;
   st->memory_bytes = w.memory_bytes;
   st->checksum = w.sum;

@@ -45,8 +45,10 @@ __attribute__((constructor)) static void stasis_init(void) {
     stasis_cfg.signal = 0;
     return;
   }
+  /* STASIS_COMPRESS: zstd (default, fast level -3), zstd:LEVEL, or none. */
   const char *comp = getenv("STASIS_COMPRESS");
-  stasis_cfg.compress = (!comp || strcmp(comp, "zstd") == 0) ? RECF_ZSTD : 0;
+  stasis_cfg.compress = (!comp || strncmp(comp, "zstd", 4) == 0) ? RECF_ZSTD : 0;
+  stasis_cfg.level = (comp && strncmp(comp, "zstd:", 5) == 0) ? atoi(comp + 5) : -3;
   threads_install_handler();
   pthread_atfork(NULL, NULL, in_child);
   ckpt_start_thread();

@@ -166,6 +166,9 @@ static void map_region(const struct loaded_region *r) {
     return;
   }
   if (mmap(start, len, PROT_READ | PROT_WRITE, flags, -1, 0) == MAP_FAILED) die("mapping memory");
+  /* Faulting in 4 KiB pages one by one is what makes restoring large
+   * memory slow; huge pages cut the faults 512-fold. */
+  if (len >= (8u << 20) && !(rr->flags & (RGN_SHARED | RGN_STACK))) madvise(start, len, MADV_HUGEPAGE);
   fill_pages(r);
   if (rr->prot != (PROT_READ | PROT_WRITE) && mprotect(start, len, rr->prot) < 0) die("protecting memory");
 }
