@@ -15,6 +15,7 @@
 void coord_decode(char *s);
 
 volatile int stasis_restored;
+int stasis_generation;   /* of the checkpoint in progress */
 static volatile int delay_depth;
 static int suspended;
 
@@ -105,7 +106,7 @@ static void serve(void) {
   for (;;) {
     int r = coord_read_line(line, sizeof line);
     if (r <= 0) break;
-    if (strncmp(line, "SUSPEND ", 8) == 0) on_suspend();
+    if (strncmp(line, "SUSPEND ", 8) == 0) { stasis_generation = atoi(line + 8); on_suspend(); }
     else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
     else if (strncmp(line, "RESUME", 6) == 0) on_resume();
     else if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);

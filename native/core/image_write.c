@@ -261,8 +261,14 @@ static void writer_close(struct writer *w) {
   pagemap_fd = -1;
 }
 
+/* STASIS_FAULT=NAME or NAME@GEN (only in that generation) stops here so a
+ * test can kill the process at a known point. */
+extern int stasis_generation;
 static void fault_point(const char *name) {
-  if (strcmp(stasis_cfg.fault, name) != 0) return;
+  size_t n = strlen(name);
+  if (strncmp(stasis_cfg.fault, name, n) != 0) return;
+  const char *at = stasis_cfg.fault + n;
+  if (*at == '@' ? atoi(at + 1) != stasis_generation : *at != 0) return;
   stasis_log("fault injection: %s (sleeping 30 s)", name);
   struct timespec ts = { 30, 0 };
   nanosleep(&ts, NULL);
