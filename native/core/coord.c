@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 int coord_fd = -1;
@@ -67,11 +68,20 @@ int coord_connect(int restored, const char *image) {
     stasis_log("coordinator address must be numeric: '%s'", addr);
     return -1;
   }
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (void *)&ss, slen) < 0) {
-    stasis_log("cannot reach coordinator %s: %s", addr, strerror(errno));
+  /* A restored process may start before its coordinator listens
+   * (stasis restart starts both at once): keep trying for a while. */
+  int fd = -1;
+  for (int attempt = 0;; attempt++) {
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (void *)&ss, slen) == 0) break;
+    int err = errno;
     if (fd >= 0) close(fd);
-    return -1;
+    if (!restored || err != ECONNREFUSED || attempt >= 750) {
+      stasis_log("cannot reach coordinator %s: %s", addr, strerror(err));
+      return -1;
+    }
+    struct timespec ts = { 0, 20 * 1000000 };
+    nanosleep(&ts, NULL);
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Checkpoint and restart of a program holding 1 GiB (¼ random, ¾ pattern),
+# each measured side by side with dd moving the same bytes in the same run.
+# Prints times and ratios; exits non-zero only if something failed.
+#   bench/checkpoint.sh [MiB] [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MIB=${1:-1024}
+RUNS=${2:-3}
+STASIS="node bin/stasis.js"
+BIGMEM=native/build/programs/bigmem
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/stasis-bench.XXXXXX")
+PID=""
+cleanup() {
+  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
+  if [ -f "$WORK/ckpt/coordinator.json" ]; then
+    cpid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$WORK/ckpt/coordinator.json")
+    [ -n "$cpid" ] && kill "$cpid" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc -l; }
+wait_line() { # file regex timeout-seconds
+  local deadline=$(( $(date +%s) + $3 ))
+  until grep -qE "$2" "$1" 2>/dev/null; do
+    [ "$(date +%s)" -gt "$deadline" ] && { echo "bench: timed out waiting for '$2' in $1" >&2; tail -3 "$1" >&2; exit 1; }
+    sleep 0.01
+  done
+}
+dd_write() { # bytes → seconds to write and fdatasync that many bytes
+  local t0 t1
+  t0=$(now)
+  dd if=/dev/zero of="$WORK/dd.bin" bs=1M count=$(( ($1 + 1048575) / 1048576 )) conv=fdatasync status=none
+  t1=$(now)
+  elapsed "$t0" "$t1"
+}
+dd_read() {
+  local t0 t1
+  t0=$(now)
+  dd if="$1" of=/dev/null bs=1M status=none
+  t1=$(now)
+  elapsed "$t0" "$t1"
+}
+
+printf '%-5s %10s %10s %9s %10s %9s %12s %9s %9s\n' run ckpt_s image_MiB dd_w_s ckpt/dd_w restart_s dd_read_s rst/dd_r ratio_img
+for run in $(seq 1 "$RUNS"); do
+  rm -rf "$WORK/ckpt"; mkdir -p "$WORK/ckpt"
+  $STASIS launch --ckpt-dir "$WORK/ckpt" -- "$BIGMEM" "$MIB" > "$WORK/out1" 2> "$WORK/err1" &
+  PID=$!
+  wait_line "$WORK/out1" '^verified 1 ' 120
+  t0=$(now)
+  json=$($STASIS command --ckpt-dir "$WORK/ckpt" --checkpoint --json)
+  t1=$(now)
+  ckpt=$(elapsed "$t0" "$t1")
+  bytes=$(echo "$json" | sed -n 's/.*"bytes": *\([0-9]*\).*/\1/p')
+  gen=$(echo "$json" | sed -n 's/.*"dir": *"\([^"]*\)".*/\1/p')
+  kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+  ddw=$(dd_write $(( MIB * 1048576 )))
+  t0=$(now)
+  $STASIS restart "$WORK/ckpt" > "$WORK/out2" 2> "$WORK/err2" &
+  PID=$!
+  wait_line "$WORK/out2" '^verified ' 60
+  t1=$(now)
+  rst=$(elapsed "$t0" "$t1")
+  kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+  img=$(ls "$gen"/*.img | head -1)
+  ddr=$(dd_read "$img")
+  printf '%-5s %10.3f %10.1f %9.3f %10.2f %9.3f %12.3f %9.2f %9.3f\n' "$run" "$ckpt" "$(echo "$bytes / 1048576" | bc -l)" \
+    "$ddw" "$(echo "$ckpt / $ddw" | bc -l)" "$rst" "$ddr" "$(echo "$rst / $ddr" | bc -l)" "$(echo "$bytes / ($MIB * 1048576)" | bc -l)"
+  sleep 1
+done
+cat <<'NOTE'
+ckpt_s     wall time of `stasis command --checkpoint` (suspend, write, fsync, commit, resume)
+dd_w_s     dd writing the program's memory size from /dev/zero with conv=fdatasync, same run
+restart_s  from `stasis restart` to the program's first line of output (a full pass over its memory)
+dd_read_s  dd reading the image file just written (page cache, as the restart does)
+ratio_img  image size / memory size
+NOTE
