@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Tears down what up.sh started, and only that: the daemons named in our pid
+# files, whatever still runs inside our node namespaces (job steps), the
+# namespaces, veths and bridge. Idempotent; exits non-zero if anything is
+# left. Keeps $STATE (logs) for inspection; `down.sh --purge` removes it too.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+# Pid of a pid file if that process is still the daemon we started (a
+# recycled pid running something else is left alone).
+live_pid() { # pidfile exe
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$2")" ] || return 1 # slurm*d are alternatives symlinks
+  echo "$pid"
+}
+
+# TERM, wait up to 5 s, then KILL; returns once all are gone.
+stop_pids() {
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null || true
+  local i p alive
+  for i in $(seq 50); do
+    alive=()
+    for p in "$@"; do [ -d "/proc/$p" ] && alive+=("$p"); done
+    [ ${#alive[@]} -gt 0 ] || return 0
+    sleep 0.1
+  done
+  kill -KILL "${alive[@]}" 2>/dev/null || true
+  for i in $(seq 50); do
+    for p in "${alive[@]}"; do [ -d "/proc/$p" ] && { sleep 0.1; continue 2; }; done
+    return 0
+  done
+}
+
+pids=()
+for n in "${NODES[@]}"; do
+  p=$(live_pid "$STATE/run/sshd-$n.pid" /usr/sbin/sshd) && pids+=("$p")
+  p=$(live_pid "$STATE/run/slurmd-$n.pid" /usr/sbin/slurmd) && pids+=("$p")
+done
+stop_pids "${pids[@]}"
+
+# Job steps (slurmstepd and the jobs' processes) outlive slurmd; they were
+# all started inside our namespaces, so whatever is still in one is ours.
+for n in "${NODES[@]}"; do
+  ns=$(node_ns "$n")
+  [ -e "/run/netns/$ns" ] || continue
+  mapfile -t left < <(ip netns pids "$ns" 2>/dev/null)
+  stop_pids "${left[@]}"
+done
+
+p=$(live_pid "$STATE/run/slurmctld.pid" /usr/sbin/slurmctld) && stop_pids "$p"
+p=$(live_pid "$STATE/munge/munged.pid" /usr/sbin/munged) && stop_pids "$p"
+
+for n in "${NODES[@]}"; do
+  ns=$(node_ns "$n")
+  if [ -e "/run/netns/$ns" ]; then ip netns del "$ns"; fi
+  # Deleting the namespace destroys its veth pair, but asynchronously: the
+  # host end may vanish between our check and our delete.
+  v=$(host_veth "$n")
+  if ip link show "$v" >/dev/null 2>&1; then ip link del "$v" 2>/dev/null || true; fi
+done
+if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
+
+# Check: nothing of ours left running, mounted or configured.
+bad=""
+for n in "${NODES[@]}"; do
+  [ -e "/run/netns/$(node_ns "$n")" ] && bad+=" netns:$(node_ns "$n")"
+done
+ip link show "$BRIDGE" >/dev/null 2>&1 && bad+=" bridge:$BRIDGE"
+for n in "${NODES[@]}"; do
+  v=$(host_veth "$n")
+  for i in $(seq 20); do ip link show "$v" >/dev/null 2>&1 || break; sleep 0.1; done
+  ip link show "$v" >/dev/null 2>&1 && bad+=" link:$v"
+done
+grep -qF "$STATE" /proc/self/mountinfo && bad+=" mount-under:$STATE"
+# A process still inside one of the node namespaces (inodes recorded by up.sh).
+inodes=$(cat "$STATE/run/netns-inodes" "$STATE/run/mntns-inodes" 2>/dev/null || true)
+if [ -n "$inodes" ]; then
+  while read -r ino path; do
+    grep -qx "$ino" <<<"$inodes" && bad+=" pid-in-ns:${path#/proc/}"
+  done < <(stat -L -c '%i %n' /proc/[0-9]*/ns/net /proc/[0-9]*/ns/mnt 2>/dev/null || true)
+fi
+if [ -n "$bad" ]; then echo "down: left behind:$bad" >&2; exit 1; fi
+
+if [ "${1:-}" = --purge ]; then rm -rf "$STATE"; fi
+echo "down: clean"

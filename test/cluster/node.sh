@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Starts one node's daemons. up.sh runs it as
+#   nsenter --net=/run/netns/stasis-nK unshare --mount --uts --propagation private node.sh nK
+# so it is already inside the node's network namespace with a fresh mount and
+# UTS namespace. Only /tmp (and /etc/hosts) differ from the host: the repo,
+# node binary and state dir stay shared, as on a cluster with a shared FS.
+set -euo pipefail
+[ -n "${STASIS_CLUSTER_TRACE:-}" ] && set -x
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+node=$1
+dir=$STATE/nodes/$node
+hostname "$node"   # own UTS namespace: anything keyed on hostname sees nK
+
+# A private /tmp. If the state dir itself lives under /tmp it would vanish
+# under the new /tmp, so bind it back at the same path first (--rbind below
+# carries that submount along).
+if [ "${STATE#/tmp/}" != "$STATE" ]; then
+  mkdir -p "$dir/tmp/${STATE#/tmp/}"
+  mount --bind "$STATE" "$dir/tmp/${STATE#/tmp/}"
+fi
+mount --rbind "$dir/tmp" /tmp
+# Names of the nodes and controller as seen from inside (the host's
+# /etc/hosts maps its hostname to 127.0.0.1, which is the node's own loopback here).
+mount --bind "$STATE/etc/hosts" /etc/hosts
+
+/usr/sbin/slurmd -f "$CONF" -N "$node"
+/usr/sbin/sshd -f "$dir/sshd_config"

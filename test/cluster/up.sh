@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Brings up a real Slurm cluster on this machine: munged, slurmctld on the
+# bridge address, and nodes n1..n4, each in its own network namespace (own
+# IP), mount namespace (private /tmp) and UTS namespace (hostname nK), each
+# running its own slurmd and sshd. All state lives under $STASIS_CLUSTER_DIR
+# (default /tmp/stasis-cluster); $STATE/env is what tests source.
+# Traffic stays on loopback and the bridge we create: no default route in the
+# namespaces, SLURM_CONF always set (no DNS SRV lookups), IPs in configs.
+# On any failure it runs down.sh, so a failed bring-up leaves nothing behind.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+start_us=${EPOCHREALTIME/./}
+
+fail() { echo "up: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || fail "must run as root"
+for c in ip nsenter unshare slurmctld slurmd sinfo scontrol munged sshd ssh-keygen runuser; do
+  command -v "$c" >/dev/null || fail "missing command: $c"
+done
+
+# Start from nothing: stop a previous cluster of this state dir, then wipe it.
+"$here/down.sh" >/dev/null
+if grep -qF " $STATE" /proc/self/mountinfo; then fail "something is mounted under $STATE"; fi
+rm -rf "$STATE"
+trap 'rc=$?; if [ $rc != 0 ]; then echo "up: failed (rc $rc), tearing down; logs in $STATE/log" >&2; "$here/down.sh" >&2 || true; fi' EXIT
+
+mkdir -p "$STATE"/{etc,log,run,state,spool,shared,ssh,munge}
+chmod 755 "$STATE"
+chmod 1777 "$STATE/shared"   # job scripts and outputs, visible on every node
+for n in "${NODES[@]}"; do
+  mkdir -p "$STATE/spool/$n" "$STATE/nodes/$n/tmp"
+  chmod 1777 "$STATE/nodes/$n/tmp"
+  echo "$n" > "$STATE/nodes/$n/tmp/stasis-node-marker" # proves which /tmp a process sees
+done
+
+. "$here/config.sh"   # writes slurm.conf, hosts, ssh keys and configs
+write_configs
+
+# munged on its own socket/pid/seed so it never touches a system munged.
+chown munge:munge "$STATE/munge"; chmod 711 "$STATE/munge" # clients need to reach the socket
+runuser -u munge -- /usr/sbin/munged --socket="$MUNGE_SOCKET" \
+  --pid-file="$STATE/munge/munged.pid" --log-file="$STATE/munge/munged.log" \
+  --seed-file="$STATE/munge/munged.seed"
+
+# Network: a bridge holding the controller address, one veth per node.
+ip link add "$BRIDGE" type bridge
+ip addr add "$CTL_IP/24" dev "$BRIDGE"
+ip link set "$BRIDGE" up
+for n in "${NODES[@]}"; do
+  ns=$(node_ns "$n"); v=$(host_veth "$n")
+  ip netns add "$ns"
+  ip link add "$v" type veth peer name eth0 netns "$ns"
+  ip link set "$v" master "$BRIDGE" up
+  ip -n "$ns" addr add "$(node_ip "$n")/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" link set lo up
+  stat -L -c %i "/run/netns/$ns" >> "$STATE/run/netns-inodes"
+done
+
+/usr/sbin/slurmctld -f "$CONF"
+until scontrol ping 2>/dev/null | grep -q 'is UP'; do
+  [ -n "$(cat "$STATE/run/slurmctld.pid" 2>/dev/null)" ] || sleep 0.1
+  kill -0 "$(cat "$STATE/run/slurmctld.pid" 2>/dev/null || echo 0)" 2>/dev/null \
+    || fail "slurmctld died, see $STATE/log/slurmctld.log"
+  sleep 0.2
+done
+
+for n in "${NODES[@]}"; do
+  # nsenter rather than `ip netns exec`: the latter remounts /sys, hiding
+  # /sys/fs/cgroup, and slurmd 22.05 refuses to start without it.
+  nsenter --net="/run/netns/$(node_ns "$n")" unshare --mount --uts --propagation private \
+    "$here/node.sh" "$n"
+done
+
+# Ready = every node idle in sinfo and every sshd answering. Poll, bounded.
+deadline=$(( $(date +%s) + 50 ))
+until [ "$(sinfo -h -N -o '%N %T' 2>/dev/null | grep -c ' idle$')" = "${#NODES[@]}" ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "nodes not idle in time: $(sinfo -h -N -o '%N %T' | tr '\n' ' ')"
+  sleep 0.2
+done
+for n in "${NODES[@]}"; do
+  until ssh -F "$STATE/ssh/config" "$n" true 2>/dev/null; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "sshd on $n not answering"
+    sleep 0.2
+  done
+  # Mount namespace of the node, for down.sh's leak check.
+  stat -L -c %i "/proc/$(cat "$STATE/run/slurmd-$n.pid")/ns/mnt" >> "$STATE/run/mntns-inodes"
+done
+
+us=$(( ${EPOCHREALTIME/./} - start_us ))
+secs=$(printf '%d.%02d' $((us / 1000000)) $((us % 1000000 / 10000)))
+write_env "$secs"
+echo "up: ${#NODES[@]} nodes idle in ${secs}s; source $STATE/env"
