@@ -1,0 +1,110 @@
+// `stasis inspect`: what a checkpoint directory, a generation or one image
+// holds, after verifying every byte of it. A generation is also checked
+// against its manifest: each image's size and checksum must match.
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { generationName, generationNumber, parseManifest, type Manifest } from './manifest.js';
+import { ImageError, readImage, type ImageSummary } from './reader.js';
+
+/** One verified image, with the figures people look at first. */
+export interface ProcessReport {
+  pid: number;
+  host: string;
+  name: string;
+  image: string;
+  bytes: number;
+  checksum: string;
+  threads: number;
+  regions: number;
+  memoryBytes: number;       // memory saved (raw PAGES)
+  mappedBytes: number;
+  zeroElidedBytes: number;
+  compressionRatio: number;  // raw PAGES bytes / stored PAGES bytes
+  detail: ImageSummary;
+}
+
+export type InspectReport =
+  | { kind: 'generation'; dir: string; generation: number; createdAt: string; job: Manifest['job'];
+      totalBytes: number; verified: true; processes: ProcessReport[] }
+  | { kind: 'image'; path: string; verified: true; processes: ProcessReport[] };
+
+function report(summary: ImageSummary, fromManifest?: { pid: number; host: string; name: string }): ProcessReport {
+  const t = summary.totals;
+  const meta = summary.meta;
+  return {
+    pid: fromManifest?.pid ?? meta?.pid ?? summary.header.pid,
+    host: fromManifest?.host ?? meta?.host ?? '',
+    name: fromManifest?.name ?? (meta?.exe ? basename(meta.exe) : ''),
+    image: basename(summary.path),
+    bytes: t.fileBytes,
+    checksum: summary.checksum,
+    threads: Array.isArray(meta?.threads) ? meta.threads.length : 0,
+    regions: summary.regions.length,
+    memoryBytes: t.savedBytes,
+    mappedBytes: t.mappedBytes,
+    zeroElidedBytes: t.zeroElidedBytes,
+    compressionRatio: t.storedBytes ? t.savedBytes / t.storedBytes : 1,
+    detail: summary,
+  };
+}
+
+async function kindOf(path: string): Promise<'dir' | 'file'> {
+  try {
+    return (await stat(path)).isDirectory() ? 'dir' : 'file';
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${path}: no such file or directory` : `${path}: ${(e as Error).message}`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** The generation a checkpoint directory's `latest` names, else its newest committed one. */
+async function latestGeneration(ckptDir: string): Promise<string> {
+  const link = await readlink(join(ckptDir, 'latest')).catch(() => null);
+  if (link !== null) {
+    const n = generationNumber(basename(link));
+    if (n === null) throw new Error(`${ckptDir}: latest points at ${link}, not a generation`);
+    const dir = join(ckptDir, generationName(n));
+    if (!(await exists(join(dir, 'manifest.json')))) throw new Error(`${ckptDir}: latest points at ${link}, which has no manifest.json`);
+    return dir;
+  }
+  const committed = [];
+  for (const name of await readdir(ckptDir)) {
+    const n = generationNumber(name);
+    if (n !== null && (await exists(join(ckptDir, name, 'manifest.json')))) committed.push(n);
+  }
+  const newest = committed.sort((a, b) => a - b).at(-1);
+  if (newest === undefined) throw new Error(`${ckptDir}: no committed generation (no latest, no gen-NNNNNN with manifest.json)`);
+  return join(ckptDir, generationName(newest));
+}
+
+async function inspectGeneration(dir: string): Promise<InspectReport> {
+  const manifestPath = join(dir, 'manifest.json');
+  const manifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
+  const processes: ProcessReport[] = [];
+  for (const p of manifest.processes) {
+    const summary = await readImage(join(dir, p.image));
+    if (summary.totals.fileBytes !== p.bytes)
+      throw new ImageError(summary.path, 'corrupt', `${summary.totals.fileBytes} bytes but the manifest says ${p.bytes}`);
+    if (summary.checksum !== p.checksum)
+      throw new ImageError(summary.path, 'corrupt', `checksum ${summary.checksum} but the manifest says ${p.checksum}`);
+    processes.push(report(summary, p));
+  }
+  return {
+    kind: 'generation', dir, generation: manifest.generation, createdAt: manifest.createdAt, job: manifest.job,
+    totalBytes: manifest.totalBytes, verified: true, processes,
+  };
+}
+
+/** Verifies and describes a checkpoint directory (its latest generation), a generation directory or an image file. */
+export async function inspect(target: string): Promise<InspectReport> {
+  const path = resolve(target);
+  if ((await kindOf(target)) === 'file') {
+    return { kind: 'image', path, verified: true, processes: [report(await readImage(path))] };
+  }
+  if (await exists(join(path, 'manifest.json'))) return inspectGeneration(path);
+  return inspectGeneration(await latestGeneration(path));
+}
