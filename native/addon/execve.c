@@ -3,6 +3,7 @@
  * Returns only on failure, throwing an Error with errno's message. */
 #include <node_api.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,17 @@ static char **dup_array(napi_env env, napi_value arr) {
   return out;
 }
 
+/* Node marks its stdio close-on-exec and may make it non-blocking; the
+ * program we become must inherit plain, blocking stdin/stdout/stderr. */
+static void hand_over_stdio(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    int fdflags = fcntl(fd, F_GETFD);
+    if (fdflags >= 0 && (fdflags & FD_CLOEXEC)) fcntl(fd, F_SETFD, fdflags & ~FD_CLOEXEC);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
+}
+
 static napi_value do_execve(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value args[3];
@@ -42,6 +54,7 @@ static napi_value do_execve(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "execve: bad arguments");
     return NULL;
   }
+  hand_over_stdio();
   execve(path, argv, envp);
   napi_throw_error(env, NULL, strerror(errno));
   return NULL;

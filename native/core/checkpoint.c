@@ -32,10 +32,9 @@ static __attribute__((noinline)) int save_image(const char *path, struct image_s
 }
 
 static void send_failed(void) {
-  char msg[600];
+  char msg[2048];
   const char *why = stasis_failure();
-  snprintf(msg, sizeof msg, "%s", why ? why : "unknown error");
-  for (char *c = msg; *c; c++) if (*c == ' ') *c = '_';   /* one argument, no spaces */
+  coord_encode(msg, sizeof msg, why ? why : "unknown error");
   coord_send("FAILED %s", msg);
 }
 

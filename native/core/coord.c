@@ -32,7 +32,7 @@ static int move_high(int fd) {
   return hi;
 }
 
-static void encode(char *out, size_t cap, const char *s) {
+void coord_encode(char *out, size_t cap, const char *s) {
   static const char ok[] = "-._~/:,=+@";
   size_t n = 0;
   for (; *s && n + 4 < cap; s++) {
@@ -97,8 +97,8 @@ int coord_connect(int restored, const char *image) {
     close(cfd);
     if (n > 0) comm[n - (comm[n - 1] == '\n')] = 0;
   }
-  encode(enc_comm, sizeof enc_comm, comm[0] ? comm : "?");
-  encode(enc_img, sizeof enc_img, image && *image ? image : "-");
+  coord_encode(enc_comm, sizeof enc_comm, comm[0] ? comm : "?");
+  coord_encode(enc_img, sizeof enc_img, image && *image ? image : "-");
   if (coord_send("HELLO 1 %s proc %d %s %s %d %s", token, getpid(), u.nodename, enc_comm,
                  restored ? 1 : 0, enc_img) < 0) return -1;
   char line[1024];

@@ -86,6 +86,7 @@ int coord_connect(int restored, const char *image);
 int coord_read_line(char *buf, size_t cap);
 int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void coord_close(void);
+void coord_encode(char *out, size_t cap, const char *s);  /* percent-encoding of one argument */
 extern int coord_fd;
 
 /* checkpoint.c */

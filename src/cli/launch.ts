@@ -1,0 +1,43 @@
+// `stasis launch -- prog args`: finds or starts the coordinator, then becomes
+// the program through the native launcher (same PID, LD_PRELOAD=libstasis).
+import type { CommandModule } from 'yargs';
+import { resolve, join } from 'node:path';
+import { Store } from '../images/store.js';
+import { liveCoordinator, formatAddress, readToken, TOKEN_FILE } from '../coordinator/publish.js';
+import { startPrivateCoordinator } from '../coordinator/spawn.js';
+import { execve, launcherPath } from '../native.js';
+import { programArgv } from './argv.js';
+
+interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string }
+
+async function run(a: Args): Promise<void> {
+  const argv = programArgv();
+  if (!argv.length) throw new Error('launch: give the program after --, e.g. stasis launch -- ./app arg');
+  const dir = resolve(a.ckptDir);
+  const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir };
+  const coord = a.coord ?? process.env.STASIS_COORD;
+  if (coord) {
+    const token = a.tokenFile ? readToken(a.tokenFile) : process.env.STASIS_TOKEN;
+    if (!token) throw new Error('launch: --coord needs the job token in STASIS_TOKEN or --token-file');
+    Object.assign(env, { STASIS_COORD: coord, STASIS_TOKEN: token });
+  } else {
+    new Store(dir).ensure();
+    const live = liveCoordinator(dir);
+    const address = live ?? await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep });
+    Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: readToken(join(dir, TOKEN_FILE)) });
+  }
+  execve(launcherPath, ['stasis-launch', '--', ...argv], env);
+}
+
+export const launchCommand: CommandModule<object, Args> = {
+  command: 'launch',
+  describe: 'Run a program under stasis: stasis launch [options] -- prog args',
+  builder: (y) => y
+    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] -- prog args')
+    .option('coord', { type: 'string', describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
+    .option('ckpt-dir', { type: 'string', default: process.env.STASIS_CKPT_DIR ?? 'stasis-ckpt', describe: 'checkpoint directory' })
+    .option('interval', { type: 'number', default: 0, describe: 'seconds between checkpoints (0: only on request)' })
+    .option('keep', { type: 'number', default: 0, describe: 'keep the newest N generations (0: all)' })
+    .option('token-file', { type: 'string', describe: 'file holding the job token (with --coord)' }) as never,
+  handler: (a) => run(a),
+};

@@ -1,0 +1,47 @@
+// `stasis restart [D|gen]`: restores the newest committed generation of D
+// (or the one named). One process: this process becomes the restart loader,
+// so the exit status is the program's own.
+import type { CommandModule } from 'yargs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { resolveGeneration } from '../images/store.js';
+import { formatAddress, liveCoordinator, readToken, TOKEN_FILE } from '../coordinator/publish.js';
+import { startPrivateCoordinator } from '../coordinator/spawn.js';
+import { execve, loaderPath } from '../native.js';
+
+interface Args { target?: string; interval: number; keep: number }
+
+async function waitAll(images: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const codes = await Promise.all(images.map((img) => new Promise<number>((res) => {
+    const child = spawn(loaderPath, [img], { env, stdio: 'inherit' });
+    child.on('exit', (code, sig) => res(code ?? 128 + (sig ? 9 : 0)));
+  })));
+  return codes.find((c) => c !== 0) ?? 0;
+}
+
+async function run(a: Args): Promise<void> {
+  const target = a.target ?? process.env.STASIS_CKPT_DIR ?? 'stasis-ckpt';
+  const { store, dir, manifest } = resolveGeneration(target);
+  const images = manifest.processes.map((p) => join(dir, p.image));
+  const missing = images.find((f) => !existsSync(f));
+  if (missing) throw new Error(`${missing}: image listed in the manifest is missing`);
+  if (liveCoordinator(store.dir)?.private === false)
+    throw new Error(`a coordinator already serves ${store.dir}: stop it first (stasis command --ckpt-dir ${store.dir} --quit)`);
+  const address = await startPrivateCoordinator({ ckptDir: store.dir, interval: a.interval, keep: a.keep, expect: images.length });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, STASIS_COORD: formatAddress(address), STASIS_TOKEN: readToken(join(store.dir, TOKEN_FILE)), STASIS_CKPT_DIR: store.dir,
+  };
+  if (images.length === 1) execve(loaderPath, ['stasis-restart', images[0]!], env);
+  process.exitCode = await waitAll(images, env);
+}
+
+export const restartCommand: CommandModule<object, Args> = {
+  command: 'restart [target]',
+  describe: 'Restart from a checkpoint directory (its newest generation) or a gen-NNNNNN directory',
+  builder: (y) => y
+    .positional('target', { type: 'string', describe: 'checkpoint directory or generation directory (default: STASIS_CKPT_DIR or ./stasis-ckpt)' })
+    .option('interval', { type: 'number', default: 0, describe: 'seconds between checkpoints after the restart' })
+    .option('keep', { type: 'number', default: 0, describe: 'keep the newest N generations (0: all)' }) as never,
+  handler: (a) => run(a),
+};

@@ -1,0 +1,59 @@
+// One process's checkpoint thread as the coordinator sees it: its identity
+// from HELLO, and replies awaited one at a time during a barrier.
+import type { Socket } from 'node:net';
+import { sendLine } from './protocol.js';
+
+export interface ProcInfo {
+  pid: number;
+  host: string;
+  name: string;
+  restored: boolean;
+  image: string | null;
+}
+
+export class ProcPeer {
+  closed = false;
+  private waiter: { resolve: (line: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
+
+  constructor(readonly id: number, readonly sock: Socket, readonly info: ProcInfo) {}
+
+  get label(): string {
+    return `process ${this.info.pid} (${this.info.name}) on ${this.info.host}`;
+  }
+
+  send(line: string): void {
+    sendLine(this.sock, line);
+  }
+
+  /** Sends `line` and waits for the next line this process sends. */
+  ask(line: string, timeoutMs: number): Promise<string> {
+    if (this.closed) return Promise.reject(new Error(`${this.label} disconnected`));
+    if (this.waiter) return Promise.reject(new Error(`${this.label}: a request is already pending`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new Error(`${this.label} did not answer '${line.split(' ')[0]}' within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiter = { resolve, reject, timer };
+      this.send(line);
+    });
+  }
+
+  onLine(line: string): void {
+    const w = this.waiter;
+    if (!w) return;   // nothing asked: ignore (a late answer after a timeout)
+    this.waiter = null;
+    clearTimeout(w.timer);
+    w.resolve(line);
+  }
+
+  onClose(why: string): void {
+    this.closed = true;
+    const w = this.waiter;
+    this.waiter = null;
+    if (w) {
+      clearTimeout(w.timer);
+      w.reject(new Error(`${this.label} died or disconnected during the checkpoint (${why})`));
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Line framing and argument encoding of the coordinator protocol
+// (docs/protocol.md): one ASCII line per message, percent-encoded arguments.
+import type { Socket } from 'node:net';
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_LINE = 64 * 1024;
+
+const SAFE = /[A-Za-z0-9\-._~/:,=+@]/;
+
+/** Percent-encodes every byte outside the protocol's safe set. */
+export function encodeArg(s: string): string {
+  let out = '';
+  for (const byte of Buffer.from(s, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    out += byte < 128 && SAFE.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export function decodeArg(s: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '%' && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(s.charCodeAt(i) & 0xff);
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Splits a socket's bytes into lines; calls `onLine` for each, `onEnd` once. */
+export function readLines(sock: Socket, onLine: (line: string) => void, onEnd: (why: string) => void): void {
+  let partial = '';
+  let ended = false;
+  const end = (why: string) => { if (!ended) { ended = true; onEnd(why); } };
+  sock.setEncoding('latin1');
+  sock.on('data', (chunk: string) => {
+    partial += chunk;
+    let nl: number;
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      if (!ended) onLine(line);
+    }
+    if (partial.length > MAX_LINE) { end('line too long'); sock.destroy(); }
+  });
+  sock.on('error', (e) => end(e.message));
+  sock.on('close', () => end('connection closed'));
+}
+
+export function sendLine(sock: Socket, line: string): void {
+  if (!sock.destroyed) sock.write(`${line}\n`);
+}

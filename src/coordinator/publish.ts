@@ -1,0 +1,71 @@
+// How commands find a running coordinator: `<ckpt-dir>/coordinator.json`
+// (host, port, pid) and `<ckpt-dir>/token` (mode 0600), or --coord H:P
+// with STASIS_TOKEN / --token-file from anywhere.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface CoordAddress { host: string; port: number }
+export interface Published extends CoordAddress { pid: number; private?: boolean }
+
+export const COORD_FILE = 'coordinator.json';
+export const TOKEN_FILE = 'token';
+
+export function newToken(): string {
+  return randomBytes(32).toString('hex');
+}
+
+function writeAtomic(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export function publish(dir: string, info: Published, token: string): void {
+  writeAtomic(join(dir, TOKEN_FILE), `${token}\n`);
+  writeAtomic(join(dir, COORD_FILE), `${JSON.stringify(info)}\n`);
+}
+
+/** Removes coordinator.json if it still describes this process. */
+export function unpublish(dir: string): void {
+  const f = join(dir, COORD_FILE);
+  const cur = readPublished(dir);
+  if (cur && cur.pid === process.pid) rmSync(f, { force: true });
+}
+
+export function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+export function readPublished(dir: string): Published | null {
+  const f = join(dir, COORD_FILE);
+  if (!existsSync(f)) return null;
+  try {
+    const j = JSON.parse(readFileSync(f, 'utf8')) as Published;
+    return typeof j.port === 'number' && typeof j.pid === 'number' ? j : null;
+  } catch { return null; }
+}
+
+/** A coordinator that published itself in `dir` and still runs, else null. */
+export function liveCoordinator(dir: string): Published | null {
+  const p = readPublished(dir);
+  return p && pidAlive(p.pid) ? p : null;
+}
+
+export function readToken(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`cannot read the job token ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export function parseAddress(s: string): CoordAddress {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
+  if (!m || !m[1] || Number(m[2]) <= 0 || Number(m[2]) > 65535) throw new Error(`bad coordinator address '${s}' (want HOST:PORT)`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+export function formatAddress(a: CoordAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}

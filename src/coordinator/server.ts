@@ -1,0 +1,222 @@
+// The coordinator: authenticates clients, runs checkpoints one at a time
+// (interval or on request), releases restored processes together, and
+// answers commands (docs/protocol.md).
+import { createServer, type Server, type Socket } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { Store } from '../images/store.js';
+import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
+import { ProcPeer } from './peer.js';
+import { runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
+
+export interface CoordinatorOptions {
+  ckptDir: string;
+  token: string;
+  host: string;
+  port: number;
+  interval: number;          // seconds between checkpoints, 0: none
+  keep: number;              // generations kept, 0: all
+  expect: number;            // restored processes to wait for before releasing them
+  exitWhenIdle: boolean;     // private coordinator: exit after the last process leaves
+  timeoutMs: number;
+  job: JobInfo;
+  log: (s: string) => void;
+}
+
+type State = 'running' | 'checkpointing' | 'restoring';
+
+export class Coordinator {
+  private server: Server | null = null;
+  private peers = new Map<number, ProcPeer>();
+  private nextId = 1;
+  private everConnected = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private inProgress = 0;
+  private restoring: ProcPeer[] = [];
+  private intervalTimer: NodeJS.Timeout | null = null;
+  private lastGeneration = 0;
+  readonly store: Store;
+  private stopped: Promise<void>;
+  private stop!: () => void;
+  address = { host: '', port: 0 };
+
+  constructor(private opts: CoordinatorOptions) {
+    this.store = new Store(opts.ckptDir);
+    this.lastGeneration = this.store.latest() ?? 0;
+    this.stopped = new Promise((res) => { this.stop = res; });
+  }
+
+  get state(): State {
+    if (this.restoring.length < this.opts.expect) return 'restoring';
+    return this.inProgress ? 'checkpointing' : 'running';
+  }
+
+  /** Listens; rejects with a one-line message (e.g. the port is in use). */
+  async listen(): Promise<void> {
+    const server = createServer((sock) => this.accept(sock));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        const where = `${this.opts.host}:${this.opts.port}`;
+        reject(new Error(e.code === 'EADDRINUSE' ? `cannot listen on ${where}: port ${this.opts.port} is in use (EADDRINUSE)`
+          : `cannot listen on ${where}: ${e.message}`));
+      });
+      server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    const a = server.address();
+    if (a && typeof a === 'object') this.address = { host: this.opts.host, port: a.port };
+    this.server = server;
+    this.setInterval(this.opts.interval);
+  }
+
+  /** Resolves when the coordinator has shut down. */
+  done(): Promise<void> { return this.stopped; }
+
+  shutdown(why: string): void {
+    this.opts.log(`shutting down: ${why}`);
+    this.setInterval(0);
+    this.server?.close();
+    for (const p of this.peers.values()) p.sock.destroy();
+    this.stop();
+  }
+
+  get processCount(): number { return this.peers.size; }
+
+  private setInterval(seconds: number): void {
+    this.opts.interval = seconds;
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    this.intervalTimer = null;
+    if (seconds > 0) {
+      this.intervalTimer = setInterval(() => {
+        if (this.peers.size && !this.inProgress && this.state === 'running')
+          this.checkpoint().catch((e: Error) => this.opts.log(`interval checkpoint: ${e.message}`));
+      }, seconds * 1000);
+    }
+  }
+
+  private tokenOk(given: string): boolean {
+    const a = Buffer.from(given);
+    const b = Buffer.from(this.opts.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  private accept(sock: Socket): void {
+    sock.setNoDelay(true);
+    let peer: ProcPeer | null = null;
+    let isCommand = false;
+    const hello = setTimeout(() => sock.destroy(), 10000);
+    readLines(sock, (line) => {
+      if (peer) return peer.onLine(line);
+      if (isCommand) return void this.command(sock, line);
+      clearTimeout(hello);
+      const w = line.split(' ');
+      if (w[0] !== 'HELLO' || w[1] !== String(PROTOCOL_VERSION) || !this.tokenOk(w[2] ?? '')) {
+        sendLine(sock, `DENIED ${encodeArg(w[0] !== 'HELLO' ? 'expected HELLO' : 'bad token or protocol version')}`);
+        sock.end();
+        return;
+      }
+      if (w[3] === 'cmd') {
+        isCommand = true;
+        sendLine(sock, `WELCOME 0 ${encodeArg(this.store.dir)}`);
+      } else if (w[3] === 'proc' && w.length >= 9) {
+        peer = new ProcPeer(this.nextId++, sock, {
+          pid: Number(w[4]), host: decodeArg(w[5]!), name: decodeArg(w[6]!),
+          restored: w[7] === '1', image: w[8] === '-' ? null : decodeArg(w[8]!),
+        });
+        this.join(peer);
+      } else {
+        sendLine(sock, `DENIED ${encodeArg('malformed HELLO')}`);
+        sock.end();
+      }
+    }, (why) => {
+      clearTimeout(hello);
+      if (peer) this.leave(peer, why);
+    });
+  }
+
+  private join(peer: ProcPeer): void {
+    this.peers.set(peer.id, peer);
+    this.everConnected = true;
+    peer.send(`WELCOME ${peer.id} ${encodeArg(this.store.dir)}`);
+    this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : ''}`);
+    if (peer.info.restored && this.state === 'restoring') {
+      this.restoring.push(peer);
+      if (this.restoring.length >= this.opts.expect) void this.releaseRestored();
+    } else if (peer.info.restored) {
+      peer.send('RESUME 0');   // nobody to wait for
+    }
+  }
+
+  /** Every expected process is back: let them all continue together. */
+  private async releaseRestored(): Promise<void> {
+    const peers = this.restoring.filter((p) => !p.closed);
+    this.opts.log(`all ${this.opts.expect} restored process(es) connected: resuming`);
+    await Promise.allSettled(peers.map((p) => p.ask('RESUME 0', this.opts.timeoutMs)));
+  }
+
+  private leave(peer: ProcPeer, why: string): void {
+    peer.onClose(why);
+    this.peers.delete(peer.id);
+    this.opts.log(`${peer.label} left (${why})`);
+    if (this.opts.exitWhenIdle && this.everConnected && this.peers.size === 0) {
+      // Let an aborting checkpoint finish its cleanup first.
+      void this.chain.finally(() => { if (this.peers.size === 0) this.shutdown('last process left'); });
+    }
+  }
+
+  /** Runs after any checkpoint in progress; the generation is numbered then. */
+  checkpoint(): Promise<CheckpointResult> {
+    this.inProgress++;
+    const run = this.chain.then(async () => {
+      const peers = [...this.peers.values()].filter((p) => !p.closed);
+      if (this.state === 'restoring') throw new Error('the job is still being restored');
+      if (!peers.length) throw new Error('no processes to checkpoint');
+      const generation = Math.max(this.lastGeneration, this.store.generations().at(-1) ?? 0) + 1;
+      const result = await runCheckpoint(peers, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log);
+      this.lastGeneration = generation;
+      const pruned = this.store.prune(this.opts.keep);
+      if (pruned.length) this.opts.log(`pruned generation(s) ${pruned.join(', ')}`);
+      return result;
+    });
+    this.chain = run.catch(() => undefined).finally(() => { this.inProgress--; });
+    return run;
+  }
+
+  status(): object {
+    return {
+      processes: this.peers.size, generation: this.lastGeneration, state: this.state,
+      ckptDir: this.store.dir, interval: this.opts.interval, pid: process.pid,
+      clients: [...this.peers.values()].map((p) => ({ pid: p.info.pid, host: p.info.host, name: p.info.name, restored: p.info.restored })),
+    };
+  }
+
+  killAll(): void {
+    for (const p of this.peers.values()) p.send('KILL');
+  }
+
+  private async command(sock: Socket, line: string): Promise<void> {
+    const [verb, arg] = line.split(' ');
+    const reply = (s: string) => sendLine(sock, s);
+    switch (verb) {
+      case 'CHECKPOINT':
+        try {
+          const r = await this.checkpoint();
+          reply(`CHECKPOINTED ${r.generation} ${r.bytes} ${r.seconds.toFixed(3)}`);
+        } catch (e) { reply(`ERROR ${encodeArg((e as Error).message)}`); }
+        return;
+      case 'STATUS': return reply(`STATUS ${encodeArg(JSON.stringify(this.status()))}`);
+      case 'INTERVAL': {
+        const s = Number(arg);
+        if (!Number.isFinite(s) || s < 0) return reply(`ERROR ${encodeArg(`bad interval '${arg}'`)}`);
+        this.setInterval(s);
+        return reply('OK');
+      }
+      case 'KILL': this.killAll(); return reply('OK');
+      case 'QUIT':
+        this.killAll();
+        reply('OK');
+        sock.end();
+        setTimeout(() => this.shutdown('QUIT command'), 100);
+        return;
+      default: return reply(`ERROR ${encodeArg(`unknown command '${verb}'`)}`);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+// The generation manifest (docs/image-format.md, "manifest.json"): its shape
+// and a strict parser, so a damaged manifest is refused with a clear message.
+
+export interface ManifestProcess {
+  pid: number;
+  host: string;
+  name: string;
+  image: string;      // file name inside the generation directory
+  bytes: number;
+  checksum: string;   // "crc32c:xxxxxxxx" over all record headers
+}
+
+export interface Manifest {
+  format: 'stasis-manifest';
+  version: 1;
+  generation: number;
+  createdAt: string;
+  stasisVersion: string;
+  job: { rm: string; id: string | null; hosts: string[] };
+  seconds: number;
+  totalBytes: number;
+  processes: ManifestProcess[];
+}
+
+export const GEN_PREFIX = 'gen-';
+
+/** `gen-000042` for 42. */
+export function generationName(generation: number): string {
+  return `${GEN_PREFIX}${String(generation).padStart(6, '0')}`;
+}
+
+/** 42 for `gen-000042`, null for anything else. */
+export function generationNumber(name: string): number | null {
+  const m = /^gen-(\d{6,})$/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+function fail(where: string, what: string): never {
+  throw new Error(`${where}: corrupt manifest: ${what}`);
+}
+
+/** Parses manifest.json text; `where` names the file in error messages. */
+export function parseManifest(text: string, where: string): Manifest {
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch (e) { fail(where, (e as Error).message); }
+  const m = raw as Partial<Manifest>;
+  if (!m || typeof m !== 'object' || m.format !== 'stasis-manifest') fail(where, 'not a stasis manifest');
+  if (m.version !== 1) fail(where, `unsupported version ${String(m.version)}`);
+  if (!Number.isInteger(m.generation) || (m.generation ?? 0) < 1) fail(where, 'bad generation');
+  if (!Array.isArray(m.processes) || m.processes.length === 0) fail(where, 'no processes');
+  for (const p of m.processes) {
+    if (!p || typeof p.image !== 'string' || p.image.includes('/') || !Number.isInteger(p.pid)
+        || !Number.isInteger(p.bytes) || !/^crc32c:[0-9a-f]{8}$/.test(String(p.checksum)))
+      fail(where, `bad process entry ${JSON.stringify(p)}`);
+  }
+  return m as Manifest;
+}

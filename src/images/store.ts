@@ -1,0 +1,142 @@
+// The image store: generations committed whole or not at all.
+// A generation is built in `.gen-NNNNNN.tmp/`, every file fsynced, renamed to
+// `gen-NNNNNN/`, the directory fsynced, then `latest` replaced atomically.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync,
+  renameSync, rmSync, statSync, symlinkSync, writeSync, chmodSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { generationName, generationNumber, parseManifest, type Manifest } from './manifest.js';
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+/** Writes a file with mode 0600 and fsyncs it. */
+export function writeFileDurable(path: string, data: string): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally { closeSync(fd); }
+}
+
+export class Store {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+
+  /** Creates the store directory (mode 0700) if needed. */
+  ensure(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Committed generation numbers, oldest first. */
+  generations(): number[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .map(generationNumber)
+      .filter((n): n is number => n !== null && existsSync(join(this.dir, generationName(n), 'manifest.json')))
+      .sort((a, b) => a - b);
+  }
+
+  /** The generation `latest` points at, or the newest committed one. */
+  latest(): number | null {
+    try {
+      const n = generationNumber(readlinkSync(join(this.dir, 'latest')));
+      if (n !== null && existsSync(join(this.dir, generationName(n), 'manifest.json'))) return n;
+    } catch { /* no link: fall back to the newest */ }
+    return this.generations().at(-1) ?? null;
+  }
+
+  /** The next number: above every committed generation. */
+  nextGeneration(): number {
+    return (this.generations().at(-1) ?? 0) + 1;
+  }
+
+  genDir(generation: number): string {
+    return join(this.dir, generationName(generation));
+  }
+
+  tmpDir(generation: number): string {
+    return join(this.dir, `.${generationName(generation)}.tmp`);
+  }
+
+  /** Starts generation G: a fresh temporary directory for its images. */
+  begin(generation: number): string {
+    this.ensure();
+    const tmp = this.tmpDir(generation);
+    rmSync(tmp, { recursive: true, force: true });   // left by a crashed coordinator
+    mkdirSync(tmp, { mode: 0o700 });
+    return tmp;
+  }
+
+  /** Drops an aborted generation; committed ones are never touched. */
+  abort(generation: number): void {
+    rmSync(this.tmpDir(generation), { recursive: true, force: true });
+  }
+
+  /** Writes the manifest, fsyncs everything, renames, and moves `latest`. */
+  commit(manifest: Manifest): string {
+    const tmp = this.tmpDir(manifest.generation);
+    const final = this.genDir(manifest.generation);
+    if (existsSync(final)) throw new Error(`${final} already exists: refusing to overwrite a committed generation`);
+    for (const p of manifest.processes) {
+      const img = join(tmp, p.image);
+      if (statSync(img).size !== p.bytes) throw new Error(`${img}: size differs from what its process reported`);
+      chmodSync(img, 0o600);
+      fsyncPath(img);
+    }
+    writeFileDurable(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    fsyncPath(tmp);
+    renameSync(tmp, final);
+    fsyncPath(this.dir);
+    const link = join(this.dir, `.latest.${process.pid}.tmp`);
+    rmSync(link, { force: true });
+    symlinkSync(basename(final), link);
+    renameSync(link, join(this.dir, 'latest'));
+    fsyncPath(this.dir);
+    return final;
+  }
+
+  /** Keeps the newest `keep` generations (0: keep all); never the latest. */
+  prune(keep: number): number[] {
+    if (keep <= 0) return [];
+    const gens = this.generations();
+    const latest = this.latest();
+    const doomed = gens.slice(0, Math.max(0, gens.length - keep)).filter((g) => g !== latest);
+    for (const g of doomed) {
+      // Rename first so a half-deleted generation never looks committed.
+      const trash = join(this.dir, `.${generationName(g)}.deleting`);
+      renameSync(this.genDir(g), trash);
+      rmSync(trash, { recursive: true, force: true });
+    }
+    return doomed;
+  }
+
+  readManifest(generation: number): Manifest {
+    const file = join(this.genDir(generation), 'manifest.json');
+    return parseManifest(readFileSync(file, 'utf8'), file);
+  }
+}
+
+/**
+ * What `stasis restart D|gen` means: a store directory (its latest
+ * generation) or one generation directory. Throws a one-line error.
+ */
+export function resolveGeneration(target: string): { store: Store; generation: number; dir: string; manifest: Manifest } {
+  const path = resolve(target);
+  if (!existsSync(path)) throw new Error(`${target}: no such checkpoint directory`);
+  if (!statSync(path).isDirectory()) throw new Error(`${target}: not a directory`);
+  const asGen = generationNumber(basename(path));
+  if (asGen !== null) {
+    const store = new Store(dirname(path));
+    if (!existsSync(join(path, 'manifest.json'))) throw new Error(`${target}: no manifest.json: not a committed generation`);
+    return { store, generation: asGen, dir: path, manifest: store.readManifest(asGen) };
+  }
+  const store = new Store(path);
+  const generation = store.latest();
+  if (generation === null) throw new Error(`${target}: no committed checkpoint generation in this directory`);
+  return { store, generation, dir: store.genDir(generation), manifest: store.readManifest(generation) };
+}
