@@ -97,6 +97,7 @@ class ImageWalk {
   private saved = 0n;
   private stored = 0n;
   private compressedRecords = 0;
+  private record: RecordHeader | null = null;  // the one being checked, once its header crc passed
 
   constructor(private readonly path: string, private readonly file: FileWindow) {}
 
@@ -105,13 +106,17 @@ class ImageWalk {
   }
 
   private at(): string {
-    return `record ${this.index} at offset ${this.offset}`;
+    const h = this.record;
+    const what = !h ? '' : h.type === RecordType.PAGES ? ` (PAGES at ${hex(h.addr)})`
+      : ` (${Object.entries(RecordType).find(([, t]) => t === h.type)?.[0] ?? `type ${h.type}`})`;
+    return `record ${this.index}${what} at offset ${this.offset}`;
   }
 
   async run(): Promise<ImageSummary> {
     if (this.file.size === 0) this.refuse('truncated', 'empty file');
     for (;;) {
       if (this.offset === this.file.size) this.refuse('truncated', `no END record after ${this.index} records`);
+      this.record = null;
       const { h, payloadAt, next } = await this.readRecordHeader();
       if (this.index === 0 && h.type !== RecordType.HEADER) this.refuse('corrupt', 'not a stasis image (first record is not HEADER)');
       const keep = h.type !== RecordType.PAGES;
@@ -139,6 +144,7 @@ class ImageWalk {
     if (crc32c(0, bytes.subarray(0, HEADER_CRC_BYTES)) !== h.headerCrc)
       this.refuse('corrupt', `${this.at()}: header checksum mismatch`);
     this.headerSum = crc32c(this.headerSum, bytes);
+    this.record = h;
     if (h.flags & ~KNOWN_RECORD_FLAGS) this.refuse('corrupt', `${this.at()}: unknown flags 0x${h.flags.toString(16)}`);
     let payloadAt = this.offset + RECORD_HEADER_BYTES;
     if (h.flags & FLAG_ALIGNED) payloadAt = Math.ceil(payloadAt / PAGE) * PAGE;
