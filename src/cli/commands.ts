@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { commandCommand } from './command.js';
 import { coordinatorCommand } from './coordinator.js';
 import { inspectCommand } from './inspect.js';
+import { jobCommand } from './job.js';
 import { launchCommand } from './launch.js';
 import { restartCommand } from './restart.js';
 
@@ -13,4 +14,5 @@ export const commands: CommandModule<any, any>[] = [
   commandCommand,
   coordinatorCommand,
   inspectCommand,
+  jobCommand,
 ];

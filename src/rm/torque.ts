@@ -217,3 +217,27 @@ export function torqueResourceManager(job: Job): ResourceManager {
     endSignal: pbsEndSignal,
   };
 }
+
+export interface PbsNodeState {
+  host: string;
+  state: string | null;
+  /** Slots the server gives the node (np), when listed. */
+  np: number | null;
+}
+
+/** `pbsnodes` output: a node name at the start of a line, then indented "key = value" lines. */
+export function parsePbsnodes(text: string): PbsNodeState[] {
+  const nodes: PbsNodeState[] = [];
+  for (const line of text.split('\n')) {
+    if (/^\S/.test(line)) {
+      nodes.push({ host: line.trim(), state: null, np: null });
+      continue;
+    }
+    const m = /^\s+(state|np) = (.*)$/.exec(line);
+    const node = nodes[nodes.length - 1];
+    if (!m || !node) continue;
+    if (m[1] === 'state') node.state = (m[2] as string).trim();
+    else node.np = Number(m[2]);
+  }
+  return nodes;
+}

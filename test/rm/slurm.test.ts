@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { detectJob, detectKind } from '../../src/rm/index.js';
 import { expandCounts, parseScontrolShowJob, slurmJobFromEnv, slurmJobFromScontrol, srunArgv } from '../../src/rm/slurm.js';
-import { jobFromQstat, parseQstatText } from '../../src/rm/torque.js';
+import { jobFromQstat, parsePbsnodes, parseQstatText } from '../../src/rm/torque.js';
 import type { Job } from '../../src/rm/types.js';
 import { readEnvFixture, readFixture } from './fixtures.js';
 
@@ -195,5 +195,20 @@ describe('slurm: counts and verbs', () => {
     assert.equal(rm.endSignal.secondsBefore, null);
     const told = detectJob(readEnvFixture('slurm', 'requeue-run0.env'), { signalSecondsBefore: 60 });
     assert.equal(told.endSignal.secondsBefore, 60);
+  });
+});
+
+describe('slurm: Torque wrapper pbsnodes', () => {
+  it('torque-wrapper-pbsnodes.txt: the wrapper job\'s nodes are the busy ones, np = their slots', () => {
+    const nodes = parsePbsnodes(readFixture('slurm', 'torque-wrapper-pbsnodes.txt'));
+    assert.deepEqual(nodes, [
+      { host: 'n1', state: 'job-exclusive', np: 2 },
+      { host: 'n2', state: 'job-exclusive', np: 2 },
+      { host: 'n3', state: 'free', np: 2 },
+      { host: 'n4', state: 'free', np: null },
+    ]);
+    const job = jobFromQstat(parseQstatText(readFixture('slurm', 'torque-wrapper-qstat-f.txt')));
+    const busy = nodes.filter((n) => n.state === 'job-exclusive').map((n) => ({ host: n.host, slots: n.np }));
+    assert.deepEqual(busy, job.nodes);
   });
 });
