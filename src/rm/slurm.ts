@@ -1,6 +1,7 @@
 // Slurm: the job from SLURM_* variables (or `scontrol show job` text), and
 // srun / scontrol requeue as verbs. Parsing is pure so it is tested from
 // real captured environments (../shared/fixtures/slurm/).
+import { execa } from 'execa';
 import { compressHostlist, expandHostlist } from './hostlist.js';
 import type { EndSignal, Job, JobNode, ResourceManager, SpawnOptions } from './types.js';
 
@@ -105,6 +106,16 @@ export function slurmJobFromScontrol(text: string): Job {
     arrayJobId: nullIfUnset(f.get('ArrayJobId')),
     thisNode: null,
   };
+}
+
+/** Asks slurmctld: `scontrol show job ID` (for tools that run outside the job). */
+export async function readScontrolJob(jobId: string): Promise<Job> {
+  const r = await execa('scontrol', ['show', 'job', jobId], { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) {
+    const why = (r.stderr || r.shortMessage || `exit ${r.exitCode}`).trim().split('\n')[0];
+    throw new Error(`scontrol show job ${jobId} failed: ${why}`);
+  }
+  return slurmJobFromScontrol(r.stdout);
 }
 
 /** Slurm's block layout: `total` over `n` nodes, the first ones taking the remainder. */

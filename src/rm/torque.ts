@@ -1,6 +1,7 @@
 // Torque (and what Torque and OpenPBS share): the job from PBS_* variables
 // and PBS_NODEFILE, or from `qstat -f` / `qstat -f -x`; pbsdsh and qrerun as
 // verbs. Parsers take text, never paths, so fixtures test them directly.
+import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
 import type { EndSignal, Job, JobNode, ResourceManager, RmKind } from './types.js';
 import { hostsWithCopies, runAllArgv } from './spawn.js';
@@ -122,6 +123,20 @@ function flatten(obj: Record<string, unknown>, prefix: string, out: Record<strin
 /** Either qstat format, told apart by its first character. */
 export function parseQstat(output: string): QstatJob {
   return output.trimStart().startsWith('<') ? parseQstatXml(output) : parseQstatText(output);
+}
+
+/**
+ * Asks the server: `qstat -f -x ID` (Torque, PBS), else `qstat -f ID` — the
+ * Torque wrappers shipped with Slurm have no -x.
+ */
+export async function readQstat(jobId: string): Promise<QstatJob> {
+  let lastError = '';
+  for (const args of [['-f', '-x', jobId], ['-f', jobId]]) {
+    const r = await execa('qstat', args, { reject: false, stdin: 'ignore' });
+    if (r.exitCode === 0 && r.stdout.trim()) return parseQstat(r.stdout);
+    lastError = (r.stderr || r.shortMessage || `exit ${r.exitCode}`).trim().split('\n')[0] ?? '';
+  }
+  throw new Error(`qstat -f ${jobId} failed: ${lastError}`);
 }
 
 /** PBS_O_WORKDIR out of Variable_List ("A=1,PBS_O_WORKDIR=/x,B=2"). */
