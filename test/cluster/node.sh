@@ -2,7 +2,7 @@
 # Starts one node's daemons. up.sh runs it as
 #   nsenter --net=/run/netns/stasis-nK unshare --mount --uts --propagation private node.sh nK
 # so it is already inside the node's network namespace with a fresh mount and
-# UTS namespace. Only /tmp (and /etc/hosts) differ from the host: the repo,
+# UTS namespace. Only /tmp, /etc/hosts and /etc/ssh/ssh_config differ from the host: the repo,
 # node binary and state dir stay shared, as on a cluster with a shared FS.
 set -euo pipefail
 [ -n "${STASIS_CLUSTER_TRACE:-}" ] && set -x
@@ -25,6 +25,8 @@ mount --rbind "$dir/tmp" /tmp
 # Names of the nodes and controller as seen from inside (the host's
 # /etc/hosts maps its hostname to 127.0.0.1, which is the node's own loopback here).
 mount --bind "$STATE/etc/hosts" /etc/hosts
+# `ssh nK` from a job finds the cluster key and host keys, with no ~/.ssh.
+mount --bind "$STATE/ssh/config" /etc/ssh/ssh_config
 
 /usr/sbin/slurmd -f "$CONF" -N "$node"
 /usr/sbin/sshd -f "$dir/sshd_config"

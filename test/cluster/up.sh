@@ -41,7 +41,7 @@ write_configs
 chown munge:munge "$STATE/munge"; chmod 711 "$STATE/munge" # clients need to reach the socket
 runuser -u munge -- /usr/sbin/munged --socket="$MUNGE_SOCKET" \
   --pid-file="$STATE/munge/munged.pid" --log-file="$STATE/munge/munged.log" \
-  --seed-file="$STATE/munge/munged.seed"
+  --seed-file="$STATE/munge/munged.seed" </dev/null >>"$STATE/log/munged.stdio" 2>&1
 
 # Network: a bridge holding the controller address, one veth per node.
 ip link add "$BRIDGE" type bridge
@@ -58,7 +58,9 @@ for n in "${NODES[@]}"; do
   stat -L -c %i "/run/netns/$ns" >> "$STATE/run/netns-inodes"
 done
 
-/usr/sbin/slurmctld -f "$CONF"
+# Daemons get no stdio of ours: a caller reading our output (execa) would
+# otherwise wait for them to exit.
+/usr/sbin/slurmctld -f "$CONF" </dev/null >>"$STATE/log/slurmctld.stdio" 2>&1
 until scontrol ping 2>/dev/null | grep -q 'is UP'; do
   [ -n "$(cat "$STATE/run/slurmctld.pid" 2>/dev/null)" ] || sleep 0.1
   kill -0 "$(cat "$STATE/run/slurmctld.pid" 2>/dev/null || echo 0)" 2>/dev/null \
@@ -70,7 +72,8 @@ for n in "${NODES[@]}"; do
   # nsenter rather than `ip netns exec`: the latter remounts /sys, hiding
   # /sys/fs/cgroup, and slurmd 22.05 refuses to start without it.
   nsenter --net="/run/netns/$(node_ns "$n")" unshare --mount --uts --propagation private \
-    "$here/node.sh" "$n"
+    "$here/node.sh" "$n" </dev/null >>"$STATE/log/node-$n.stdio" 2>&1 \
+    || fail "node $n did not start: $(tail -n 5 "$STATE/log/node-$n.stdio")"
 done
 
 # Ready = every node idle in sinfo and every sshd answering. Poll, bounded.
