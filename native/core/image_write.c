@@ -30,6 +30,8 @@ struct writer {
   ZSTD_CCtx *cctx;
   void *zws, *zout;
   size_t zws_size, zcap;
+  int own_stack;         /* the region being written is this thread's stack */
+  void *snapshot;        /* RUN_MAX bytes: a still copy of such a run */
 };
 
 static const char zero_page[IMG_PAGE];
@@ -108,8 +110,14 @@ static int write_run(struct writer *w, const char *p, size_t len) {
   size_t stored = len;
   int flags = RECF_ALIGNED;
   double t0 = now();
+  /* Our own stack changes under us while we write: take a still copy, so
+   * the checksum and the stored bytes are of the same contents. */
+  if (w->own_stack && w->snapshot) {
+    memcpy(w->snapshot, p, len);
+    data = w->snapshot;
+  }
   if (w->cctx) {
-    size_t c = ZSTD_compressCCtx(w->cctx, w->zout, w->zcap, p, len, stasis_cfg.level);
+    size_t c = ZSTD_compressCCtx(w->cctx, w->zout, w->zcap, data, len, stasis_cfg.level);
     if (!ZSTD_isError(c) && c <= len - len / 8) { data = w->zout; stored = c; flags = RECF_ZSTD; }
   }
   double t1 = now();
@@ -169,6 +177,8 @@ static int write_region(struct writer *w, const struct region *r) {
   memcpy(buf + sizeof rr, r->path, rr.path_len);
   if (simple_record(w, REC_REGION, buf, sizeof rr + rr.path_len) < 0) return -1;
   if (!(r->flags & RGN_CONTENTS)) return 0;
+  uint64_t here = (uint64_t)__builtin_frame_address(0);
+  w->own_stack = here >= r->start && here < r->end;
   int unreadable = !(r->prot & PROT_READ);
   if (unreadable && mprotect((void *)r->start, r->end - r->start, r->prot | PROT_READ) < 0) return -1;
   int rc = write_pages(w, r);
@@ -266,6 +276,7 @@ static void writer_close(struct writer *w) {
   if (w->buf) munmap(w->buf, BUF_CAP);
   if (w->zws) munmap(w->zws, w->zws_size);
   if (w->zout) munmap(w->zout, w->zcap);
+  if (w->snapshot) munmap(w->snapshot, RUN_MAX);
   if (pagemap_fd >= 0) close(pagemap_fd);
   pagemap_fd = -1;
 }
@@ -297,6 +308,7 @@ int image_write(const char *path, struct image_stats *st) {
   if (memory_read_map(&m) < 0) { if (!stasis_failure()) stasis_fail("cannot read memory map"); goto out; }
   /* Buffers are made after the map was read, so they are not in the image. */
   w.buf = map_anon(BUF_CAP);
+  w.snapshot = map_anon(RUN_MAX);
   if (stasis_cfg.compress == RECF_ZSTD) {
     w.zws_size = ZSTD_estimateCCtxSize(stasis_cfg.level);
     w.zws = map_anon(w.zws_size);
@@ -306,7 +318,7 @@ int image_write(const char *path, struct image_stats *st) {
   }
   pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   w.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (w.fd < 0 || !w.buf) { stasis_fail("cannot create %s: %s", path, strerror(errno)); goto out; }
+  if (w.fd < 0 || !w.buf || !w.snapshot) { stasis_fail("cannot create %s: %s", path, strerror(errno)); goto out; }
   if (write_header(&w, &m) < 0 || write_meta(&w, &m) < 0) goto io;
   for (int i = 0; i < m.count; i++) {
     if (write_region(&w, &m.regions[i]) < 0) goto io;
