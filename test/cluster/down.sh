@@ -36,6 +36,21 @@ stop_pids() {
   done
 }
 
+# Ours = made by up.sh for this state dir, which recorded each one's identity;
+# a namesake made by someone else is left alone.
+ours_netns() {
+  local ino
+  ino=$(stat -L -c %i "/run/netns/$(node_ns "$1")" 2>/dev/null) && grep -qx "$ino" "$STATE/run/netns-inodes" 2>/dev/null
+}
+ours_bridge() {
+  local idx
+  idx=$(cat "/sys/class/net/$BRIDGE/ifindex" 2>/dev/null) && [ "$idx" = "$(cat "$STATE/run/bridge-ifindex" 2>/dev/null)" ]
+}
+ours_veth() {
+  local idx
+  idx=$(cat "/sys/class/net/$(host_veth "$1")/ifindex" 2>/dev/null) && grep -qx "$n:$idx" "$STATE/run/veth-ifindexes" 2>/dev/null
+}
+
 pids=()
 for n in "${NODES[@]}"; do
   p=$(live_pid "$STATE/run/sshd-$n.pid" /usr/sbin/sshd) && pids+=("$p")
@@ -46,9 +61,8 @@ stop_pids "${pids[@]}"
 # Job steps (slurmstepd and the jobs' processes) outlive slurmd; they were
 # all started inside our namespaces, so whatever is still in one is ours.
 for n in "${NODES[@]}"; do
-  ns=$(node_ns "$n")
-  [ -e "/run/netns/$ns" ] || continue
-  mapfile -t left < <(ip netns pids "$ns" 2>/dev/null)
+  ours_netns "$n" || continue
+  mapfile -t left < <(ip netns pids "$(node_ns "$n")" 2>/dev/null)
   stop_pids "${left[@]}"
 done
 
@@ -56,25 +70,22 @@ p=$(live_pid "$STATE/run/slurmctld.pid" /usr/sbin/slurmctld) && stop_pids "$p"
 p=$(live_pid "$STATE/munge/munged.pid" /usr/sbin/munged) && stop_pids "$p"
 
 for n in "${NODES[@]}"; do
-  ns=$(node_ns "$n")
-  if [ -e "/run/netns/$ns" ]; then ip netns del "$ns"; fi
+  if ours_netns "$n"; then ip netns del "$(node_ns "$n")"; fi
   # Deleting the namespace destroys its veth pair, but asynchronously: the
   # host end may vanish between our check and our delete.
-  v=$(host_veth "$n")
-  if ip link show "$v" >/dev/null 2>&1; then ip link del "$v" 2>/dev/null || true; fi
+  if ours_veth "$n"; then ip link del "$(host_veth "$n")" 2>/dev/null || true; fi
 done
-if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
+if ours_bridge; then ip link del "$BRIDGE"; fi
 
 # Check: nothing of ours left running, mounted or configured.
 bad=""
 for n in "${NODES[@]}"; do
-  [ -e "/run/netns/$(node_ns "$n")" ] && bad+=" netns:$(node_ns "$n")"
+  ours_netns "$n" && bad+=" netns:$(node_ns "$n")"
 done
-ip link show "$BRIDGE" >/dev/null 2>&1 && bad+=" bridge:$BRIDGE"
+ours_bridge && bad+=" bridge:$BRIDGE"
 for n in "${NODES[@]}"; do
-  v=$(host_veth "$n")
-  for i in $(seq 20); do ip link show "$v" >/dev/null 2>&1 || break; sleep 0.1; done
-  ip link show "$v" >/dev/null 2>&1 && bad+=" link:$v"
+  for i in $(seq 20); do ours_veth "$n" || break; sleep 0.1; done
+  ours_veth "$n" && bad+=" link:$(host_veth "$n")"
 done
 grep -qF "$STATE" /proc/self/mountinfo && bad+=" mount-under:$STATE"
 # A process still inside one of the node namespaces (inodes recorded by up.sh).

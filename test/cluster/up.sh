@@ -44,27 +44,36 @@ runuser -u munge -- /usr/sbin/munged --socket="$MUNGE_SOCKET" \
   --seed-file="$STATE/munge/munged.seed" </dev/null >>"$STATE/log/munged.stdio" 2>&1
 
 # Network: a bridge holding the controller address, one veth per node.
+for n in "${NODES[@]}"; do
+  [ ! -e "/run/netns/$(node_ns "$n")" ] || fail "netns $(node_ns "$n") exists and is not this state dir's: another test cluster?"
+done
+ip link show "$BRIDGE" >/dev/null 2>&1 && fail "bridge $BRIDGE exists and is not this state dir's: another test cluster?"
 ip link add "$BRIDGE" type bridge
+cat "/sys/class/net/$BRIDGE/ifindex" > "$STATE/run/bridge-ifindex" # down.sh removes only this one
 ip addr add "$CTL_IP/24" dev "$BRIDGE"
 ip link set "$BRIDGE" up
 for n in "${NODES[@]}"; do
   ns=$(node_ns "$n"); v=$(host_veth "$n")
   ip netns add "$ns"
+  stat -L -c %i "/run/netns/$ns" >> "$STATE/run/netns-inodes"
   ip link add "$v" type veth peer name eth0 netns "$ns"
+  echo "$n:$(cat "/sys/class/net/$v/ifindex")" >> "$STATE/run/veth-ifindexes"
   ip link set "$v" master "$BRIDGE" up
   ip -n "$ns" addr add "$(node_ip "$n")/24" dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$ns" link set lo up
-  stat -L -c %i "/run/netns/$ns" >> "$STATE/run/netns-inodes"
 done
 
 # Daemons get no stdio of ours: a caller reading our output (execa) would
 # otherwise wait for them to exit.
 /usr/sbin/slurmctld -f "$CONF" </dev/null >>"$STATE/log/slurmctld.stdio" 2>&1
+# Wait until it answers; stop early if it died (its pid file then names a dead pid).
 until scontrol ping 2>/dev/null | grep -q 'is UP'; do
-  [ -n "$(cat "$STATE/run/slurmctld.pid" 2>/dev/null)" ] || sleep 0.1
-  kill -0 "$(cat "$STATE/run/slurmctld.pid" 2>/dev/null || echo 0)" 2>/dev/null \
-    || fail "slurmctld died, see $STATE/log/slurmctld.log"
+  pid=$(cat "$STATE/run/slurmctld.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+    fail "slurmctld died: $(tail -n 3 "$STATE/log/slurmctld.log")"
+  fi
+  [ "$(date +%s)" -lt "$(( ${start_us:0:-6} + 50 ))" ] || fail "slurmctld not answering after 50 s"
   sleep 0.2
 done
 
