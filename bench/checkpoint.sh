@@ -5,6 +5,7 @@
 #   bench/checkpoint.sh [MiB] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/close-inherited-fds.sh
 MIB=${1:-1024}
 RUNS=${2:-3}
 STASIS="node bin/stasis.js"

@@ -1,18 +1,22 @@
-// The list of commands: each lives in its own file and exports a yargs CommandModule.
+// The list of commands: each lives in its own file and exports a yargs
+// CommandModule. Only the module of the command being run is loaded (some
+// pull in heavy libraries), which keeps `stasis launch` and `restart` quick.
 import type { CommandModule } from 'yargs';
-import { commandCommand } from './command.js';
-import { coordinatorCommand } from './coordinator.js';
-import { inspectCommand } from './inspect.js';
-import { jobCommand } from './job.js';
-import { launchCommand } from './launch.js';
-import { restartCommand } from './restart.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [
-  launchCommand,
-  restartCommand,
-  commandCommand,
-  coordinatorCommand,
-  inspectCommand,
-  jobCommand,
-];
+type AnyCommand = CommandModule<any, any>;
+
+const table: Record<string, () => Promise<AnyCommand>> = {
+  launch: async () => (await import('./launch.js')).launchCommand,
+  restart: async () => (await import('./restart.js')).restartCommand,
+  command: async () => (await import('./command.js')).commandCommand,
+  coordinator: async () => (await import('./coordinator.js')).coordinatorCommand,
+  inspect: async () => (await import('./inspect.js')).inspectCommand,
+  job: async () => (await import('./job.js')).jobCommand,
+};
+
+/** The module for `name`, or every module (for --help and suggestions). */
+export async function loadCommands(name: string | undefined): Promise<AnyCommand[]> {
+  const one = name !== undefined ? table[name] : undefined;
+  return Promise.all(one ? [one()] : Object.values(table).map((load) => load()));
+}

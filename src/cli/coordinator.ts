@@ -1,53 +1,34 @@
 // `stasis coordinator`: runs a coordinator for a checkpoint directory in the
 // foreground (or, with --private, on behalf of one launch/restart).
 import type { CommandModule } from 'yargs';
-import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Coordinator } from '../coordinator/server.js';
-import { liveCoordinator, newToken, pidAlive, publish, unpublish, formatAddress } from '../coordinator/publish.js';
+import { newToken, pidAlive, publish, unpublish, formatAddress } from '../coordinator/publish.js';
+import { waitForPrevious } from '../coordinator/spawn.js';
 import { Store } from '../images/store.js';
 import { currentJobInfo } from '../coordinator/job-info.js';
 
 interface Args {
   ckptDir: string; host: string; port: number; interval: number; keep: number; expect: number;
-  private: boolean; ownerPid?: number; readyFd?: number; timeout: number;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A private coordinator of a job that just ended may still be leaving. */
-async function waitForPrevious(dir: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    const live = liveCoordinator(dir);
-    if (!live || live.pid === process.pid) return;
-    if (i === 49) throw new Error(`a coordinator (pid ${live.pid}) already serves ${dir} at ${formatAddress(live)}`);
-    await sleep(100);
-  }
+  private: boolean; ownerPid?: number; listenFd?: number; timeout: number;
 }
 
 async function run(a: Args): Promise<void> {
-  const ready = (line: string) => { if (a.readyFd !== undefined) writeSync(a.readyFd, `${line}\n`); };
   const log = (s: string) => process.stderr.write(`${new Date().toISOString()} coordinator[${process.pid}]: ${s}\n`);
   const dir = resolve(a.ckptDir);
-  const token = newToken();
-  let coord: Coordinator;
-  try {
-    new Store(dir).ensure();
-    await waitForPrevious(dir);
-    coord = new Coordinator({
-      ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
-      expect: a.expect, exitWhenIdle: a.private, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
-    });
-    await coord.listen();
-    publish(dir, { host: coord.address.host, port: coord.address.port, pid: process.pid, private: a.private },
-      token);
-  } catch (e) {
-    ready(`ERROR ${(e as Error).message}`);
-    throw e;
-  }
-  ready(`READY ${coord.address.host} ${coord.address.port}`);
+  // A private coordinator gets its socket and token from whoever started it.
+  const token = (a.listenFd !== undefined && process.env.STASIS_COORD_TOKEN) || newToken();
+  delete process.env.STASIS_COORD_TOKEN;
+  new Store(dir).ensure();
+  if (a.listenFd === undefined) await waitForPrevious(dir);
+  const coord = new Coordinator({
+    ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
+    expect: a.expect, exitWhenIdle: a.private, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
+  });
+  await coord.listen(a.listenFd);
+  publish(dir, { host: coord.address.host, port: coord.address.port, pid: process.pid, private: a.private }, token);
   log(`listening on ${formatAddress(coord.address)} for ${dir}`);
-  if (a.readyFd === undefined) process.stdout.write(`stasis coordinator listening on ${formatAddress(coord.address)} (ckpt dir ${dir})\n`);
+  if (a.listenFd === undefined) process.stdout.write(`stasis coordinator listening on ${formatAddress(coord.address)} (ckpt dir ${dir})\n`);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => coord.shutdown(sig));
   let watch: NodeJS.Timeout | null = null;
   if (a.private && a.ownerPid) {
@@ -75,6 +56,6 @@ export const coordinatorCommand: CommandModule<object, Args> = {
     .option('timeout', { type: 'number', default: 300, describe: 'seconds a barrier may take before the checkpoint aborts' })
     .option('private', { type: 'boolean', default: false, hidden: true })
     .option('owner-pid', { type: 'number', hidden: true })
-    .option('ready-fd', { type: 'number', hidden: true }) as never,
+    .option('listen-fd', { type: 'number', hidden: true }) as never,
   handler: (a) => run(a),
 };

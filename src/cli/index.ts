@@ -1,12 +1,13 @@
 // stasis command-line entry: one module per command under src/cli/.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commands } from './commands.js';
+import { loadCommands } from './commands.js';
 
-const cli = yargs(hideBin(process.argv))
+const args = hideBin(process.argv);
+const cli = yargs(args)
   .scriptName('stasis')
   .strict()
-  .demandCommand(1, 'stasis: give a command (see --help)')
+  .demandCommand(1, 'give a command (see stasis --help)')
   .recommendCommands()
   .fail((msg, err) => {
     const text = err ? err.message : msg;
@@ -14,5 +15,5 @@ const cli = yargs(hideBin(process.argv))
     process.exit(2);
   })
   .help();
-for (const c of commands) cli.command(c);
+for (const c of await loadCommands(args[0])) cli.command(c);
 await cli.parseAsync();

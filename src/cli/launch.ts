@@ -23,8 +23,9 @@ async function run(a: Args): Promise<void> {
   } else {
     new Store(dir).ensure();
     const live = liveCoordinator(dir);
-    const address = live ?? await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep });
-    Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: readToken(join(dir, TOKEN_FILE)) });
+    const { address, token } = live ? { address: live, token: readToken(join(dir, TOKEN_FILE)) }
+      : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep });
+    Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
   }
   execve(launcherPath, ['stasis-launch', '--', ...argv], env);
 }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { resolveGeneration } from '../images/store.js';
-import { formatAddress, liveCoordinator, readToken, TOKEN_FILE } from '../coordinator/publish.js';
+import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, loaderPath } from '../native.js';
 
@@ -28,9 +28,9 @@ async function run(a: Args): Promise<void> {
   if (missing) throw new Error(`${missing}: image listed in the manifest is missing`);
   if (liveCoordinator(store.dir)?.private === false)
     throw new Error(`a coordinator already serves ${store.dir}: stop it first (stasis command --ckpt-dir ${store.dir} --quit)`);
-  const address = await startPrivateCoordinator({ ckptDir: store.dir, interval: a.interval, keep: a.keep, expect: images.length });
+  const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: a.interval, keep: a.keep, expect: images.length });
   const env: NodeJS.ProcessEnv = {
-    ...process.env, STASIS_COORD: formatAddress(address), STASIS_TOKEN: readToken(join(store.dir, TOKEN_FILE)), STASIS_CKPT_DIR: store.dir,
+    ...process.env, STASIS_COORD: formatAddress(address), STASIS_TOKEN: token, STASIS_CKPT_DIR: store.dir,
   };
   if (images.length === 1) execve(loaderPath, ['stasis-restart', images[0]!], env);
   process.exitCode = await waitAll(images, env);

@@ -50,8 +50,8 @@ export class Coordinator {
     return this.inProgress ? 'checkpointing' : 'running';
   }
 
-  /** Listens; rejects with a one-line message (e.g. the port is in use). */
-  async listen(): Promise<void> {
+  /** Listens (on an inherited socket `fd` if given); rejects with one line (e.g. the port is in use). */
+  async listen(fd?: number): Promise<void> {
     const server = createServer((sock) => this.accept(sock));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
@@ -59,7 +59,8 @@ export class Coordinator {
         reject(new Error(e.code === 'EADDRINUSE' ? `cannot listen on ${where}: port ${this.opts.port} is in use (EADDRINUSE)`
           : `cannot listen on ${where}: ${e.message}`));
       });
-      server.listen(this.opts.port, this.opts.host, () => resolve());
+      if (fd !== undefined) server.listen({ fd }, () => resolve());
+      else server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     const a = server.address();
     if (a && typeof a === 'object') this.address = { host: this.opts.host, port: a.port };

@@ -1,11 +1,14 @@
-// A private coordinator for one launch or restart: started detached, it
-// answers READY (or ERROR) on a pipe and then lives on its own, exiting when
-// its processes are gone (or its owner died before any connected).
+// A private coordinator for one launch or restart. The caller binds the
+// listening socket itself and hands it to the detached coordinator, so the
+// program can be started at once: connections wait in the socket's backlog
+// until the coordinator (a second Node process) is up. It exits when its
+// processes are gone, or when its owner died before any connected.
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../native.js';
-import type { CoordAddress } from './publish.js';
+import { formatAddress, liveCoordinator, newToken, publish, type CoordAddress } from './publish.js';
 
 export interface PrivateOptions {
   ckptDir: string;
@@ -15,29 +18,47 @@ export interface PrivateOptions {
   host?: string;
 }
 
-export async function startPrivateCoordinator(o: PrivateOptions): Promise<CoordAddress> {
-  const args = [join(repoRoot, 'bin', 'stasis.js'), 'coordinator', '--ckpt-dir', o.ckptDir, '--port', '0',
-    '--private', '--owner-pid', String(process.pid), '--ready-fd', '1'];
-  if (o.host) args.push('--host', o.host);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The private coordinator of a job that just ended may still be leaving. */
+export async function waitForPrevious(dir: string, seconds = 5): Promise<void> {
+  for (let i = 0; ; i++) {
+    const live = liveCoordinator(dir);
+    if (!live || live.pid === process.pid) return;
+    if (i >= seconds * 10) throw new Error(`a coordinator (pid ${live.pid}) already serves ${dir} at ${formatAddress(live)}`);
+    await sleep(100);
+  }
+}
+
+function listen(host: string): Promise<Server> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve(server));
+  });
+}
+
+export async function startPrivateCoordinator(o: PrivateOptions): Promise<{ address: CoordAddress; token: string }> {
+  await waitForPrevious(o.ckptDir);
+  const host = o.host ?? '127.0.0.1';
+  const server = await listen(host);
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('cannot hand the listening socket to the coordinator');
+  const port = (server.address() as { port: number }).port;
+  const token = newToken();
+  const args = [join(repoRoot, 'bin', 'stasis.js'), 'coordinator', '--ckpt-dir', o.ckptDir, '--host', host,
+    '--private', '--owner-pid', String(process.pid), '--listen-fd', '3'];
   if (o.interval) args.push('--interval', String(o.interval));
   if (o.keep) args.push('--keep', String(o.keep));
   if (o.expect) args.push('--expect', String(o.expect));
   const log = openSync(join(o.ckptDir, 'coordinator.log'), 'a', 0o600);
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', log] });
-  closeSync(log);
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(buf.slice(0, nl));
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => resolve(buf || `ERROR the coordinator exited (${code}) before it was ready; see ${join(o.ckptDir, 'coordinator.log')}`));
+  const child = spawn(process.execPath, args, {
+    detached: true, stdio: ['ignore', 'ignore', log, fd], env: { ...process.env, STASIS_COORD_TOKEN: token },
   });
-  child.stdout!.destroy();
+  closeSync(log);
+  if (!child.pid) throw new Error('cannot start the coordinator');
+  publish(o.ckptDir, { host, port, pid: child.pid, private: true }, token);
+  server.close();
   child.unref();
-  const w = line.split(' ');
-  if (w[0] !== 'READY') throw new Error(w.slice(1).join(' ') || 'the coordinator did not start');
-  return { host: w[1]!, port: Number(w[2]) };
+  return { address: { host, port }, token };
 }
