@@ -18,6 +18,7 @@ export interface CoordinatorOptions {
   expect: number;            // restored processes to wait for before releasing them
   exitWhenIdle: boolean;     // private coordinator: exit after the last process leaves
   timeoutMs: number;
+  helloTimeoutMs?: number;   // a client must say HELLO within this (default 10 s)
   job: JobInfo;
   log: (s: string) => void;
 }
@@ -103,16 +104,25 @@ export class Coordinator {
     sock.setNoDelay(true);
     let peer: ProcPeer | null = null;
     let isCommand = false;
-    const hello = setTimeout(() => sock.destroy(), 10000);
+    let denied = false;
+    // After DENIED nothing more the client sends is read, and the connection
+    // goes even if the client keeps its end open.
+    const deny = (reason: string) => {
+      denied = true;
+      sendLine(sock, `DENIED ${encodeArg(reason)}`);
+      sock.end();
+      setTimeout(() => sock.destroy(), 1000).unref();
+    };
+    const helloMs = this.opts.helloTimeoutMs ?? 10000;
+    const hello = setTimeout(() => deny(`no HELLO within ${helloMs / 1000} s`), helloMs);
     readLines(sock, (line) => {
+      if (denied) return;
       if (peer) return peer.onLine(line);
       if (isCommand) return void this.command(sock, line);
       clearTimeout(hello);
       const w = line.split(' ');
       if (w[0] !== 'HELLO' || w[1] !== String(PROTOCOL_VERSION) || !this.tokenOk(w[2] ?? '')) {
-        sendLine(sock, `DENIED ${encodeArg(w[0] !== 'HELLO' ? 'expected HELLO' : 'bad token or protocol version')}`);
-        sock.end();
-        return;
+        return deny(w[0] !== 'HELLO' ? 'expected HELLO' : 'bad token or protocol version');
       }
       if (w[3] === 'cmd') {
         isCommand = true;
@@ -124,8 +134,7 @@ export class Coordinator {
         });
         this.join(peer);
       } else {
-        sendLine(sock, `DENIED ${encodeArg('malformed HELLO')}`);
-        sock.end();
+        deny('malformed HELLO');
       }
     }, (why) => {
       clearTimeout(hello);
