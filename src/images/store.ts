@@ -2,7 +2,7 @@
 // A generation is built in `.gen-NNNNNN.tmp/`, every file fsynced, renamed to
 // `gen-NNNNNN/`, the directory fsynced, then `latest` replaced atomically.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync,
-  renameSync, rmSync, statSync, symlinkSync, writeSync, chmodSync } from 'node:fs';
+  realpathSync, renameSync, rmSync, statSync, symlinkSync, writeSync, chmodSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { generationName, generationNumber, parseManifest, type Manifest } from './manifest.js';
 
@@ -129,11 +129,13 @@ export function resolveGeneration(target: string): { store: Store; generation: n
   const path = resolve(target);
   if (!existsSync(path)) throw new Error(`${target}: no such checkpoint directory`);
   if (!statSync(path).isDirectory()) throw new Error(`${target}: not a directory`);
-  const asGen = generationNumber(basename(path));
+  // `D/latest` (a symlink) names the generation it points at.
+  const genPath = generationNumber(basename(path)) === null ? realpathSync(path) : path;
+  const asGen = generationNumber(basename(genPath));
   if (asGen !== null) {
-    const store = new Store(dirname(path));
-    if (!existsSync(join(path, 'manifest.json'))) throw new Error(`${target}: no manifest.json: not a committed generation`);
-    return { store, generation: asGen, dir: path, manifest: store.readManifest(asGen) };
+    const store = new Store(dirname(genPath));
+    if (!existsSync(join(genPath, 'manifest.json'))) throw new Error(`${target}: no manifest.json: not a committed generation`);
+    return { store, generation: asGen, dir: genPath, manifest: store.readManifest(asGen) };
   }
   const store = new Store(path);
   const generation = store.latest();
