@@ -36,6 +36,7 @@ int stasis_is_internal_fd(int fd);
 /* threads.c */
 struct thread_rec {
   pid_t tid;
+  pid_t saved_tid;       /* restart: the tid it had when the image was saved */
   int is_main, is_ckpt;
   uint64_t fs_base;
   pid_t *ctid;           /* glibc's struct pthread tid (clear_child_tid) */
@@ -80,6 +81,7 @@ void image_forget_buffers(void);
 
 /* plugin.c */
 int plugins_dispatch(enum stasis_event ev);
+int stasis_fd_kinds(const struct stasis_fd_kind *const **list);  /* registered kinds */
 
 /* coord.c */
 int coord_connect(int restored, const char *image);

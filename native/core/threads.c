@@ -50,6 +50,8 @@ uint64_t stasis_get_fs(void) {
 }
 
 static pid_t raw_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+/* The kernel's pid: getpid() may be virtualized (plugins/pid). */
+static pid_t raw_getpid(void) { return (pid_t)syscall(SYS_getpid); }
 
 static struct thread_rec *find_thread(pid_t tid) {
   for (int i = 0; i < stasis_nthreads; i++)
@@ -80,6 +82,7 @@ void threads_after_restart_self(struct thread_rec *t) {
     if (t->is_main) syscall(SYS_set_tid_address, t->ctid);
     *t->ctid = tid;   /* glibc's cached tid (pthread_kill, owner checks) */
   }
+  t->saved_tid = t->tid;
   t->tid = tid;
   register_rseq(t);
   if (!(t->altstack.ss_flags & SS_DISABLE)) {
@@ -162,8 +165,8 @@ static int signal_new_tasks(void) {
       struct thread_rec *t = &stasis_threads[stasis_nthreads++];
       memset(t, 0, sizeof *t);
       t->tid = tid;
-      t->is_main = tid == getpid();
-      if (syscall(SYS_tgkill, getpid(), tid, stasis_cfg.signal) == 0) added++;
+      t->is_main = tid == raw_getpid();
+      if (syscall(SYS_tgkill, raw_getpid(), tid, stasis_cfg.signal) == 0) added++;
       else stasis_nthreads--;   /* exited meanwhile */
     }
   }
@@ -195,7 +198,7 @@ int threads_suspend(void) {
   memset(self, 0, sizeof *self);
   self->tid = stasis_ckpt_tid;
   self->is_ckpt = 1;
-  self->is_main = stasis_ckpt_tid == getpid();
+  self->is_main = stasis_ckpt_tid == raw_getpid();
   __atomic_store_n(&checkpoint_active, 1, __ATOMIC_SEQ_CST);
   struct timespec tick = { 0, 20 * 1000000 };
   int waited_ms = 0;

@@ -1,0 +1,13 @@
+/* Virtual pids: a program keeps seeing the pids and tids it saw, across any
+ * number of restarts. Virtual = the id when first seen; real = the kernel's
+ * id now. Until the first restart the two are the same and the table is
+ * empty. */
+#ifndef STASIS_PID_H
+#define STASIS_PID_H
+#include <sys/types.h>
+
+pid_t pid_to_real(pid_t virt);   /* ids the program passes to the kernel */
+pid_t pid_to_virt(pid_t real);   /* ids the kernel returns to the program */
+int pid_is_virtual(pid_t id);    /* a virtual id of someone else now */
+void pid_forked_child(void);     /* the child of fork(): it is itself */
+#endif

@@ -1,0 +1,109 @@
+/* libc functions that take or return pids, translated through the table
+ * (pid.c). Negative pids name process groups; 0 and -1 mean "mine" and
+ * "all" and pass unchanged. */
+#include "../../core/core.h"
+#include "pid.h"
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* The next definition of `name` (libc's), looked up once. */
+#define REAL(name) \
+  static __typeof__(&name) real_##name; \
+  if (!real_##name) real_##name = (__typeof__(&name))dlsym(RTLD_NEXT, #name)
+
+static pid_t to_real_target(pid_t pid) {
+  if (pid > 0) return pid_to_real(pid);
+  if (pid < -1) return -pid_to_real(-pid);
+  return pid;
+}
+
+static pid_t to_virt_target(pid_t pid) {
+  if (pid > 0) return pid_to_virt(pid);
+  if (pid < -1) return -pid_to_virt(-pid);
+  return pid;
+}
+
+API pid_t getpid(void) { return pid_to_virt((pid_t)syscall(SYS_getpid)); }
+API pid_t getppid(void) { return pid_to_virt((pid_t)syscall(SYS_getppid)); }
+API pid_t gettid(void) { return pid_to_virt((pid_t)syscall(SYS_gettid)); }
+
+API int kill(pid_t pid, int sig) { return (int)syscall(SYS_kill, to_real_target(pid), sig); }
+API int killpg(pid_t pgrp, int sig) { return kill(-pgrp, sig); }
+API int tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, pid_to_real(tgid), pid_to_real(tid), sig); }
+
+API int sigqueue(pid_t pid, int sig, const union sigval value) {
+  REAL(sigqueue);
+  return real_sigqueue(pid_to_real(pid), sig, value);
+}
+
+API pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
+  REAL(wait4);
+  return to_virt_target(real_wait4(to_real_target(pid), status, options, ru));
+}
+
+API pid_t waitpid(pid_t pid, int *status, int options) {
+  REAL(waitpid);
+  return to_virt_target(real_waitpid(to_real_target(pid), status, options));
+}
+
+API pid_t wait(int *status) { return waitpid(-1, status, 0); }
+
+API int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
+  REAL(waitid);
+  if (type == P_PID || type == P_PGID) id = (id_t)pid_to_real((pid_t)id);
+  int rc = real_waitid(type, id, info, options);
+  if (rc == 0 && info && info->si_pid) info->si_pid = pid_to_virt(info->si_pid);
+  return rc;
+}
+
+API pid_t getpgid(pid_t pid) {
+  REAL(getpgid);
+  pid_t r = real_getpgid(pid_to_real(pid));
+  return r > 0 ? pid_to_virt(r) : r;
+}
+
+API pid_t getpgrp(void) { return getpgid(0); }
+
+API int setpgid(pid_t pid, pid_t pgid) {
+  REAL(setpgid);
+  return real_setpgid(pid_to_real(pid), pid_to_real(pgid));
+}
+
+API pid_t getsid(pid_t pid) {
+  REAL(getsid);
+  pid_t r = real_getsid(pid_to_real(pid));
+  return r > 0 ? pid_to_virt(r) : r;
+}
+
+API pid_t tcgetpgrp(int fd) {
+  REAL(tcgetpgrp);
+  pid_t r = real_tcgetpgrp(fd);
+  return r > 0 ? pid_to_virt(r) : r;
+}
+
+API int tcsetpgrp(int fd, pid_t pgrp) {
+  REAL(tcsetpgrp);
+  return real_tcsetpgrp(fd, pid_to_real(pgrp));
+}
+
+/* A child whose new pid is someone's virtual pid would be ambiguous: it
+ * leaves at once and the parent forks again. */
+API pid_t fork(void) {
+  REAL(fork);
+  for (int tries = 0;; tries++) {
+    pid_t pid = real_fork();
+    if (pid == 0) {
+      if (pid_is_virtual((pid_t)syscall(SYS_getpid)) && tries < 100) _exit(0);
+      pid_forked_child();
+      return 0;
+    }
+    if (pid < 0 || !pid_is_virtual(pid) || tries >= 100) return pid;
+    REAL(waitpid);
+    real_waitpid(pid, NULL, 0);
+  }
+}
