@@ -81,7 +81,6 @@ void image_forget_buffers(void);
 
 /* plugin.c */
 int plugins_dispatch(enum stasis_event ev);
-int stasis_fd_kinds(const struct stasis_fd_kind *const **list);  /* registered kinds */
 
 /* coord.c */
 int coord_connect(int restored, const char *image);
