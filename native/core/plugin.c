@@ -22,3 +22,19 @@ int plugins_dispatch(enum stasis_event ev) {
   }
   return rc;
 }
+
+/* Kinds of file descriptor, consulted by the fd plugin (see stasis.h). */
+#define MAX_FD_KINDS 32
+static const struct stasis_fd_kind *fd_kinds[MAX_FD_KINDS];
+static int nfd_kinds;
+
+API void stasis_register_fd_kind(const struct stasis_fd_kind *k) {
+  if (nfd_kinds < MAX_FD_KINDS) fd_kinds[nfd_kinds++] = k;
+  else stasis_log("too many descriptor kinds: %s ignored", k->name);
+}
+
+int stasis_fd_kinds(const struct stasis_fd_kind *const **list);
+int stasis_fd_kinds(const struct stasis_fd_kind *const **list) {
+  *list = fd_kinds;
+  return nfd_kinds;
+}

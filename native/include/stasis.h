@@ -32,6 +32,51 @@ struct stasis_plugin {
 
 void stasis_register_plugin(const struct stasis_plugin *plugin);
 
+/* Kinds of file descriptor. The fd plugin walks the process's descriptors
+ * at SAVE (stdio excepted: a restarted job gets new stdio), finds which
+ * descriptors share one open file description (dup, dup2, F_DUPFD), and
+ * hands each description to the one registered kind whose match() accepts
+ * it; the other descriptors of that description are restored as its dups.
+ * A descriptor no kind matches refuses the checkpoint with a message naming
+ * it. At RESTART every saved descriptor number is first held by a
+ * placeholder, then kinds restore in ascending `order` (then fd number):
+ * restore() returns a new descriptor, at any free number, and the fd plugin
+ * moves it to its old number with its old close-on-exec flag. Objects that
+ * refer to other descriptors (epoll) take a higher order than what they
+ * refer to. A kind keeps what it saved in its own static or mmap'd memory;
+ * the callbacks run on the checkpoint thread with the rule of
+ * stasis_event_fn (no malloc, no locks). */
+struct stasis_fd {
+  int fd;
+  int flags;               /* fcntl(F_GETFL): access mode and status flags */
+  int cloexec;             /* FD_CLOEXEC was set */
+  unsigned int mode;       /* st_mode */
+  unsigned long long dev, ino, rdev, size;  /* from fstat */
+  const char *target;      /* readlink /proc/self/fd/N: a path, "pipe:[ino]", "anon_inode:[eventfd]" ... */
+  const char *fdinfo;      /* text of /proc/self/fdinfo/N; NULL at restore */
+};
+
+struct stasis_fd_kind {
+  const char *name;        /* "pipe", "eventfd", ... (messages) */
+  int order;               /* restore order: lower first; plain files and pipes 0, epoll 10 */
+  /* Non-zero when this kind handles the descriptor (cheap, no side effect). */
+  int (*match)(const struct stasis_fd *fd);
+  /* Record the description; returns a cookie >= 0 handed back to restore(),
+   * or -1 after stasis_fail(). */
+  int (*save)(const struct stasis_fd *fd);
+  /* Optional: every descriptor has been seen; refuse what is incomplete
+   * (0, or -1 after stasis_fail()). */
+  int (*save_end)(void);
+  /* Rebuild the description; returns a new descriptor, or -1 after stasis_fail(). */
+  int (*restore)(const struct stasis_fd *fd, int cookie);
+  /* Optional: the checkpoint is over (committed or aborted) or the restart
+   * is done; put back anything save took out of the kernel (drained data)
+   * and forget what was saved. */
+  void (*resume)(void);
+};
+
+void stasis_register_fd_kind(const struct stasis_fd_kind *kind);
+
 /* Report why a checkpoint or restart cannot proceed (printf-style). The
  * message reaches the coordinator and the user, prefixed with the process. */
 void stasis_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,26 +1,33 @@
-/* File descriptors: regular files, directories and character devices are
- * reopened by path with their flags and offsets. Descriptors 0-2 are the
- * restarter's own (the job's new terminal or output files), as a batch job
- * expects. Other kinds refuse the checkpoint until a plugin handles them. */
+/* File descriptors: the walk over /proc/self/fd and the dispatch to the
+ * registered kinds (stasis.h: struct stasis_fd_kind), one plugin directory
+ * each. This file knows no kind. It finds descriptors that share one open
+ * file description (kcmp), so a description is saved once and its other
+ * descriptors come back as dups of the first — the step a later "leader
+ * saves, every process restores the same description" builds on.
+ * Descriptors 0-2 are the restarter's own (the job's new terminal or output
+ * files), as a batch job expects. */
 #include "../../core/core.h"
-#include <errno.h>
-#include <fcntl.h>
+#include "fdutil.h"
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <unistd.h>
+
+int stasis_fd_kinds(const struct stasis_fd_kind *const **list);   /* core/plugin.c */
 
 #define MAX_FDS 1024
-struct saved_fd {
-  int fd, flags, fdflags;
-  mode_t mode;
-  off_t offset;
-  char path[1024];
+struct entry {
+  struct stasis_fd info;
+  char target[1024];
+  int kind;       /* index in the registry */
+  int cookie;     /* from the kind's save() */
+  int dup_of;     /* first descriptor of the same description, or -1 */
 };
-static struct saved_fd fds[MAX_FDS];
+static struct entry fds[MAX_FDS];
 static int nfds;
+static char *fdinfo_buf;
+static size_t fdinfo_cap;
 
 static const char *kind_of(mode_t m, const char *target) {
   if (S_ISFIFO(m)) return "a pipe or FIFO";
@@ -29,32 +36,52 @@ static const char *kind_of(mode_t m, const char *target) {
   return "of an unsupported kind";
 }
 
+static int same_description(const struct entry *a, const struct entry *b) {
+  if (a->info.dev != b->info.dev || a->info.ino != b->info.ino) return 0;
+  pid_t me = getpid();
+  return syscall(SYS_kcmp, me, me, KCMP_FILE, a->info.fd, b->info.fd) == 0;
+}
+
 static int save_one(int fd) {
-  char link[64], target[1024];
-  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(link, target, sizeof target - 1);
-  struct stat st;
-  if (n < 0 || fstat(fd, &st) < 0) return 0;   /* closed meanwhile */
-  target[n] = 0;
   if (fd <= 2) return 0;                        /* inherited at restart */
-  int reopenable = S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode);
-  if (!reopenable || target[0] != '/') {
-    stasis_fail("fd %d (%s) is %s: not supported yet", fd, target, kind_of(st.st_mode, target));
+  if (nfds >= MAX_FDS) { stasis_fail("more than %d open descriptors", MAX_FDS); return -1; }
+  struct entry *e = &fds[nfds];
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, e->target, sizeof e->target - 1);
+  struct stat st;
+  int flags = fcntl(fd, F_GETFL), fdflags = fcntl(fd, F_GETFD);
+  if (n < 0 || fstat(fd, &st) < 0 || flags < 0 || fdflags < 0) return 0;   /* closed meanwhile */
+  e->target[n] = 0;
+  e->info = (struct stasis_fd){ .fd = fd, .flags = flags, .cloexec = !!(fdflags & FD_CLOEXEC),
+    .mode = st.st_mode, .dev = st.st_dev, .ino = st.st_ino, .rdev = st.st_rdev, .size = st.st_size,
+    .target = e->target, .fdinfo = NULL };
+  e->dup_of = -1;
+  e->cookie = -1;
+  for (int i = 0; i < nfds; i++)
+    if (fds[i].dup_of < 0 && same_description(&fds[i], e)) {
+      e->dup_of = fds[i].info.fd;
+      e->kind = fds[i].kind;
+      nfds++;
+      return 0;
+    }
+  snprintf(link, sizeof link, "/proc/self/fdinfo/%d", fd);
+  if (fdu_slurp(link, &fdinfo_buf, &fdinfo_cap) < 0) return 0;
+  e->info.fdinfo = fdinfo_buf;
+  const struct stasis_fd_kind *const *kinds;
+  int nk = stasis_fd_kinds(&kinds);
+  for (e->kind = 0; e->kind < nk && !kinds[e->kind]->match(&e->info); e->kind++) {}
+  if (e->kind == nk) {
+    stasis_fail("fd %d (%s) is %s: not supported yet", fd, e->target, kind_of(st.st_mode, e->target));
     return -1;
   }
-  size_t tl = strlen(target);
-  if (tl > 10 && strcmp(target + tl - 10, " (deleted)") == 0) {
-    stasis_fail("fd %d (%s) is a deleted file: not supported yet", fd, target);
+  e->cookie = kinds[e->kind]->save(&e->info);
+  e->info.fdinfo = NULL;
+  if (e->cookie < 0) {
+    if (!stasis_failure()) stasis_fail("fd %d (%s): the %s plugin could not save it", fd, e->target, kinds[e->kind]->name);
     return -1;
   }
-  if (nfds >= MAX_FDS) { stasis_fail("more than %d open files", MAX_FDS); return -1; }
-  struct saved_fd *s = &fds[nfds++];
-  s->fd = fd;
-  s->flags = fcntl(fd, F_GETFL);
-  s->fdflags = fcntl(fd, F_GETFD);
-  s->mode = st.st_mode;
-  s->offset = S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ? lseek(fd, 0, SEEK_CUR) : 0;
-  snprintf(s->path, sizeof s->path, "%s", target);
+  nfds++;
   return 0;
 }
 
@@ -76,39 +103,84 @@ static int save_all(void) {
     }
   }
   close(dfd);
+  const struct stasis_fd_kind *const *kinds;
+  int nk = stasis_fd_kinds(&kinds);
+  for (int k = 0; k < nk && rc == 0; k++)
+    if (kinds[k]->save_end) rc = kinds[k]->save_end();
+  /* Restore goes by ascending fd within each order. */
+  for (int i = 1; i < nfds; i++)
+    for (int j = i; j > 0 && fds[j - 1].info.fd > fds[j].info.fd; j--) {
+      struct entry t = fds[j]; fds[j] = fds[j - 1]; fds[j - 1] = t;
+      fds[j].info.target = fds[j].target;
+      fds[j - 1].info.target = fds[j - 1].target;
+    }
   return rc;
 }
 
-static int restore_one(const struct saved_fd *s) {
-  int flags = s->flags & ~(O_CREAT | O_TRUNC | O_EXCL);
-  int fd = open(s->path, flags);
-  if (fd < 0) {
-    stasis_fail("cannot reopen fd %d (%s): %s", s->fd, s->path, strerror(errno));
+static int restore_one(const struct entry *e, const struct stasis_fd_kind *kind) {
+  int fd = e->info.fd, flags = e->info.cloexec ? O_CLOEXEC : 0;
+  if (e->dup_of >= 0) {
+    if (dup3(e->dup_of, fd, flags) < 0) { stasis_fail("dup of fd %d to fd %d: %s", e->dup_of, fd, strerror(errno)); return -1; }
+    return 0;
+  }
+  struct stasis_fd info = e->info;
+  info.target = e->target;
+  info.fdinfo = NULL;
+  int tmp = kind->restore(&info, e->cookie);
+  if (tmp < 0) {
+    if (!stasis_failure()) stasis_fail("cannot restore fd %d (%s): %s plugin failed", fd, e->target, kind->name);
     return -1;
   }
-  if (fd != s->fd) {
-    if (dup2(fd, s->fd) < 0) { stasis_fail("dup2 to fd %d: %s", s->fd, strerror(errno)); return -1; }
-    close(fd);
-  }
-  if ((S_ISREG(s->mode) || S_ISDIR(s->mode)) && lseek(s->fd, s->offset, SEEK_SET) < 0) {
-    stasis_fail("cannot seek fd %d (%s) to %lld: %s", s->fd, s->path, (long long)s->offset, strerror(errno));
-    return -1;
-  }
-  fcntl(s->fd, F_SETFD, s->fdflags);
+  if (tmp == fd) return fcntl(fd, F_SETFD, e->info.cloexec ? FD_CLOEXEC : 0) < 0 ? -1 : 0;
+  int r = dup3(tmp, fd, flags);
+  close(tmp);
+  if (r < 0) { stasis_fail("cannot move fd %d (%s) into place: %s", fd, e->target, strerror(errno)); return -1; }
   return 0;
 }
 
+/* Every saved number is held by a placeholder first, so descriptors made
+ * while restoring never land on a number still to be restored. */
 static int restore_all(void) {
-  /* Whatever the restarter left open above stdio is not the program's. */
-  syscall(SYS_close_range, 3, ~0u, 0);
-  for (int i = 0; i < nfds; i++)
-    if (restore_one(&fds[i]) < 0) return -1;
+  syscall(SYS_close_range, 3, ~0u, 0);   /* whatever the restarter left open above stdio */
+  if (nfds == 0) return 0;
+  int hold = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (hold < 0) { stasis_fail("cannot open /dev/null: %s", strerror(errno)); return -1; }
+  int hold_is_target = 0;
+  for (int i = 0; i < nfds; i++) {
+    if (fds[i].info.fd == hold) { hold_is_target = 1; continue; }
+    if (dup2(hold, fds[i].info.fd) < 0) { stasis_fail("cannot reserve fd %d: %s", fds[i].info.fd, strerror(errno)); return -1; }
+  }
+  const struct stasis_fd_kind *const *kinds;
+  stasis_fd_kinds(&kinds);
+  int done = 0;
+  for (long order = -0x7fffffffL - 1; done < nfds;) {
+    long next = 0x7fffffffL + 1;
+    for (int i = 0; i < nfds; i++) {
+      long o = kinds[fds[i].kind]->order;
+      if (o > order && o < next) next = o;
+    }
+    order = next;
+    for (int i = 0; i < nfds; i++) {
+      if (kinds[fds[i].kind]->order != order) continue;
+      if (restore_one(&fds[i], kinds[fds[i].kind]) < 0) return -1;
+      done++;
+    }
+  }
+  if (!hold_is_target) close(hold);
   return 0;
+}
+
+static void resume_all(void) {
+  const struct stasis_fd_kind *const *kinds;
+  int nk = stasis_fd_kinds(&kinds);
+  for (int k = 0; k < nk; k++)
+    if (kinds[k]->resume) kinds[k]->resume();
 }
 
 static int fd_event(enum stasis_event ev) {
   if (ev == STASIS_EVENT_SAVE) return save_all();
   if (ev == STASIS_EVENT_RESTART) return restore_all();
+  if (ev == STASIS_EVENT_RESUME) resume_all();
   return 0;
 }
 

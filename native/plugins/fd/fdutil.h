@@ -1,0 +1,74 @@
+/* Small helpers shared by the descriptor kinds: mmap'd buffers (never
+ * malloc on the checkpoint thread), whole reads and writes, fdinfo fields. */
+#ifndef STASIS_FDUTIL_H
+#define STASIS_FDUTIL_H
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static inline size_t fdu_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
+
+/* Anonymous memory of at least n bytes (n may be 0), or NULL. */
+static inline void *fdu_alloc(size_t n) {
+  void *p = mmap(NULL, fdu_round(n ? n : 1), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+static inline void fdu_free(void *p, size_t n) { if (p) munmap(p, fdu_round(n ? n : 1)); }
+
+static inline int fdu_write_all(int fd, const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    buf += w; n -= w;
+  }
+  return 0;
+}
+
+/* Reads exactly n bytes from offset off (pread), or fails. */
+static inline int fdu_pread_all(int fd, char *buf, size_t n, off_t off) {
+  while (n > 0) {
+    ssize_t r = pread(fd, buf, n, off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    buf += r; n -= r; off += r;
+  }
+  return 0;
+}
+
+/* The text after "key" in an fdinfo, or NULL. Keys start a line. */
+static inline const char *fdu_field(const char *info, const char *key) {
+  size_t k = strlen(key);
+  for (const char *l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+    if (strncmp(l, key, k) == 0) return l + k;
+  return NULL;
+}
+
+/* Whole small file into a growable mmap'd buffer; length, or -1. */
+static inline ssize_t fdu_slurp(const char *path, char **buf, size_t *cap) {
+  for (;;) {
+    if (!*buf) {
+      *cap = *cap ? *cap * 2 : 65536;
+      *buf = fdu_alloc(*cap);
+      if (!*buf) return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = 0;
+    ssize_t r;
+    while (n < *cap - 1 && (r = read(fd, *buf + n, *cap - 1 - n)) > 0) n += r;
+    close(fd);
+    if (n < *cap - 1) { (*buf)[n] = 0; return (ssize_t)n; }
+    fdu_free(*buf, *cap);
+    *buf = NULL;
+  }
+}
+
+static inline int fdu_ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+#endif

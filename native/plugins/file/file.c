@@ -1,0 +1,46 @@
+/* Regular files, directories and character devices that still have a name:
+ * reopened by path with their flags and offset. A missing file fails the
+ * restart with its name. */
+#include "../../core/core.h"
+#include "../fd/fdutil.h"
+#include <stdio.h>
+#include <sys/stat.h>
+
+#define MAX_FILES 1024
+static off_t offsets[MAX_FILES];
+static int nfiles;
+
+static int file_match(const struct stasis_fd *f) {
+  if (!S_ISREG(f->mode) && !S_ISDIR(f->mode) && !S_ISCHR(f->mode)) return 0;
+  if (f->target[0] != '/' || strncmp(f->target, "/memfd:", 7) == 0) return 0;
+  struct stat st;
+  return !(fdu_ends_with(f->target, " (deleted)") && fstat(f->fd, &st) == 0 && st.st_nlink == 0);
+}
+
+static int file_save(const struct stasis_fd *f) {
+  if (nfiles >= MAX_FILES) { stasis_fail("more than %d open files", MAX_FILES); return -1; }
+  offsets[nfiles] = S_ISREG(f->mode) || S_ISDIR(f->mode) ? lseek(f->fd, 0, SEEK_CUR) : 0;
+  return nfiles++;
+}
+
+static int file_restore(const struct stasis_fd *f, int cookie) {
+  int fd = open(f->target, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC);
+  if (fd < 0) {
+    stasis_fail("cannot reopen fd %d (%s): %s", f->fd, f->target, strerror(errno));
+    return -1;
+  }
+  if ((S_ISREG(f->mode) || S_ISDIR(f->mode)) && lseek(fd, offsets[cookie], SEEK_SET) < 0) {
+    stasis_fail("cannot seek fd %d (%s) to %lld: %s", f->fd, f->target, (long long)offsets[cookie], strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void file_resume(void) { nfiles = 0; }
+
+static const struct stasis_fd_kind file_kind = {
+  .name = "file", .order = 0, .match = file_match, .save = file_save,
+  .restore = file_restore, .resume = file_resume,
+};
+__attribute__((constructor)) static void file_register(void) { stasis_register_fd_kind(&file_kind); }
