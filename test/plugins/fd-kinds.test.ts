@@ -1,0 +1,85 @@
+// Kernel objects held by one process, one self-checking program per kind
+// (test/programs/): launched under stasis, checkpointed, killed with SIGKILL
+// and restarted — twice — each must prove by its own output that its
+// descriptors work as before (data once and in order, timers firing, the
+// same readiness). And a descriptor stasis cannot save yet fails the
+// checkpoint with a message naming it, while the program runs on.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { Job, Running, numbers, programs } from '../helpers/stasis.js';
+
+interface Case {
+  name: string;
+  argv: string[];
+  progress: RegExp;          // first group: a number that grows by 1 each line
+  minLines?: number;         // progress lines to see after each restart (default 5)
+  check?: (lines: string[]) => void;
+  cleanup?: () => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const scratch = (name: string) => join(tmpdir(), `stasis-fdk-${process.pid}-${name}`);
+
+function noBroken(lines: string[]) {
+  const bad = lines.filter((l) => l.startsWith('BROKEN'));
+  assert.deepEqual(bad, [], bad.join('\n'));
+}
+
+const cases: Case[] = [
+  {
+    name: 'pipes and a FIFO with bytes in them: self-pipe, thread to thread, dup\'d end, flags, capacity',
+    argv: [join(programs, 'pipe_self'), scratch('fifo')], progress: /^tick (\d+) /,
+    cleanup: () => rmSync(scratch('fifo'), { force: true }),
+  },
+  {
+    name: 'eventfds: a semaphore with a backlog, a counter read every 5th tick, a thread blocked in read()',
+    argv: [join(programs, 'eventfd')], progress: /^tick (\d+) /,
+  },
+  {
+    name: 'timerfds: periodic, time left, wall-clock deadline, expired and unread',
+    argv: [join(programs, 'timerfd')], progress: /^tick (\d+) /,
+  },
+];
+
+/** Checkpoint `p`, kill it, restart, and check the output continues. */
+async function checkpointKillRestart(job: Job, p: Running, c: Case, generation: number): Promise<Running> {
+  await p.waitFor(c.progress);
+  await sleep(500);
+  const before = numbers(p.lines, c.progress).at(-1)!;
+  const ck = await job.checkpoint();
+  assert.equal(ck.generation, generation);
+  await sleep(300);
+  await p.kill9();
+  noBroken(p.lines);
+  const lastBeforeKill = numbers(p.lines, c.progress).at(-1)!;
+  const r = job.restart();
+  while (numbers(r.lines, c.progress).length < (c.minLines ?? 5)) await r.waitFor(c.progress, 20000, r.lines.length);
+  const after = numbers(r.lines, c.progress);
+  assert.ok(after[0]! > before && after[0]! <= lastBeforeKill + 1,
+    `restart resumed at ${after[0]}, expected in (${before}, ${lastBeforeKill + 1}]: ${r.tail()}`);
+  for (let i = 1; i < after.length; i++) assert.equal(after[i], after[i - 1]! + 1, `output skipped: ${after.join(',')}`);
+  noBroken(r.lines);
+  c.check?.(r.lines);
+  return r;
+}
+
+describe('descriptor kinds: checkpoint, SIGKILL, restart — twice', function () {
+  this.timeout(120000);
+  for (const c of cases) {
+    it(c.name, async () => {
+      const job = new Job();
+      try {
+        const p = job.launch(c.argv);
+        const r1 = await checkpointKillRestart(job, p, c, 1);
+        const r2 = await checkpointKillRestart(job, r1, c, 2);
+        await r2.kill9();
+        noBroken(r2.lines);
+      } finally {
+        await job.cleanup();
+        c.cleanup?.();
+      }
+    });
+  }
+});
