@@ -41,6 +41,18 @@ const cases: Case[] = [
     name: 'timerfds: periodic, time left, wall-clock deadline, expired and unread',
     argv: [join(programs, 'timerfd')], progress: /^tick (\d+) /,
   },
+  {
+    name: 'epoll: level, edge-triggered and one-shot interests with their data; a thread in epoll_wait',
+    argv: [join(programs, 'epoll')], progress: /^tick (\d+) /,
+  },
+  {
+    name: 'memfds: contents, seals, name, offset, a second read-only description, O_APPEND',
+    argv: [join(programs, 'memfd')], progress: /^tick (\d+)$/,
+  },
+  {
+    name: 'files deleted while open: contents, offsets, O_APPEND log, mode, two descriptions of one file',
+    argv: [join(programs, 'deleted_file'), tmpdir()], progress: /^tick (\d+)$/,
+  },
 ];
 
 /** Checkpoint `p`, kill it, restart, and check the output continues. */

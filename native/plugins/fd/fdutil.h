@@ -3,6 +3,7 @@
 #ifndef STASIS_FDUTIL_H
 #define STASIS_FDUTIL_H
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
@@ -37,6 +38,21 @@ static inline int fdu_pread_all(int fd, char *buf, size_t n, off_t off) {
     buf += r; n -= r; off += r;
   }
   return 0;
+}
+
+/* The whole contents of a file (size bytes) into fresh mmap'd memory; a
+ * write-only descriptor (flags) is read through a /proc reopening. */
+static inline char *fdu_copy_out(int fd, int flags, size_t size) {
+  int rfd = fd;
+  if ((flags & O_ACCMODE) == O_WRONLY) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if ((rfd = open(proc, O_RDONLY | O_CLOEXEC)) < 0) return NULL;
+  }
+  char *buf = fdu_alloc(size);
+  if (buf && size && fdu_pread_all(rfd, buf, size, 0) < 0) { fdu_free(buf, size); buf = NULL; }
+  if (rfd != fd) close(rfd);
+  return buf;
 }
 
 /* The text after "key" in an fdinfo, or NULL. Keys start a line. */
