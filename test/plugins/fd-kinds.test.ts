@@ -95,3 +95,36 @@ describe('descriptor kinds: checkpoint, SIGKILL, restart — twice', function ()
     });
   }
 });
+
+describe('descriptor kinds not supported yet', function () {
+  this.timeout(60000);
+  const unsupported = [
+    { mode: 'pipe', message: /process (\d+) \(unsupported\).*fd (\d+) \(pipe:\[\d+\]\) is the read end of a pipe whose write end is not in this process/ },
+    { mode: 'io_uring', message: /process (\d+) \(unsupported\).*fd (\d+) \(anon_inode:\[io_uring\]\) is \[io_uring\]: not supported yet/ },
+  ];
+  for (const u of unsupported) {
+    it(`${u.mode}: the checkpoint fails naming the process and the descriptor; the program runs on; nothing is committed`, async function () {
+      const job = new Job();
+      try {
+        const p = job.launch([join(programs, 'unsupported'), u.mode]);
+        const held = await p.waitFor(/^holding fd (\d+)|^no io_uring/);
+        if (held[0].startsWith('no io_uring')) this.skip();
+        await p.waitFor(/^tick 2$/);
+        const err = await job.checkpoint().then(() => null, (e: Error) => e.message);
+        assert.ok(err, 'the checkpoint succeeded');
+        const m = err.match(u.message);
+        assert.ok(m, `unexpected message: ${err}`);
+        assert.equal(Number(m[1]), p.pid, 'the message names another process');
+        assert.equal(m[2], held[1], 'the message names another descriptor');
+        const seen = numbers(p.lines, /^tick (\d+)$/).at(-1)!;
+        await p.waitFor(new RegExp(`^tick ${seen + 3}$`));
+        assert.ok(!p.exited);
+        assert.ok(!existsSync(join(job.dir, 'gen-000001')), 'a generation was committed');
+        assert.ok(!existsSync(join(job.dir, 'latest')));
+        assert.deepEqual(readdirSync(job.dir).filter((f) => f.includes('gen-')), []);
+      } finally {
+        await job.cleanup();
+      }
+    });
+  }
+});
