@@ -255,6 +255,13 @@ int main(int argc, char **argv) {
   if (loader_zone_end > LOADER_ZONE_LIMIT) loader_zone_end = LOADER_ZONE_LIMIT;
   read_own_maps();
   if (check_layout() < 0) return 4;
+  /* STASIS_ROOT: the program ran in a chroot; it is restored in it (it
+   * reopens its files, and later finds its libraries, by path there). */
+  const char *root = getenv("STASIS_ROOT");
+  if (root && *root && (chroot(root) < 0 || chdir("/") < 0)) {
+    fprintf(stderr, "stasis-restart: %s: cannot change root to %s: %s\n", img.name, root, strerror(errno));
+    return 5;
+  }
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, NULL);

@@ -3,14 +3,14 @@
 // so the exit status is the program's own.
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { resolveGeneration } from '../images/store.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, loaderPath } from '../native.js';
 
-interface Args { target?: string; interval: number; keep: number }
+interface Args { target?: string; interval: number; keep: number; root?: string }
 
 async function waitAll(images: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const codes = await Promise.all(images.map((img) => new Promise<number>((res) => {
@@ -26,12 +26,16 @@ async function run(a: Args): Promise<void> {
   const images = manifest.processes.map((p) => join(dir, p.image));
   const missing = images.find((f) => !existsSync(f));
   if (missing) throw new Error(`${missing}: image listed in the manifest is missing`);
+  const root = a.root ? resolve(a.root) : undefined;
+  if (root && !existsSync(join(root, 'proc', 'self'))) throw new Error(`--root ${root}: not a directory with /proc mounted inside`);
   if (liveCoordinator(store.dir)?.private === false)
     throw new Error(`a coordinator already serves ${store.dir}: stop it first (stasis command --ckpt-dir ${store.dir} --quit)`);
   const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: a.interval, keep: a.keep, expect: images.length });
   const env: NodeJS.ProcessEnv = {
     ...process.env, STASIS_COORD: formatAddress(address), STASIS_TOKEN: token, STASIS_CKPT_DIR: store.dir,
   };
+  // The loader changes root to it before restoring (it opens the image first).
+  if (root) env.STASIS_ROOT = root;
   if (images.length === 1) execve(loaderPath, ['stasis-restart', images[0]!], env);
   process.exitCode = await waitAll(images, env);
 }
@@ -42,6 +46,7 @@ export const restartCommand: CommandModule<object, Args> = {
   builder: (y) => y
     .positional('target', { type: 'string', describe: 'checkpoint directory or generation directory (default: STASIS_CKPT_DIR or ./stasis-ckpt)' })
     .option('interval', { type: 'number', default: 0, describe: 'seconds between checkpoints after the restart' })
-    .option('keep', { type: 'number', default: 0, describe: 'keep the newest N generations (0: all)' }) as never,
+    .option('keep', { type: 'number', default: 0, describe: 'keep the newest N generations (0: all)' })
+    .option('root', { type: 'string', default: process.env.STASIS_ROOT, describe: 'restore inside this chroot, where the program ran (default: STASIS_ROOT)' }) as never,
   handler: (a) => run(a),
 };
