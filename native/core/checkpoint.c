@@ -83,8 +83,10 @@ static void finish_restart(void) {
     stasis_log("restored process continues without checkpoints");
   } else {
     char line[1024];
-    while (coord_read_line(line, sizeof line) > 0 && strncmp(line, "RESUME", 6) != 0)
+    while (coord_read_line(line, sizeof line) > 0 && strncmp(line, "RESUME", 6) != 0) {
       if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
+      else coord_dispatch_line(line);
+    }
   }
   suspended = 1;
   on_resume();
@@ -97,7 +99,9 @@ static void on_save(char *arg) {
   int r = plugins_dispatch(STASIS_EVENT_SAVE) < 0 ? SAVE_FAILED : save_image(arg, &st);
   if (r == SAVE_RESTORED) { finish_restart(); return; }
   if (r == SAVE_FAILED) { send_failed(); return; }
-  coord_send("SAVED %llu crc32c:%08x", (unsigned long long)st.bytes, st.checksum);
+  /* Where the process sits in the tree, as the program sees it. */
+  coord_send("SAVED %llu crc32c:%08x %d %d %d", (unsigned long long)st.bytes, st.checksum,
+             getppid(), getpgid(0), getsid(0));
 }
 
 static void serve(void) {
@@ -109,12 +113,28 @@ static void serve(void) {
     else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
     else if (strncmp(line, "RESUME", 6) == 0) on_resume();
     else if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
-    else stasis_debug("coordinator said: %s", line);
+    else if (!coord_dispatch_line(line)) stasis_debug("coordinator said: %s", line);
   }
   /* Coordinator gone: never leave the program frozen. */
   if (suspended) on_resume();
   coord_close();
   stasis_debug("coordinator closed the connection; checkpoints stop");
+}
+
+volatile int stasis_coord_state;
+
+static void set_coord_state(int state) {
+  __atomic_store_n(&stasis_coord_state, state, __ATOMIC_SEQ_CST);
+  stasis_syscall_futex(&stasis_coord_state, FUTEX_WAKE, 0x7fffffff, NULL);
+}
+
+/* A new process (the child of fork) waits for this before it runs on, so
+ * the coordinator knows it before any checkpoint could miss it. */
+int ckpt_wait_connected(int timeout_ms) {
+  struct timespec tick = { 0, 10 * 1000000 };
+  for (int waited = 0; __atomic_load_n(&stasis_coord_state, __ATOMIC_SEQ_CST) == 0 && waited < timeout_ms; waited += 10)
+    stasis_syscall_futex(&stasis_coord_state, FUTEX_WAIT, 0, &tick);
+  return stasis_coord_state == 1 ? 0 : -1;
 }
 
 static void *ckpt_main(void *arg) {
@@ -123,7 +143,12 @@ static void *ckpt_main(void *arg) {
   sigfillset(&all);
   syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, 8);
   stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
-  if (coord_connect(0, "-") == 0) serve();
+  if (coord_connect(0, "-") == 0) {
+    set_coord_state(1);
+    serve();
+  } else {
+    set_coord_state(-1);
+  }
   return NULL;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,8 +100,9 @@ int coord_connect(int restored, const char *image) {
   }
   coord_encode(enc_comm, sizeof enc_comm, comm[0] ? comm : "?");
   coord_encode(enc_img, sizeof enc_img, image && *image ? image : "-");
-  if (coord_send("HELLO 1 %s proc %d %s %s %d %s", token, getpid(), u.nodename, enc_comm,
-                 restored ? 1 : 0, enc_img) < 0) return -1;
+  /* pid: as the program knows it (virtual); the kernel's follows. */
+  if (coord_send("HELLO 1 %s proc %d %s %s %d %s %ld", token, getpid(), u.nodename, enc_comm,
+                 restored ? 1 : 0, enc_img, syscall(SYS_getpid)) < 0) return -1;
   char line[1024];
   if (coord_read_line(line, sizeof line) <= 0 || strncmp(line, "WELCOME ", 8) != 0) {
     stasis_log("coordinator %s refused us: %s", addr, line[0] ? line : "connection closed");
@@ -166,4 +168,23 @@ void coord_decode(char *s) {
     } else *o++ = *s;
   }
   *o = 0;
+}
+
+#define MAX_LINE_HANDLERS 8
+static struct { const char *verb; void (*fn)(const char *); } handlers[MAX_LINE_HANDLERS];
+static int nhandlers;
+
+void stasis_on_coord_line(const char *verb, void (*fn)(const char *args)) {
+  if (nhandlers < MAX_LINE_HANDLERS) handlers[nhandlers++] = (typeof(handlers[0])){ verb, fn };
+}
+
+int coord_dispatch_line(const char *line) {
+  for (int i = 0; i < nhandlers; i++) {
+    size_t n = strlen(handlers[i].verb);
+    if (strncmp(line, handlers[i].verb, n) == 0 && (line[n] == ' ' || line[n] == 0)) {
+      handlers[i].fn(line[n] ? line + n + 1 : "");
+      return 1;
+    }
+  }
+  return 0;
 }

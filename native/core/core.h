@@ -56,6 +56,9 @@ void threads_recreate(void);        /* restart: clone every thread but the calle
 void threads_wait_restored(void);
 void threads_lock_creation(void);
 void threads_unlock_creation(void);
+void stasis_creation_enter(void);   /* around fork/pthread_create: no checkpoint meanwhile */
+void stasis_creation_leave(void);
+void threads_reset_after_fork(void);
 struct thread_rec *threads_main(void);
 struct thread_rec *threads_ckpt(void);
 
@@ -90,7 +93,14 @@ void coord_close(void);
 void coord_encode(char *out, size_t cap, const char *s);  /* percent-encoding of one argument */
 extern int coord_fd;
 
+/* Lines from the coordinator that a plugin handles (e.g. "PIDS" at restart). */
+void stasis_on_coord_line(const char *verb, void (*fn)(const char *args));
+int coord_dispatch_line(const char *line);   /* 1 when a plugin took it */
+
 /* checkpoint.c */
+/* The checkpoint thread's connection: 0 not yet, 1 connected, -1 gave up. */
+extern volatile int stasis_coord_state;
+int ckpt_wait_connected(int timeout_ms);
 void ckpt_start_thread(void);
 extern volatile int stasis_restored;   /* restart count as seen by this process */
 extern struct restart_info stasis_restart_info;

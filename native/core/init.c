@@ -24,11 +24,13 @@ static void copy_env(char *dst, size_t cap, const char *name) {
 }
 
 /* A forked child has no checkpoint thread and must not talk on the
- * parent's connection; it becomes checkpointable when it execs. */
+ * parent's connection (plugins/proctree starts its own). */
 static void in_child(void) {
   if (coord_fd >= 0) close(coord_fd);
   coord_fd = -1;
   stasis_internal_fds[0] = -1;
+  stasis_coord_state = 0;
+  threads_reset_after_fork();
 }
 
 __attribute__((constructor)) static void stasis_init(void) {

@@ -146,6 +146,16 @@ void stasis_creation_enter(void) {
 
 void stasis_creation_leave(void) { __atomic_sub_fetch(&creation_users, 1, __ATOMIC_SEQ_CST); }
 
+/* The child of fork() has one thread and no checkpoint in progress, whatever
+ * its parent was doing (the forking thread may hold creation_users). */
+void threads_reset_after_fork(void) {
+  creation_blocked = 0;
+  creation_users = 0;
+  checkpoint_active = 0;
+  stasis_nthreads = 0;
+  stasis_ckpt_tid = 0;
+}
+
 /* Adds every task of /proc/self/task not yet known and signals it.
  * Returns how many were added. */
 static int signal_new_tasks(void) {

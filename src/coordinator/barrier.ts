@@ -32,19 +32,51 @@ export function imageName(p: ProcPeer): string {
   return `${safe(p.info.name)}-${safe(p.info.host)}-${p.info.pid}.img`;
 }
 
-export async function runCheckpoint(peers: ProcPeer[], store: Store, generation: number, job: JobInfo,
-  timeoutMs: number, log: (s: string) => void): Promise<CheckpointResult> {
+/**
+ * SUSPEND for everyone, including processes that join while it runs (a
+ * forked child joins before its parent can stop, so it is never missed).
+ * A process that exits before it stopped is simply not part of this
+ * generation. Returns the processes that stopped.
+ */
+async function suspendAll(peers: ProcPeer[], generation: number, late: () => ProcPeer[], timeoutMs: number,
+  log: (s: string) => void, stopped: ProcPeer[]): Promise<void> {
+  let pending = peers;
+  const errors: string[] = [];
+  while (pending.length) {
+    const asked = pending;
+    const settled = await Promise.allSettled(asked.map((p) => p.ask(`SUSPEND ${generation}`, timeoutMs)));
+    settled.forEach((s, i) => {
+      const peer = asked[i]!;
+      if (s.status === 'fulfilled' && s.value === 'SUSPENDED') stopped.push(peer);
+      else if (s.status === 'rejected' && peer.closed) log(`${peer.label} exited before it stopped: not in generation ${generation}`);
+      else if (s.status === 'rejected') errors.push((s.reason as Error).message);
+      else if (s.value.startsWith('FAILED')) errors.push(`${peer.label}: ${decodeArg(s.value.slice(7))}`);
+      else errors.push(`${peer.label} answered '${s.value}' instead of SUSPENDED`);
+    });
+    pending = late();
+  }
+  if (errors.length) throw new Error(errors.join('; '));
+  if (!stopped.length) throw new Error('every process exited before it stopped');
+}
+
+/** "SAVED bytes checksum ppid pgid sid": the image and where the process sits in the tree. */
+function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
+  const [, bytes, checksum, ppid, pgid, sid] = answer.split(' ');
+  const entry: ManifestProcess = { pid: p.info.pid, host: p.info.host, name: p.info.name, image: imageName(p),
+    bytes: Number(bytes), checksum: checksum ?? '' };
+  if (ppid !== undefined) Object.assign(entry, { ppid: Number(ppid), pgid: Number(pgid), sid: Number(sid) });
+  return entry;
+}
+
+export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[], store: Store, generation: number,
+  job: JobInfo, timeoutMs: number, log: (s: string) => void): Promise<CheckpointResult> {
   const t0 = process.hrtime.bigint();
   const tmp = store.begin(generation);
-  let suspended: ProcPeer[] = [];
+  const peers: ProcPeer[] = [];
   try {
-    await barrier(peers, () => `SUSPEND ${generation}`, 'SUSPENDED', timeoutMs);
-    suspended = peers;
+    await suspendAll(initial, generation, late, timeoutMs, log, peers);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
-    const processes: ManifestProcess[] = peers.map((p, i) => {
-      const [, bytes, checksum] = saved[i]!.split(' ');
-      return { pid: p.info.pid, host: p.info.host, name: p.info.name, image: imageName(p), bytes: Number(bytes), checksum: checksum ?? '' };
-    });
+    const processes = peers.map((p, i) => savedEntry(p, saved[i]!));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const manifest: Manifest = {
       format: 'stasis-manifest', version: 1, generation, createdAt: new Date().toISOString(),
@@ -58,7 +90,7 @@ export async function runCheckpoint(peers: ProcPeer[], store: Store, generation:
     return { generation, dir, bytes: manifest.totalBytes, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {
     store.abort(generation);
-    const alive = (suspended.length ? suspended : peers).filter((p) => !p.closed);
+    const alive = [...new Set([...initial, ...peers, ...late()])].filter((p) => !p.closed);
     // Those still busy answering SUSPEND get RESUME 0 right after it: lines queue.
     await barrier(alive, () => 'RESUME 0', 'RESUMED', timeoutMs).catch((err: Error) => log(`resuming after abort: ${err.message}`));
     throw new Error(`checkpoint aborted, generation ${generation} not committed: ${(e as Error).message}`);

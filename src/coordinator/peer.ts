@@ -9,6 +9,7 @@ export interface ProcInfo {
   name: string;
   restored: boolean;
   image: string | null;
+  kernelPid: number;   // the kernel's pid now (differs from pid after a restart)
 }
 
 export class ProcPeer {

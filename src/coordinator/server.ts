@@ -33,6 +33,7 @@ export class Coordinator {
   private chain: Promise<unknown> = Promise.resolve();
   private inProgress = 0;
   private restoring: ProcPeer[] = [];
+  private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
   private intervalTimer: NodeJS.Timeout | null = null;
   private lastGeneration = 0;
   readonly store: Store;
@@ -131,6 +132,7 @@ export class Coordinator {
         peer = new ProcPeer(this.nextId++, sock, {
           pid: Number(w[4]), host: decodeArg(w[5]!), name: decodeArg(w[6]!),
           restored: w[7] === '1', image: w[8] === '-' ? null : decodeArg(w[8]!),
+          kernelPid: Number(w[9] ?? w[4]),
         });
         this.join(peer);
       } else {
@@ -147,6 +149,7 @@ export class Coordinator {
     this.everConnected = true;
     peer.send(`WELCOME ${peer.id} ${encodeArg(this.store.dir)}`);
     this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : ''}`);
+    this.lateJoiners?.push(peer);
     if (peer.info.restored && this.state === 'restoring') {
       this.restoring.push(peer);
       if (this.restoring.length >= this.opts.expect) void this.releaseRestored();
@@ -159,6 +162,9 @@ export class Coordinator {
   private async releaseRestored(): Promise<void> {
     const peers = this.restoring.filter((p) => !p.closed);
     this.opts.log(`all ${this.opts.expect} restored process(es) connected: resuming`);
+    // Each learns where the others are now, before any of them runs on.
+    const pids = peers.map((p) => `${p.info.pid}=${p.info.kernelPid}`).join(',');
+    for (const p of peers) p.send(`PIDS ${pids}`);
     await Promise.allSettled(peers.map((p) => p.ask('RESUME 0', this.opts.timeoutMs)));
   }
 
@@ -180,7 +186,10 @@ export class Coordinator {
       if (this.state === 'restoring') throw new Error('the job is still being restored');
       if (!peers.length) throw new Error('no processes to checkpoint');
       const generation = Math.max(this.lastGeneration, this.store.generations().at(-1) ?? 0) + 1;
-      const result = await runCheckpoint(peers, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log);
+      this.lateJoiners = [];
+      const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
+      const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log)
+        .finally(() => { this.lateJoiners = null; });
       this.lastGeneration = generation;
       const pruned = this.store.prune(this.opts.keep);
       if (pruned.length) this.opts.log(`pruned generation(s) ${pruned.join(', ')}`);
@@ -194,7 +203,7 @@ export class Coordinator {
     return {
       processes: this.peers.size, generation: this.lastGeneration, state: this.state,
       ckptDir: this.store.dir, interval: this.opts.interval, pid: process.pid,
-      clients: [...this.peers.values()].map((p) => ({ pid: p.info.pid, host: p.info.host, name: p.info.name, restored: p.info.restored })),
+      clients: [...this.peers.values()].map((p) => ({ pid: p.info.pid, host: p.info.host, name: p.info.name, restored: p.info.restored, kernelPid: p.info.kernelPid })),
     };
   }
 

@@ -8,6 +8,9 @@ export interface ManifestProcess {
   image: string;      // file name inside the generation directory
   bytes: number;
   checksum: string;   // "crc32c:xxxxxxxx" over all record headers
+  ppid?: number;      // parent, process group and session as the program saw them
+  pgid?: number;
+  sid?: number;
 }
 
 export interface Manifest {

@@ -4,6 +4,7 @@
  * the program's threads are stopped. */
 #include "../../core/core.h"
 #include "pid.h"
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -48,6 +49,23 @@ static void rebuild(void) {
   __atomic_store_n(&npairs, n, __ATOMIC_SEQ_CST);
 }
 
+/* "PIDS v=r,v=r,...": where the job's other processes are now (restart). */
+static void learn_pids(const char *args) {
+  for (const char *p = args; *p;) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (*end != '=') break;
+    long r = strtol(end + 1, &end, 10);
+    int i = 0;
+    while (i < npairs && table[i].virt != v) i++;
+    if (i == MAX_PAIRS) break;
+    table[i] = (struct pid_pair){ (pid_t)v, (pid_t)r };
+    if (i == npairs) __atomic_store_n(&npairs, npairs + 1, __ATOMIC_SEQ_CST);
+    p = *end == ',' ? end + 1 : end;
+    if (*end != ',') break;
+  }
+}
+
 static int pid_event(enum stasis_event ev) {
   if (ev == STASIS_EVENT_RESTART) rebuild();
   return 0;
@@ -57,4 +75,5 @@ static const struct stasis_plugin pid_plugin = { "pid", pid_event };
 __attribute__((constructor)) static void pid_register(void) {
   self_virt = (pid_t)syscall(SYS_getpid);
   stasis_register_plugin(&pid_plugin);
+  stasis_on_coord_line("PIDS", learn_pids);
 }

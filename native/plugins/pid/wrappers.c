@@ -90,20 +90,3 @@ API int tcsetpgrp(int fd, pid_t pgrp) {
   REAL(tcsetpgrp);
   return real_tcsetpgrp(fd, pid_to_real(pgrp));
 }
-
-/* A child whose new pid is someone's virtual pid would be ambiguous: it
- * leaves at once and the parent forks again. */
-API pid_t fork(void) {
-  REAL(fork);
-  for (int tries = 0;; tries++) {
-    pid_t pid = real_fork();
-    if (pid == 0) {
-      if (pid_is_virtual((pid_t)syscall(SYS_getpid)) && tries < 100) _exit(0);
-      pid_forked_child();
-      return 0;
-    }
-    if (pid < 0 || !pid_is_virtual(pid) || tries >= 100) return pid;
-    REAL(waitpid);
-    real_waitpid(pid, NULL, 0);
-  }
-}

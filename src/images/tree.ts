@@ -1,0 +1,22 @@
+// The process tree of a generation, for the restart loader: one loader per
+// root (a process whose parent is not in the job), given its whole subtree
+// as `--tree VPID:PPID:PGID:SID:IMAGE...` with the root first.
+import { join } from 'node:path';
+import type { Manifest, ManifestProcess } from './manifest.js';
+
+function node(p: ManifestProcess, dir: string): string {
+  return `${p.pid}:${p.ppid ?? 0}:${p.pgid ?? 0}:${p.sid ?? 0}:${join(dir, p.image)}`;
+}
+
+/** Loader argv (without the program name) for each root of the tree. */
+export function loaderArgvs(manifest: Manifest, dir: string): string[][] {
+  const procs = manifest.processes;
+  const pids = new Set(procs.map((p) => p.pid));
+  const childrenOf = (pid: number) => procs.filter((p) => p.ppid === pid && p.pid !== pid);
+  return procs.filter((p) => p.ppid === undefined || !pids.has(p.ppid) || p.ppid === p.pid).map((root) => {
+    const subtree: ManifestProcess[] = [];
+    const visit = (p: ManifestProcess) => { subtree.push(p); childrenOf(p.pid).forEach(visit); };
+    visit(root);
+    return subtree.length === 1 ? [join(dir, root.image)] : ['--tree', ...subtree.map((p) => node(p, dir))];
+  });
+}
