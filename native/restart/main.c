@@ -238,9 +238,14 @@ static void reexec_without_aslr(char **argv) {
 int main(int argc, char **argv) {
   reexec_without_aslr(argv);
   mallopt(M_MMAP_MAX, 0);
+  if (argc > 2 && strcmp(argv[1], "--tree") == 0) {
+    extern const char *tree_restore(int count, char **specs);
+    argv[1] = (char *)tree_restore(argc - 2, argv + 2);
+    argc = 2;
+  }
   int verify_only = argc == 3 && strcmp(argv[1], "--verify") == 0;
   if (argc != 2 + verify_only || argv[1 + verify_only][0] == '-') {
-    fprintf(stderr, "usage: stasis-restart [--verify] IMAGE\n");
+    fprintf(stderr, "usage: stasis-restart [--verify] IMAGE | --tree VPID:PPID:PGID:SID:IMAGE...\n");
     return 2;
   }
   if (image_open_verified(&img, argv[1 + verify_only]) < 0) return 3;

@@ -6,15 +6,17 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { resolveGeneration } from '../images/store.js';
+import { loaderArgvs } from '../images/tree.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, loaderPath } from '../native.js';
 
 interface Args { target?: string; interval: number; keep: number; root?: string }
 
-async function waitAll(images: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const codes = await Promise.all(images.map((img) => new Promise<number>((res) => {
-    const child = spawn(loaderPath, [img], { env, stdio: 'inherit' });
+/** Several roots: one loader each, and the first failure is the status. */
+async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<number> {
+  const codes = await Promise.all(argvs.map((argv) => new Promise<number>((res) => {
+    const child = spawn(loaderPath, argv, { env, stdio: 'inherit' });
     child.on('exit', (code, sig) => res(code ?? 128 + (sig ? 9 : 0)));
   })));
   return codes.find((c) => c !== 0) ?? 0;
@@ -36,8 +38,10 @@ async function run(a: Args): Promise<void> {
   };
   // The loader changes root to it before restoring (it opens the image first).
   if (root) env.STASIS_ROOT = root;
-  if (images.length === 1) execve(loaderPath, ['stasis-restart', images[0]!], env);
-  process.exitCode = await waitAll(images, env);
+  // One root (the launched program, its children below it): this process becomes its loader.
+  const argvs = loaderArgvs(manifest, dir);
+  if (argvs.length === 1) execve(loaderPath, ['stasis-restart', ...argvs[0]!], env);
+  process.exitCode = await waitAll(argvs, env);
 }
 
 export const restartCommand: CommandModule<object, Args> = {
