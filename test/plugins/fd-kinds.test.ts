@@ -53,6 +53,10 @@ const cases: Case[] = [
     name: 'files deleted while open: contents, offsets, O_APPEND log, mode, two descriptions of one file',
     argv: [join(programs, 'deleted_file'), tmpdir()], progress: /^tick (\d+)$/,
   },
+  {
+    name: 'signalfds: masks, flags, a thread blocked in read(), a signal left pending across the restart',
+    argv: [join(programs, 'signalfd')], progress: /^tick (\d+) /,
+  },
 ];
 
 /** Checkpoint `p`, kill it, restart, and check the output continues. */
