@@ -57,6 +57,11 @@ const cases: Case[] = [
     name: 'signalfds: masks, flags, a thread blocked in read(), a signal left pending across the restart',
     argv: [join(programs, 'signalfd')], progress: /^tick (\d+) /,
   },
+  {
+    name: 'inotify: watches re-added by path with the same numbers (a gap included); events as before',
+    argv: [join(programs, 'inotify'), scratch('inotify')], progress: /^tick (\d+) /,
+    cleanup: () => rmSync(scratch('inotify'), { recursive: true, force: true }),
+  },
 ];
 
 /** Checkpoint `p`, kill it, restart, and check the output continues. */
