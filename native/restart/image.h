@@ -8,6 +8,8 @@ struct pages {
   const struct rec_header *rec;
   const char *payload;
   uint64_t file_offset;
+  int record;              /* index in the file, for messages */
+  int crc_ok;              /* payload checksum verified */
 };
 
 struct loaded_region {
