@@ -9,7 +9,7 @@
 // run, and unmounted in the after hook, pass or fail.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -21,6 +21,8 @@ const run = join(tmpdir(), `stasis-trixie-${process.pid}`);   // visible at the 
 const programs = join(run, 'programs');
 const inroot = join(run, 'inroot');
 const needed = ['counter', 'threads', 'signals', 'layout', 'blocked', 'bigmem'];
+
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 let root = '';
 let mounts: Mounts | null = null;
@@ -51,6 +53,10 @@ describe('Debian 13 chroot (newer glibc): checkpoint, SIGKILL, restart — twice
     console.log(`      chroot ${root}: glibc ${ready.glibc} (setup ${ready.seconds.toFixed(1)} s)`);
     const reaped = Mounts.reapDead(root);
     if (reaped.length) console.log(`      unmounted what a killed run left: ${reaped.join(' ')}`);
+    for (const d of readdirSync(tmpdir())) {
+      const pid = Number(/^stasis-trixie-(\d+)$/.exec(d)?.[1] ?? 0);
+      if (pid && !alive(pid)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+    }
     mounts = new Mounts(root);
     mkdirSync(programs, { recursive: true });
     try { mounts.mount(['-t', 'proc', 'proc'], join(root, 'proc')); } catch { mounts.mount(['--bind', '/proc'], join(root, 'proc')); }
