@@ -9,6 +9,7 @@ export const repoRoot = join(fileURLToPath(new URL('.', import.meta.url)), '..',
 export const nativeDir = join(repoRoot, 'native', 'build');
 export const launcherPath = join(nativeDir, 'stasis-launch');
 export const loaderPath = join(nativeDir, 'stasis-restart');
+export const detachPath = join(nativeDir, 'stasis-detach');
 
 function addon(): { execve(path: string, argv: string[], envp: string[]): never } {
   const file = join(nativeDir, 'execve.node');

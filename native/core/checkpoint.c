@@ -67,6 +67,22 @@ static void on_resume(void) {
   coord_send("RESUMED");
 }
 
+/* The job's coordinator is a new one now: the settings, and the variables
+ * children inherit, must name it. No malloc here (a stopped thread may hold
+ * its lock): the environment points at static strings instead. */
+static void adopt_new_coordinator(void) {
+  static char coord_var[sizeof stasis_cfg.coord + 16], token_var[sizeof stasis_cfg.token + 16];
+  snprintf(stasis_cfg.coord, sizeof stasis_cfg.coord, "%s", stasis_restart_info.coord);
+  snprintf(stasis_cfg.token, sizeof stasis_cfg.token, "%s", stasis_restart_info.token);
+  snprintf(coord_var, sizeof coord_var, "STASIS_COORD=%s", stasis_cfg.coord);
+  snprintf(token_var, sizeof token_var, "STASIS_TOKEN=%s", stasis_cfg.token);
+  extern char **environ;
+  for (char **e = environ; e && *e; e++) {
+    if (strncmp(*e, "STASIS_COORD=", 13) == 0) *e = coord_var;
+    else if (strncmp(*e, "STASIS_TOKEN=", 13) == 0) *e = token_var;
+  }
+}
+
 /* Restored process: fds and signal state back, coordinator, release. */
 static void finish_restart(void) {
   struct thread_rec *self = threads_ckpt();
@@ -75,6 +91,7 @@ static void finish_restart(void) {
   image_forget_buffers();
   coord_fd = -1;
   threads_wait_restored();
+  adopt_new_coordinator();
   if (plugins_dispatch(STASIS_EVENT_RESTART) < 0) {
     stasis_log("restart failed: %s", stasis_failure());
     _exit(70);

@@ -3,6 +3,8 @@
 // answers commands (docs/protocol.md).
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
 import { ProcPeer } from './peer.js';
@@ -174,8 +176,24 @@ export class Coordinator {
     this.opts.log(`${peer.label} left (${why})`);
     if (this.opts.exitWhenIdle && this.everConnected && this.peers.size === 0) {
       // Let an aborting checkpoint finish its cleanup first.
-      void this.chain.finally(() => { if (this.peers.size === 0) this.shutdown('last process left'); });
+      void this.chain.finally(() => this.exitUnlessExecing(peer));
     }
+  }
+
+  /**
+   * The last process left. If it still lives it is running exec() (a
+   * wrapper like chroot or env handing over to the program): its new image
+   * connects in a moment, so wait for that rather than leave the job
+   * without a coordinator.
+   */
+  private exitUnlessExecing(last: ProcPeer, waitedMs = 0): void {
+    if (this.peers.size > 0) return;
+    const execing = last.info.host === hostname() && runningNotZombie(last.info.kernelPid);
+    if (execing && waitedMs < 5000) {
+      setTimeout(() => this.exitUnlessExecing(last, waitedMs + 50), 50);
+      return;
+    }
+    this.shutdown('last process left');
   }
 
   /** Runs after any checkpoint in progress; the generation is numbered then. */
@@ -238,4 +256,12 @@ export class Coordinator {
       default: return reply(`ERROR ${encodeArg(`unknown command '${verb}'`)}`);
     }
   }
+}
+
+/** True while `pid` exists and has not ended (a zombie has ended). */
+function runningNotZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX] /s.test(stat);
+  } catch { return false; }
 }

@@ -3,11 +3,11 @@
 // program can be started at once: connections wait in the socket's backlog
 // until the coordinator (a second Node process) is up. It exits when its
 // processes are gone, or when its owner died before any connected.
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../native.js';
+import { detachPath, repoRoot } from '../native.js';
 import { formatAddress, liveCoordinator, newToken, publish, type CoordAddress } from './publish.js';
 
 export interface PrivateOptions {
@@ -52,13 +52,14 @@ export async function startPrivateCoordinator(o: PrivateOptions): Promise<{ addr
   if (o.keep) args.push('--keep', String(o.keep));
   if (o.expect) args.push('--expect', String(o.expect));
   const log = openSync(join(o.ckptDir, 'coordinator.log'), 'a', 0o600);
-  const child = spawn(process.execPath, args, {
-    detached: true, stdio: ['ignore', 'ignore', log, fd], env: { ...process.env, STASIS_COORD_TOKEN: token },
+  // Not our child: we are about to become the user's program (see native/launch/detach.c).
+  const started = spawnSync(detachPath, [process.execPath, ...args], {
+    stdio: ['ignore', 'pipe', log, fd], env: { ...process.env, STASIS_COORD_TOKEN: token }, encoding: 'utf8',
   });
   closeSync(log);
-  if (!child.pid) throw new Error('cannot start the coordinator');
-  publish(o.ckptDir, { host, port, pid: child.pid, private: true }, token);
+  const pid = Number(started.stdout?.trim());
+  if (started.status !== 0 || !(pid > 0)) throw new Error(`cannot start the coordinator: ${started.error?.message ?? `see ${join(o.ckptDir, 'coordinator.log')}`}`);
+  publish(o.ckptDir, { host, port, pid, private: true }, token);
   server.close();
-  child.unref();
   return { address: { host, port }, token };
 }

@@ -17,13 +17,18 @@
 
 static pid_t (*real_fork)(void);
 
+/* The child, too, cannot be stopped until it has told its parent (a
+ * checkpoint reaching it first would wait for the parent, which waits for
+ * it, and would find the report pipe). */
 static void child_joins(int report_fd) {
   pid_forked_child();
+  stasis_creation_enter();
   ckpt_start_thread();
   char ok = ckpt_wait_connected(JOIN_TIMEOUT_MS) == 0 ? 1 : 0;
   if (!ok) stasis_log("forked child could not join the coordinator; it runs without checkpoints");
   while (write(report_fd, &ok, 1) < 0 && errno == EINTR) {}
   close(report_fd);
+  stasis_creation_leave();
 }
 
 static void parent_waits(int report_fd) {
