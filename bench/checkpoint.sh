@@ -3,12 +3,14 @@
 # each measured side by side with dd moving the same bytes in the same run.
 # Prints times and ratios; exits non-zero only if something failed.
 #   bench/checkpoint.sh [MiB] [runs]
+# BENCH_DEBUG=1 also prints where the image writer and the loader spent time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/close-inherited-fds.sh
 MIB=${1:-1024}
 RUNS=${2:-3}
 STASIS="node bin/stasis.js"
+[ -n "${BENCH_DEBUG:-}" ] && export STASIS_DEBUG=1
 BIGMEM=native/build/programs/bigmem
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/stasis-bench.XXXXXX")
 PID=""
@@ -65,6 +67,8 @@ for run in $(seq 1 "$RUNS"); do
   wait_line "$WORK/out2" '^verified ' 60
   t1=$(now)
   rst=$(elapsed "$t0" "$t1")
+  [ -n "${BENCH_DEBUG:-}" ] && sed -n 's/^stasis\[[0-9]*\]: image [^ ]*: /      writer: /p' "$WORK/err1" &&
+    sed -n 's/^stasis-restart: .*: verify/      loader: verify/p' "$WORK/err2"
   kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=""
   img=$(ls "$gen"/*.img | head -1)
   ddr=$(dd_read "$img")
