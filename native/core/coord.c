@@ -104,7 +104,9 @@ int coord_connect(int restored, const char *image) {
   if (coord_send("HELLO 1 %s proc %d %s %s %d %s %ld", token, getpid(), u.nodename, enc_comm,
                  restored ? 1 : 0, enc_img, syscall(SYS_getpid)) < 0) return -1;
   char line[1024];
-  if (coord_read_line(line, sizeof line) <= 0 || strncmp(line, "WELCOME ", 8) != 0) {
+  int got;
+  while ((got = coord_read_line(line, sizeof line)) > 0 && strncmp(line, "WELCOME ", 8) != 0 && coord_dispatch_line(line)) {}
+  if (got <= 0 || strncmp(line, "WELCOME ", 8) != 0) {
     stasis_log("coordinator %s refused us: %s", addr, line[0] ? line : "connection closed");
     coord_close();
     return -1;

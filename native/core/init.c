@@ -54,4 +54,8 @@ __attribute__((constructor)) static void stasis_init(void) {
   threads_install_handler();
   pthread_atfork(NULL, NULL, in_child);
   ckpt_start_thread();
+  /* The program starts once the coordinator knows it: a checkpoint cannot
+   * miss a freshly exec'd process, and it sees its pids as the job knows
+   * them from its first instruction. */
+  ckpt_wait_connected(5000);
 }

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { sendLine } from './protocol.js';
 
 export interface ProcInfo {
-  pid: number;
+  pid: number;          // as the program knows it (virtual)
   host: string;
   name: string;
   restored: boolean;

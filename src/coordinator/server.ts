@@ -149,6 +149,10 @@ export class Coordinator {
   private join(peer: ProcPeer): void {
     this.peers.set(peer.id, peer);
     this.everConnected = true;
+    this.learnPid(peer);
+    // A new image (after exec, or a child started since a restart) learns
+    // the job's pid table before anything else, then is welcomed.
+    if (!peer.info.restored && this.virtualOf.size) peer.send(`PIDS ${this.pidTable()}`);
     peer.send(`WELCOME ${peer.id} ${encodeArg(this.store.dir)}`);
     this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : ''}`);
     this.lateJoiners?.push(peer);
@@ -160,6 +164,26 @@ export class Coordinator {
     }
   }
 
+  /**
+   * The job's virtual pids by kernel pid, learned from restored processes.
+   * A process that execs keeps its kernel pid but its new image knows only
+   * that: it is given back the pid its parent knows it by.
+   */
+  private virtualOf = new Map<number, number>();
+
+  private learnPid(peer: ProcPeer): void {
+    const known = this.virtualOf.get(peer.info.kernelPid);
+    if (peer.info.restored) {
+      if (peer.info.pid !== peer.info.kernelPid) this.virtualOf.set(peer.info.kernelPid, peer.info.pid);
+    } else if (known !== undefined) {
+      peer.info.pid = known;
+    }
+  }
+
+  private pidTable(): string {
+    return [...this.virtualOf].map(([kernel, virt]) => `${virt}=${kernel}`).join(',');
+  }
+
   /** Every expected process is back: let them all continue together. */
   private async releaseRestored(): Promise<void> {
     const peers = this.restoring.filter((p) => !p.closed);
@@ -167,6 +191,7 @@ export class Coordinator {
     // Each learns where the others are now, before any of them runs on.
     const pids = peers.map((p) => `${p.info.pid}=${p.info.kernelPid}`).join(',');
     for (const p of peers) p.send(`PIDS ${pids}`);
+    // Pids not in the table map to themselves: the coordinator need not say so.
     await Promise.allSettled(peers.map((p) => p.ask('RESUME 0', this.opts.timeoutMs)));
   }
 

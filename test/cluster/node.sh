@@ -14,13 +14,16 @@ node=$1
 dir=$STATE/nodes/$node
 hostname "$node"   # own UTS namespace: anything keyed on hostname sees nK
 
-# A private /tmp. If the state dir itself lives under /tmp it would vanish
-# under the new /tmp, so bind it back at the same path first (--rbind below
-# carries that submount along).
-if [ "${STATE#/tmp/}" != "$STATE" ]; then
-  mkdir -p "$dir/tmp/${STATE#/tmp/}"
-  mount --bind "$STATE" "$dir/tmp/${STATE#/tmp/}"
-fi
+# A private /tmp. The state dir and the repo (a CI clone may live under
+# /tmp) would vanish under the new /tmp, so bind them back at the same paths
+# first (--rbind below carries those submounts along).
+repo=$(cd "$here/../.." && pwd)
+for keep in "$STATE" "$repo"; do
+  if [ "${keep#/tmp/}" != "$keep" ]; then
+    mkdir -p "$dir/tmp/${keep#/tmp/}"
+    mount --bind "$keep" "$dir/tmp/${keep#/tmp/}"
+  fi
+done
 mount --rbind "$dir/tmp" /tmp
 # Names of the nodes and controller as seen from inside (the host's
 # /etc/hosts maps its hostname to 127.0.0.1, which is the node's own loopback here).

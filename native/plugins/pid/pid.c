@@ -60,6 +60,7 @@ static void learn_pids(const char *args) {
     while (i < npairs && table[i].virt != v) i++;
     if (i == MAX_PAIRS) break;
     table[i] = (struct pid_pair){ (pid_t)v, (pid_t)r };
+    if (r == syscall(SYS_getpid)) self_virt = (pid_t)v;   /* a new image of a restored process */
     if (i == npairs) __atomic_store_n(&npairs, npairs + 1, __ATOMIC_SEQ_CST);
     p = *end == ',' ? end + 1 : end;
     if (*end != ',') break;
