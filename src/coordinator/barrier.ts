@@ -7,6 +7,7 @@ import type { Manifest, ManifestProcess } from '../images/manifest.js';
 import { decodeArg, encodeArg } from './protocol.js';
 import type { ProcPeer } from './peer.js';
 import { STASIS_VERSION } from '../version.js';
+import { isExecing } from './procfs.js';
 
 export interface CheckpointResult { generation: number; dir: string; bytes: number; seconds: number }
 export interface JobInfo { rm: string; id: string | null }
@@ -42,21 +43,43 @@ async function suspendAll(peers: ProcPeer[], generation: number, late: () => Pro
   log: (s: string) => void, stopped: ProcPeer[]): Promise<void> {
   let pending = peers;
   const errors: string[] = [];
-  while (pending.length) {
+  let execing: ProcPeer[] = [];
+  for (;;) {
+    if (!pending.length && execing.length) {
+      pending = await newImages(execing, late);
+      if (!pending.length) execing = [];   // ended, or an image that never joins (static)
+    }
+    if (!pending.length) break;
     const asked = pending;
     const settled = await Promise.allSettled(asked.map((p) => p.ask(`SUSPEND ${generation}`, timeoutMs)));
     settled.forEach((s, i) => {
       const peer = asked[i]!;
       if (s.status === 'fulfilled' && s.value === 'SUSPENDED') stopped.push(peer);
+      else if (s.status === 'rejected' && peer.closed && isExecing(peer.info.host, peer.info.kernelPid)) execing.push(peer);
       else if (s.status === 'rejected' && peer.closed) log(`${peer.label} exited before it stopped: not in generation ${generation}`);
       else if (s.status === 'rejected') errors.push((s.reason as Error).message);
       else if (s.value.startsWith('FAILED')) errors.push(`${peer.label}: ${decodeArg(s.value.slice(7))}`);
       else errors.push(`${peer.label} answered '${s.value}' instead of SUSPENDED`);
     });
     pending = late();
+    execing = execing.filter((p) => !pending.some((q) => q.info.kernelPid === p.info.kernelPid));
   }
   if (errors.length) throw new Error(errors.join('; '));
   if (!stopped.length) throw new Error('every process exited before it stopped');
+}
+
+/**
+ * Processes that left while exec'ing: wait (up to 5 s) for their new images
+ * to join, or for them to end, so the generation does not miss them.
+ */
+async function newImages(execing: ProcPeer[], late: () => ProcPeer[]): Promise<ProcPeer[]> {
+  for (let waited = 0; waited < 5000; waited += 20) {
+    const joined = late();
+    if (joined.length) return joined;
+    if (!execing.some((p) => isExecing(p.info.host, p.info.kernelPid))) return [];
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return [];
 }
 
 /** "SAVED bytes checksum ppid pgid sid": the image and where the process sits in the tree. */

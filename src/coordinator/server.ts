@@ -3,8 +3,7 @@
 // answers commands (docs/protocol.md).
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
 import { ProcPeer } from './peer.js';
@@ -213,7 +212,7 @@ export class Coordinator {
    */
   private exitUnlessExecing(last: ProcPeer, waitedMs = 0): void {
     if (this.peers.size > 0) return;
-    const execing = last.info.host === hostname() && runningNotZombie(last.info.kernelPid);
+    const execing = isExecing(last.info.host, last.info.kernelPid);
     if (execing && waitedMs < 5000) {
       setTimeout(() => this.exitUnlessExecing(last, waitedMs + 50), 50);
       return;
@@ -283,10 +282,3 @@ export class Coordinator {
   }
 }
 
-/** True while `pid` exists and has not ended (a zombie has ended). */
-function runningNotZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX] /s.test(stat);
-  } catch { return false; }
-}
