@@ -178,7 +178,13 @@ void ckpt_start_thread(void) {
   pthread_attr_setstacksize(&attr, 1 << 20);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_t th;
+  /* Born with every signal blocked: one sent to the process must never land
+   * on the checkpoint thread, not even before it runs. */
+  sigset_t all, old;
+  sigfillset(&all);
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, 8);
   if (real(&th, &attr, ckpt_main, NULL) != 0) stasis_log("cannot start the checkpoint thread");
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
   pthread_attr_destroy(&attr);
 }
 

@@ -56,11 +56,6 @@ int main(void) {
   b = signalfd(-1, &sb, 0);
   int c = signalfd(-1, &sc, SFD_NONBLOCK);
   if (a < 0 || b < 0 || c < 0) { perror("signalfd"); return 1; }
-  /* Give stasis's checkpoint thread time to block every signal: it starts
-   * with the mask of the thread that created it (none blocked), so a
-   * process-directed signal sent at once may land on it and kill us. */
-  struct timespec settle = { 0, 200000000 };
-  while (nanosleep(&settle, &settle) < 0 && errno == EINTR) {}
   kill(getpid(), SIGURG);
   pthread_t t;
   pthread_create(&t, NULL, waiter, NULL);
