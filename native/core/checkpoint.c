@@ -18,6 +18,7 @@ volatile int stasis_restored;
 int stasis_generation;   /* of the checkpoint in progress */
 static volatile int delay_depth;
 static int suspended;
+const char *stasis_save_path;
 
 enum save_result { SAVE_FAILED = -1, SAVE_DONE = 0, SAVE_RESTORED = 1 };
 
@@ -113,6 +114,7 @@ static void finish_restart(void) {
 static void on_save(char *arg) {
   coord_decode(arg);
   struct image_stats st = { 0, 0, 0 };
+  stasis_save_path = arg;
   int r = plugins_dispatch(STASIS_EVENT_SAVE) < 0 ? SAVE_FAILED : save_image(arg, &st);
   if (r == SAVE_RESTORED) { finish_restart(); return; }
   if (r == SAVE_FAILED) { send_failed(); return; }

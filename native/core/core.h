@@ -104,6 +104,7 @@ int ckpt_wait_connected(int timeout_ms);
 void ckpt_start_thread(void);
 extern volatile int stasis_restored;   /* restart count as seen by this process */
 extern struct restart_info stasis_restart_info;
+extern const char *stasis_save_path;   /* SAVE: the image being written (plugins may write beside it) */
 
 /* raw helpers */
 long stasis_syscall_futex(volatile int *addr, int op, int val, const struct timespec *ts);

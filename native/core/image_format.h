@@ -56,6 +56,10 @@ struct restart_info {
   char coord[256];
   char token[128];
   char image[4096];
+  /* Descriptors the loader opened for this process, "name=fd name=fd ...":
+   * opaque to the core; the fd plugin keeps them through its restore and
+   * kinds look them up by name (plugins/fd: fd_inherited). */
+  char inherited[8192];
 };
 
 #endif

@@ -35,6 +35,7 @@
 static uint64_t loader_zone_end;
 /* Copied while the environment (on the stack the loader drops) exists. */
 static char coord[256], token[128], image_path[4096], debug;
+char restart_inherited[8192];   /* descriptors handed to the restored process (pipes.c) */
 
 struct mapping { uint64_t start, end; char name[64]; };
 static struct mapping own[256];
@@ -227,6 +228,7 @@ static void fill_restart_info(void) {
   memcpy(ri->coord, coord, sizeof ri->coord);
   memcpy(ri->token, token, sizeof ri->token);
   memcpy(ri->image, image_path, sizeof ri->image);
+  memcpy(ri->inherited, restart_inherited, sizeof ri->inherited);
 }
 
 static void unregister_rseq(void) {
@@ -283,6 +285,10 @@ int main(int argc, char **argv) {
     extern const char *tree_restore(int count, char **specs);
     argv[1] = (char *)tree_restore(argc - 2, argv + 2);
     argc = 2;
+  } else if (argc == 2 && argv[1][0] != '-') {
+    extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
+    const char *one[1] = { argv[1] };
+    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0) return 3;
   }
   int verify_only = argc == 3 && strcmp(argv[1], "--verify") == 0;
   if (argc != 2 + verify_only || argv[1 + verify_only][0] == '-') {

@@ -3,7 +3,8 @@
  * one child per child process, recursively, so each restored process is
  * again the child of its parent; sessions and group leaders are re-made.
  * Each node is "VPID:PPID:PGID:SID:IMAGE" (ids as the program knew them);
- * the first node is the root, the process this loader becomes. */
+ * the first node is the root, the process this loader becomes. Pipes
+ * between the tree's processes are made before the first fork (pipes.c). */
 #include "image.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,12 @@ const char *tree_restore(int count, char **specs) {
     if (image_open_verified(&img, nodes[i].image) < 0) exit(3);
     release(&img);
   }
+  extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
+  extern char restart_inherited[8192];
+  const char **images = calloc(count, sizeof *images);
+  for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
+  if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0) exit(3);
+  free(images);
   int me = become(nodes, count, 0);
   const struct tree_node *self = &nodes[me];
   if (me != 0 && self->sid == self->vpid) setsid();

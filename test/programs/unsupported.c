@@ -1,6 +1,6 @@
 /* Holds a descriptor stasis cannot save yet, and keeps counting:
  *   unsupported pipe      the read end of a pipe whose write end is held by
- *                         another process (a plain `sleep`, outside the job)
+ *                         a process outside the job (a plain `sleep`)
  *   unsupported io_uring  an io_uring instance
  * A checkpoint must fail naming the descriptor; "tick N" goes on. */
 #include <errno.h>

@@ -117,6 +117,8 @@ static int save_all(void) {
   return rc;
 }
 
+static int restore_kinds(void);
+
 static int restore_one(const struct entry *e, const struct stasis_fd_kind *kind) {
   int fd = e->info.fd, flags = e->info.cloexec ? O_CLOEXEC : 0;
   if (e->dup_of >= 0) {
@@ -138,10 +140,67 @@ static int restore_one(const struct entry *e, const struct stasis_fd_kind *kind)
   return 0;
 }
 
+/* Descriptors the loader handed over (restart_info.inherited, "name=fd
+ * ..."): kept, above every saved number, while the kinds restore; closed
+ * once they are done. */
+#define MAX_INHERITED 4096
+static struct { char name[40]; int fd; } inherited[MAX_INHERITED];
+static int ninherited;
+
+int fd_inherited(const char *name) {
+  for (int i = 0; i < ninherited; i++)
+    if (strcmp(inherited[i].name, name) == 0) return inherited[i].fd;
+  return -1;
+}
+
+static void keep_inherited(void) {
+  int top = 3;
+  for (int i = 0; i < nfds; i++) if (fds[i].info.fd >= top) top = fds[i].info.fd + 1;
+  ninherited = 0;
+  for (const char *s = stasis_restart_info.inherited; *s && ninherited < MAX_INHERITED;) {
+    while (*s == ' ') s++;
+    const char *eq = strchr(s, '=');
+    if (!eq) break;
+    size_t n = (size_t)(eq - s);
+    int fd = atoi(eq + 1);
+    if (n < sizeof inherited[0].name && fd > 2) {
+      int moved = fcntl(fd, F_DUPFD_CLOEXEC, top);
+      if (moved >= 0) {
+        memcpy(inherited[ninherited].name, s, n);
+        inherited[ninherited].name[n] = 0;
+        inherited[ninherited++].fd = moved;
+      }
+    }
+    s = strchr(eq, ' ');
+    if (!s) break;
+  }
+  stasis_restart_info.inherited[0] = 0;
+  /* Everything else above stdio goes: what the restarter left open. */
+  for (int fd = 3;;) {
+    int next = -1;
+    for (int i = 0; i < ninherited; i++)
+      if (inherited[i].fd >= fd && (next < 0 || inherited[i].fd < next)) next = inherited[i].fd;
+    syscall(SYS_close_range, fd, next < 0 ? ~0u : (unsigned)next - 1, 0);
+    if (next < 0) break;
+    fd = next + 1;
+  }
+}
+
+static void close_inherited(void) {
+  for (int i = 0; i < ninherited; i++) close(inherited[i].fd);
+  ninherited = 0;
+}
+
 /* Every saved number is held by a placeholder first, so descriptors made
  * while restoring never land on a number still to be restored. */
 static int restore_all(void) {
-  syscall(SYS_close_range, 3, ~0u, 0);   /* whatever the restarter left open above stdio */
+  keep_inherited();
+  int rc = restore_kinds();
+  close_inherited();
+  return rc;
+}
+
+static int restore_kinds(void) {
   if (nfds == 0) return 0;
   int hold = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (hold < 0) { stasis_fail("cannot open /dev/null: %s", strerror(errno)); return -1; }

@@ -10,6 +10,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* At RESTART, while kinds restore: a descriptor the loader opened for this
+ * process, by the name it gave it (restart_info.inherited), or -1. */
+int fd_inherited(const char *name);
+
 static inline size_t fdu_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
 
 /* Anonymous memory of at least n bytes (n may be 0), or NULL. */

@@ -1,16 +1,31 @@
-/* Pipes and FIFOs whose every end is in this process (the self-pipe trick,
- * a pipe between two threads, a FIFO opened both ways). At SAVE the bytes
- * in the pipe are read out, in order, into mmap'd memory that the image
- * carries; the running process gets them back at RESUME, a restored one
- * when the pipe is rebuilt. Each end keeps its own description, status
- * flags (O_NONBLOCK...) and number; the pipe keeps its capacity. FIFOs are
- * reopened by path. A pipe whose other end may be in another process is
- * refused for now, naming the descriptor. */
+/* Pipes and FIFOs.
+ *
+ * Anonymous pipes, wherever their ends are in the job's processes (a
+ * self-pipe, `a | b`, `$(cmd)`, popen, a pipe to a forked child): at SAVE
+ * every holder copies what the pipe holds without taking it out (tee(2)
+ * into a scratch pipe: nothing to put back, nobody races) and writes, beside
+ * its image, IMAGE.pipes: "pipe INO SIZE LEN\n" and the LEN bytes, per pipe
+ * (docs/image-format.md). The restart loader makes one pipe per inode for
+ * the whole tree before it forks (restart/pipes.c) and hands its read end
+ * to every process as the inherited descriptor "pipe:INO"; here each end is
+ * reopened from it (/proc/self/fd/N), with its own flags and number. A
+ * pipe also held by a process outside the job refuses the checkpoint.
+ * Each process gets its own open file description per end: processes that
+ * shared one (after fork) no longer share O_NONBLOCK changes.
+ *
+ * FIFOs (named) whose every end is in this process: at SAVE the bytes are
+ * read out into mmap'd memory that the image carries; the running process
+ * gets them back at RESUME, a restored one when the FIFO is reopened by
+ * path. A FIFO whose other end may be in another process is refused. */
 #include "../../core/core.h"
 #include "../fd/fdutil.h"
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #define MAX_PIPES 512
 #define MAX_ENDS 1024
@@ -82,19 +97,177 @@ static int drain(struct pipe_rec *p) {
   return 0;
 }
 
-/* Every end has been seen: refuse lonely ends first, then drain. */
+/* What an anonymous pipe holds, copied out without being consumed. */
+static int snapshot(struct pipe_rec *p) {
+  int avail = 0, fd = p->rd_fd >= 0 ? p->rd_fd : p->wr_fd, own = -1;
+  if (ioctl(fd, FIONREAD, &avail) < 0) {
+    stasis_fail("fd %d (%s): cannot see what it holds: %s", fd, p->target, strerror(errno));
+    return -1;
+  }
+  if (avail <= 0) return 0;
+  if (p->rd_fd < 0) {   /* tee reads: a read end of our own, for a moment */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    if ((own = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+      stasis_fail("fd %d (%s): cannot open its pipe for reading: %s", fd, p->target, strerror(errno));
+      return -1;
+    }
+    fd = own;
+  }
+  int scratch[2] = { -1, -1 }, rc = -1;
+  p->cap = avail;
+  p->data = fdu_alloc(p->cap);
+  if (!p->data) stasis_fail("no memory to copy fd %d", fd);
+  else if (pipe2(scratch, O_CLOEXEC | O_NONBLOCK) < 0) stasis_fail("cannot make a scratch pipe: %s", strerror(errno));
+  else {
+    if (fcntl(scratch[1], F_GETPIPE_SZ) < p->size) fcntl(scratch[1], F_SETPIPE_SZ, p->size);
+    ssize_t t;
+    while ((t = tee(fd, scratch[1], avail, SPLICE_F_NONBLOCK)) < 0 && errno == EINTR) {}
+    if (t != avail) stasis_fail("fd %d (%s): copied %zd of its %d bytes: %s", p->first_fd, p->target, t, avail,
+                                t < 0 ? strerror(errno) : "scratch pipe too small");
+    else {
+      while (p->len < (size_t)avail) {
+        ssize_t r = read(scratch[0], p->data + p->len, avail - p->len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        p->len += r;
+      }
+      rc = p->len == (size_t)avail ? 0 : -1;
+      if (rc < 0) stasis_fail("fd %d (%s): short copy", p->first_fd, p->target);
+    }
+  }
+  if (scratch[0] >= 0) { close(scratch[0]); close(scratch[1]); }
+  if (own >= 0) close(own);
+  return rc;
+}
+
+/* Is process `pid` in the job? libstasis is mapped in it, or it was
+ * restored (its memory is anonymous then, its executable the loader). */
+static int in_job(const char *pid) {
+  static char buf[65536 + 32];
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%s/exe", pid);
+  ssize_t x = readlink(path, buf, 4096);
+  if (x > 0) { buf[x] = 0; if (fdu_ends_with(buf, "/stasis-restart")) return 1; }
+  snprintf(path, sizeof path, "/proc/%s/maps", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t keep = 0;   /* the tail of the last chunk: a name may straddle two */
+  ssize_t r;
+  int found = 0;
+  while (!found && (r = read(fd, buf + keep, 65536)) > 0) {
+    size_t n = keep + (size_t)r;
+    found = memmem(buf, n, "libstasis", 9) != NULL;
+    keep = n < 16 ? n : 16;
+    memmove(buf, buf + n - keep, keep);
+  }
+  close(fd);
+  return found;
+}
+
+struct dent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
+
+/* Refuses anonymous pipes that a process outside the job holds too: at
+ * restart nothing would be on the other side. */
+static int refuse_outsiders(void) {
+  int any = 0;
+  for (int i = 0; i < npipes; i++) any |= !pipes[i].fifo;
+  if (!any) return 0;
+  int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (proc < 0) return 0;
+  char me[32], buf[4096];
+  snprintf(me, sizeof me, "%d", (int)syscall(SYS_getpid));
+  long n;
+  int rc = 0;
+  while (rc == 0 && (n = syscall(SYS_getdents64, proc, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < n && rc == 0;) {
+      struct dent *d = (void *)(buf + off);
+      off += d->reclen;
+      if (d->name[0] < '0' || d->name[0] > '9' || strcmp(d->name, me) == 0) continue;
+      char dir[64];
+      snprintf(dir, sizeof dir, "/proc/%s/fd", d->name);
+      int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd < 0) continue;
+      char fbuf[4096];
+      long m;
+      int member = -1;   /* asked once a shared pipe is seen */
+      while (rc == 0 && (m = syscall(SYS_getdents64, dfd, fbuf, sizeof fbuf)) > 0) {
+        for (long o = 0; o < m && rc == 0;) {
+          struct dent *e = (void *)(fbuf + o);
+          o += e->reclen;
+          if (e->name[0] < '0' || e->name[0] > '9') continue;
+          char link[300], target[64];
+          snprintf(link, sizeof link, "%s/%s", dir, e->name);
+          ssize_t l = readlink(link, target, sizeof target - 1);
+          if (l < 7 || strncmp(target, "pipe:[", 6) != 0) continue;
+          target[l] = 0;
+          unsigned long long ino = strtoull(target + 6, NULL, 10);
+          for (int i = 0; i < npipes && rc == 0; i++) {
+            struct pipe_rec *p = &pipes[i];
+            if (p->fifo || p->ino != ino) continue;
+            if (member < 0) member = in_job(d->name);
+            if (member) continue;
+            char comm[64] = "?";
+            snprintf(link, sizeof link, "/proc/%s/comm", d->name);
+            int cf = open(link, O_RDONLY | O_CLOEXEC);
+            if (cf >= 0) {
+              ssize_t c = read(cf, comm, sizeof comm - 1);
+              comm[c > 0 ? c : 0] = 0;
+              if (c > 0 && comm[c - 1] == '\n') comm[c - 1] = 0;
+              close(cf);
+            }
+            stasis_fail("fd %d (%s) is the %s end of a pipe that process %s (%s), which is not in the job, holds too: "
+                        "not supported yet", p->first_fd, p->target, p->readers ? "read" : "write", d->name, comm);
+            rc = -1;
+          }
+        }
+      }
+      close(dfd);
+    }
+  }
+  close(proc);
+  return rc;
+}
+
+/* IMAGE.pipes beside the image: every anonymous pipe this process holds. */
+static int write_records(void) {
+  int any = 0;
+  for (int i = 0; i < npipes; i++) any |= !pipes[i].fifo;
+  if (!any) return 0;
+  if (!stasis_save_path) { stasis_fail("pipes: no image path"); return -1; }
+  char path[4200];
+  snprintf(path, sizeof path, "%s.pipes", stasis_save_path);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) { stasis_fail("cannot write %s: %s", path, strerror(errno)); return -1; }
+  int rc = 0;
+  for (int i = 0; i < npipes && rc == 0; i++) {
+    struct pipe_rec *p = &pipes[i];
+    if (p->fifo) continue;
+    char head[96];
+    int n = snprintf(head, sizeof head, "pipe %llu %d %zu\n", p->ino, p->size, p->len);
+    if (fdu_write_all(fd, head, n) < 0 || (p->len && fdu_write_all(fd, p->data, p->len) < 0)) rc = -1;
+  }
+  if (rc == 0 && fsync(fd) < 0) rc = -1;
+  if (rc < 0) stasis_fail("cannot write %s: %s", path, strerror(errno));
+  close(fd);
+  return rc;
+}
+
+/* Every end has been seen: refuse lonely FIFO ends and pipes shared with
+ * outsiders, then drain FIFOs and copy pipes. */
 static int pipe_save_end(void) {
+  if (refuse_outsiders() < 0) return -1;
   for (int i = 0; i < npipes; i++) {
     struct pipe_rec *p = &pipes[i];
-    if (p->readers && p->writers) continue;
+    if (!p->fifo || (p->readers && p->writers)) continue;
     stasis_fail("fd %d (%s) is the %s end of %s whose %s end is not in this process "
                 "(another process holds it, or it is closed): not supported yet",
                 p->first_fd, p->target, p->readers ? "read" : "write", what(p), p->readers ? "write" : "read");
     return -1;
   }
   for (int i = 0; i < npipes; i++)
-    if (drain(&pipes[i]) < 0) return -1;
-  return 0;
+    if ((pipes[i].fifo ? drain(&pipes[i]) : snapshot(&pipes[i])) < 0) return -1;
+  return write_records();
 }
 
 /* Never blocks: the bytes came out of this pipe, which has room for them. */
@@ -126,9 +299,30 @@ static int rebuild(struct pipe_rec *p, const char *path) {
   return 0;
 }
 
+/* An anonymous pipe's end, reopened from the pipe the loader made. */
+static int reopen_inherited(const struct stasis_fd *f, const struct pipe_end *e, const struct pipe_rec *p) {
+  char name[48], path[64];
+  snprintf(name, sizeof name, "pipe:%llu", p->ino);
+  int from = fd_inherited(name);
+  if (from < 0) {
+    stasis_fail("fd %d (%s): the restart loader made no pipe for it (was %s.pipes lost?)", f->fd, f->target,
+                stasis_restart_info.image);
+    return -1;
+  }
+  snprintf(path, sizeof path, "/proc/self/fd/%d", from);
+  int fd = open(path, (e->flags & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 || fcntl(fd, F_SETFL, e->flags) < 0) {
+    stasis_fail("cannot reopen fd %d (%s): %s", f->fd, f->target, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 static int pipe_restore(const struct stasis_fd *f, int cookie) {
   struct pipe_end *e = &ends[cookie];
   struct pipe_rec *p = &pipes[e->pipe];
+  if (!p->fifo) return reopen_inherited(f, e, p);
   if (p->restored == 0 && rebuild(p, f->target) < 0) return -1;
   char path[1024];
   if (p->fifo) snprintf(path, sizeof path, "%s", f->target);
@@ -152,8 +346,12 @@ static int pipe_restore(const struct stasis_fd *f, int cookie) {
 /* The checkpoint is over: the running process gets its bytes back. In a
  * restored process they went back when the pipe was rebuilt. */
 static void pipe_resume(void) {
-  for (int i = 0; i < npipes; i++)
-    if (pipes[i].data) refill(&pipes[i], pipes[i].wr_fd);
+  for (int i = 0; i < npipes; i++) {
+    struct pipe_rec *p = &pipes[i];
+    if (p->data && p->fifo) refill(p, p->wr_fd);
+    else if (p->data) fdu_free(p->data, p->cap);
+    p->data = NULL;
+  }
   npipes = nends = 0;
 }
 
