@@ -4,7 +4,7 @@
 // repeated or reordered, and EOF still comes when the writer ends.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Job, numbers, programs, type Running } from '../helpers/stasis.js';
 
 interface Client { pid: number; kernelPid: number }
@@ -37,6 +37,10 @@ describe('pipes between processes', function () {
         const g = await job.checkpoint();
         const manifest = JSON.parse(readFileSync(join(g.dir, 'manifest.json'), 'utf8'));
         assert.equal(manifest.processes.length, 2, 'reader and writer are in the generation');
+        const records = readdirSync(g.dir).filter((f) => f.endsWith('.pipes'))
+          .map((f) => readFileSync(join(g.dir, f), 'latin1').match(/^pipe \d+ \d+ (\d+)$/m));
+        assert.equal(records.length, 2, 'both processes recorded the pipe');
+        assert.ok(Number(records[0]![1]) > 0, 'bytes were in flight at the checkpoint');
         const last = numbers(p.lines, /^got (\d+)$/).at(-1)!;
         await killTree(job, p);
         const r = job.restart();

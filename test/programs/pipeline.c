@@ -1,5 +1,5 @@
 /* A pipe between two processes: the parent forks a child that writes
- * numbered lines ("line N\n") into a pipe at its own pace (bursts of 50,
+ * numbered lines ("line N\n") into a pipe at its own pace (bursts of 500,
  * then 20 ms of rest, so bytes are usually in flight); the parent reads
  * them slowly and prints "got N" every 100 lines, checking that no line is
  * lost, repeated, reordered or torn. Output: "got N" or "BROKEN ...". With
@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
     FILE *w = fdopen(p[1], "w");
     for (long n = 1; !count || n <= count; n++) {
       fprintf(w, "line %ld\n", n);
-      if (n % 50 == 0) { fflush(w); nap(20); }
+      if (n % 500 == 0) { fflush(w); nap(20); }
     }
     fclose(w);
     _exit(0);
