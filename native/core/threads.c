@@ -78,9 +78,13 @@ static void register_rseq(const struct thread_rec *t) {
 
 void threads_after_restart_self(struct thread_rec *t) {
   pid_t tid = raw_gettid();
+  /* glibc's cached tid (struct pthread) keeps the value it had: mutexes
+   * record their owner by it (a recursive or error-checking mutex held
+   * across the checkpoint would otherwise no longer be ours). It is the
+   * thread's virtual tid; plugins/pid translates where glibc hands it to
+   * the kernel (pthread_kill, raise). */
   if (t->ctid) {
     if (t->is_main) syscall(SYS_set_tid_address, t->ctid);
-    *t->ctid = tid;   /* glibc's cached tid (pthread_kill, owner checks) */
   }
   t->saved_tid = t->tid;
   t->tid = tid;
@@ -265,7 +269,7 @@ void threads_recreate(void) {
     struct thread_rec *t = &stasis_threads[i];
     if (t == self) continue;
     unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-                          CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+                          CLONE_SYSVSEM | CLONE_SETTLS | CLONE_CHILD_CLEARTID;   /* not PARENT_SETTID: see above */
     char *stack = (char *)tramp_stacks + 16384 * (size_t)(i + 1);
     long r = stasis_clone(flags, stack, t->ctid, t->ctid, t->fs_base, restored_thread_start, t);
     if (r < 0) { stasis_log("restart: cannot recreate thread %d", t->tid); _exit(70); }

@@ -1,13 +1,16 @@
 /* Regular files, directories and character devices that still have a name:
- * reopened by path with their flags and offset. A missing file fails the
- * restart with its name. */
+ * reopened by path with their flags and offset, after a file the program
+ * writes is put back as it was at the checkpoint (written.c). A missing
+ * file fails the restart with its name, unless its contents were captured. */
 #include "../../core/core.h"
 #include "../fd/fdutil.h"
 #include <stdio.h>
+#include "written.h"
 #include <sys/stat.h>
 
 #define MAX_FILES 1024
 static off_t offsets[MAX_FILES];
+static int captured[MAX_FILES];   /* written.c id, or -1 */
 static int nfiles;
 
 static int file_match(const struct stasis_fd *f) {
@@ -20,10 +23,12 @@ static int file_match(const struct stasis_fd *f) {
 static int file_save(const struct stasis_fd *f) {
   if (nfiles >= MAX_FILES) { stasis_fail("more than %d open files", MAX_FILES); return -1; }
   offsets[nfiles] = S_ISREG(f->mode) || S_ISDIR(f->mode) ? lseek(f->fd, 0, SEEK_CUR) : 0;
+  if ((captured[nfiles] = written_save(f)) == -2) return -1;
   return nfiles++;
 }
 
 static int file_restore(const struct stasis_fd *f, int cookie) {
+  if (captured[cookie] >= 0 && written_restore(captured[cookie], f->target, f->mode) < 0) return -1;
   int fd = open(f->target, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC);
   if (fd < 0) {
     stasis_fail("cannot reopen fd %d (%s): %s", f->fd, f->target, strerror(errno));
@@ -37,7 +42,10 @@ static int file_restore(const struct stasis_fd *f, int cookie) {
   return fd;
 }
 
-static void file_resume(void) { nfiles = 0; }
+static void file_resume(void) {
+  nfiles = 0;
+  written_forget();
+}
 
 static const struct stasis_fd_kind file_kind = {
   .name = "file", .order = 0, .match = file_match, .save = file_save,

@@ -29,6 +29,8 @@ int pid_is_virtual(pid_t id) {
   return 0;
 }
 
+int pid_is_translating(void) { return npairs > 0; }
+
 void pid_forked_child(void) {
   self_virt = (pid_t)syscall(SYS_getpid);
 }

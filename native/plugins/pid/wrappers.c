@@ -4,6 +4,9 @@
 #include "../../core/core.h"
 #include "pid.h"
 #include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -89,4 +92,31 @@ API pid_t tcgetpgrp(int fd) {
 API int tcsetpgrp(int fd, pid_t pgrp) {
   REAL(tcsetpgrp);
   return real_tcsetpgrp(fd, pid_to_real(pgrp));
+}
+
+/* glibc keeps each thread's tid in its struct pthread, and after a restart
+ * that is the virtual tid (see core/threads.c). Where glibc hands it to the
+ * kernel itself, the call is made here with the kernel's tid instead. Before
+ * the first restart the two are the same and glibc does it. */
+static long tid_offset = -1;   /* of the tid in struct pthread */
+
+__attribute__((constructor)) static void find_tid_field(void) {
+  pid_t *tidp = NULL;
+  if (prctl(PR_GET_TID_ADDRESS, &tidp, 0, 0, 0) == 0 && tidp)
+    tid_offset = (char *)tidp - (char *)pthread_self();
+}
+
+API int pthread_kill(pthread_t thread, int sig) {
+  REAL(pthread_kill);
+  if (!pid_is_translating() || tid_offset < 0) return real_pthread_kill(thread, sig);
+  pid_t vtid = *(volatile pid_t *)((char *)thread + tid_offset);
+  if (vtid <= 0) return ESRCH;   /* it has exited */
+  if (syscall(SYS_tgkill, syscall(SYS_getpid), pid_to_real(vtid), sig) < 0) return errno;
+  return 0;
+}
+
+API int raise(int sig) {
+  REAL(raise);
+  if (!pid_is_translating()) return real_raise(sig);
+  return (int)syscall(SYS_tgkill, syscall(SYS_getpid), syscall(SYS_gettid), sig);
 }

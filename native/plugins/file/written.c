@@ -1,0 +1,74 @@
+/* Files the job writes (DESIGN: "Files the job writes"). A restored process
+ * must find a file it writes as it was at the checkpoint: its buffers,
+ * offsets and caches (a database's page cache) describe that file, not one
+ * written on after the checkpoint. So at SAVE a regular file open for
+ * writing is captured — its contents (into this library's memory, hence
+ * the image) or, opened O_APPEND, only its length — and at restart put back:
+ * contents rewritten, an append-only log cut back to its saved length.
+ * Files over STASIS_CAPTURE_MAX MiB (default 256) are left as they are. */
+#include "../../core/core.h"
+#include "../fd/fdutil.h"
+#include "written.h"
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#define MAX_WRITTEN 256
+struct written {
+  unsigned long long dev, ino, size;
+  int append_only;
+  char *data;            /* contents (NULL for append-only) */
+};
+static struct written files[MAX_WRITTEN];
+static int nwritten;
+
+static unsigned long long capture_max(void) {
+  static unsigned long long max;
+  if (!max) {
+    const char *v = getenv("STASIS_CAPTURE_MAX");
+    max = (v && *v ? strtoull(v, NULL, 10) : 256) << 20;
+    if (!max) max = 1;   /* 0 MiB: capture nothing but empty files */
+  }
+  return max;
+}
+
+int written_save(const struct stasis_fd *f) {
+  if (!S_ISREG(f->mode) || (f->flags & O_ACCMODE) == O_RDONLY) return -1;
+  for (int i = 0; i < nwritten; i++)
+    if (files[i].dev == f->dev && files[i].ino == f->ino) return i;   /* another description of it */
+  int append_only = (f->flags & O_APPEND) != 0;
+  if (!append_only && f->size > capture_max()) {
+    stasis_debug("%s (%llu bytes) is written but too large to capture", f->target, f->size);
+    return -1;
+  }
+  if (nwritten >= MAX_WRITTEN) return -1;
+  struct written *w = &files[nwritten];
+  *w = (struct written){ f->dev, f->ino, f->size, append_only, NULL };
+  if (!append_only && !(w->data = fdu_copy_out(f->fd, f->flags, f->size))) {
+    stasis_fail("cannot capture %s, which the program writes: %s", f->target, strerror(errno));
+    return -2;
+  }
+  return nwritten++;
+}
+
+/* Before the file is reopened: back to its state at the checkpoint. */
+int written_restore(int id, const char *path, unsigned int mode) {
+  const struct written *w = &files[id];
+  if (w->append_only) {
+    struct stat st;
+    if (stat(path, &st) == 0 && (unsigned long long)st.st_size > w->size && truncate(path, (off_t)w->size) < 0) goto fail;
+    return 0;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, mode & 07777);
+  if (fd < 0) goto fail;
+  if (fdu_write_all(fd, w->data, w->size) < 0 || ftruncate(fd, (off_t)w->size) < 0) { close(fd); goto fail; }
+  close(fd);
+  return 0;
+fail:
+  stasis_fail("cannot put back %s as it was at the checkpoint: %s", path, strerror(errno));
+  return -1;
+}
+
+void written_forget(void) {
+  for (int i = 0; i < nwritten; i++) fdu_free(files[i].data, files[i].size);
+  nwritten = 0;
+}
