@@ -10,6 +10,10 @@
 #include "../include/stasis.h"
 
 #define API __attribute__((visibility("default")))
+/* Plugins register in constructors that run before the core's own
+ * (init.c, default priority), which connects to the coordinator: every
+ * handler is in place by then. */
+#define STASIS_REGISTER __attribute__((constructor(200)))
 #define MAX_THREADS 1024
 
 /* log.c */

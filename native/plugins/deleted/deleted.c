@@ -101,4 +101,4 @@ static const struct stasis_fd_kind deleted_kind = {
   .name = "deleted file", .order = 0, .match = deleted_match, .save = deleted_save,
   .restore = deleted_restore, .resume = deleted_resume,
 };
-__attribute__((constructor)) static void deleted_register(void) { stasis_register_fd_kind(&deleted_kind); }
+STASIS_REGISTER static void deleted_register(void) { stasis_register_fd_kind(&deleted_kind); }

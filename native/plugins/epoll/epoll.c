@@ -86,4 +86,4 @@ static const struct stasis_fd_kind epoll_kind = {
   .name = "epoll", .order = 10, .match = epoll_match, .save = epoll_save,
   .restore = epoll_restore, .resume = epoll_resume,
 };
-__attribute__((constructor)) static void epoll_register(void) { stasis_register_fd_kind(&epoll_kind); }
+STASIS_REGISTER static void epoll_register(void) { stasis_register_fd_kind(&epoll_kind); }

@@ -40,4 +40,4 @@ static const struct stasis_fd_kind eventfd_kind = {
   .name = "eventfd", .order = 0, .match = eventfd_match, .save = eventfd_save,
   .restore = eventfd_restore, .resume = eventfd_resume,
 };
-__attribute__((constructor)) static void eventfd_register(void) { stasis_register_fd_kind(&eventfd_kind); }
+STASIS_REGISTER static void eventfd_register(void) { stasis_register_fd_kind(&eventfd_kind); }

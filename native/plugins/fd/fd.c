@@ -244,4 +244,4 @@ static int fd_event(enum stasis_event ev) {
 }
 
 static const struct stasis_plugin fd_plugin = { "fd", fd_event };
-__attribute__((constructor)) static void fd_register(void) { stasis_register_plugin(&fd_plugin); }
+STASIS_REGISTER static void fd_register(void) { stasis_register_plugin(&fd_plugin); }

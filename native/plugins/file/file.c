@@ -51,4 +51,4 @@ static const struct stasis_fd_kind file_kind = {
   .name = "file", .order = 0, .match = file_match, .save = file_save,
   .restore = file_restore, .resume = file_resume,
 };
-__attribute__((constructor)) static void file_register(void) { stasis_register_fd_kind(&file_kind); }
+STASIS_REGISTER static void file_register(void) { stasis_register_fd_kind(&file_kind); }

@@ -130,4 +130,4 @@ static const struct stasis_fd_kind inotify_kind = {
   .name = "inotify", .order = 0, .match = inotify_match, .save = inotify_save,
   .restore = inotify_restore, .resume = inotify_resume,
 };
-__attribute__((constructor)) static void inotify_register(void) { stasis_register_fd_kind(&inotify_kind); }
+STASIS_REGISTER static void inotify_register(void) { stasis_register_fd_kind(&inotify_kind); }

@@ -81,4 +81,4 @@ static const struct stasis_fd_kind memfd_kind = {
   .name = "memfd", .order = 0, .match = memfd_match, .save = memfd_save,
   .restore = memfd_restore, .resume = memfd_resume,
 };
-__attribute__((constructor)) static void memfd_register(void) { stasis_register_fd_kind(&memfd_kind); }
+STASIS_REGISTER static void memfd_register(void) { stasis_register_fd_kind(&memfd_kind); }

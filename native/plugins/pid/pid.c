@@ -75,7 +75,7 @@ static int pid_event(enum stasis_event ev) {
 }
 
 static const struct stasis_plugin pid_plugin = { "pid", pid_event };
-__attribute__((constructor)) static void pid_register(void) {
+STASIS_REGISTER static void pid_register(void) {
   self_virt = (pid_t)syscall(SYS_getpid);
   stasis_register_plugin(&pid_plugin);
   stasis_on_coord_line("PIDS", learn_pids);

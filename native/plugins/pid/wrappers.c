@@ -100,7 +100,7 @@ API int tcsetpgrp(int fd, pid_t pgrp) {
  * the first restart the two are the same and glibc does it. */
 static long tid_offset = -1;   /* of the tid in struct pthread */
 
-__attribute__((constructor)) static void find_tid_field(void) {
+STASIS_REGISTER static void find_tid_field(void) {
   pid_t *tidp = NULL;
   if (prctl(PR_GET_TID_ADDRESS, &tidp, 0, 0, 0) == 0 && tidp)
     tid_offset = (char *)tidp - (char *)pthread_self();

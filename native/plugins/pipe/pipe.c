@@ -359,4 +359,4 @@ static const struct stasis_fd_kind pipe_kind = {
   .name = "pipe", .order = 0, .match = pipe_match, .save = pipe_save,
   .save_end = pipe_save_end, .restore = pipe_restore, .resume = pipe_resume,
 };
-__attribute__((constructor)) static void pipe_register(void) { stasis_register_fd_kind(&pipe_kind); }
+STASIS_REGISTER static void pipe_register(void) { stasis_register_fd_kind(&pipe_kind); }

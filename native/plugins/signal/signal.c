@@ -38,4 +38,4 @@ static int signal_event(enum stasis_event ev) {
 }
 
 static const struct stasis_plugin signal_plugin = { "signal", signal_event };
-__attribute__((constructor)) static void signal_register(void) { stasis_register_plugin(&signal_plugin); }
+STASIS_REGISTER static void signal_register(void) { stasis_register_plugin(&signal_plugin); }

@@ -62,4 +62,4 @@ static const struct stasis_fd_kind signalfd_kind = {
   .name = "signalfd", .order = 0, .match = signalfd_match, .save = signalfd_save,
   .save_end = signalfd_save_end, .restore = signalfd_restore, .resume = signalfd_resume,
 };
-__attribute__((constructor)) static void signalfd_register(void) { stasis_register_fd_kind(&signalfd_kind); }
+STASIS_REGISTER static void signalfd_register(void) { stasis_register_fd_kind(&signalfd_kind); }

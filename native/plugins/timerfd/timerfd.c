@@ -72,4 +72,4 @@ static const struct stasis_fd_kind timerfd_kind = {
   .name = "timerfd", .order = 0, .match = timerfd_match, .save = timerfd_save,
   .restore = timerfd_restore, .resume = timerfd_resume,
 };
-__attribute__((constructor)) static void timerfd_register(void) { stasis_register_fd_kind(&timerfd_kind); }
+STASIS_REGISTER static void timerfd_register(void) { stasis_register_fd_kind(&timerfd_kind); }
