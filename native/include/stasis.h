@@ -73,6 +73,10 @@ struct stasis_fd_kind {
    * is done; put back anything save took out of the kernel (drained data)
    * and forget what was saved. */
   void (*resume)(void);
+  /* Optional: stdin/stdout/stderr normally come from whoever restarts the
+   * job; return non-zero when this one is the job's own (a pipe between two
+   * of its processes, as in `a | b`) and must be saved and restored. */
+  int (*stdio_in_job)(const struct stasis_fd *fd);
 };
 
 void stasis_register_fd_kind(const struct stasis_fd_kind *kind);

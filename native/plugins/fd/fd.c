@@ -42,8 +42,17 @@ static int same_description(const struct entry *a, const struct entry *b) {
   return syscall(SYS_kcmp, me, me, KCMP_FILE, a->info.fd, b->info.fd) == 0;
 }
 
+/* stdin/stdout/stderr come from the restarter, unless a kind says this one
+ * is the job's own (a pipe between two of its processes). */
+static int stdio_in_job(const struct stasis_fd *info) {
+  const struct stasis_fd_kind *const *kinds;
+  int nk = stasis_fd_kinds(&kinds);
+  for (int k = 0; k < nk; k++)
+    if (kinds[k]->stdio_in_job && kinds[k]->match(info)) return kinds[k]->stdio_in_job(info);
+  return 0;
+}
+
 static int save_one(int fd) {
-  if (fd <= 2) return 0;                        /* inherited at restart */
   if (nfds >= MAX_FDS) { stasis_fail("more than %d open descriptors", MAX_FDS); return -1; }
   struct entry *e = &fds[nfds];
   char link[64];
@@ -58,6 +67,7 @@ static int save_one(int fd) {
     .target = e->target, .fdinfo = NULL };
   e->dup_of = -1;
   e->cookie = -1;
+  if (fd <= 2 && !stdio_in_job(&e->info)) return 0;   /* the restarter's at restart */
   for (int i = 0; i < nfds; i++)
     if (fds[i].dup_of < 0 && same_description(&fds[i], e)) {
       e->dup_of = fds[i].info.fd;

@@ -355,8 +355,55 @@ static void pipe_resume(void) {
   npipes = nends = 0;
 }
 
+/* Does a process outside the job hold pipe `ino`? */
+static int held_outside(unsigned long long ino) {
+  int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (proc < 0) return 1;
+  char me[32], buf[4096], want[48];
+  snprintf(me, sizeof me, "%d", (int)syscall(SYS_getpid));
+  int wlen = snprintf(want, sizeof want, "pipe:[%llu]", ino);
+  long n;
+  int outside = 0;
+  while (!outside && (n = syscall(SYS_getdents64, proc, buf, sizeof buf)) > 0) {
+    for (long off = 0; off < n && !outside;) {
+      struct dent *d = (void *)(buf + off);
+      off += d->reclen;
+      if (d->name[0] < '0' || d->name[0] > '9' || strcmp(d->name, me) == 0) continue;
+      char dir[64];
+      snprintf(dir, sizeof dir, "/proc/%s/fd", d->name);
+      int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd < 0) continue;
+      char fbuf[4096];
+      long m;
+      int holds = 0;
+      while (!holds && (m = syscall(SYS_getdents64, dfd, fbuf, sizeof fbuf)) > 0) {
+        for (long o = 0; o < m && !holds;) {
+          struct dent *e = (void *)(fbuf + o);
+          o += e->reclen;
+          char link[300], target[64];
+          snprintf(link, sizeof link, "%s/%s", dir, e->name);
+          ssize_t l = readlink(link, target, sizeof target);
+          holds = l == wlen && memcmp(target, want, (size_t)wlen) == 0;
+        }
+      }
+      close(dfd);
+      if (holds && !in_job(d->name)) outside = 1;
+    }
+  }
+  close(proc);
+  return outside;
+}
+
+/* A pipe on stdin/stdout/stderr that only the job's processes hold is the
+ * job's own (`a | b`): saved and restored like any other descriptor. One
+ * to or from outside (the terminal's, the batch system's) is the restarter's. */
+static int pipe_stdio_in_job(const struct stasis_fd *f) {
+  return S_ISFIFO(f->mode) && strncmp(f->target, "pipe:[", 6) == 0 && !held_outside(f->ino);
+}
+
 static const struct stasis_fd_kind pipe_kind = {
   .name = "pipe", .order = 0, .match = pipe_match, .save = pipe_save,
   .save_end = pipe_save_end, .restore = pipe_restore, .resume = pipe_resume,
+  .stdio_in_job = pipe_stdio_in_job,
 };
 STASIS_REGISTER static void pipe_register(void) { stasis_register_fd_kind(&pipe_kind); }
