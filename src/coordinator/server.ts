@@ -227,14 +227,17 @@ export class Coordinator {
       const peers = [...this.peers.values()].filter((p) => !p.closed);
       if (this.state === 'restoring') throw new Error('the job is still being restored');
       if (!peers.length) throw new Error('no processes to checkpoint');
-      const generation = Math.max(this.lastGeneration, this.store.generations().at(-1) ?? 0) + 1;
+      const generation = Math.max(this.lastGeneration + 1, this.store.nextGeneration());
       this.lateJoiners = [];
       const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
       const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log)
         .finally(() => { this.lateJoiners = null; });
       this.lastGeneration = generation;
-      const pruned = this.store.prune(this.opts.keep);
-      if (pruned.length) this.opts.log(`pruned generation(s) ${pruned.join(', ')}`);
+      // The generation is committed: a failure to prune older ones is only logged.
+      try {
+        const pruned = this.store.prune(this.opts.keep);
+        if (pruned.length) this.opts.log(`pruned generation(s) ${pruned.join(', ')}`);
+      } catch (e) { this.opts.log(`pruning: ${(e as Error).message}`); }
       return result;
     });
     this.chain = run.catch(() => undefined).finally(() => { this.inProgress--; });

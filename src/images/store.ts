@@ -50,9 +50,14 @@ export class Store {
     return this.generations().at(-1) ?? null;
   }
 
-  /** The next number: above every committed generation. */
+  /**
+   * The next number: above every `gen-NNNNNN` name in the directory,
+   * committed or not — a leftover without manifest must not block commits.
+   */
   nextGeneration(): number {
-    return (this.generations().at(-1) ?? 0) + 1;
+    if (!existsSync(this.dir)) return 1;
+    const used = readdirSync(this.dir).map(generationNumber).filter((n): n is number => n !== null);
+    return Math.max(0, ...used) + 1;
   }
 
   genDir(generation: number): string {

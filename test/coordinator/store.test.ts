@@ -95,6 +95,15 @@ describe('image store', () => {
     assert.equal(store.latest(), 5);
   });
 
+  it('nextGeneration() is above every gen-NNNNNN name, even one left without manifest', () => {
+    assert.equal(store.nextGeneration(), 1);
+    commitGen(store, 2);
+    assert.equal(store.nextGeneration(), 3);
+    mkdirSync(join(dir, 'gen-000004'));               // a leftover: never committed
+    assert.equal(store.nextGeneration(), 5);
+    assert.deepEqual(store.generations(), [2]);
+  });
+
   it('latest() falls back to the newest committed generation when the link is missing or dangling', () => {
     commitGen(store, 1);
     commitGen(store, 2);
