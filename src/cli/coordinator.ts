@@ -25,11 +25,12 @@ async function run(a: Args): Promise<void> {
     ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
     expect: a.expect, exitWhenIdle: a.private, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
   });
+  // Before it is published: whoever finds coordinator.json may signal it at once.
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => coord.shutdown(sig));
   await coord.listen(a.listenFd);
   publish(dir, { host: coord.address.host, port: coord.address.port, pid: process.pid, private: a.private }, token);
   log(`listening on ${formatAddress(coord.address)} for ${dir}`);
   if (a.listenFd === undefined) process.stdout.write(`stasis coordinator listening on ${formatAddress(coord.address)} (ckpt dir ${dir})\n`);
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => coord.shutdown(sig));
   let watch: NodeJS.Timeout | null = null;
   if (a.private && a.ownerPid) {
     // Whoever started us died before any process connected (e.g. no such program).
