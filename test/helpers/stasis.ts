@@ -133,6 +133,19 @@ export class Job {
     return execa('node', [stasisBin, ...args], { reject: false, env, stdin: 'ignore' });
   }
 
+  /** Kernel pids of every process of the job, as its coordinator knows them. */
+  async kernelPids(): Promise<number[]> {
+    const r = await this.cli(['command', '--ckpt-dir', this.dir, '--status', '--json']);
+    if (r.exitCode !== 0) throw new Error(`status failed (${r.exitCode}): ${r.stderr}`);
+    return (JSON.parse(r.stdout).clients as Array<{ kernelPid: number }>).map((c) => c.kernelPid);
+  }
+
+  /** SIGKILL to every process of the job (by kernel pid), then to `root`. */
+  async killTree(root: Running): Promise<void> {
+    for (const pid of await this.kernelPids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    await root.kill9();
+  }
+
   coordinatorPid(): number | null {
     const f = join(this.dir, 'coordinator.json');
     if (!existsSync(f)) return null;

@@ -10,12 +10,9 @@ const pipeline = 'for i in $(seq 1 300); do echo $((i % 7)); sleep 0.01; done | 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function killJob(job: Job, p: Running): Promise<void> {
-  const r = await job.cli(['command', '--ckpt-dir', job.dir, '--status', '--json']);
-  assert.equal(r.exitCode, 0, r.stderr);
-  const pids = (JSON.parse(r.stdout).clients as Array<{ kernelPid: number }>).map((c) => c.kernelPid);
+  const pids = await job.kernelPids();
   assert.ok(pids.length >= 3, `the pipeline's processes are in the job: ${pids.length}`);
-  for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  await p.kill9();
+  await job.killTree(p);
 }
 
 describe('shell pipelines', function () {

@@ -7,19 +7,6 @@ import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Job, numbers, programs, type Running } from '../helpers/stasis.js';
 
-interface Client { pid: number; kernelPid: number }
-
-async function kernelPids(job: Job): Promise<number[]> {
-  const r = await job.cli(['command', '--ckpt-dir', job.dir, '--status', '--json']);
-  assert.equal(r.exitCode, 0, r.stderr);
-  return (JSON.parse(r.stdout).clients as Client[]).map((c) => c.kernelPid);
-}
-
-async function killTree(job: Job, p: Running): Promise<void> {
-  for (const pid of await kernelPids(job)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  await p.kill9();
-}
-
 function noBroken(lines: string[]): void {
   const bad = lines.find((l) => l.startsWith('BROKEN'));
   assert.ok(!bad, bad);
@@ -42,7 +29,7 @@ describe('pipes between processes', function () {
         assert.equal(records.length, 2, 'both processes recorded the pipe');
         assert.ok(Number(records[0]![1]) > 0, 'bytes were in flight at the checkpoint');
         const last = numbers(p.lines, /^got (\d+)$/).at(-1)!;
-        await killTree(job, p);
+        await job.killTree(p);
         const r = job.restart();
         await r.waitFor(new RegExp(`^got ${last + 300}$`), 30000);
         noBroken(r.lines);
@@ -50,7 +37,7 @@ describe('pipes between processes', function () {
         assert.ok(first <= last + 100 && first > last - 10000, `round ${round}: the reader resumed at ${first}, after ${last}`);
         p = r;
       }
-      await killTree(job, p);
+      await job.killTree(p);
     } finally {
       await job.cleanup();
     }
@@ -62,7 +49,7 @@ describe('pipes between processes', function () {
       const p = job.launch([join(programs, 'pipeline'), '20000']);
       await p.waitFor(/^got 1000$/, 20000);
       await job.checkpoint();
-      await killTree(job, p);
+      await job.killTree(p);
       const r = job.restart();
       await r.waitFor(/^done 20000$/, 60000);
       noBroken(r.lines);

@@ -6,21 +6,6 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Job, numbers, programs, type Running } from '../helpers/stasis.js';
 
-interface Client { pid: number; kernelPid: number }
-
-async function kernelPids(job: Job): Promise<number[]> {
-  const r = await job.cli(['command', '--ckpt-dir', job.dir, '--status', '--json']);
-  assert.equal(r.exitCode, 0, r.stderr);
-  return (JSON.parse(r.stdout).clients as Client[]).map((c) => c.kernelPid);
-}
-
-/** Kills the whole tree by kernel pid (the root is `p`). */
-async function killTree(job: Job, p: Running): Promise<void> {
-  const pids = await kernelPids(job);
-  for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  await p.kill9();
-}
-
 async function progressed(r: Running, count: number): Promise<void> {
   for (const re of [/^tree (\d+)$/, /^child 0 (\d+)$/, /^child 1 (\d+)$/])
     while (numbers(r.lines, re).length < count) await r.waitFor(re, 20000, r.lines.length);
@@ -41,16 +26,16 @@ describe('process trees', function () {
         const root = manifest.processes.find((x: { ppid: number }) => !manifest.processes.some((y: { pid: number }) => y.pid === x.ppid));
         assert.equal(manifest.processes.filter((x: { ppid: number }) => x.ppid === root.pid).length, 2, 'both children name the parent');
         const last = numbers(p.lines, /^tree (\d+)$/).at(-1)!;
-        await killTree(job, p);
+        await job.killTree(p);
         const r = job.restart();
         await progressed(r, 3);
         assert.ok(!r.lines.some((l) => l.startsWith('BROKEN')), r.lines.find((l) => l.startsWith('BROKEN')));
         const first = numbers(r.lines, /^tree (\d+)$/)[0]!;
         assert.ok(first <= last + 1, `round ${round}: the parent resumed at ${first}, after ${last}`);
-        assert.equal((await kernelPids(job)).length, 3, 'all three processes run again');
+        assert.equal((await job.kernelPids()).length, 3, 'all three processes run again');
         p = r;
       }
-      await killTree(job, p);
+      await job.killTree(p);
     } finally {
       await job.cleanup();
     }

@@ -167,12 +167,9 @@ static int in_job(const char *pid) {
 
 struct dent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
 
-/* Refuses anonymous pipes that a process outside the job holds too: at
- * restart nothing would be on the other side. */
-static int refuse_outsiders(void) {
-  int any = 0;
-  for (int i = 0; i < npipes; i++) any |= !pipes[i].fifo;
-  if (!any) return 0;
+/* Calls visit(pid, ino, ctx) for every pipe descriptor of every other
+ * process on this host, until it returns non-zero (which is returned). */
+static int each_foreign_pipe(int (*visit)(const char *pid, unsigned long long ino, void *ctx), void *ctx) {
   int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (proc < 0) return 0;
   char me[32], buf[4096];
@@ -190,7 +187,6 @@ static int refuse_outsiders(void) {
       if (dfd < 0) continue;
       char fbuf[4096];
       long m;
-      int member = -1;   /* asked once a shared pipe is seen */
       while (rc == 0 && (m = syscall(SYS_getdents64, dfd, fbuf, sizeof fbuf)) > 0) {
         for (long o = 0; o < m && rc == 0;) {
           struct dent *e = (void *)(fbuf + o);
@@ -201,25 +197,7 @@ static int refuse_outsiders(void) {
           ssize_t l = readlink(link, target, sizeof target - 1);
           if (l < 7 || strncmp(target, "pipe:[", 6) != 0) continue;
           target[l] = 0;
-          unsigned long long ino = strtoull(target + 6, NULL, 10);
-          for (int i = 0; i < npipes && rc == 0; i++) {
-            struct pipe_rec *p = &pipes[i];
-            if (p->fifo || p->ino != ino) continue;
-            if (member < 0) member = in_job(d->name);
-            if (member) continue;
-            char comm[64] = "?";
-            snprintf(link, sizeof link, "/proc/%s/comm", d->name);
-            int cf = open(link, O_RDONLY | O_CLOEXEC);
-            if (cf >= 0) {
-              ssize_t c = read(cf, comm, sizeof comm - 1);
-              comm[c > 0 ? c : 0] = 0;
-              if (c > 0 && comm[c - 1] == '\n') comm[c - 1] = 0;
-              close(cf);
-            }
-            stasis_fail("fd %d (%s) is the %s end of a pipe that process %s (%s), which is not in the job, holds too: "
-                        "not supported yet", p->first_fd, p->target, p->readers ? "read" : "write", d->name, comm);
-            rc = -1;
-          }
+          rc = visit(d->name, strtoull(target + 6, NULL, 10), ctx);
         }
       }
       close(dfd);
@@ -227,6 +205,41 @@ static int refuse_outsiders(void) {
   }
   close(proc);
   return rc;
+}
+
+static void comm_of(const char *pid, char *comm, size_t cap) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%s/comm", pid);
+  snprintf(comm, cap, "?");
+  int cf = open(path, O_RDONLY | O_CLOEXEC);
+  if (cf < 0) return;
+  ssize_t c = read(cf, comm, cap - 1);
+  comm[c > 0 ? c : 0] = 0;
+  if (c > 0 && comm[c - 1] == '\n') comm[c - 1] = 0;
+  close(cf);
+}
+
+/* A holder of one of our pipes that is not in the job: refuse. */
+static int refuse_if_outsider(const char *pid, unsigned long long ino, void *ctx) {
+  (void)ctx;
+  for (int i = 0; i < npipes; i++) {
+    struct pipe_rec *p = &pipes[i];
+    if (p->fifo || p->ino != ino || in_job(pid)) continue;
+    char comm[64];
+    comm_of(pid, comm, sizeof comm);
+    stasis_fail("fd %d (%s) is the %s end of a pipe that process %s (%s), which is not in the job, holds too: "
+                "not supported yet", p->first_fd, p->target, p->readers ? "read" : "write", pid, comm);
+    return -1;
+  }
+  return 0;
+}
+
+/* Refuses anonymous pipes that a process outside the job holds too: at
+ * restart nothing would be on the other side. */
+static int refuse_outsiders(void) {
+  int any = 0;
+  for (int i = 0; i < npipes; i++) any |= !pipes[i].fifo;
+  return any ? each_foreign_pipe(refuse_if_outsider, NULL) : 0;
 }
 
 /* IMAGE.pipes beside the image: every anonymous pipe this process holds. */
@@ -355,50 +368,16 @@ static void pipe_resume(void) {
   npipes = nends = 0;
 }
 
-/* Does a process outside the job hold pipe `ino`? */
-static int held_outside(unsigned long long ino) {
-  int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (proc < 0) return 1;
-  char me[32], buf[4096], want[48];
-  snprintf(me, sizeof me, "%d", (int)syscall(SYS_getpid));
-  int wlen = snprintf(want, sizeof want, "pipe:[%llu]", ino);
-  long n;
-  int outside = 0;
-  while (!outside && (n = syscall(SYS_getdents64, proc, buf, sizeof buf)) > 0) {
-    for (long off = 0; off < n && !outside;) {
-      struct dent *d = (void *)(buf + off);
-      off += d->reclen;
-      if (d->name[0] < '0' || d->name[0] > '9' || strcmp(d->name, me) == 0) continue;
-      char dir[64];
-      snprintf(dir, sizeof dir, "/proc/%s/fd", d->name);
-      int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dfd < 0) continue;
-      char fbuf[4096];
-      long m;
-      int holds = 0;
-      while (!holds && (m = syscall(SYS_getdents64, dfd, fbuf, sizeof fbuf)) > 0) {
-        for (long o = 0; o < m && !holds;) {
-          struct dent *e = (void *)(fbuf + o);
-          o += e->reclen;
-          char link[300], target[64];
-          snprintf(link, sizeof link, "%s/%s", dir, e->name);
-          ssize_t l = readlink(link, target, sizeof target);
-          holds = l == wlen && memcmp(target, want, (size_t)wlen) == 0;
-        }
-      }
-      close(dfd);
-      if (holds && !in_job(d->name)) outside = 1;
-    }
-  }
-  close(proc);
-  return outside;
-}
-
 /* A pipe on stdin/stdout/stderr that only the job's processes hold is the
  * job's own (`a | b`): saved and restored like any other descriptor. One
  * to or from outside (the terminal's, the batch system's) is the restarter's. */
+static int outsider_holds(const char *pid, unsigned long long ino, void *want) {
+  return ino == *(unsigned long long *)want && !in_job(pid);
+}
+
 static int pipe_stdio_in_job(const struct stasis_fd *f) {
-  return S_ISFIFO(f->mode) && strncmp(f->target, "pipe:[", 6) == 0 && !held_outside(f->ino);
+  unsigned long long ino = f->ino;
+  return S_ISFIFO(f->mode) && strncmp(f->target, "pipe:[", 6) == 0 && !each_foreign_pipe(outsider_holds, &ino);
 }
 
 static const struct stasis_fd_kind pipe_kind = {
