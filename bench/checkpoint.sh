@@ -23,6 +23,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+gcc -O2 -o "$WORK/fresh-memory" bench/fresh-memory.c -lpthread
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
 wait_line() { # file regex timeout-seconds
@@ -47,7 +48,7 @@ dd_read() {
   elapsed "$t0" "$t1"
 }
 
-printf '%-5s %10s %10s %9s %10s %9s %12s %9s %9s\n' run ckpt_s image_MiB dd_w_s ckpt/dd_w restart_s dd_read_s rst/dd_r ratio_img
+printf '%-5s %10s %10s %9s %10s %9s %10s %9s %8s %9s %9s\n' run ckpt_s image_MiB dd_w_s ckpt/dd_w restart_s dd_read_s rst/dd_r fresh_s rst/fresh ratio_img
 for run in $(seq 1 "$RUNS"); do
   rm -rf "$WORK/ckpt"; mkdir -p "$WORK/ckpt"
   $STASIS launch --ckpt-dir "$WORK/ckpt" -- "$BIGMEM" "$MIB" > "$WORK/out1" 2> "$WORK/err1" &
@@ -72,8 +73,12 @@ for run in $(seq 1 "$RUNS"); do
   kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=""
   img=$(ls "$gen"/*.img | head -1)
   ddr=$(dd_read "$img")
-  printf '%-5s %10.3f %10.1f %9.3f %10.2f %9.3f %12.3f %9.2f %9.3f\n' "$run" "$ckpt" "$(echo "$bytes / 1048576" | bc -l)" \
-    "$ddw" "$(echo "$ckpt / $ddw" | bc -l)" "$rst" "$ddr" "$(echo "$rst / $ddr" | bc -l)" "$(echo "$bytes / ($MIB * 1048576)" | bc -l)"
+  # As long after freeing memory as the restart was (it followed dd_write).
+  sleep "$(printf '%.0f' "$ddw")"
+  fresh=$("$WORK/fresh-memory" "$MIB" | cut -d' ' -f1)
+  printf '%-5s %10.3f %10.1f %9.3f %10.2f %9.3f %10.3f %9.2f %8.3f %9.2f %9.3f\n' "$run" "$ckpt" "$(echo "$bytes / 1048576" | bc -l)" \
+    "$ddw" "$(echo "$ckpt / $ddw" | bc -l)" "$rst" "$ddr" "$(echo "$rst / $ddr" | bc -l)" \
+    "$fresh" "$(echo "$rst / $fresh" | bc -l)" "$(echo "$bytes / ($MIB * 1048576)" | bc -l)"
   sleep 1
 done
 cat <<'NOTE'
@@ -81,5 +86,7 @@ ckpt_s     wall time of `stasis command --checkpoint` (suspend, write, fsync, co
 dd_w_s     dd writing the program's memory size from /dev/zero with conv=fdatasync, same run
 restart_s  from `stasis restart` to the program's first line of output (a full pass over its memory)
 dd_read_s  dd reading the image file just written (page cache, as the restart does)
+fresh_s    filling and reading as much fresh memory on every CPU, same run, after a pause as long
+           as the restart's: the floor under any restart that materializes memory (bench/fresh-memory.c)
 ratio_img  image size / memory size
 NOTE

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { detachPath, repoRoot } from '../native.js';
+import type { CoordinatorArgs } from './run.js';
 import { formatAddress, liveCoordinator, newToken, publish, type CoordAddress } from './publish.js';
 
 export interface PrivateOptions {
@@ -46,11 +47,11 @@ export async function startPrivateCoordinator(o: PrivateOptions): Promise<{ addr
   if (typeof fd !== 'number' || fd < 0) throw new Error('cannot hand the listening socket to the coordinator');
   const port = (server.address() as { port: number }).port;
   const token = newToken();
-  const args = [join(repoRoot, 'bin', 'stasis.js'), 'coordinator', '--ckpt-dir', o.ckptDir, '--host', host,
-    '--private', '--owner-pid', String(process.pid), '--listen-fd', '3'];
-  if (o.interval) args.push('--interval', String(o.interval));
-  if (o.keep) args.push('--keep', String(o.keep));
-  if (o.expect) args.push('--expect', String(o.expect));
+  const options: CoordinatorArgs = {
+    ckptDir: o.ckptDir, host, port: 0, interval: o.interval ?? 0, keep: o.keep ?? 0, expect: o.expect ?? 0,
+    private: true, ownerPid: process.pid, listenFd: 3, timeout: 300,
+  };
+  const args = [join(repoRoot, 'dist', 'src', 'coordinator', 'private-main.js'), JSON.stringify(options)];
   const log = openSync(join(o.ckptDir, 'coordinator.log'), 'a', 0o600);
   // Not our child: we are about to become the user's program (see native/launch/detach.c).
   const started = spawnSync(detachPath, [process.execPath, ...args], {

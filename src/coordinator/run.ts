@@ -1,0 +1,44 @@
+// Running a coordinator until it is done: shared by `stasis coordinator`
+// and the lean entry private coordinators start through (private-main.ts).
+import { resolve } from 'node:path';
+import { Coordinator } from './server.js';
+import { newToken, pidAlive, publish, unpublish, formatAddress } from './publish.js';
+import { waitForPrevious } from './spawn.js';
+import { Store } from '../images/store.js';
+import { currentJobInfo } from './job-info.js';
+
+export interface CoordinatorArgs {
+  ckptDir: string; host: string; port: number; interval: number; keep: number; expect: number;
+  private?: boolean; ownerPid?: number; listenFd?: number; timeout: number;
+}
+
+export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
+  const log = (s: string) => process.stderr.write(`${new Date().toISOString()} coordinator[${process.pid}]: ${s}\n`);
+  const dir = resolve(a.ckptDir);
+  // A private coordinator gets its socket and token from whoever started it.
+  const token = (a.listenFd !== undefined && process.env.STASIS_COORD_TOKEN) || newToken();
+  delete process.env.STASIS_COORD_TOKEN;
+  new Store(dir).ensure();
+  if (a.listenFd === undefined) await waitForPrevious(dir);
+  const coord = new Coordinator({
+    ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
+    expect: a.expect, exitWhenIdle: a.private === true, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
+  });
+  // Before it is published: whoever finds coordinator.json may signal it at once.
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => coord.shutdown(sig));
+  await coord.listen(a.listenFd);
+  publish(dir, { host: coord.address.host, port: coord.address.port, pid: process.pid, private: a.private === true }, token);
+  log(`listening on ${formatAddress(coord.address)} for ${dir}`);
+  if (a.listenFd === undefined) process.stdout.write(`stasis coordinator listening on ${formatAddress(coord.address)} (ckpt dir ${dir})\n`);
+  let watch: NodeJS.Timeout | null = null;
+  if (a.private && a.ownerPid) {
+    // Whoever started us died before any process connected (e.g. no such program).
+    watch = setInterval(() => {
+      if (coord.processCount === 0 && !pidAlive(a.ownerPid!)) coord.shutdown(`owner ${a.ownerPid} is gone`);
+    }, 200);
+  }
+  await coord.done();
+  if (watch) clearInterval(watch);
+  unpublish(dir);
+  process.exit(0);
+}
