@@ -103,7 +103,10 @@ static void finish_restart(void) {
     char line[1024];
     while (coord_read_line(line, sizeof line) > 0 && strncmp(line, "RESUME", 6) != 0) {
       if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
-      else coord_dispatch_line(line);
+      else if (strcmp(line, "ALL_RESTORED") == 0) {
+        plugins_dispatch(STASIS_EVENT_ALL_RESTORED);
+        coord_send("READY");
+      } else coord_dispatch_line(line);
     }
   }
   suspended = 1;

@@ -191,6 +191,9 @@ export class Coordinator {
     const pids = peers.map((p) => `${p.info.pid}=${p.info.kernelPid}`).join(',');
     for (const p of peers) p.send(`PIDS ${pids}`);
     // Pids not in the table map to themselves: the coordinator need not say so.
+    // Then, with everyone restored and still, a process may take over what
+    // another restored (a description they share); only then do any run.
+    await Promise.allSettled(peers.map((p) => p.ask('ALL_RESTORED', this.opts.timeoutMs)));
     await Promise.allSettled(peers.map((p) => p.ask('RESUME 0', this.opts.timeoutMs)));
   }
 

@@ -2,12 +2,13 @@
  * registered kinds (stasis.h: struct stasis_fd_kind), one plugin directory
  * each. This file knows no kind. It finds descriptors that share one open
  * file description (kcmp), so a description is saved once and its other
- * descriptors come back as dups of the first — the step a later "leader
- * saves, every process restores the same description" builds on.
+ * descriptors come back as dups of the first. Descriptions shared with
+ * other processes of the job are shared again after a restart (shared.c).
  * Descriptors 0-2 are the restarter's own (the job's new terminal or output
  * files), as a batch job expects. */
 #include "../../core/core.h"
 #include "fdutil.h"
+#include "fdtable.h"
 #include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +17,8 @@
 
 int stasis_fd_kinds(const struct stasis_fd_kind *const **list);   /* core/plugin.c */
 
-#define MAX_FDS 1024
-struct entry {
-  struct stasis_fd info;
-  char target[1024];
-  int kind;       /* index in the registry */
-  int cookie;     /* from the kind's save() */
-  int dup_of;     /* first descriptor of the same description, or -1 */
-};
-static struct entry fds[MAX_FDS];
-static int nfds;
+struct fd_entry fds[MAX_FDS];
+int nfds;
 static char *fdinfo_buf;
 static size_t fdinfo_cap;
 
@@ -36,9 +29,9 @@ static const char *kind_of(mode_t m, const char *target) {
   return "of an unsupported kind";
 }
 
-static int same_description(const struct entry *a, const struct entry *b) {
+static int same_description(const struct fd_entry *a, const struct fd_entry *b) {
   if (a->info.dev != b->info.dev || a->info.ino != b->info.ino) return 0;
-  pid_t me = getpid();
+  pid_t me = (pid_t)syscall(SYS_getpid);   /* the kernel's: getpid() may be virtual */
   return syscall(SYS_kcmp, me, me, KCMP_FILE, a->info.fd, b->info.fd) == 0;
 }
 
@@ -54,7 +47,7 @@ static int stdio_in_job(const struct stasis_fd *info) {
 
 static int save_one(int fd) {
   if (nfds >= MAX_FDS) { stasis_fail("more than %d open descriptors", MAX_FDS); return -1; }
-  struct entry *e = &fds[nfds];
+  struct fd_entry *e = &fds[nfds];
   char link[64];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, e->target, sizeof e->target - 1);
@@ -117,10 +110,11 @@ static int save_all(void) {
   int nk = stasis_fd_kinds(&kinds);
   for (int k = 0; k < nk && rc == 0; k++)
     if (kinds[k]->save_end) rc = kinds[k]->save_end();
+  if (rc == 0) shared_find_leaders();
   /* Restore goes by ascending fd within each order. */
   for (int i = 1; i < nfds; i++)
     for (int j = i; j > 0 && fds[j - 1].info.fd > fds[j].info.fd; j--) {
-      struct entry t = fds[j]; fds[j] = fds[j - 1]; fds[j - 1] = t;
+      struct fd_entry t = fds[j]; fds[j] = fds[j - 1]; fds[j - 1] = t;
       fds[j].info.target = fds[j].target;
       fds[j - 1].info.target = fds[j - 1].target;
     }
@@ -129,7 +123,7 @@ static int save_all(void) {
 
 static int restore_kinds(void);
 
-static int restore_one(const struct entry *e, const struct stasis_fd_kind *kind) {
+static int restore_one(const struct fd_entry *e, const struct stasis_fd_kind *kind) {
   int fd = e->info.fd, flags = e->info.cloexec ? O_CLOEXEC : 0;
   if (e->dup_of >= 0) {
     if (dup3(e->dup_of, fd, flags) < 0) { stasis_fail("dup of fd %d to fd %d: %s", e->dup_of, fd, strerror(errno)); return -1; }
@@ -249,6 +243,7 @@ static void resume_all(void) {
 static int fd_event(enum stasis_event ev) {
   if (ev == STASIS_EVENT_SAVE) return save_all();
   if (ev == STASIS_EVENT_RESTART) return restore_all();
+  if (ev == STASIS_EVENT_ALL_RESTORED) shared_take_over();
   if (ev == STASIS_EVENT_RESUME) resume_all();
   return 0;
 }

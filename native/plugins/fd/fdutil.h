@@ -14,6 +14,12 @@
  * process, by the name it gave it (restart_info.inherited), or -1. */
 int fd_inherited(const char *name);
 
+/* Is process `pid` (decimal) in the job? */
+int fdu_pid_in_job(const char *pid);
+
+/* A getdents64 record (glibc's readdir allocates). */
+struct fdu_dirent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
+
 static inline size_t fdu_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
 
 /* Anonymous memory of at least n bytes (n may be 0), or NULL. */
