@@ -137,3 +137,38 @@ describe('protocol: a client that says nothing', function () {
     }
   });
 });
+
+describe('protocol: releasing restored processes', function () {
+  this.timeout(30000);
+  it('PIDS, then ALL_RESTORED, and RESUME 0 only once every process answered READY', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stasis-proto-'));
+    const token = 'y'.repeat(64);
+    const coord = new Coordinator({
+      ckptDir: dir, token, host: '127.0.0.1', port: 0, interval: 0, keep: 0, expect: 2,
+      exitWhenIdle: false, timeoutMs: 5000, job: { rm: 'local', id: null }, log: () => undefined,
+    });
+    const clients: LineClient[] = [];
+    try {
+      await coord.listen();
+      for (const [pid, kernel] of [[100, 200], [101, 201]]) {
+        const c = await LineClient.open(coord.address.port);
+        clients.push(c);
+        c.send(`HELLO 1 ${token} proc ${pid} node1 prog 1 ${encodeArg(`/x/${pid}.img`)} ${kernel}\n`);
+        assert.match(await c.line(), /^WELCOME /);
+      }
+      for (const c of clients) {
+        assert.equal(await c.line(), 'PIDS 100=200,101=201');
+        assert.equal(await c.line(), 'ALL_RESTORED');
+      }
+      clients[0]!.send('READY\n');
+      await sleep(300);
+      assert.deepEqual(clients.map((c) => c.lines), [[], []], 'RESUME went out before every process was READY');
+      clients[1]!.send('READY\n');
+      for (const c of clients) assert.equal(await c.line(), 'RESUME 0');
+    } finally {
+      clients.forEach((c) => c.destroy());
+      coord.shutdown('test over');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
