@@ -281,18 +281,23 @@ int main(int argc, char **argv) {
   debug = getenv("STASIS_DEBUG") != NULL;
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_ARENA_MAX, 1); /* helper threads too allocate on that heap */
+  /* The root leaves the restarter's session for one of its own, as it had
+   * (a daemon whose session leader is gone). */
+  int new_session = argc > 1 && strcmp(argv[1], "--new-session") == 0;
+  if (new_session) { argv++; argc--; }
   if (argc > 2 && strcmp(argv[1], "--tree") == 0) {
-    extern const char *tree_restore(int count, char **specs);
-    argv[1] = (char *)tree_restore(argc - 2, argv + 2);
+    extern const char *tree_restore(int count, char **specs, int new_session);
+    argv[1] = (char *)tree_restore(argc - 2, argv + 2, new_session);
     argc = 2;
   } else if (argc == 2 && argv[1][0] != '-') {
+    if (new_session) setsid();
     extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
     const char *one[1] = { argv[1] };
     if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0) return 3;
   }
   int verify_only = argc == 3 && strcmp(argv[1], "--verify") == 0;
   if (argc != 2 + verify_only || argv[1 + verify_only][0] == '-') {
-    fprintf(stderr, "usage: stasis-restart [--verify] IMAGE | --tree VPID:PPID:PGID:SID:IMAGE...\n");
+    fprintf(stderr, "usage: stasis-restart [--verify] IMAGE | [--new-session] --tree VPID:PPID:PGID:SID:IMAGE...\n");
     return 2;
   }
   if (image_open_verified(&img, argv[1 + verify_only]) < 0) return 3;

@@ -39,7 +39,26 @@ static int become(struct tree_node *nodes, int n, int me) {
   return me;
 }
 
-const char *tree_restore(int count, char **specs) {
+static const struct tree_node *find(const struct tree_node *nodes, int n, long vpid) {
+  for (int i = 0; i < n; i++) if (nodes[i].vpid == vpid) return &nodes[i];
+  return NULL;
+}
+
+/* Session and group as they were, as far as the tree can make them: its
+ * own leaders again, and a new session or group where the old one's leader
+ * is not in the job (gone: a daemon's). The pid plugin shows the program
+ * the old ids (pid.c: group aliases). */
+static void remake_session(const struct tree_node *nodes, int n, int me, int new_session) {
+  const struct tree_node *self = &nodes[me], *parent = me ? find(nodes, n, self->ppid) : NULL;
+  if (!parent) {
+    if (new_session) setsid();
+    return;
+  }
+  if (self->sid == self->vpid || (self->sid != parent->sid && !find(nodes, n, self->sid))) setsid();
+  else if (self->pgid == self->vpid || (self->pgid != parent->pgid && !find(nodes, n, self->pgid))) setpgid(0, 0);
+}
+
+const char *tree_restore(int count, char **specs, int new_session) {
   struct tree_node *nodes = calloc(count, sizeof *nodes);
   for (int i = 0; i < count; i++) {
     if (!nodes || parse(specs[i], &nodes[i]) < 0) {
@@ -57,8 +76,6 @@ const char *tree_restore(int count, char **specs) {
   if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0) exit(3);
   free(images);
   int me = become(nodes, count, 0);
-  const struct tree_node *self = &nodes[me];
-  if (me != 0 && self->sid == self->vpid) setsid();
-  else if (me != 0 && self->pgid == self->vpid) setpgid(0, 0);
-  return self->image;
+  remake_session(nodes, count, me, new_session);
+  return nodes[me].image;
 }

@@ -1,6 +1,7 @@
 // The process tree of a generation, for the restart loader: one loader per
 // root (a process whose parent is not in the job), given its whole subtree
 // as `--tree VPID:PPID:PGID:SID:IMAGE...` with the root first.
+// An empty list is not possible: a manifest has at least one process.
 import { join } from 'node:path';
 import type { Manifest, ManifestProcess } from './manifest.js';
 
@@ -13,10 +14,16 @@ export function loaderArgvs(manifest: Manifest, dir: string): string[][] {
   const procs = manifest.processes;
   const pids = new Set(procs.map((p) => p.pid));
   const childrenOf = (pid: number) => procs.filter((p) => p.ppid === pid && p.pid !== pid);
-  return procs.filter((p) => p.ppid === undefined || !pids.has(p.ppid) || p.ppid === p.pid).map((root) => {
+  const roots = procs.filter((p) => p.ppid === undefined || !pids.has(p.ppid) || p.ppid === p.pid);
+  // The launched program (the lowest pid: it came first) stays in the
+  // restarter's session; a root in another session whose leader is not in
+  // the job (a double-forked daemon's) gets a session of its own again.
+  const main = roots.reduce((a, b) => (b.pid < a.pid ? b : a), roots[0]!);
+  return roots.map((root) => {
     const subtree: ManifestProcess[] = [];
     const visit = (p: ManifestProcess) => { subtree.push(p); childrenOf(p.pid).forEach(visit); };
     visit(root);
-    return subtree.length === 1 ? [join(dir, root.image)] : ['--tree', ...subtree.map((p) => node(p, dir))];
+    const own = root !== main && root.sid !== undefined && root.sid !== main.sid && !pids.has(root.sid) ? ['--new-session'] : [];
+    return [...own, ...(subtree.length === 1 ? [join(dir, root.image)] : ['--tree', ...subtree.map((p) => node(p, dir))])];
   });
 }

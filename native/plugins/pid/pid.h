@@ -10,5 +10,7 @@ pid_t pid_to_real(pid_t virt);   /* ids the program passes to the kernel */
 pid_t pid_to_virt(pid_t real);   /* ids the kernel returns to the program */
 int pid_is_virtual(pid_t id);    /* a virtual id of someone else now */
 void pid_forked_child(void);     /* the child of fork(): it is itself */
-int pid_is_translating(void);    /* some id differs from the kernel's (after a restart) */
+int pid_is_translating(void);
+pid_t group_to_real(pid_t virt);  /* process group and session ids (groups.c) */
+pid_t group_to_virt(pid_t real);    /* some id differs from the kernel's (after a restart) */
 #endif

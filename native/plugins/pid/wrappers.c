@@ -21,13 +21,13 @@
 
 static pid_t to_real_target(pid_t pid) {
   if (pid > 0) return pid_to_real(pid);
-  if (pid < -1) return -pid_to_real(-pid);
+  if (pid < -1) return -group_to_real(-pid);
   return pid;
 }
 
 static pid_t to_virt_target(pid_t pid) {
   if (pid > 0) return pid_to_virt(pid);
-  if (pid < -1) return -pid_to_virt(-pid);
+  if (pid < -1) return -group_to_virt(-pid);
   return pid;
 }
 
@@ -58,7 +58,8 @@ API pid_t wait(int *status) { return waitpid(-1, status, 0); }
 
 API int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
   REAL(waitid);
-  if (type == P_PID || type == P_PGID) id = (id_t)pid_to_real((pid_t)id);
+  if (type == P_PID) id = (id_t)pid_to_real((pid_t)id);
+  if (type == P_PGID) id = (id_t)group_to_real((pid_t)id);
   int rc = real_waitid(type, id, info, options);
   if (rc == 0 && info && info->si_pid) info->si_pid = pid_to_virt(info->si_pid);
   return rc;
@@ -67,31 +68,31 @@ API int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
 API pid_t getpgid(pid_t pid) {
   REAL(getpgid);
   pid_t r = real_getpgid(pid_to_real(pid));
-  return r > 0 ? pid_to_virt(r) : r;
+  return r > 0 ? group_to_virt(r) : r;
 }
 
 API pid_t getpgrp(void) { return getpgid(0); }
 
 API int setpgid(pid_t pid, pid_t pgid) {
   REAL(setpgid);
-  return real_setpgid(pid_to_real(pid), pid_to_real(pgid));
+  return real_setpgid(pid_to_real(pid), group_to_real(pgid));
 }
 
 API pid_t getsid(pid_t pid) {
   REAL(getsid);
   pid_t r = real_getsid(pid_to_real(pid));
-  return r > 0 ? pid_to_virt(r) : r;
+  return r > 0 ? group_to_virt(r) : r;
 }
 
 API pid_t tcgetpgrp(int fd) {
   REAL(tcgetpgrp);
   pid_t r = real_tcgetpgrp(fd);
-  return r > 0 ? pid_to_virt(r) : r;
+  return r > 0 ? group_to_virt(r) : r;
 }
 
 API int tcsetpgrp(int fd, pid_t pgrp) {
   REAL(tcsetpgrp);
-  return real_tcsetpgrp(fd, pid_to_real(pgrp));
+  return real_tcsetpgrp(fd, group_to_real(pgrp));
 }
 
 /* glibc keeps each thread's tid in its struct pthread, and after a restart
