@@ -4,8 +4,10 @@
  * again the child of its parent; sessions and group leaders are re-made.
  * Each node is "VPID:PPID:PGID:SID:IMAGE" (ids as the program knew them);
  * the first node is the root, the process this loader becomes. Pipes
- * between the tree's processes are made before the first fork (pipes.c). */
+ * between the tree's processes, and shared memory objects, are made before
+ * the first fork (pipes.c, shm.c). */
 #include "image.h"
+#include "shm.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +56,13 @@ const char *tree_restore(int count, char **specs) {
   extern char restart_inherited[8192];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
-  if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0) exit(3);
+  if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      shm_prepare(count, images) < 0)
+    exit(3);
   free(images);
   int me = become(nodes, count, 0);
   const struct tree_node *self = &nodes[me];
+  shm_keep_only(self->image);
   if (me != 0 && self->sid == self->vpid) setsid();
   else if (me != 0 && self->pgid == self->vpid) setpgid(0, 0);
   return self->image;
