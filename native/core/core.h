@@ -88,6 +88,7 @@ void image_forget_buffers(void);
 
 /* plugin.c */
 int plugins_dispatch(enum stasis_event ev);
+int plugins_claim_memory(uint64_t start, uint64_t end);  /* 1: a plugin restores it */
 
 /* coord.c */
 int coord_connect(int restored, const char *image);

@@ -12,7 +12,8 @@
 enum rec_type { REC_HEADER = 1, REC_META = 2, REC_REGION = 3, REC_PAGES = 4, REC_END = 5 };
 enum rec_flags { RECF_ZSTD = 1, RECF_LZ4 = 2, RECF_COMP_MASK = 15, RECF_ALIGNED = 16 };
 enum region_flags {
-  RGN_SHARED = 1, RGN_FILE = 2, RGN_CONTENTS = 4, RGN_STACK = 8, RGN_HEAP = 16, RGN_DELETED = 32
+  RGN_SHARED = 1, RGN_FILE = 2, RGN_CONTENTS = 4, RGN_STACK = 8, RGN_HEAP = 16, RGN_DELETED = 32,
+  RGN_OBJECT = 64 /* contents elsewhere: a shared object the loader makes once per tree */
 };
 
 struct rec_header {

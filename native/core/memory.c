@@ -51,6 +51,11 @@ static void classify(struct region *r, const char *perms, const char *path) {
    * is saved. PROT_NONE areas are reservations and guard pages. */
   int from_file = (r->flags & RGN_SHARED) && (r->flags & RGN_FILE) && !(r->flags & RGN_DELETED);
   if (!from_file && r->prot != 0) r->flags |= RGN_CONTENTS;
+  /* Shared memory another plugin saves once for all its holders. */
+  if ((r->flags & RGN_SHARED) && plugins_claim_memory(r->start, r->end)) {
+    r->flags |= RGN_OBJECT;
+    r->flags &= ~RGN_CONTENTS;
+  }
 }
 
 /* The kernel may merge our buffers with neighbouring anonymous memory, so

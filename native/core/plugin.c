@@ -38,3 +38,19 @@ int stasis_fd_kinds(const struct stasis_fd_kind *const **list) {
   *list = fd_kinds;
   return nfd_kinds;
 }
+
+/* Memory claimers (see stasis.h). */
+#define MAX_CLAIMS 8
+static stasis_memory_claim_fn claims[MAX_CLAIMS];
+static int nclaims;
+
+API void stasis_register_memory_claim(stasis_memory_claim_fn claim) {
+  if (nclaims < MAX_CLAIMS) claims[nclaims++] = claim;
+  else stasis_log("too many memory claimers");
+}
+
+int plugins_claim_memory(uint64_t start, uint64_t end) {
+  for (int i = 0; i < nclaims; i++)
+    if (claims[i](start, end)) return 1;
+  return 0;
+}

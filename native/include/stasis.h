@@ -85,6 +85,16 @@ struct stasis_fd_kind {
 
 void stasis_register_fd_kind(const struct stasis_fd_kind *kind);
 
+/* Memory a plugin saves and restores itself (objects shared between
+ * processes: MAP_SHARED anonymous memory, /dev/shm files, SysV segments).
+ * While writing the image the core asks every claimer about each region it
+ * would save; a claimed region is recorded without contents (RGN_OBJECT,
+ * docs/image-format.md) and the restart loader maps it from the object the
+ * plugin described beside the image (native/restart/shm.c). claim() runs on
+ * the checkpoint thread under the rule of stasis_event_fn. */
+typedef int (*stasis_memory_claim_fn)(unsigned long long start, unsigned long long end);
+void stasis_register_memory_claim(stasis_memory_claim_fn claim);
+
 /* Report why a checkpoint or restart cannot proceed (printf-style). The
  * message reaches the coordinator and the user, prefixed with the process. */
 void stasis_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -9,6 +9,7 @@
  * behind it; large allocations stay on that heap too. */
 #include "image.h"
 #include "parallel.h"
+#include "shm.h"
 #include "../core/ctx.h"
 #include <asm/prctl.h>
 #include <errno.h>
@@ -177,6 +178,7 @@ static void map_region(const struct loaded_region *r) {
   size_t len = rr->end - rr->start;
   char path[4096];
   snprintf(path, sizeof path, "%.*s", (int)rr->path_len, r->path);
+  if (rr->flags & RGN_OBJECT) { shm_map_region(img.name, rr->start, rr->end, rr->prot); return; }
   if ((rr->flags & RGN_SHARED) && (rr->flags & RGN_FILE) && !(rr->flags & RGN_CONTENTS)) {
     int fd = open(path, (rr->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
     if (fd < 0 || mmap(start, len, rr->prot, MAP_SHARED | MAP_FIXED, fd, rr->file_offset) == MAP_FAILED) {
@@ -293,7 +295,7 @@ int main(int argc, char **argv) {
     if (new_session) setsid();
     extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
     const char *one[1] = { argv[1] };
-    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0) return 3;
+    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || shm_prepare(1, one) < 0) return 3;
   }
   int verify_only = argc == 3 && strcmp(argv[1], "--verify") == 0;
   if (argc != 2 + verify_only || argv[1 + verify_only][0] == '-') {

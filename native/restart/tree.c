@@ -4,8 +4,10 @@
  * again the child of its parent; sessions and group leaders are re-made.
  * Each node is "VPID:PPID:PGID:SID:IMAGE" (ids as the program knew them);
  * the first node is the root, the process this loader becomes. Pipes
- * between the tree's processes are made before the first fork (pipes.c). */
+ * between the tree's processes, and shared memory objects, are made before
+ * the first fork (pipes.c, shm.c). */
 #include "image.h"
+#include "shm.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +75,12 @@ const char *tree_restore(int count, char **specs, int new_session) {
   extern char restart_inherited[8192];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
-  if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0) exit(3);
+  if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      shm_prepare(count, images) < 0)
+    exit(3);
   free(images);
   int me = become(nodes, count, 0);
+  shm_keep_only(nodes[me].image);
   remake_session(nodes, count, me, new_session);
   return nodes[me].image;
 }

@@ -54,6 +54,9 @@ static int save_one(int fd) {
   struct stat st;
   int flags = fcntl(fd, F_GETFL), fdflags = fcntl(fd, F_GETFD);
   if (n < 0 || fstat(fd, &st) < 0 || flags < 0 || fdflags < 0) return 0;   /* closed meanwhile */
+  /* A file made with O_TMPFILE keeps it in its flags; reopening with them
+   * would ask for a directory. */
+  if (S_ISREG(st.st_mode)) flags &= ~(O_TMPFILE & ~O_DIRECTORY) & ~O_DIRECTORY;
   e->target[n] = 0;
   e->info = (struct stasis_fd){ .fd = fd, .flags = flags, .cloexec = !!(fdflags & FD_CLOEXEC),
     .mode = st.st_mode, .dev = st.st_dev, .ino = st.st_ino, .rdev = st.st_rdev, .size = st.st_size,
