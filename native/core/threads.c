@@ -231,7 +231,7 @@ static void forget_vanished(void) {
 
 int threads_suspend(void) {
   wait_threads_left();
-  for (int i = 0; i < nhooks; i++) if (hooks[i]->begin) hooks[i]->begin();
+  for (int i = 0; i < nhooks; i++) if (hooks[i]->begin && hooks[i]->begin() < 0) return -1;
   stasis_nthreads = 0;
   suspended_count = 0;
   restored_count = 0;

@@ -6,6 +6,7 @@
 // order, with their payloads; timers firing at their intervals; a handler on
 // its alternate stack.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Job, Running, numbers, programs } from '../helpers/stasis.js';
 
@@ -28,6 +29,10 @@ const cases: Case[] = [
   {
     name: 'pending signals: the process\'s and a thread\'s, standard and real-time queued several times with values',
     argv: [join(programs, 'sig_pending')], progress: /^tick (\d+) /,
+  },
+  {
+    name: 'POSIX timers: same ids (a gap included), clocks, signal to the process or one thread, SIGEV_NONE; time left and intervals',
+    argv: [join(programs, 'posix_timers')], progress: /^tick (\d+) /, minLines: 8,
   },
 ];
 
@@ -70,4 +75,28 @@ describe('signals and timers: checkpoint, run on, SIGKILL, restart — twice', f
       }
     });
   }
+});
+
+describe('POSIX timers with SIGEV_THREAD', function () {
+  this.timeout(60000);
+  it('the checkpoint fails at once, naming the process and why; the program runs on; nothing is committed', async () => {
+    const job = new Job();
+    try {
+      const p = job.launch([join(programs, 'posix_timers'), 'sigev-thread']);
+      await p.waitFor(/^tick 2 /);
+      const started = Date.now();
+      const err = await job.checkpoint().then(() => null, (e: Error) => e.message);
+      assert.ok(err, 'the checkpoint succeeded');
+      assert.ok(Date.now() - started < 5000, 'the refusal waited for threads to stop');
+      const m = err.match(/process (\d+) \(posix_timers\).*SIGEV_THREAD/);
+      assert.ok(m, `unexpected message: ${err}`);
+      assert.equal(Number(m[1]), p.pid);
+      const seen = numbers(p.lines, /^tick (\d+) /).at(-1)!;
+      await p.waitFor(new RegExp(`^tick ${seen + 3} `));
+      noBroken(p.lines);
+      assert.ok(!existsSync(join(job.dir, 'gen-000001')), 'a generation was committed');
+    } finally {
+      await job.cleanup();
+    }
+  });
 });

@@ -128,10 +128,11 @@ static void thread_resuming(struct thread_rec *t, pid_t stopped_tid) {
   if (t->is_main) requeue(PROCESS, 0);
 }
 
-static void begin(void) {
+static int begin(void) {
   used = 0;
   overflow = 0;
   main_stopped = 0;
+  return 0;
 }
 
 static int pending_event(enum stasis_event ev) {
