@@ -23,6 +23,10 @@
 #include <unistd.h>
 #include <asm/prctl.h>
 
+#ifndef SS_AUTODISARM   /* linux/signal.h; not in glibc 2.36's headers */
+#define SS_AUTODISARM (1U << 31)
+#endif
+
 struct thread_rec stasis_threads[MAX_THREADS];
 int stasis_nthreads;
 pid_t stasis_ckpt_tid;
@@ -92,7 +96,7 @@ void threads_after_restart_self(struct thread_rec *t) {
   register_rseq(t);
   if (!(t->altstack.ss_flags & SS_DISABLE)) {
     stack_t ss = t->altstack;
-    ss.ss_flags = 0;
+    ss.ss_flags &= SS_AUTODISARM;   /* SS_ONSTACK is a state, not a setting */
     sigaltstack(&ss, NULL);
   }
   prctl(PR_SET_NAME, t->name, 0, 0, 0);

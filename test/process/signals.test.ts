@@ -34,6 +34,14 @@ const cases: Case[] = [
     name: 'POSIX timers: same ids (a gap included), clocks, signal to the process or one thread, SIGEV_NONE; time left and intervals',
     argv: [join(programs, 'posix_timers')], progress: /^tick (\d+) /, minLines: 8,
   },
+  {
+    name: 'interval timers: ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF keep their intervals and fire on',
+    argv: [join(programs, 'itimers')], progress: /^tick (\d+) /, minLines: 8,
+  },
+  {
+    name: 'alternate signal stacks, per thread (one with SS_AUTODISARM): handlers run on them',
+    argv: [join(programs, 'altstack')], progress: /^tick (\d+) /,
+  },
 ];
 
 /** Checkpoint `p`, let it run on, kill it, restart, and check the output continues. */
