@@ -16,6 +16,7 @@
 #include "../fd/fdutil.h"
 #include "../pid/pid.h"
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -180,7 +181,12 @@ static int timers_event(enum stasis_event ev) {
 
 static const struct stasis_plugin timers_plugin = { "timers", timers_event };
 static const struct stasis_thread_hooks timers_hooks = { .begin = refuse_sigev_thread };
+/* A forked child has no timers and no glibc timer thread (glibc starts a
+ * new one for the child's first SIGEV_THREAD timer). */
+static void forget_sigev_thread(void) { sigev_thread_used = 0; }
+
 STASIS_REGISTER static void timers_register(void) {
+  pthread_atfork(NULL, NULL, forget_sigev_thread);
   stasis_register_plugin(&timers_plugin);
   stasis_register_thread_hooks(&timers_hooks);
 }
