@@ -66,6 +66,23 @@ void threads_reset_after_fork(void);
 struct thread_rec *threads_main(void);
 struct thread_rec *threads_ckpt(void);
 
+/* Work a plugin does on every user thread, on that thread, inside its
+ * suspend handler (every signal blocked) — for what only the thread itself
+ * can reach, like the signals pending for it alone. begin() runs on the
+ * checkpoint thread before any thread is asked to stop (the previous
+ * checkpoint's threads have all left their handlers); it may refuse the
+ * checkpoint (-1 after stasis_fail, else 0). suspended() runs
+ * just before the thread counts as stopped; resuming() once it is
+ * released, before it returns to the program, in this process or in a
+ * restored one: `stopped_tid` is the kernel tid it had when it stopped.
+ * Any of the three may be NULL; the rule of stasis_event_fn applies. */
+struct stasis_thread_hooks {
+  int (*begin)(void);
+  void (*suspended)(struct thread_rec *t);
+  void (*resuming)(struct thread_rec *t, pid_t stopped_tid);
+};
+void stasis_register_thread_hooks(const struct stasis_thread_hooks *h);
+
 /* memory.c */
 struct region {
   uint64_t start, end, offset;

@@ -23,6 +23,10 @@
 #include <unistd.h>
 #include <asm/prctl.h>
 
+#ifndef SS_AUTODISARM   /* linux/signal.h; not in glibc 2.36's headers */
+#define SS_AUTODISARM (1U << 31)
+#endif
+
 struct thread_rec stasis_threads[MAX_THREADS];
 int stasis_nthreads;
 pid_t stasis_ckpt_tid;
@@ -32,6 +36,7 @@ static volatile int suspended_count;
 static volatile int resume_word;
 static volatile int suspend_value;     /* resume_word while threads are held */
 static volatile int restored_count;
+static volatile int leaving_count;     /* released threads still in their handler */
 static volatile int creation_blocked, creation_users;
 static void *tramp_stacks;
 static size_t tramp_size;
@@ -91,10 +96,19 @@ void threads_after_restart_self(struct thread_rec *t) {
   register_rseq(t);
   if (!(t->altstack.ss_flags & SS_DISABLE)) {
     stack_t ss = t->altstack;
-    ss.ss_flags = 0;
+    ss.ss_flags &= SS_AUTODISARM;   /* SS_ONSTACK is a state, not a setting */
     sigaltstack(&ss, NULL);
   }
   prctl(PR_SET_NAME, t->name, 0, 0, 0);
+}
+
+#define MAX_HOOKS 8
+static const struct stasis_thread_hooks *hooks[MAX_HOOKS];
+static int nhooks;
+
+void stasis_register_thread_hooks(const struct stasis_thread_hooks *h) {
+  if (nhooks < MAX_HOOKS) hooks[nhooks++] = h;
+  else stasis_log("too many thread hooks");
 }
 
 static void suspend_handler(int sig, siginfo_t *si, void *uc) {
@@ -103,17 +117,32 @@ static void suspend_handler(int sig, siginfo_t *si, void *uc) {
   struct thread_rec *t = checkpoint_active ? find_thread(raw_gettid()) : NULL;
   if (!t) { errno = saved_errno; return; }
   threads_record_self(t);
+  pid_t stopped_tid;
   if (ctx_save(&t->ctx) == 0) {
+    for (int i = 0; i < nhooks; i++) if (hooks[i]->suspended) hooks[i]->suspended(t);
+    stopped_tid = t->tid;
     __atomic_add_fetch(&suspended_count, 1, __ATOMIC_SEQ_CST);
     stasis_syscall_futex(&suspended_count, FUTEX_WAKE, 1, NULL);
   } else {
     threads_after_restart_self(t);
+    stopped_tid = t->saved_tid;
     __atomic_add_fetch(&restored_count, 1, __ATOMIC_SEQ_CST);
     stasis_syscall_futex(&restored_count, FUTEX_WAKE, 1, NULL);
   }
   while (__atomic_load_n(&resume_word, __ATOMIC_SEQ_CST) == suspend_value)
     stasis_syscall_futex(&resume_word, FUTEX_WAIT, suspend_value, NULL);
+  for (int i = 0; i < nhooks; i++) if (hooks[i]->resuming) hooks[i]->resuming(t, stopped_tid);
+  if (__atomic_sub_fetch(&leaving_count, 1, __ATOMIC_SEQ_CST) == 0)
+    stasis_syscall_futex(&leaving_count, FUTEX_WAKE, 1, NULL);
   errno = saved_errno;
+}
+
+/* Until every thread released last time has run its resuming hooks, what
+ * they read must not be reset by the next checkpoint's begin hooks. */
+static void wait_threads_left(void) {
+  int n;
+  while ((n = __atomic_load_n(&leaving_count, __ATOMIC_SEQ_CST)) > 0)
+    stasis_syscall_futex(&leaving_count, FUTEX_WAIT, n, NULL);
 }
 
 void threads_install_handler(void) {
@@ -156,6 +185,7 @@ void threads_reset_after_fork(void) {
   creation_blocked = 0;
   creation_users = 0;
   checkpoint_active = 0;
+  leaving_count = 0;
   stasis_nthreads = 0;
   stasis_ckpt_tid = 0;
 }
@@ -204,6 +234,8 @@ static void forget_vanished(void) {
 }
 
 int threads_suspend(void) {
+  wait_threads_left();
+  for (int i = 0; i < nhooks; i++) if (hooks[i]->begin && hooks[i]->begin() < 0) return -1;
   stasis_nthreads = 0;
   suspended_count = 0;
   restored_count = 0;
@@ -239,6 +271,9 @@ int threads_suspend(void) {
 
 void threads_resume(void) {
   __atomic_store_n(&checkpoint_active, 0, __ATOMIC_SEQ_CST);
+  /* Every thread that stopped is released now (after a restart, each one
+   * came back: as many as had stopped when the image was written). */
+  __atomic_store_n(&leaving_count, __atomic_load_n(&suspended_count, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
   __atomic_add_fetch(&resume_word, 1, __ATOMIC_SEQ_CST);
   stasis_syscall_futex(&resume_word, FUTEX_WAKE, 0x7fffffff, NULL);
 }

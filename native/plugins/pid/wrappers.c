@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -120,4 +121,20 @@ API int raise(int sig) {
   REAL(raise);
   if (!pid_is_translating()) return real_raise(sig);
   return (int)syscall(SYS_tgkill, syscall(SYS_getpid), syscall(SYS_gettid), sig);
+}
+
+API int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) {
+  REAL(pthread_sigqueue);
+  if (!pid_is_translating() || tid_offset < 0) return real_pthread_sigqueue(thread, sig, value);
+  pid_t vtid = *(volatile pid_t *)((char *)thread + tid_offset);
+  if (vtid <= 0) return ESRCH;
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  si.si_signo = sig;
+  si.si_code = SI_QUEUE;
+  si.si_pid = getpid();   /* the sender as the program knows it */
+  si.si_uid = getuid();
+  si.si_value = value;
+  if (syscall(SYS_rt_tgsigqueueinfo, syscall(SYS_getpid), pid_to_real(vtid), sig, &si) < 0) return errno;
+  return 0;
 }

@@ -1,7 +1,8 @@
 /* Signal dispositions — every handler, flag and mask, read and set with the
  * raw system call so glibc's own signals (SIGCANCEL, SIGSETXID) come too —
  * and the three interval timers, which keep their remaining time.
- * Per-thread masks travel in each thread's signal frame (core). */
+ * Per-thread masks travel in each thread's signal frame (core); pending
+ * signals are pending.c's. */
 #include "../../core/core.h"
 #include <signal.h>
 #include <string.h>
