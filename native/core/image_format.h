@@ -60,6 +60,8 @@ struct restart_info {
    * opaque to the core; the fd plugin keeps them through its restore and
    * kinds look them up by name (plugins/fd: fd_inherited). */
   char inherited[8192];
+  /* `stasis restart --path-map`: "OLD=NEW" lines (core/path_map.h). */
+  char path_map[4096];
 };
 
 #endif

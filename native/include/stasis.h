@@ -81,6 +81,12 @@ struct stasis_fd_kind {
 
 void stasis_register_fd_kind(const struct stasis_fd_kind *kind);
 
+/* At RESTART: the path to reopen for a path saved at the checkpoint —
+ * itself, or where `stasis restart --path-map OLD=NEW` says it moved.
+ * Writes into buf (cap bytes) and returns it. Every plugin that reopens
+ * something by path goes through this. */
+const char *stasis_restore_path(const char *saved, char *buf, unsigned long cap);
+
 /* Report why a checkpoint or restart cannot proceed (printf-style). The
  * message reaches the coordinator and the user, prefixed with the process. */
 void stasis_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

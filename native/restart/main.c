@@ -9,6 +9,7 @@
  * behind it; large allocations stay on that heap too. */
 #include "image.h"
 #include "parallel.h"
+#include "../core/path_map.h"
 #include "../core/ctx.h"
 #include <asm/prctl.h>
 #include <errno.h>
@@ -36,6 +37,7 @@ static uint64_t loader_zone_end;
 /* Copied while the environment (on the stack the loader drops) exists. */
 static char coord[256], token[128], image_path[4096], debug;
 char restart_inherited[8192];   /* descriptors handed to the restored process (pipes.c) */
+char restart_path_map[4096];
 
 struct mapping { uint64_t start, end; char name[64]; };
 static struct mapping own[256];
@@ -175,8 +177,9 @@ static void map_region(const struct loaded_region *r) {
   const struct region_rec *rr = r->rec;
   void *start = (void *)rr->start;
   size_t len = rr->end - rr->start;
-  char path[4096];
-  snprintf(path, sizeof path, "%.*s", (int)rr->path_len, r->path);
+  char saved[4096], path[4096];
+  snprintf(saved, sizeof saved, "%.*s", (int)rr->path_len, r->path);
+  path_map_apply(restart_path_map, saved, path, sizeof path);
   if ((rr->flags & RGN_SHARED) && (rr->flags & RGN_FILE) && !(rr->flags & RGN_CONTENTS)) {
     int fd = open(path, (rr->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
     if (fd < 0 || mmap(start, len, rr->prot, MAP_SHARED | MAP_FIXED, fd, rr->file_offset) == MAP_FAILED) {
@@ -229,6 +232,7 @@ static void fill_restart_info(void) {
   memcpy(ri->token, token, sizeof ri->token);
   memcpy(ri->image, image_path, sizeof ri->image);
   memcpy(ri->inherited, restart_inherited, sizeof ri->inherited);
+  memcpy(ri->path_map, restart_path_map, sizeof ri->path_map);
 }
 
 static void unregister_rseq(void) {
@@ -281,6 +285,16 @@ int main(int argc, char **argv) {
   debug = getenv("STASIS_DEBUG") != NULL;
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_ARENA_MAX, 1); /* helper threads too allocate on that heap */
+  const char *map = getenv("STASIS_PATH_MAP");
+  char bad[256];
+  if (map && snprintf(restart_path_map, sizeof restart_path_map, "%s", map) >= (int)sizeof restart_path_map) {
+    fprintf(stderr, "stasis-restart: STASIS_PATH_MAP: longer than %zu bytes\n", sizeof restart_path_map - 1);
+    return 2;
+  }
+  if (path_map_check(restart_path_map, bad, sizeof bad) < 0) {
+    fprintf(stderr, "stasis-restart: STASIS_PATH_MAP: bad entry '%s' (want OLD=NEW, both absolute paths)\n", bad);
+    return 2;
+  }
   if (argc > 2 && strcmp(argv[1], "--tree") == 0) {
     extern const char *tree_restore(int count, char **specs);
     argv[1] = (char *)tree_restore(argc - 2, argv + 2);

@@ -28,6 +28,9 @@ async function run(a: Args): Promise<void> {
   const images = manifest.processes.map((p) => join(dir, p.image));
   const missing = images.find((f) => !existsSync(f));
   if (missing) throw new Error(`${missing}: image listed in the manifest is missing`);
+  const sides = manifest.processes.flatMap((p) => p.files ?? []).map((f) => join(dir, f.name));
+  const missingSide = sides.find((f) => !existsSync(f));
+  if (missingSide) throw new Error(`${missingSide}: file listed in the manifest is missing`);
   const root = a.root ? resolve(a.root) : undefined;
   if (root && !existsSync(join(root, 'proc', 'self'))) throw new Error(`--root ${root}: not a directory with /proc mounted inside`);
   if (liveCoordinator(store.dir)?.private === false)
