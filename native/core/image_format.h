@@ -62,6 +62,9 @@ struct restart_info {
   char inherited[8192];
   /* `stasis restart --path-map`: "OLD=NEW" lines (core/path_map.h). */
   char path_map[4096];
+  /* Children the loader made for this process that have no image of their
+   * own (zombies re-made): "VPID=PID ...", mapped by the pid plugin. */
+  char children[8192];
 };
 
 #endif

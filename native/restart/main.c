@@ -34,10 +34,13 @@
 #define LOADER_ZONE_LIMIT 0x400000ull
 #define SCRATCH_HINT      0x230000000000ull
 static uint64_t loader_zone_end;
+int zombies_check(int count, const char *const *images);
+int zombies_make(const char *image, char *out, size_t cap);
 /* Copied while the environment (on the stack the loader drops) exists. */
 static char coord[256], token[128], image_path[4096], debug;
 char restart_inherited[8192];   /* descriptors handed to the restored process (pipes.c) */
 char restart_path_map[4096];
+static char restart_children[8192];   /* zombies.c */
 
 struct mapping { uint64_t start, end; char name[64]; };
 static struct mapping own[256];
@@ -233,6 +236,7 @@ static void fill_restart_info(void) {
   memcpy(ri->image, image_path, sizeof ri->image);
   memcpy(ri->inherited, restart_inherited, sizeof ri->inherited);
   memcpy(ri->path_map, restart_path_map, sizeof ri->path_map);
+  memcpy(ri->children, restart_children, sizeof ri->children);
 }
 
 static void unregister_rseq(void) {
@@ -302,8 +306,10 @@ int main(int argc, char **argv) {
   } else if (argc == 2 && argv[1][0] != '-') {
     extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
     const char *one[1] = { argv[1] };
-    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0) return 3;
+    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || zombies_check(1, one) < 0) return 3;
   }
+  /* The process this loader becomes gets back its children not waited for. */
+  if (argc == 2 && argv[1][0] != '-' && zombies_make(argv[1], restart_children, sizeof restart_children) < 0) return 3;
   int verify_only = argc == 3 && strcmp(argv[1], "--verify") == 0;
   if (argc != 2 + verify_only || argv[1 + verify_only][0] == '-') {
     fprintf(stderr, "usage: stasis-restart [--verify] IMAGE | --tree VPID:PPID:PGID:SID:IMAGE...\n");

@@ -54,7 +54,10 @@ const char *tree_restore(int count, char **specs) {
   extern char restart_inherited[8192];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
-  if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0) exit(3);
+  extern int zombies_check(int count, const char *const *images);
+  if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      zombies_check(count, images) < 0)
+    exit(3);
   free(images);
   int me = become(nodes, count, 0);
   const struct tree_node *self = &nodes[me];
