@@ -5,7 +5,7 @@
 // manifest with a checksum, and a damaged one stops the restart.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Job, numbers, programs } from '../helpers/stasis.js';
 
 function noBroken(lines: string[]): void {
@@ -84,15 +84,43 @@ describe('FIFOs shared between processes', function () {
       const g = await job.checkpoint();
       await job.killTree(p);
       const f = join(g.dir, sideFiles(g.dir)[0]!.name);
+      const fine = await job.cli(['inspect', g.dir]);
+      assert.equal(fine.exitCode, 0, fine.stderr);
+      assert.match(fine.stdout, /file \S+\.img\.pipes: .*crc32c:/);
       const bytes = readFileSync(f);
       bytes[4] = bytes[4]! ^ 0x01;   // inside the first record's header
       writeFileSync(f, bytes);
+      const damaged = await job.cli(['inspect', g.dir]);
+      assert.notEqual(damaged.exitCode, 0);
+      assert.ok(damaged.stderr.includes(`${f}: corrupt`), damaged.stderr);
       const r = job.restart();
       const code = await r.waitExit(30000);
       assert.notEqual(code, 0);
       const line = r.errLines.find((l) => l.includes('.pipes'));
       assert.ok(line && /corrupt/.test(line), `stderr names the damaged file: ${r.errLines.join(' | ')}`);
     } finally {
+      await job.cleanup();
+    }
+  });
+
+  it('a FIFO that a process outside the job holds too refuses the checkpoint, naming it', async () => {
+    const job = new Job();
+    const fifo = join(job.dir, 'shared.fifo');
+    let outside: number | undefined;
+    try {
+      const p = job.launch([join(programs, 'fifo_shared'), fifo]);
+      await p.waitFor(/^got 300$/, 20000);
+      outside = openSync(fifo, 'w');   // this test process, a writer outside the job
+      await assert.rejects(job.checkpoint(), (e: Error) =>
+        /is the (read|write) end of a FIFO that process \d+ \(.*\), which is not in the job, holds too/.test(e.message)
+        && e.message.includes(fifo));
+      closeSync(outside);
+      outside = undefined;
+      const g = await job.checkpoint();
+      assert.equal(g.generation, 1, 'once the outsider let go, the checkpoint goes through');
+      noBroken(p.lines);
+    } finally {
+      if (outside !== undefined) closeSync(outside);
       await job.cleanup();
     }
   });
