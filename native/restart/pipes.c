@@ -32,7 +32,9 @@ static int known(const char *name) {
 }
 
 /* A FIFO, opened read-write at its (mapped) path; one deleted while open
- * comes back as a new nameless FIFO in the same directory. */
+ * comes back as a new nameless FIFO in the same directory: made under its
+ * old name when that is free (so it reads "PATH (deleted)" as before), else
+ * under a scratch name, and unlinked at once. */
 static int open_fifo(const char *file, const char *saved) {
   char path[4096], tmp[4200];
   path_map_apply(restart_path_map, saved, path, sizeof path);
@@ -40,8 +42,13 @@ static int open_fifo(const char *file, const char *saved) {
   const char *at = path;
   if (n > 10 && strcmp(path + n - 10, " (deleted)") == 0) {
     path[n - 10] = 0;
-    snprintf(tmp, sizeof tmp, "%s.stasis-%d", path, (int)getpid());
-    if (mkfifo(tmp, 0600) < 0) {
+    snprintf(tmp, sizeof tmp, "%s", path);
+    int made = mkfifo(tmp, 0600) == 0;
+    if (!made && errno == EEXIST) {
+      snprintf(tmp, sizeof tmp, "%s.stasis-%d", path, (int)getpid());
+      made = mkfifo(tmp, 0600) == 0;
+    }
+    if (!made) {
       fprintf(stderr, "stasis-restart: %s: cannot re-make deleted FIFO %s: %s\n", file, path, strerror(errno));
       return -1;
     }

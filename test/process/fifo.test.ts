@@ -5,7 +5,7 @@
 // manifest with a checksum, and a damaged one stops the restart.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Job, numbers, programs } from '../helpers/stasis.js';
 
 function noBroken(lines: string[]): void {
@@ -71,6 +71,31 @@ describe('FIFOs shared between processes', function () {
       await r.waitFor(/^done 20000 20000$/, 60000);
       noBroken(r.lines);
       assert.equal(await r.waitExit(20000), 0);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
+  it('a FIFO whose name was removed while open comes back as one FIFO (with no name), twice', async () => {
+    const job = new Job();
+    const fifo = join(job.dir, 'gone.fifo');
+    try {
+      let p = job.launch([join(programs, 'fifo_shared'), fifo, '0', 'unlink']);
+      await p.waitFor(/^unlinked$/, 20000);
+      await p.waitFor(/^got 300$/, 20000);
+      for (let round = 1; round <= 2; round++) {
+        const g = await job.checkpoint();
+        const text = readFileSync(join(g.dir, sideFiles(g.dir)[0]!.name), 'latin1');
+        assert.ok(text.includes(`${fifo} (deleted)`), 'the record names the deleted FIFO');
+        const last = numbers(p.lines, /^got (\d+)$/).at(-1)!;
+        await job.killTree(p);
+        const r = job.restart();
+        await r.waitFor(new RegExp(`^got ${last + 300}$`), 30000);
+        noBroken(r.lines);
+        assert.ok(!existsSync(fifo), 'no name was left behind');
+        p = r;
+      }
+      await job.killTree(p);
     } finally {
       await job.cleanup();
     }

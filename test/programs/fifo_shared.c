@@ -5,7 +5,9 @@
  * "got N" every 100 lines (N counts both), checking that each writer's
  * lines arrive in order, none lost or repeated. Output: "got N" or
  * "BROKEN ...". With COUNT (argv[2]) each child stops after COUNT lines;
- * the parent prints "done A B" at EOF (both writers closed) and exits. */
+ * the parent prints "done A B" at EOF (both writers closed) and exits.
+ * With "unlink" (argv[3]) the parent removes the FIFO's name once both
+ * writers have sent a line and prints "unlinked": the ends stay open. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,6 +43,7 @@ int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: fifo_shared FIFO [COUNT]\n"); return 2; }
   const char *fifo = argv[1];
   long count = argc > 2 ? atol(argv[2]) : 0;
+  int unlink_it = argc > 3 && strcmp(argv[3], "unlink") == 0;
   unlink(fifo);
   if (mkfifo(fifo, 0600) < 0) { perror("mkfifo"); return 1; }
   pid_t kids[2];
@@ -63,6 +66,11 @@ int main(int argc, char **argv) {
     int w = tag - 'A';
     if (n != want[w]) { printf("BROKEN got %c %ld, want %c %ld\n", tag, n, tag, want[w]); return 1; }
     want[w]++;
+    if (unlink_it && want[0] > 1 && want[1] > 1) {
+      if (unlink(fifo) < 0) { printf("BROKEN unlink: %s\n", strerror(errno)); return 1; }
+      printf("unlinked\n");
+      unlink_it = 0;
+    }
     if (++total % 100 == 0) { printf("got %ld\n", total); nap(15); }
   }
   for (int i = 0; i < 2; i++) {
@@ -77,6 +85,6 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("done %ld %ld\n", want[0] - 1, want[1] - 1);
-  unlink(fifo);
+  if (argc <= 3) unlink(fifo);
   return 0;
 }
