@@ -118,12 +118,16 @@ static void on_save(char *arg) {
   coord_decode(arg);
   struct image_stats st = { 0, 0, 0 };
   stasis_save_path = arg;
+  side_files_reset();
   int r = plugins_dispatch(STASIS_EVENT_SAVE) < 0 ? SAVE_FAILED : save_image(arg, &st);
   if (r == SAVE_RESTORED) { finish_restart(); return; }
   if (r == SAVE_FAILED) { send_failed(); return; }
-  /* Where the process sits in the tree, as the program sees it. */
-  coord_send("SAVED %llu crc32c:%08x %d %d %d", (unsigned long long)st.bytes, st.checksum,
-             getppid(), getpgid(0), getsid(0));
+  /* Where the process sits in the tree, as the program sees it, then the
+   * side files written beside the image. */
+  char sides[512];
+  side_files_describe(sides, sizeof sides);
+  coord_send("SAVED %llu crc32c:%08x %d %d %d%s", (unsigned long long)st.bytes, st.checksum,
+             getppid(), getpgid(0), getsid(0), sides);
 }
 
 static void serve(void) {

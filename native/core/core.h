@@ -128,6 +128,15 @@ extern volatile int stasis_restored;   /* restart count as seen by this process 
 extern struct restart_info stasis_restart_info;
 extern const char *stasis_save_path;   /* SAVE: the image being written (plugins may write beside it) */
 
+/* side_file.c: IMAGE.SUFFIX files for the restart loader, checksummed and
+ * listed in the manifest. open returns an id (or -1 after stasis_fail);
+ * write/close return 0 or -1 after stasis_fail. */
+int stasis_side_open(const char *suffix);
+int stasis_side_write(int id, const void *buf, size_t n);
+int stasis_side_close(int id);
+void side_files_reset(void);
+void side_files_describe(char *out, size_t cap);
+
 /* raw helpers */
 long stasis_syscall_futex(volatile int *addr, int op, int val, const struct timespec *ts);
 uint64_t stasis_get_fs(void);

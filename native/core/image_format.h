@@ -61,6 +61,11 @@ struct restart_info {
    * opaque to the core; the fd plugin keeps them through its restore and
    * kinds look them up by name (plugins/fd: fd_inherited). */
   char inherited[8192];
+  /* `stasis restart --path-map`: "OLD=NEW" lines (core/path_map.h). */
+  char path_map[4096];
+  /* Children the loader made for this process that have no image of their
+   * own (zombies re-made): "VPID=PID ...", mapped by the pid plugin. */
+  char children[8192];
 };
 
 #endif

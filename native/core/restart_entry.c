@@ -3,6 +3,7 @@
  * stasis_restart_entry. It rebuilds the threads and returns the main thread
  * into its suspend handler; the checkpoint thread does the rest. */
 #include "core.h"
+#include "path_map.h"
 #include <sys/mman.h>
 
 struct restart_info stasis_restart_info;
@@ -16,4 +17,8 @@ __attribute__((noreturn)) void stasis_restart_entry(struct restart_info *info) {
   stasis_restored++;
   threads_recreate();
   ctx_jump(&threads_main()->ctx, 1);
+}
+
+API const char *stasis_restore_path(const char *saved, char *buf, unsigned long cap) {
+  return path_map_apply(stasis_restart_info.path_map, saved, buf, cap);
 }

@@ -95,6 +95,12 @@ void stasis_register_fd_kind(const struct stasis_fd_kind *kind);
 typedef int (*stasis_memory_claim_fn)(unsigned long long start, unsigned long long end);
 void stasis_register_memory_claim(stasis_memory_claim_fn claim);
 
+/* At RESTART: the path to reopen for a path saved at the checkpoint —
+ * itself, or where `stasis restart --path-map OLD=NEW` says it moved.
+ * Writes into buf (cap bytes) and returns it. Every plugin that reopens
+ * something by path goes through this. */
+const char *stasis_restore_path(const char *saved, char *buf, unsigned long cap);
+
 /* Report why a checkpoint or restart cannot proceed (printf-style). The
  * message reaches the coordinator and the user, prefixed with the process. */
 void stasis_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -31,6 +31,10 @@ struct image {
   int npages;
 };
 
+/* main.c: --path-map as the loader got it (STASIS_PATH_MAP, see
+ * core/path_map.h); applied to every path the loader opens. */
+extern char restart_path_map[4096];
+
 /* Maps the file read-only and checks every record; on failure prints one
  * line naming the image and returns -1. */
 int image_open_verified(struct image *img, const char *path);

@@ -10,6 +10,7 @@
 #include "image.h"
 #include "parallel.h"
 #include "shm.h"
+#include "../core/path_map.h"
 #include "../core/ctx.h"
 #include <asm/prctl.h>
 #include <errno.h>
@@ -34,9 +35,13 @@
 #define LOADER_ZONE_LIMIT 0x400000ull
 #define SCRATCH_HINT      0x230000000000ull
 static uint64_t loader_zone_end;
+int zombies_check(int count, const char *const *images);
+int zombies_make(const char *image, char *out, size_t cap);
 /* Copied while the environment (on the stack the loader drops) exists. */
 static char coord[256], token[128], image_path[4096], debug;
 char restart_inherited[8192];   /* descriptors handed to the restored process (pipes.c) */
+char restart_path_map[4096];
+static char restart_children[8192];   /* zombies.c */
 
 struct mapping { uint64_t start, end; char name[64]; };
 static struct mapping own[256];
@@ -176,8 +181,9 @@ static void map_region(const struct loaded_region *r) {
   const struct region_rec *rr = r->rec;
   void *start = (void *)rr->start;
   size_t len = rr->end - rr->start;
-  char path[4096];
-  snprintf(path, sizeof path, "%.*s", (int)rr->path_len, r->path);
+  char saved[4096], path[4096];
+  snprintf(saved, sizeof saved, "%.*s", (int)rr->path_len, r->path);
+  path_map_apply(restart_path_map, saved, path, sizeof path);
   if (rr->flags & RGN_OBJECT) { shm_map_region(img.name, rr->start, rr->end, rr->prot); return; }
   if ((rr->flags & RGN_SHARED) && (rr->flags & RGN_FILE) && !(rr->flags & RGN_CONTENTS)) {
     int fd = open(path, (rr->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
@@ -231,6 +237,8 @@ static void fill_restart_info(void) {
   memcpy(ri->token, token, sizeof ri->token);
   memcpy(ri->image, image_path, sizeof ri->image);
   memcpy(ri->inherited, restart_inherited, sizeof ri->inherited);
+  memcpy(ri->path_map, restart_path_map, sizeof ri->path_map);
+  memcpy(ri->children, restart_children, sizeof ri->children);
 }
 
 static void unregister_rseq(void) {
@@ -283,6 +291,16 @@ int main(int argc, char **argv) {
   debug = getenv("STASIS_DEBUG") != NULL;
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_ARENA_MAX, 1); /* helper threads too allocate on that heap */
+  const char *map = getenv("STASIS_PATH_MAP");
+  char bad[256];
+  if (map && snprintf(restart_path_map, sizeof restart_path_map, "%s", map) >= (int)sizeof restart_path_map) {
+    fprintf(stderr, "stasis-restart: STASIS_PATH_MAP: longer than %zu bytes\n", sizeof restart_path_map - 1);
+    return 2;
+  }
+  if (path_map_check(restart_path_map, bad, sizeof bad) < 0) {
+    fprintf(stderr, "stasis-restart: STASIS_PATH_MAP: bad entry '%s' (want OLD=NEW, both absolute paths)\n", bad);
+    return 2;
+  }
   /* The root leaves the restarter's session for one of its own, as it had
    * (a daemon whose session leader is gone). */
   int new_session = argc > 1 && strcmp(argv[1], "--new-session") == 0;
@@ -295,8 +313,12 @@ int main(int argc, char **argv) {
     if (new_session) setsid();
     extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
     const char *one[1] = { argv[1] };
-    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || shm_prepare(1, one) < 0) return 3;
+    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || shm_prepare(1, one) < 0 ||
+        zombies_check(1, one) < 0)
+      return 3;
   }
+  /* The process this loader becomes gets back its children not waited for. */
+  if (argc == 2 && argv[1][0] != '-' && zombies_make(argv[1], restart_children, sizeof restart_children) < 0) return 3;
   int verify_only = argc == 3 && strcmp(argv[1], "--verify") == 0;
   if (argc != 2 + verify_only || argv[1 + verify_only][0] == '-') {
     fprintf(stderr, "usage: stasis-restart [--verify] IMAGE | [--new-session] --tree VPID:PPID:PGID:SID:IMAGE...\n");

@@ -1,82 +1,143 @@
-/* Anonymous pipes of a process tree. At SAVE every process writes, beside
- * its image, "IMAGE.pipes": one record per pipe it holds an end of
- * ("pipe INO SIZE LEN\n" then LEN bytes: what the pipe held, the same in
- * every holder's file). Before anything forks, the loader makes one new
- * pipe per inode found in the tree's files, gives it its capacity and its
- * bytes, closes the write end and keeps the read end; every forked loader
- * inherits them all. Each restored process learns them through
- * restart_info.inherited as "pipe:INO=FD" and reopens its ends from there
- * (plugins/pipe); every inherited copy is closed once a process has its
- * descriptors back, so a reader sees EOF when the last real writer closes. */
+/* Pipes and FIFOs of a process tree. At SAVE every process writes, beside
+ * its image, the side file "IMAGE.pipes" (checked here against its
+ * checksum): one record per pipe it holds an end of — "pipe INO SIZE LEN\n"
+ * then LEN bytes, or for a FIFO "fifo DEV INO SIZE LEN PATHLEN\n", its path,
+ * then LEN bytes: what the pipe held, the same in every holder's file.
+ * Before anything forks, the loader makes one new pipe per inode found in
+ * the tree's files (a FIFO: opens it read-write at its path, mapped by
+ * --path-map), gives it its capacity and its bytes, once, and keeps a
+ * descriptor; every forked loader inherits them all. Each restored process
+ * learns them through restart_info.inherited as "pipe:INO=FD" or
+ * "fifo:DEV:INO=FD" and reopens its ends from there (plugins/pipe); every
+ * inherited copy is closed once a process has its descriptors back, so a
+ * reader sees EOF when the last real writer closes. */
+#include "image.h"
+#include "side.h"
+#include "../core/path_map.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_PIPES 4096
-static unsigned long long made[MAX_PIPES];
+static char made[MAX_PIPES][48];
 static int nmade;
 
-static int known(unsigned long long ino) {
-  for (int i = 0; i < nmade; i++) if (made[i] == ino) return 1;
+static int known(const char *name) {
+  for (int i = 0; i < nmade; i++) if (strcmp(made[i], name) == 0) return 1;
   return 0;
 }
 
-static int make_pipe(const char *file, unsigned long long ino, int size, const char *data, size_t len,
-                     char *out, size_t cap) {
-  int p[2];
-  if (nmade >= MAX_PIPES) { fprintf(stderr, "stasis-restart: %s: more than %d pipes\n", file, MAX_PIPES); return -1; }
-  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) { fprintf(stderr, "stasis-restart: pipe: %s\n", strerror(errno)); return -1; }
-  if (size > 0 && fcntl(p[1], F_GETPIPE_SZ) != size && fcntl(p[1], F_SETPIPE_SZ, size) < 0 && (size_t)fcntl(p[1], F_GETPIPE_SZ) < len)
-    fprintf(stderr, "stasis-restart: %s: cannot give pipe:[%llu] its size %d back: %s\n", file, ino, size, strerror(errno));
-  for (size_t off = 0; off < len;) {
-    ssize_t w = write(p[1], data + off, len - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      fprintf(stderr, "stasis-restart: %s: cannot put %zu bytes back into pipe:[%llu]: %s\n", file, len, ino, strerror(errno));
+/* A FIFO, opened read-write at its (mapped) path; one deleted while open
+ * comes back as a new nameless FIFO in the same directory: made under its
+ * old name when that is free (so it reads "PATH (deleted)" as before), else
+ * under a scratch name, and unlinked at once. */
+static int open_fifo(const char *file, const char *saved) {
+  char path[4096], tmp[4200];
+  path_map_apply(restart_path_map, saved, path, sizeof path);
+  size_t n = strlen(path);
+  const char *at = path;
+  if (n > 10 && strcmp(path + n - 10, " (deleted)") == 0) {
+    path[n - 10] = 0;
+    snprintf(tmp, sizeof tmp, "%s", path);
+    int made = mkfifo(tmp, 0600) == 0;
+    if (!made && errno == EEXIST) {
+      snprintf(tmp, sizeof tmp, "%s.stasis-%d", path, (int)getpid());
+      made = mkfifo(tmp, 0600) == 0;
+    }
+    if (!made) {
+      fprintf(stderr, "stasis-restart: %s: cannot re-make deleted FIFO %s: %s\n", file, path, strerror(errno));
       return -1;
     }
-    off += w;
+    at = tmp;
   }
-  close(p[1]);
-  /* The read end is not O_NONBLOCK for anyone: each process reopens it. */
+  struct stat st;
+  int fd = open(at, O_RDWR | O_NONBLOCK);
+  if (at == tmp) unlink(tmp);
+  if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))) {
+    close(fd);
+    fprintf(stderr, "stasis-restart: %s: %s is no longer a FIFO\n", file, path);
+    return -1;
+  }
+  if (fd < 0) fprintf(stderr, "stasis-restart: %s: cannot open FIFO %s: %s\n", file, path, strerror(errno));
+  return fd;
+}
+
+/* One pipe (fifo_path NULL) or FIFO, holding its bytes, handed over as `name`. */
+static int make_pipe(const char *file, const char *name, const char *fifo_path, int size, const char *data, size_t len,
+                     char *out, size_t cap) {
+  int p[2] = { -1, -1 };
+  if (nmade >= MAX_PIPES) { fprintf(stderr, "stasis-restart: %s: more than %d pipes\n", file, MAX_PIPES); return -1; }
+  if (fifo_path) {
+    if ((p[0] = open_fifo(file, fifo_path)) < 0) return -1;
+  } else if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+    fprintf(stderr, "stasis-restart: pipe: %s\n", strerror(errno));
+    return -1;
+  }
+  int w = p[1] >= 0 ? p[1] : p[0];
+  if (size > 0 && fcntl(w, F_GETPIPE_SZ) != size && fcntl(w, F_SETPIPE_SZ, size) < 0 && (size_t)fcntl(w, F_GETPIPE_SZ) < len)
+    fprintf(stderr, "stasis-restart: %s: cannot give %s its size %d back: %s\n", file, name, size, strerror(errno));
+  for (size_t off = 0; off < len;) {
+    ssize_t wr = write(w, data + off, len - off);
+    if (wr < 0 && errno == EINTR) continue;
+    if (wr <= 0) {
+      fprintf(stderr, "stasis-restart: %s: cannot put %zu bytes back into %s: %s\n", file, len, name, strerror(errno));
+      return -1;
+    }
+    off += wr;
+  }
+  if (p[1] >= 0) close(p[1]);
+  /* What is kept is not O_NONBLOCK for anyone: each process reopens it. */
   size_t used = strlen(out);
-  if (snprintf(out + used, cap - used, "%spipe:%llu=%d", used ? " " : "", ino, p[0]) >= (int)(cap - used)) {
+  if (snprintf(out + used, cap - used, "%s%s=%d", used ? " " : "", name, p[0]) >= (int)(cap - used)) {
     fprintf(stderr, "stasis-restart: too many pipes to hand over\n");
     return -1;
   }
-  made[nmade++] = ino;
+  snprintf(made[nmade++], sizeof made[0], "%s", name);
   return 0;
 }
 
-/* One image's record file (absent: the process held no pipe). */
+/* One image's records (no file: the process held no pipe). */
 static int read_records(const char *image, char *out, size_t cap) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s.pipes", image);
-  FILE *f = fopen(path, "re");
-  if (!f) {
-    if (errno == ENOENT) return 0;
-    fprintf(stderr, "stasis-restart: %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  unsigned long long ino;
-  int size;
+  char *buf, file[4200];
   size_t len;
-  int rc = 0, n;
-  while (rc == 0 && (n = fscanf(f, "pipe %llu %d %zu", &ino, &size, &len)) == 3 && fgetc(f) == '\n') {
-    char *data = len ? malloc(len) : NULL;
-    if ((len && !data) || (len && fread(data, 1, len, f) != len)) {
-      fprintf(stderr, "stasis-restart: %s: truncated record for pipe:[%llu]\n", path, ino);
+  if (side_file_read(image, "pipes", &buf, &len) < 0) return -1;
+  if (!buf) return 0;
+  snprintf(file, sizeof file, "%s.pipes", image);
+  int rc = 0;
+  for (size_t at = 0; rc == 0 && at < len;) {
+    unsigned long long dev = 0, ino;
+    int size, used = 0;
+    size_t n, pathlen = 0;
+    char name[48];
+    const char *rec = buf + at, *nl = memchr(rec, '\n', len - at < 128 ? len - at : 128);
+    char head[128];   /* the header line alone: sscanf must not run into the bytes */
+    if (nl) { memcpy(head, rec, nl - rec); head[nl - rec] = 0; used = (int)(nl - rec) + 1; }
+    int end = -1;
+    if (nl && sscanf(head, "pipe %llu %d %zu%n", &ino, &size, &n, &end) == 3 && end == used - 1) {
+      snprintf(name, sizeof name, "pipe:%llu", ino);
+    } else if (nl && sscanf(head, "fifo %llu %llu %d %zu %zu%n", &dev, &ino, &size, &n, &pathlen, &end) == 5 && end == used - 1) {
+      snprintf(name, sizeof name, "fifo:%llu:%llu", dev, ino);
+    } else {
+      fprintf(stderr, "stasis-restart: %s: malformed record at byte %zu\n", file, at);
       rc = -1;
-    } else if (!known(ino)) {
-      rc = make_pipe(path, ino, size, data, len, out, cap);
+      break;
     }
-    free(data);
+    if (pathlen >= 4096 || n > len || at + used + pathlen + n > len) {
+      fprintf(stderr, "stasis-restart: %s: truncated record for %s\n", file, name);
+      rc = -1;
+      break;
+    }
+    char path[4096];
+    memcpy(path, rec + used, pathlen);
+    path[pathlen] = 0;
+    if (!known(name)) rc = make_pipe(file, name, pathlen ? path : NULL, size, rec + used + pathlen, n, out, cap);
+    at += used + pathlen + n;
   }
-  if (rc == 0 && !feof(f)) { fprintf(stderr, "stasis-restart: %s: malformed\n", path); rc = -1; }
-  fclose(f);
+  free(buf);
   return rc;
 }
 

@@ -75,8 +75,9 @@ const char *tree_restore(int count, char **specs, int new_session) {
   extern char restart_inherited[8192];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
+  extern int zombies_check(int count, const char *const *images);
   if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
-      shm_prepare(count, images) < 0)
+      shm_prepare(count, images) < 0 || zombies_check(count, images) < 0)
     exit(3);
   free(images);
   int me = become(nodes, count, 0);

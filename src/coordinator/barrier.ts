@@ -82,12 +82,22 @@ async function newImages(execing: ProcPeer[], late: () => ProcPeer[]): Promise<P
   return [];
 }
 
-/** "SAVED bytes checksum ppid pgid sid": the image and where the process sits in the tree. */
+/**
+ * "SAVED bytes checksum ppid pgid sid [suffix:bytes:crc32c:xxxxxxxx...]": the
+ * image, where the process sits in the tree, and the side files beside the image.
+ */
 function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
-  const [, bytes, checksum, ppid, pgid, sid] = answer.split(' ');
-  const entry: ManifestProcess = { pid: p.info.pid, host: p.info.host, name: p.info.name, image: imageName(p),
+  const [, bytes, checksum, ppid, pgid, sid, ...sides] = answer.split(' ');
+  const image = imageName(p);
+  const entry: ManifestProcess = { pid: p.info.pid, host: p.info.host, name: p.info.name, image,
     bytes: Number(bytes), checksum: checksum ?? '' };
   if (ppid !== undefined) Object.assign(entry, { ppid: Number(ppid), pgid: Number(pgid), sid: Number(sid) });
+  const files = sides.filter((s) => s).map((s) => {
+    const m = /^([A-Za-z0-9_-]+):(\d+):(crc32c:[0-9a-f]{8})$/.exec(s);
+    if (!m) throw new Error(`${p.label} reported a malformed side file '${s}'`);
+    return { name: `${image}.${m[1]}`, bytes: Number(m[2]), checksum: m[3]! };
+  });
+  if (files.length) entry.files = files;
   return entry;
 }
 

@@ -1,9 +1,11 @@
 // `stasis inspect`: what a checkpoint directory, a generation or one image
 // holds, after verifying every byte of it. A generation is also checked
-// against its manifest: each image's size and checksum must match.
+// against its manifest: each image's size and checksum must match, and so
+// must each side file's (X.img.pipes ...), whose own trailer is checked too.
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { generationName, generationNumber, parseManifest, type Manifest } from './manifest.js';
+import { generationName, generationNumber, parseManifest, type Manifest, type ManifestFile } from './manifest.js';
+import { crc32c } from './crc32c.js';
 import { ImageError, readImage, type ImageSummary } from './reader.js';
 
 /** One verified image, with the figures people look at first. */
@@ -20,6 +22,7 @@ export interface ProcessReport {
   mappedBytes: number;
   zeroElidedBytes: number;
   compressionRatio: number;  // raw PAGES bytes / stored PAGES bytes
+  files: ManifestFile[];     // side files beside the image, verified
   detail: ImageSummary;
 }
 
@@ -44,6 +47,7 @@ function report(summary: ImageSummary, fromManifest?: { pid: number; host: strin
     mappedBytes: t.mappedBytes,
     zeroElidedBytes: t.zeroElidedBytes,
     compressionRatio: t.storedBytes ? t.savedBytes / t.storedBytes : 1,
+    files: [],
     detail: summary,
   };
 }
@@ -81,6 +85,17 @@ async function latestGeneration(ckptDir: string): Promise<string> {
   return join(ckptDir, generationName(newest));
 }
 
+/** A side file (docs/image-format.md, "Side files"): its size, trailer and checksum against the manifest's. */
+async function verifySideFile(dir: string, f: ManifestFile): Promise<void> {
+  const path = join(dir, f.name);
+  const data = await readFile(path);
+  if (data.length !== f.bytes) throw new ImageError(path, 'corrupt', `${data.length} bytes but the manifest says ${f.bytes}`);
+  const trailer = data.subarray(data.length - 20).toString('latin1');
+  const sum = `crc32c:${crc32c(0, data.subarray(0, Math.max(0, data.length - 20))).toString(16).padStart(8, '0')}`;
+  if (data.length < 20 || trailer !== `end ${f.checksum}\n` || sum !== f.checksum)
+    throw new ImageError(path, 'corrupt', `checksum ${sum} but the manifest says ${f.checksum}`);
+}
+
 async function inspectGeneration(dir: string): Promise<InspectReport> {
   const manifestPath = join(dir, 'manifest.json');
   const manifest = parseManifest(await readFile(manifestPath, 'utf8'), manifestPath);
@@ -91,7 +106,8 @@ async function inspectGeneration(dir: string): Promise<InspectReport> {
       throw new ImageError(summary.path, 'corrupt', `${summary.totals.fileBytes} bytes but the manifest says ${p.bytes}`);
     if (summary.checksum !== p.checksum)
       throw new ImageError(summary.path, 'corrupt', `checksum ${summary.checksum} but the manifest says ${p.checksum}`);
-    processes.push(report(summary, p));
+    for (const f of p.files ?? []) await verifySideFile(dir, f);
+    processes.push({ ...report(summary, p), files: p.files ?? [] });
   }
   return {
     kind: 'generation', dir, generation: manifest.generation, createdAt: manifest.createdAt, job: manifest.job,

@@ -1,6 +1,13 @@
 // The generation manifest (docs/image-format.md, "manifest.json"): its shape
 // and a strict parser, so a damaged manifest is refused with a clear message.
 
+/** A side file its process wrote beside the image (`X.img.pipes`). */
+export interface ManifestFile {
+  name: string;       // file name inside the generation directory
+  bytes: number;
+  checksum: string;   // "crc32c:xxxxxxxx" over the file without its trailer line
+}
+
 export interface ManifestProcess {
   pid: number;
   host: string;
@@ -11,6 +18,7 @@ export interface ManifestProcess {
   ppid?: number;      // parent, process group and session as the program saw them
   pgid?: number;
   sid?: number;
+  files?: ManifestFile[];
 }
 
 export interface Manifest {
@@ -55,6 +63,10 @@ export function parseManifest(text: string, where: string): Manifest {
     if (!p || typeof p.image !== 'string' || p.image.includes('/') || !Number.isInteger(p.pid)
         || !Number.isInteger(p.bytes) || !/^crc32c:[0-9a-f]{8}$/.test(String(p.checksum)))
       fail(where, `bad process entry ${JSON.stringify(p)}`);
+    if (p.files !== undefined && (!Array.isArray(p.files) || p.files.some((f) => !f || typeof f.name !== 'string'
+        || !f.name.startsWith(`${p.image}.`) || f.name.includes('/') || !Number.isInteger(f.bytes)
+        || !/^crc32c:[0-9a-f]{8}$/.test(String(f.checksum)))))
+      fail(where, `bad side files of ${p.image}: ${JSON.stringify(p.files)}`);
   }
   return m as Manifest;
 }

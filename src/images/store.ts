@@ -92,6 +92,12 @@ export class Store {
       if (statSync(img).size !== p.bytes) throw new Error(`${img}: size differs from what its process reported`);
       chmodSync(img, 0o600);
       fsyncPath(img);
+      for (const f of p.files ?? []) {
+        const side = join(tmp, f.name);
+        if (statSync(side).size !== f.bytes) throw new Error(`${side}: size differs from what its process reported`);
+        chmodSync(side, 0o600);
+        fsyncPath(side);
+      }
     }
     writeFileDurable(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     fsyncPath(tmp);

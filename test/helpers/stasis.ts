@@ -118,8 +118,8 @@ export class Job {
     return this.start(['launch', '--ckpt-dir', this.dir, ...(opts.flags ?? []), '--', ...argv], opts.env, opts.stdin);
   }
 
-  restart(target?: string, opts: { stdin?: 'pipe' | 'ignore'; env?: Record<string, string> } = {}): Running {
-    return this.start(['restart', target ?? this.dir], opts.env, opts.stdin);
+  restart(target?: string, opts: { stdin?: 'pipe' | 'ignore'; env?: Record<string, string>; flags?: string[] } = {}): Running {
+    return this.start(['restart', ...(opts.flags ?? []), target ?? this.dir], opts.env, opts.stdin);
   }
 
   /** `stasis command --checkpoint --json`; throws with stderr on failure. */

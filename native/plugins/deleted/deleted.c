@@ -50,10 +50,11 @@ static int reopen(int fd, int flags) {
   return open(path, (flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC);
 }
 
-/* A nameless file in the directory the deleted one lived in. */
+/* A nameless file in the directory the deleted one lived in (or where
+ * --path-map moved it). */
 static int nameless(const struct deleted_rec *r) {
   char dir[1024];
-  snprintf(dir, sizeof dir, "%s", r->path);
+  stasis_restore_path(r->path, dir, sizeof dir);
   char *slash = strrchr(dir, '/');
   if (slash == dir) slash[1] = 0; else *slash = 0;
   int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, r->mode);

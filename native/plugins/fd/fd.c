@@ -151,7 +151,7 @@ static int restore_one(const struct fd_entry *e, const struct stasis_fd_kind *ki
  * ..."): kept, above every saved number, while the kinds restore; closed
  * once they are done. */
 #define MAX_INHERITED 4096
-static struct { char name[40]; int fd; } inherited[MAX_INHERITED];
+static struct { char name[64]; int fd; } inherited[MAX_INHERITED];
 static int ninherited;
 
 int fd_inherited(const char *name) {

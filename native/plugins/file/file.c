@@ -28,10 +28,14 @@ static int file_save(const struct stasis_fd *f) {
 }
 
 static int file_restore(const struct stasis_fd *f, int cookie) {
-  if (captured[cookie] >= 0 && written_restore(captured[cookie], f->target, f->mode) < 0) return -1;
-  int fd = open(f->target, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC);
+  char path[4096];
+  stasis_restore_path(f->target, path, sizeof path);
+  if (captured[cookie] >= 0 && written_restore(captured[cookie], path, f->mode) < 0) return -1;
+  int fd = open(path, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC);
   if (fd < 0) {
-    stasis_fail("cannot reopen fd %d (%s): %s", f->fd, f->target, strerror(errno));
+    int moved = strcmp(path, f->target) != 0;
+    stasis_fail("cannot reopen fd %d (%s%s%s): %s", f->fd, path, moved ? ", moved from " : "", moved ? f->target : "",
+                strerror(errno));
     return -1;
   }
   if ((S_ISREG(f->mode) || S_ISDIR(f->mode)) && lseek(fd, offsets[cookie], SEEK_SET) < 0) {

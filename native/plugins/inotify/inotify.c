@@ -104,6 +104,9 @@ static int inotify_restore(const struct stasis_fd *f, int cookie) {
       if (watches[i].wd > 0 && (best < 0 || watches[i].wd < watches[best].wd)) best = i;
     struct record *r = &records[watches[best].record];
     int want = watches[best].wd, wd;
+    char moved[sizeof r->path];   /* --path-map; later checkpoints save where it is now */
+    stasis_restore_path(r->path, moved, sizeof moved);
+    memcpy(r->path, moved, sizeof moved);
     while ((wd = (int)syscall(SYS_inotify_add_watch, fd, r->path, watches[best].mask)) >= 0 && wd < want)
       syscall(SYS_inotify_rm_watch, fd, wd);
     if (wd != want) {

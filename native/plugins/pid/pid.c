@@ -47,6 +47,15 @@ static void rebuild(void) {
     if (t->is_ckpt || t->is_main) continue;
     next[n++] = (struct pid_pair){ pid_to_virt(t->saved_tid), t->tid };
   }
+  /* Children the loader made without an image (re-made zombies). */
+  for (const char *p = stasis_restart_info.children; *p && n < MAX_PAIRS;) {
+    char *end;
+    long v = strtol(p, &end, 10), r = *end == '=' ? strtol(end + 1, &end, 10) : 0;
+    if (r <= 0) break;
+    next[n++] = (struct pid_pair){ (pid_t)v, (pid_t)r };
+    while (*end == ' ') end++;
+    p = end;
+  }
   for (int i = 0; i < n; i++) table[i] = next[i];
   __atomic_store_n(&npairs, n, __ATOMIC_SEQ_CST);
 }
