@@ -35,7 +35,7 @@
 static uint64_t loader_zone_end;
 /* Copied while the environment (on the stack the loader drops) exists. */
 static char coord[256], token[128], image_path[4096], debug;
-char restart_inherited[8192];   /* descriptors handed to the restored process (pipes.c) */
+char restart_inherited[8192];   /* descriptors handed to the restored process (pipes.c, ptys.c) */
 
 struct mapping { uint64_t start, end; char name[64]; };
 static struct mapping own[256];
@@ -287,8 +287,11 @@ int main(int argc, char **argv) {
     argc = 2;
   } else if (argc == 2 && argv[1][0] != '-') {
     extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
+    extern int ptys_prepare(int count, const char *const *images, char *out, size_t cap);
     const char *one[1] = { argv[1] };
-    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0) return 3;
+    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 ||
+        ptys_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0)
+      return 3;
   }
   int verify_only = argc == 3 && strcmp(argv[1], "--verify") == 0;
   if (argc != 2 + verify_only || argv[1 + verify_only][0] == '-') {

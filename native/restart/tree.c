@@ -4,7 +4,8 @@
  * again the child of its parent; sessions and group leaders are re-made.
  * Each node is "VPID:PPID:PGID:SID:IMAGE" (ids as the program knew them);
  * the first node is the root, the process this loader becomes. Pipes
- * between the tree's processes are made before the first fork (pipes.c). */
+ * and pseudo-terminals between the tree's processes are made before the
+ * first fork (pipes.c, ptys.c). */
 #include "image.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +29,25 @@ static void release(struct image *img) {
   free(img->pages);
 }
 
+/* Its session and group, made before it forks its own children (who
+ * inherit them), then the terminals of that session (ptys.c). */
+static void join_session(const struct tree_node *self, int root) {
+  extern void ptys_take_terminal(long vpid, long pgid, long sid);
+  if (!root && self->sid == self->vpid) setsid();
+  else if (!root && self->pgid == self->vpid) setpgid(0, 0);
+  if (!root || getsid(0) == getpid()) ptys_take_terminal(self->vpid, self->pgid, self->sid);
+}
+
 /* Forks the children of node `me`; each child continues as its node. */
 static int become(struct tree_node *nodes, int n, int me) {
   for (int i = 0; i < n; i++) {
     if (i == me || nodes[i].ppid != nodes[me].vpid) continue;
     pid_t pid = fork();
     if (pid < 0) { perror("stasis-restart: fork"); _exit(71); }
-    if (pid == 0) return become(nodes, n, i);
+    if (pid == 0) {
+      join_session(&nodes[i], 0);
+      return become(nodes, n, i);
+    }
   }
   return me;
 }
@@ -51,14 +64,14 @@ const char *tree_restore(int count, char **specs) {
     release(&img);
   }
   extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
+  extern int ptys_prepare(int count, const char *const *images, char *out, size_t cap);
   extern char restart_inherited[8192];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
-  if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0) exit(3);
+  if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      ptys_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0)
+    exit(3);
   free(images);
-  int me = become(nodes, count, 0);
-  const struct tree_node *self = &nodes[me];
-  if (me != 0 && self->sid == self->vpid) setsid();
-  else if (me != 0 && self->pgid == self->vpid) setpgid(0, 0);
-  return self->image;
+  join_session(&nodes[0], 1);
+  return nodes[become(nodes, count, 0)].image;
 }

@@ -14,6 +14,14 @@
  * process, by the name it gave it (restart_info.inherited), or -1. */
 int fd_inherited(const char *name);
 
+/* Other holders (hostfds.c): is process `pid` (a /proc name) in the job;
+ * visit(pid, fd, readlink target) for every descriptor of every process on
+ * this host, this one included, until it returns non-zero (returned);
+ * a process's comm for messages. */
+int fdu_in_job(const char *pid);
+int fdu_each_host_fd(int (*visit)(const char *pid, const char *fd, const char *target, void *ctx), void *ctx);
+void fdu_comm_of(const char *pid, char *comm, size_t cap);
+
 static inline size_t fdu_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
 
 /* Anonymous memory of at least n bytes (n may be 0), or NULL. */
