@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
-import { Job, numbers, programs } from '../helpers/stasis.js';
+import { execa } from 'execa';
+import { Job, Running, numbers, programs, stasisBin } from '../helpers/stasis.js';
 
 function noBroken(lines: string[]): void {
   const bad = lines.find((l) => l.includes('BROKEN'));
@@ -56,6 +57,33 @@ describe('pseudo-terminals', function () {
       assert.ok(outputInFlight > 0, 'answers toward the parent were in flight at a checkpoint');
       await job.killTree(p);
     } finally {
+      await job.cleanup();
+    }
+  });
+
+  it('a job on the user\'s terminal (a pty outside the job) gets the restarter\'s terminal, as with any stdio', async () => {
+    const job = new Job();
+    // `script` gives the job a terminal whose master it holds: outside the job.
+    const onTerminal = (cmd: string[]) => new Running(execa('script', ['-qfec', cmd.map((a) => `'${a}'`).join(' '), '/dev/null'],
+      { stdin: 'ignore', buffer: false, reject: false }));
+    const started: Running[] = [];
+    try {
+      const p = onTerminal(['node', stasisBin, 'launch', '--ckpt-dir', job.dir, '--', join(programs, 'pty'), 'stdio']);
+      started.push(p);
+      await p.waitFor(/^tick 5 \/dev\/pts\/\d+/, 20000);
+      await job.checkpoint();
+      const last = numbers(p.lines, /^tick (\d+) /).at(-1)!;
+      for (const pid of await job.kernelPids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      await p.kill9();
+      const r = onTerminal(['node', stasisBin, 'restart', job.dir]);
+      started.push(r);
+      const m = await r.waitFor(/^tick (\d+) (\S+)/, 30000);
+      assert.ok(Number(m[1]) <= last + 1, `resumed at tick ${m[1]}, after ${last}`);
+      assert.match(m[2]!, /^\/dev\/pts\/\d+$/, 'stdout is a terminal again: the restarter\'s');
+      await r.waitFor(new RegExp(`^tick ${last + 20} `), 20000);   // through the new terminal's master: the restarter's
+      for (const pid of await job.kernelPids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    } finally {
+      for (const r of started) await r.kill9().catch(() => undefined);
       await job.cleanup();
     }
   });

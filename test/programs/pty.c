@@ -13,7 +13,10 @@
  * the parent prints each answer, and "BROKEN ..." when a number is
  * missing, repeated or out of order, or the child reported a problem.
  * `pty outsider`: a process outside the job (not preloaded) holds the
- * master while this one holds the slave, prints "ready" and waits. */
+ * master while this one holds the slave, prints "ready" and waits.
+ * `pty stdio`: run on someone else's terminal (stdin/stdout/stderr are
+ * the slave of a pty outside the job), prints "tick N TTY" every 50 ms,
+ * TTY being where stdout is now. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -197,8 +200,18 @@ static int outsider(void) {
   for (;;) pause();
 }
 
+static int on_outside_terminal(void) {
+  for (long n = 1;; n++) {
+    const char *tty = ttyname(1);
+    printf("tick %ld %s\n", n, tty && isatty(0) ? tty : "not-a-terminal");
+    sleep_ms(50);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc > 1 && strcmp(argv[1], "stdio") == 0) return on_outside_terminal();
   if (argc > 1 && strcmp(argv[1], "outsider") == 0) return outsider();
   int m = posix_openpt(O_RDWR | O_NOCTTY);
   if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) { perror("pty"); return 1; }
