@@ -26,16 +26,20 @@ function records(dir: string): Array<[number, number]> {
 describe('pseudo-terminals', function () {
   this.timeout(120000);
 
-  it('a child on a pty keeps its terminal and every byte in flight across checkpoint, kill and restart, twice', async () => {
+  const variants = [
+    { name: 'a child on a pty', args: [], processes: 2 },
+    { name: 'a foreground job of a shell-like session leader', args: ['shell'], processes: 3 },
+  ];
+  for (const v of variants) it(`${v.name} keeps its terminal and every byte in flight across checkpoint, kill and restart, twice`, async () => {
     const job = new Job();
     try {
-      let p = job.launch([join(programs, 'pty')]);
+      let p = job.launch([join(programs, 'pty'), ...v.args]);
       await p.waitFor(/^ack 120 /, 30000);
       let outputInFlight = 0;
       for (let round = 1; round <= 2; round++) {
         const g = await job.checkpoint();
         const manifest = JSON.parse(readFileSync(join(g.dir, 'manifest.json'), 'utf8'));
-        assert.equal(manifest.processes.length, 2, 'parent and child are in the generation');
+        assert.equal(manifest.processes.length, v.processes, 'every process is in the generation');
         const recs = records(g.dir);
         assert.equal(recs.length, 1, 'one process (the master holder) saved the pair');
         assert.ok(recs[0]![0] > 0, `round ${round}: lines toward the child were in flight`);

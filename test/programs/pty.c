@@ -12,6 +12,8 @@
  * terminal and foreground group. It answers "ack K mode rows cols tty";
  * the parent prints each answer, and "BROKEN ..." when a number is
  * missing, repeated or out of order, or the child reported a problem.
+ * `pty shell`: the session leader acts as a shell with job control: the
+ * reader is its child, in a process group of its own, in the foreground.
  * `pty outsider`: a process outside the job (not preloaded) holds the
  * master while this one holds the slave, prints "ready" and waits.
  * `pty stdio`: run on someone else's terminal (stdin/stdout/stderr are
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,7 +59,7 @@ static volatile sig_atomic_t winches;
 static void on_winch(int sig) { (void)sig; winches++; }
 
 static struct termios want;
-static int canonical;
+static int canonical, job_control;
 
 static void set_mode(int canon) {
   struct termios t;
@@ -93,8 +96,8 @@ static int check(const char **why) {
   if (tcgetattr(0, &t) < 0) *why = "tcgetattr failed";
   else if (t.c_iflag != want.c_iflag || t.c_oflag != want.c_oflag || t.c_lflag != want.c_lflag ||
            t.c_cflag != want.c_cflag || memcmp(t.c_cc, want.c_cc, NCCS) != 0) *why = "termios changed";
-  else if (getsid(0) != getpid()) *why = "no longer a session leader";
-  else if (tcgetsid(0) != getpid()) *why = "the pty is not my controlling terminal";
+  else if (getsid(0) != (job_control ? getppid() : getpid())) *why = "not in the session it was in";
+  else if (tcgetsid(0) != getsid(0)) *why = "the pty is not my controlling terminal";
   else if (tcgetpgrp(0) != getpgrp()) *why = "not in the foreground";
   return *why ? -1 : 0;
 }
@@ -107,7 +110,9 @@ static void child(void) {
   size_t have = 0;
   int just_switched = 0;
   for (;;) {
-    ssize_t r = read(0, buf + have, sizeof buf - have - 1);
+    /* Slowly in raw mode too (a read there takes whatever is queued): the
+     * parent stays ahead, so input is queued at any moment. */
+    ssize_t r = read(0, buf + have, canonical ? sizeof buf - have - 1 : 8);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) { say("child: read ended (%ld) %ld\n", (long)r, errno); _exit(1); }
     if (canonical && !just_switched && (buf[have + r - 1] != '\n' || memchr(buf + have, '\n', r) != buf + have + r - 1))
@@ -150,6 +155,26 @@ static void child(void) {
     }
     sleep_ms(15);
   }
+}
+
+/* The session leader runs the reader as a foreground job, as a shell with
+ * job control does, and waits for it. */
+static void shell(void) {
+  signal(SIGTTOU, SIG_IGN);
+  pid_t job = fork();
+  if (job == 0) {
+    setpgid(0, 0);
+    while (tcgetpgrp(0) != getpgrp()) sleep_ms(1);
+    return;
+  }
+  setpgid(job, job);
+  tcsetpgrp(0, job);
+  /* waitpid(-1): a waitpid(job) blocked at a checkpoint is restarted by the
+   * kernel with the pid from before the restart (known limit of pid
+   * translation). */
+  int status;
+  while (waitpid(-1, &status, 0) < 0 && errno == EINTR) {}
+  _exit(3);
 }
 
 /* --- parent: on the master --- */
@@ -212,6 +237,7 @@ static int on_outside_terminal(void) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1 && strcmp(argv[1], "stdio") == 0) return on_outside_terminal();
+  job_control = argc > 1 && strcmp(argv[1], "shell") == 0;
   if (argc > 1 && strcmp(argv[1], "outsider") == 0) return outsider();
   int m = posix_openpt(O_RDWR | O_NOCTTY);
   if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) { perror("pty"); return 1; }
@@ -226,6 +252,7 @@ int main(int argc, char **argv) {
     int s = open(name, O_RDWR);   /* a session leader's first terminal becomes its controlling one */
     if (s < 0 || ioctl(s, TIOCSCTTY, 0) < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0) _exit(2);
     if (s > 2) close(s);
+    if (job_control) shell();
     child();
   }
   printf("child %d on %s\n", (int)pid, name);
