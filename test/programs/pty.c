@@ -1,7 +1,8 @@
 /* A parent drives a child on a pseudo-terminal, as script or expect do.
  * The child is a session leader with the slave as its controlling terminal
  * and stdin/stdout/stderr, in the foreground. The parent writes numbered
- * lines "msg K\n" to the master (half a line at a time now and then), at
+ * lines "msg K" to the master, ended by a newline, by VEOL ('#') or by
+ * VEOF (^D), half a line at a time now and then, at
  * most 40 ahead of the child, which reads slowly, so input is queued at any
  * moment; it reads the child's answers only every 200 ms, so output is
  * queued too. The child alternates every 50 messages between canonical
@@ -112,11 +113,22 @@ static void child(void) {
   for (;;) {
     /* Slowly in raw mode too (a read there takes whatever is queued): the
      * parent stays ahead, so input is queued at any moment. */
-    ssize_t r = read(0, buf + have, canonical ? sizeof buf - have - 1 : 8);
+    ssize_t r = read(0, buf + have, canonical ? sizeof buf - have - 2 : 8);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) { say("child: read ended (%ld) %ld\n", (long)r, errno); _exit(1); }
-    if (canonical && !just_switched && (buf[have + r - 1] != '\n' || memchr(buf + have, '\n', r) != buf + have + r - 1))
-      say("child: BROKEN canonical read of %ld bytes is not one line (after msg %ld)\n", (long)r, next - 1);
+    char *got = buf + have;
+    if (canonical && !just_switched) {
+      /* One line per read, ended by '\n' or VEOL ('#'), or by VEOF (^D,
+       * which the reader does not get). */
+      int ends = 0, terminated = got[r - 1] == '\n' || got[r - 1] == '#';
+      for (ssize_t i = 0; i < r; i++) ends += got[i] == '\n' || got[i] == '#' || got[i] == 4;
+      if (ends != terminated)
+        say("child: BROKEN canonical read of %ld bytes is not one line (after msg %ld)\n", (long)r, next - 1);
+      if (!terminated) got[r++] = '\n';
+    }
+    /* Raw mode sees VEOL and VEOF as bytes, and a NUL where VEOF ended a
+     * line queued while the terminal was still canonical. */
+    for (ssize_t i = 0; i < r; i++) if (got[i] == '#' || got[i] == 4 || (!canonical && got[i] == 0)) got[i] = '\n';
     just_switched = 0;
     have += r;
     char *nl;
@@ -274,7 +286,8 @@ int main(int argc, char **argv) {
       int n = snprintf(line, sizeof line, "size %d %d\n", ws.ws_row, ws.ws_col);
       write_all(m, line, n);
     }
-    int n = snprintf(line, sizeof line, "msg %ld\n", k);
+    char end = k % 7 == 3 ? '#' : k % 11 == 5 ? 4 : '\n';   /* VEOL, VEOF (^D) or newline */
+    int n = snprintf(line, sizeof line, "msg %ld%c", k, end);
     int half = k % 3 == 0 ? n / 2 : n;   /* sometimes a line is typed in two goes */
     write_all(m, line, half);
     if (half < n) { sleep_ms(3); write_all(m, line + half, n - half); }

@@ -9,7 +9,8 @@
  * off, so it arrives unchanged and with the same line boundaries. The
  * line discipline works asynchronously: each segment is echoed back (echo
  * on, output processing off, for this moment only) and the echo awaited
- * and discarded, so the settings change only once the bytes are in.
+ * and discarded (a line ended by VEOF is awaited in the count of complete
+ * lines), so the settings change only once the bytes are in.
  * Output toward the master is written back through the slave with output
  * processing off. Then the program's own settings are put back. */
 #ifndef STASIS_PTYIO_H
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The slave's line discipline holds this many bytes (N_TTY_BUF_SIZE - 1);
@@ -77,6 +79,20 @@ static inline int ptyio_swallow(int m, size_t n) {
   return 0;
 }
 
+/* Waits until the slave's complete canonical lines hold `want` bytes: a
+ * VEOF ending a line is not echoed, so its echo cannot tell it arrived. */
+static inline int ptyio_wait_lines(int s, size_t want) {
+  for (int ms = 0; ms < PTY_WAIT_MS; ms++) {
+    int have = 0;
+    if (ioctl(s, TIOCINQ, &have) < 0) return -1;
+    if ((size_t)have >= want) return 0;
+    struct timespec t = { 0, 1000000 };
+    nanosleep(&t, NULL);
+  }
+  errno = ETIMEDOUT;
+  return -1;
+}
+
 /* A byte the input does not contain, to end EOF-terminated lines with. */
 static inline unsigned char ptyio_unused_byte(const struct pty_state *s) {
   for (int b = 1; b < 256; b++)
@@ -95,20 +111,27 @@ static inline int ptyio_refill(int m, int s, const struct pty_state *st, char *e
   t.c_cc[VMIN] = 1;
   unsigned char eof = ptyio_unused_byte(st);
   const char *p = st->in;
+  size_t in_lines = 0;   /* bytes of complete lines so far */
   for (int i = 0; i < st->nsegs; i++) {
     const struct pty_seg *g = &st->segs[i];
     t.c_cc[VEOL] = g->kind == PTY_SEG_LINE && g->len && p[g->len - 1] != '\n' ? p[g->len - 1] : 0;
-    t.c_cc[VEOF] = g->kind == PTY_SEG_EOF ? eof : 0;
+    t.c_cc[VEOF] = eof;   /* the same throughout: a VEOF still on its way keeps its meaning */
     if (tcsetattr(s, TCSANOW, &t) < 0 || ptyio_write(m, p, g->len) < 0 ||
         (g->kind == PTY_SEG_EOF && ptyio_write(m, (const char *)&eof, 1) < 0)) {
       snprintf(err, errcap, "cannot put input back: %s", strerror(errno));
       return -1;
     }
-    if (ptyio_swallow(m, g->len) < 0) {
+    if (g->kind != PTY_SEG_RAW) in_lines += g->len;
+    if (ptyio_swallow(m, g->len) < 0 || (g->kind == PTY_SEG_EOF && ptyio_wait_lines(s, in_lines) < 0)) {
       snprintf(err, errcap, "input put back did not arrive: %s", strerror(errno));
       return -1;
     }
     p += g->len;
+  }
+  if (st->nsegs && st->segs[st->nsegs - 1].kind == PTY_SEG_EOF && st->segs[st->nsegs - 1].len == 0) {
+    /* An empty line ended by VEOF changes no count: give it a moment. */
+    struct timespec moment = { 0, 20000000 };
+    nanosleep(&moment, NULL);
   }
   if (st->outlen && ptyio_write(s, st->out, st->outlen) < 0) {
     snprintf(err, errcap, "cannot put %zu bytes of output back: %s", st->outlen, strerror(errno));
