@@ -16,11 +16,11 @@ function noBroken(lines: string[]): void {
   assert.ok(!bad, bad);
 }
 
-/** The drainer's records: [input segments, output bytes] per pair. */
-function records(dir: string): Array<[number, number]> {
+/** The drainer's records: [input segments, output bytes, packet mode] per pair. */
+function records(dir: string): Array<[number, number, number]> {
   return readdirSync(dir).filter((f) => f.endsWith('.ptys')).flatMap((f) =>
-    [...readFileSync(join(dir, f), 'latin1').matchAll(/^pty \d+ (?:-?\d+ ){8}(\d+) (\d+) [0-9a-f]+$/gm)]
-      .map((m) => [Number(m[1]), Number(m[2])] as [number, number]));
+    [...readFileSync(join(dir, f), 'latin1').matchAll(/^pty \d+ \d (\d) (?:-?\d+ ){6}(\d+) (\d+) [0-9a-f]+$/gm)]
+      .map((m) => [Number(m[2]), Number(m[3]), Number(m[1])] as [number, number, number]));
 }
 
 describe('pseudo-terminals', function () {
@@ -44,10 +44,11 @@ describe('pseudo-terminals', function () {
         assert.equal(recs.length, 1, 'one process (the master holder) saved the pair');
         assert.ok(recs[0]![0] > 0, `round ${round}: lines toward the child were in flight`);
         outputInFlight += recs[0]![1];
+        assert.equal(recs[0]![2], 1, 'the master was in packet mode');
         const last = numbers(p.lines, /^ack (\d+) /).at(-1)!;
         await job.killTree(p);
         const r = job.restart();
-        await r.waitFor(new RegExp(`^ack ${last + 160} `), 60000);
+        await r.waitFor(new RegExp(`^ack ${last + 160} |BROKEN`), 60000);   // a failure stops the wait
         noBroken(r.lines);
         const acks = numbers(r.lines, /^ack (\d+) /);
         acks.forEach((k, i) => i > 0 && assert.equal(k, acks[i - 1]! + 1, `round ${round}: ack ${k} after ${acks[i - 1]}`));

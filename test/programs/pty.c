@@ -4,8 +4,8 @@
  * lines "msg K" to the master, ended by a newline, by VEOL ('#') or by
  * VEOF (^D), half a line at a time now and then, at
  * most 40 ahead of the child, which reads slowly, so input is queued at any
- * moment; it reads the child's answers only every 200 ms, so output is
- * queued too. The child alternates every 50 messages between canonical
+ * moment; it reads the child's answers only every 200 ms, in packet mode
+ * (TIOCPKT), so output is queued too. The child alternates every 50 messages between canonical
  * mode (where each read must return exactly one line) and raw mode; every
  * 40 messages the parent resizes the window and sends "size R C", and the
  * child checks the size and that its SIGWINCH handler ran. Before each
@@ -199,10 +199,13 @@ static void read_answers(int m) {
   for (;;) {
     struct pollfd p = { m, POLLIN, 0 };
     if (poll(&p, 1, 0) <= 0) return;
+    /* Packet mode: each read starts with a status byte, 0 before data. */
     ssize_t r = read(m, pending + npending, sizeof pending - npending - 1);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return;
-    npending += r;
+    if (pending[npending] != TIOCPKT_DATA) continue;   /* a status change only */
+    memmove(pending + npending, pending + npending + 1, (size_t)r - 1);
+    npending += (size_t)r - 1;
     char *nl;
     while ((nl = memchr(pending, '\n', npending))) {
       *nl = 0;
@@ -267,6 +270,8 @@ int main(int argc, char **argv) {
     if (job_control) shell();
     child();
   }
+  int one = 1;
+  ioctl(m, TIOCPKT, &one);
   printf("child %d on %s\n", (int)pid, name);
   long k = 0;
   struct timespec last_read = { 0, 0 };
@@ -274,6 +279,8 @@ int main(int argc, char **argv) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if ((now.tv_sec - last_read.tv_sec) * 1000 + (now.tv_nsec - last_read.tv_nsec) / 1000000 >= 200) {
+      int packet = 0;
+      if (ioctl(m, TIOCGPKT, &packet) < 0 || !packet) printf("BROKEN parent: the master left packet mode\n");
       read_answers(m);
       last_read = now;
     }
