@@ -1,6 +1,6 @@
 /* Who else holds an object: a walk over every process's descriptors on
  * this host, and whether a process belongs to the job. Used by kinds whose
- * objects may be shared with other processes (pty). */
+ * objects may be shared with other processes (pipe, pty). */
 #include "../../core/core.h"
 #include "fdutil.h"
 #include <stdio.h>

@@ -19,7 +19,6 @@
  * path. A FIFO whose other end may be in another process is refused. */
 #include "../../core/core.h"
 #include "../fd/fdutil.h"
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,82 +140,22 @@ static int snapshot(struct pipe_rec *p) {
   return rc;
 }
 
-/* Is process `pid` in the job? libstasis is mapped in it, or it was
- * restored (its memory is anonymous then, its executable the loader). */
-static int in_job(const char *pid) {
-  static char buf[65536 + 32];
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%s/exe", pid);
-  ssize_t x = readlink(path, buf, 4096);
-  if (x > 0) { buf[x] = 0; if (fdu_ends_with(buf, "/stasis-restart")) return 1; }
-  snprintf(path, sizeof path, "/proc/%s/maps", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  size_t keep = 0;   /* the tail of the last chunk: a name may straddle two */
-  ssize_t r;
-  int found = 0;
-  while (!found && (r = read(fd, buf + keep, 65536)) > 0) {
-    size_t n = keep + (size_t)r;
-    found = memmem(buf, n, "libstasis", 9) != NULL;
-    keep = n < 16 ? n : 16;
-    memmove(buf, buf + n - keep, keep);
-  }
-  close(fd);
-  return found;
-}
+struct pipe_walk { int (*visit)(const char *pid, unsigned long long ino, void *ctx); void *ctx; const char *me; };
 
-struct dent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
+static int visit_pipe(const char *pid, const char *fd, const char *target, void *ctx) {
+  (void)fd;
+  struct pipe_walk *w = ctx;
+  if (strcmp(pid, w->me) == 0 || strncmp(target, "pipe:[", 6) != 0) return 0;
+  return w->visit(pid, strtoull(target + 6, NULL, 10), w->ctx);
+}
 
 /* Calls visit(pid, ino, ctx) for every pipe descriptor of every other
  * process on this host, until it returns non-zero (which is returned). */
 static int each_foreign_pipe(int (*visit)(const char *pid, unsigned long long ino, void *ctx), void *ctx) {
-  int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (proc < 0) return 0;
-  char me[32], buf[4096];
+  char me[32];
   snprintf(me, sizeof me, "%d", (int)syscall(SYS_getpid));
-  long n;
-  int rc = 0;
-  while (rc == 0 && (n = syscall(SYS_getdents64, proc, buf, sizeof buf)) > 0) {
-    for (long off = 0; off < n && rc == 0;) {
-      struct dent *d = (void *)(buf + off);
-      off += d->reclen;
-      if (d->name[0] < '0' || d->name[0] > '9' || strcmp(d->name, me) == 0) continue;
-      char dir[64];
-      snprintf(dir, sizeof dir, "/proc/%s/fd", d->name);
-      int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dfd < 0) continue;
-      char fbuf[4096];
-      long m;
-      while (rc == 0 && (m = syscall(SYS_getdents64, dfd, fbuf, sizeof fbuf)) > 0) {
-        for (long o = 0; o < m && rc == 0;) {
-          struct dent *e = (void *)(fbuf + o);
-          o += e->reclen;
-          if (e->name[0] < '0' || e->name[0] > '9') continue;
-          char link[300], target[64];
-          snprintf(link, sizeof link, "%s/%s", dir, e->name);
-          ssize_t l = readlink(link, target, sizeof target - 1);
-          if (l < 7 || strncmp(target, "pipe:[", 6) != 0) continue;
-          target[l] = 0;
-          rc = visit(d->name, strtoull(target + 6, NULL, 10), ctx);
-        }
-      }
-      close(dfd);
-    }
-  }
-  close(proc);
-  return rc;
-}
-
-static void comm_of(const char *pid, char *comm, size_t cap) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%s/comm", pid);
-  snprintf(comm, cap, "?");
-  int cf = open(path, O_RDONLY | O_CLOEXEC);
-  if (cf < 0) return;
-  ssize_t c = read(cf, comm, cap - 1);
-  comm[c > 0 ? c : 0] = 0;
-  if (c > 0 && comm[c - 1] == '\n') comm[c - 1] = 0;
-  close(cf);
+  struct pipe_walk w = { visit, ctx, me };
+  return fdu_each_host_fd(visit_pipe, &w);
 }
 
 /* A holder of one of our pipes that is not in the job: refuse. */
@@ -224,9 +163,9 @@ static int refuse_if_outsider(const char *pid, unsigned long long ino, void *ctx
   (void)ctx;
   for (int i = 0; i < npipes; i++) {
     struct pipe_rec *p = &pipes[i];
-    if (p->fifo || p->ino != ino || in_job(pid)) continue;
+    if (p->fifo || p->ino != ino || fdu_in_job(pid)) continue;
     char comm[64];
-    comm_of(pid, comm, sizeof comm);
+    fdu_comm_of(pid, comm, sizeof comm);
     stasis_fail("fd %d (%s) is the %s end of a pipe that process %s (%s), which is not in the job, holds too: "
                 "not supported yet", p->first_fd, p->target, p->readers ? "read" : "write", pid, comm);
     return -1;
@@ -372,7 +311,7 @@ static void pipe_resume(void) {
  * job's own (`a | b`): saved and restored like any other descriptor. One
  * to or from outside (the terminal's, the batch system's) is the restarter's. */
 static int outsider_holds(const char *pid, unsigned long long ino, void *want) {
-  return ino == *(unsigned long long *)want && !in_job(pid);
+  return ino == *(unsigned long long *)want && !fdu_in_job(pid);
 }
 
 static int pipe_stdio_in_job(const struct stasis_fd *f) {
