@@ -39,7 +39,7 @@ int zombies_check(int count, const char *const *images);
 int zombies_make(const char *image, char *out, size_t cap);
 /* Copied while the environment (on the stack the loader drops) exists. */
 static char coord[256], token[128], image_path[4096], debug;
-char restart_inherited[8192];   /* descriptors handed to the restored process (pipes.c) */
+char restart_inherited[8192];   /* descriptors handed to the restored process (pipes.c, ptys.c) */
 char restart_path_map[4096];
 static char restart_children[8192];   /* zombies.c */
 
@@ -312,8 +312,10 @@ int main(int argc, char **argv) {
   } else if (argc == 2 && argv[1][0] != '-') {
     if (new_session) setsid();
     extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
+    extern int ptys_prepare(int count, const char *const *images, char *out, size_t cap);
     const char *one[1] = { argv[1] };
-    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || shm_prepare(1, one) < 0 ||
+    if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 ||
+        ptys_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || shm_prepare(1, one) < 0 ||
         zombies_check(1, one) < 0)
       return 3;
   }

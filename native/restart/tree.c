@@ -4,8 +4,8 @@
  * again the child of its parent; sessions and group leaders are re-made.
  * Each node is "VPID:PPID:PGID:SID:IMAGE" (ids as the program knew them);
  * the first node is the root, the process this loader becomes. Pipes
- * between the tree's processes, and shared memory objects, are made before
- * the first fork (pipes.c, shm.c). */
+ * between the tree's processes, pseudo-terminals and shared memory objects
+ * are made before the first fork (pipes.c, ptys.c, shm.c). */
 #include "image.h"
 #include "shm.h"
 #include <stdio.h>
@@ -30,34 +30,42 @@ static void release(struct image *img) {
   free(img->pages);
 }
 
+static const struct tree_node *find(const struct tree_node *nodes, int n, long vpid) {
+  for (int i = 0; i < n; i++) if (nodes[i].vpid == vpid) return &nodes[i];
+  return NULL;
+}
+
+/* Its session and group as they were, made before it forks its own children
+ * (who inherit them), then the terminals of that session (ptys.c): the
+ * tree's own leaders again, and a new session or group where the old one's
+ * leader is not in the job (gone: a daemon's). The pid plugin shows the
+ * program the old ids (plugins/pid/groups.c). The root stays in the
+ * restarter's session unless it is a daemon's (new_session). */
+static void join_session(const struct tree_node *nodes, int n, int me, int new_session) {
+  extern void ptys_take_terminal(long vpid, long pgid, long sid);
+  const struct tree_node *self = &nodes[me], *parent = me ? find(nodes, n, self->ppid) : NULL;
+  if (!parent) {
+    if (new_session) setsid();
+  } else if (self->sid == self->vpid || (self->sid != parent->sid && !find(nodes, n, self->sid))) {
+    setsid();
+  } else if (self->pgid == self->vpid || (self->pgid != parent->pgid && !find(nodes, n, self->pgid))) {
+    setpgid(0, 0);
+  }
+  if (parent || getsid(0) == getpid()) ptys_take_terminal(self->vpid, self->pgid, self->sid);
+}
+
 /* Forks the children of node `me`; each child continues as its node. */
 static int become(struct tree_node *nodes, int n, int me) {
   for (int i = 0; i < n; i++) {
     if (i == me || nodes[i].ppid != nodes[me].vpid) continue;
     pid_t pid = fork();
     if (pid < 0) { perror("stasis-restart: fork"); _exit(71); }
-    if (pid == 0) return become(nodes, n, i);
+    if (pid == 0) {
+      join_session(nodes, n, i, 0);
+      return become(nodes, n, i);
+    }
   }
   return me;
-}
-
-static const struct tree_node *find(const struct tree_node *nodes, int n, long vpid) {
-  for (int i = 0; i < n; i++) if (nodes[i].vpid == vpid) return &nodes[i];
-  return NULL;
-}
-
-/* Session and group as they were, as far as the tree can make them: its
- * own leaders again, and a new session or group where the old one's leader
- * is not in the job (gone: a daemon's). The pid plugin shows the program
- * the old ids (pid.c: group aliases). */
-static void remake_session(const struct tree_node *nodes, int n, int me, int new_session) {
-  const struct tree_node *self = &nodes[me], *parent = me ? find(nodes, n, self->ppid) : NULL;
-  if (!parent) {
-    if (new_session) setsid();
-    return;
-  }
-  if (self->sid == self->vpid || (self->sid != parent->sid && !find(nodes, n, self->sid))) setsid();
-  else if (self->pgid == self->vpid || (self->pgid != parent->pgid && !find(nodes, n, self->pgid))) setpgid(0, 0);
 }
 
 const char *tree_restore(int count, char **specs, int new_session) {
@@ -72,16 +80,18 @@ const char *tree_restore(int count, char **specs, int new_session) {
     release(&img);
   }
   extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
+  extern int ptys_prepare(int count, const char *const *images, char *out, size_t cap);
   extern char restart_inherited[8192];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
   extern int zombies_check(int count, const char *const *images);
   if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      ptys_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       shm_prepare(count, images) < 0 || zombies_check(count, images) < 0)
     exit(3);
   free(images);
+  join_session(nodes, count, 0, new_session);
   int me = become(nodes, count, 0);
   shm_keep_only(nodes[me].image);
-  remake_session(nodes, count, me, new_session);
   return nodes[me].image;
 }

@@ -14,8 +14,13 @@
  * process, by the name it gave it (restart_info.inherited), or -1. */
 int fd_inherited(const char *name);
 
-/* Is process `pid` (decimal) in the job? */
-int fdu_pid_in_job(const char *pid);
+/* Other holders (hostfds.c): is process `pid` (a /proc name) in the job;
+ * visit(pid, fd, readlink target) for every descriptor of every process on
+ * this host, this one included, until it returns non-zero (returned);
+ * a process's comm for messages. */
+int fdu_in_job(const char *pid);
+int fdu_each_host_fd(int (*visit)(const char *pid, const char *fd, const char *target, void *ctx), void *ctx);
+void fdu_comm_of(const char *pid, char *comm, size_t cap);
 
 /* A getdents64 record (glibc's readdir allocates). */
 struct fdu_dirent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };

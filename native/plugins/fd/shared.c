@@ -32,7 +32,7 @@ static void consider(const struct fd_entry *e, pid_t pid, int their_fd, int *in_
   if (*in_job < 0) {
     char name[16];
     snprintf(name, sizeof name, "%d", (int)pid);
-    *in_job = fdu_pid_in_job(name);
+    *in_job = fdu_in_job(name);
   }
   if (!*in_job) return;
   pid_t vpid = pid_to_virt(pid);
@@ -44,26 +44,27 @@ static void consider(const struct fd_entry *e, pid_t pid, int their_fd, int *in_
   *l = (struct leader){ e->info.fd, vpid, their_fd };
 }
 
-static void scan_process(pid_t pid) {
-  char path[64], buf[4096];
-  snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-  int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return;   /* gone, or not ours to look at */
-  int in_job = -1;
-  long n;
-  while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
-    for (long off = 0; off < n;) {
-      struct fdu_dirent *d = (void *)(buf + off);
-      off += d->reclen;
-      if (d->name[0] < '0' || d->name[0] > '9') continue;
-      struct stat st;
-      if (fstatat(dfd, d->name, &st, 0) < 0) continue;
-      for (int i = 0; i < nfds; i++)
-        if (candidate(&fds[i]) && fds[i].info.dev == st.st_dev && fds[i].info.ino == st.st_ino)
-          consider(&fds[i], pid, atoi(d->name), &in_job);
-    }
+/* The process visit_fd last saw, and whether it is in the job (-1: not
+ * looked up yet): a walk goes through one process's descriptors in a row. */
+static char last_pid[16];
+static int last_in_job;
+
+/* Another process's descriptor: one of our descriptions too? */
+static int visit_fd(const char *pid, const char *fd, const char *target, void *ctx) {
+  (void)target;
+  if (strcmp(pid, (const char *)ctx) == 0) return 0;
+  if (strcmp(pid, last_pid) != 0) { snprintf(last_pid, sizeof last_pid, "%s", pid); last_in_job = -1; }
+  char link[64];
+  struct stat st;
+  int have_stat = 0;
+  snprintf(link, sizeof link, "/proc/%s/fd/%s", pid, fd);
+  for (int i = 0; i < nfds; i++) {
+    if (!candidate(&fds[i])) continue;
+    if (!have_stat && stat(link, &st) < 0) return 0;
+    have_stat = 1;
+    if (fds[i].info.dev == st.st_dev && fds[i].info.ino == st.st_ino) consider(&fds[i], atoi(pid), atoi(fd), &last_in_job);
   }
-  close(dfd);
+  return 0;
 }
 
 void shared_find_leaders(void) {
@@ -71,20 +72,10 @@ void shared_find_leaders(void) {
   int any = 0;
   for (int i = 0; i < nfds && !any; i++) any = candidate(&fds[i]);
   if (!any) return;
-  pid_t me = (pid_t)syscall(SYS_getpid);
-  char buf[4096];
-  int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return;
-  long n;
-  while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
-    for (long off = 0; off < n;) {
-      struct fdu_dirent *d = (void *)(buf + off);
-      off += d->reclen;
-      pid_t pid = (pid_t)atoi(d->name);
-      if (pid > 0 && pid != me) scan_process(pid);
-    }
-  }
-  close(dfd);
+  char me[16];
+  snprintf(me, sizeof me, "%d", (int)syscall(SYS_getpid));
+  last_pid[0] = 0;
+  fdu_each_host_fd(visit_fd, me);
 }
 
 static int same_object(int a, int b) {

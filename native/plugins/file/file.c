@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include "written.h"
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define MAX_FILES 1024
 static off_t offsets[MAX_FILES];
@@ -16,6 +17,8 @@ static int nfiles;
 static int file_match(const struct stasis_fd *f) {
   if (!S_ISREG(f->mode) && !S_ISDIR(f->mode) && !S_ISCHR(f->mode)) return 0;
   if (f->target[0] != '/' || strncmp(f->target, "/memfd:", 7) == 0) return 0;
+  if (S_ISCHR(f->mode) && (f->rdev == makedev(5, 2) || (major(f->rdev) >= 136 && major(f->rdev) <= 143)))
+    return 0;   /* pseudo-terminals: plugins/pty */
   struct stat st;
   return !(fdu_ends_with(f->target, " (deleted)") && fstat(f->fd, &st) == 0 && st.st_nlink == 0);
 }

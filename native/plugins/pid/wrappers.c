@@ -96,6 +96,12 @@ API int tcsetpgrp(int fd, pid_t pgrp) {
   return real_tcsetpgrp(fd, group_to_real(pgrp));
 }
 
+API pid_t tcgetsid(int fd) {
+  REAL(tcgetsid);
+  pid_t r = real_tcgetsid(fd);
+  return r > 0 ? pid_to_virt(r) : r;
+}
+
 /* glibc keeps each thread's tid in its struct pthread, and after a restart
  * that is the virtual tid (see core/threads.c). Where glibc hands it to the
  * kernel itself, the call is made here with the kernel's tid instead. Before

@@ -16,7 +16,6 @@
  * longer share O_NONBLOCK changes. */
 #include "../../core/core.h"
 #include "../fd/fdutil.h"
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,46 +123,25 @@ struct foreign_end {
   const char *target;      /* "pipe:[INO]" or a path */
 };
 
+struct pipe_walk { int (*visit)(const struct foreign_end *end, void *ctx); void *ctx; const char *me; };
+
+static int visit_end(const char *pid, const char *fd, const char *target, void *ctx) {
+  struct pipe_walk *w = ctx;
+  if (strcmp(pid, w->me) == 0 || (target[0] != '/' && strncmp(target, "pipe:[", 6) != 0)) return 0;
+  char link[300];
+  snprintf(link, sizeof link, "/proc/%s/fd/%s", pid, fd);
+  struct foreign_end end = { pid, link, target };
+  return w->visit(&end, w->ctx);
+}
+
 /* Calls visit() for every descriptor of every other process on this host
  * that is a pipe (or may be a FIFO: its target is a path), until it
  * returns non-zero (which is returned). */
 static int each_foreign_pipe(int (*visit)(const struct foreign_end *end, void *ctx), void *ctx) {
-  int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (proc < 0) return 0;
-  char me[32], buf[4096];
+  char me[32];
   snprintf(me, sizeof me, "%d", (int)syscall(SYS_getpid));
-  long n;
-  int rc = 0;
-  while (rc == 0 && (n = syscall(SYS_getdents64, proc, buf, sizeof buf)) > 0) {
-    for (long off = 0; off < n && rc == 0;) {
-      struct fdu_dirent *d = (void *)(buf + off);
-      off += d->reclen;
-      if (d->name[0] < '0' || d->name[0] > '9' || strcmp(d->name, me) == 0) continue;
-      char dir[64];
-      snprintf(dir, sizeof dir, "/proc/%s/fd", d->name);
-      int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dfd < 0) continue;
-      char fbuf[4096];
-      long m;
-      while (rc == 0 && (m = syscall(SYS_getdents64, dfd, fbuf, sizeof fbuf)) > 0) {
-        for (long o = 0; o < m && rc == 0;) {
-          struct fdu_dirent *e = (void *)(fbuf + o);
-          o += e->reclen;
-          if (e->name[0] < '0' || e->name[0] > '9') continue;
-          char link[300], target[1024];
-          snprintf(link, sizeof link, "%s/%s", dir, e->name);
-          ssize_t l = readlink(link, target, sizeof target - 1);
-          if (l < 2 || (target[0] != '/' && strncmp(target, "pipe:[", 6) != 0)) continue;
-          target[l] = 0;
-          struct foreign_end end = { d->name, link, target };
-          rc = visit(&end, ctx);
-        }
-      }
-      close(dfd);
-    }
-  }
-  close(proc);
-  return rc;
+  struct pipe_walk w = { visit, ctx, me };
+  return fdu_each_host_fd(visit_end, &w);
 }
 
 /* Is that descriptor an end of p? */
@@ -173,26 +151,14 @@ static int is_end_of(const struct foreign_end *end, const struct pipe_rec *p) {
   return strcmp(end->target, p->target) == 0 && stat(end->link, &st) == 0 && st.st_dev == p->dev && st.st_ino == p->ino;
 }
 
-static void comm_of(const char *pid, char *comm, size_t cap) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%s/comm", pid);
-  snprintf(comm, cap, "?");
-  int cf = open(path, O_RDONLY | O_CLOEXEC);
-  if (cf < 0) return;
-  ssize_t c = read(cf, comm, cap - 1);
-  comm[c > 0 ? c : 0] = 0;
-  if (c > 0 && comm[c - 1] == '\n') comm[c - 1] = 0;
-  close(cf);
-}
-
 /* A holder of one of our pipes that is not in the job: refuse. */
 static int refuse_if_outsider(const struct foreign_end *end, void *ctx) {
   (void)ctx;
   for (int i = 0; i < npipes; i++) {
     struct pipe_rec *p = &pipes[i];
-    if (!is_end_of(end, p) || fdu_pid_in_job(end->pid)) continue;
+    if (!is_end_of(end, p) || fdu_in_job(end->pid)) continue;
     char comm[64];
-    comm_of(end->pid, comm, sizeof comm);
+    fdu_comm_of(end->pid, comm, sizeof comm);
     stasis_fail("fd %d (%s) is the %s end of %s that process %s (%s), which is not in the job, holds too: "
                 "not supported yet", p->first_fd, p->target, p->readers ? "read" : "write", what(p), end->pid, comm);
     return -1;
@@ -267,7 +233,7 @@ static void pipe_resume(void) {
  * to or from outside (the terminal's, the batch system's) is the restarter's. */
 static int outsider_holds(const struct foreign_end *end, void *want) {
   const struct pipe_rec *p = want;
-  return is_end_of(end, p) && !fdu_pid_in_job(end->pid);
+  return is_end_of(end, p) && !fdu_in_job(end->pid);
 }
 
 static int pipe_stdio_in_job(const struct stasis_fd *f) {
