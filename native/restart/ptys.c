@@ -10,6 +10,8 @@
  * controlling terminal again, and the leader of its old foreground group
  * takes the foreground (ptys_take_terminal, called by tree.c). */
 #include "../plugins/pty/ptyio.h"
+#include "side.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,14 +76,18 @@ static int make_pair(const char *file, int idx, const struct pty_state *st, char
   return 0;
 }
 
-/* One image's record file (absent: the process drained no pair). */
+/* One image's record file (absent: the process drained no pair), its
+ * checksum verified first (side.c). */
 static int read_records(const char *image, char *out, size_t cap) {
-  char path[4200];
+  char path[4200], *data;
+  size_t len;
   snprintf(path, sizeof path, "%s.ptys", image);
-  FILE *f = fopen(path, "re");
+  if (side_file_read(image, "ptys", &data, &len) < 0) return -1;
+  if (!data || len == 0) { free(data); return 0; }
+  FILE *f = fmemopen(data, len, "r");
   if (!f) {
-    if (errno == ENOENT) return 0;
     fprintf(stderr, "stasis-restart: %s: %s\n", path, strerror(errno));
+    free(data);
     return -1;
   }
   int rc = 0, idx, c;
@@ -102,6 +108,7 @@ static int read_records(const char *image, char *out, size_t cap) {
     free(st);
   }
   fclose(f);
+  free(data);
   return rc;
 }
 

@@ -7,7 +7,7 @@
 // controlling terminal and foreground group.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { Job, Running, numbers, programs, stasisBin } from '../helpers/stasis.js';
 
@@ -61,6 +61,32 @@ describe('pseudo-terminals', function () {
       }
       assert.ok(outputInFlight > 0, 'answers toward the parent were in flight at a checkpoint');
       await job.killTree(p);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
+  it('a damaged .ptys file stops the restart and inspect with one line naming it', async () => {
+    const job = new Job();
+    try {
+      const p = job.launch([join(programs, 'pty')]);
+      await p.waitFor(/^ack 40 /, 30000);
+      const g = await job.checkpoint();
+      await job.killTree(p);
+      const name = readdirSync(g.dir).find((f) => f.endsWith('.ptys'))!;
+      const manifest = JSON.parse(readFileSync(join(g.dir, 'manifest.json'), 'utf8'));
+      assert.ok(JSON.stringify(manifest).includes(name), 'the manifest lists the .ptys file');
+      const f = join(g.dir, name);
+      const bytes = readFileSync(f);
+      bytes[6] = bytes[6]! ^ 0x01;   // inside the first record's header
+      writeFileSync(f, bytes);
+      const inspect = await job.cli(['inspect', g.dir]);
+      assert.notEqual(inspect.exitCode, 0);
+      assert.ok(inspect.stderr.includes(`${f}: corrupt`), inspect.stderr);
+      const r = job.restart();
+      assert.notEqual(await r.waitExit(30000), 0);
+      const line = r.errLines.find((l) => l.includes('.ptys'));
+      assert.ok(line && /corrupt/.test(line), `stderr names the damaged file: ${r.errLines.join(' | ')}`);
     } finally {
       await job.cleanup();
     }

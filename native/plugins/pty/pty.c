@@ -209,16 +209,15 @@ static int drain(const struct pty_rec *r, int out) {
     else rc = 0;
     char head[512], err[256];
     int n = ptyio_header(head, sizeof head, r->idx, st);
-    if (rc == 0 && fdu_write_all(out, head, n) < 0) rc = -1;
+    if (rc == 0 && stasis_side_write(out, head, n) < 0) rc = -1;
     const char *p = st->in;
     for (int i = 0; rc == 0 && i < st->nsegs; i++) {
       char seg[32];
       int k = snprintf(seg, sizeof seg, "%c %u\n", st->segs[i].kind, st->segs[i].len);
-      if (fdu_write_all(out, seg, k) < 0 || fdu_write_all(out, p, st->segs[i].len) < 0) rc = -1;
+      if (stasis_side_write(out, seg, k) < 0 || stasis_side_write(out, p, st->segs[i].len) < 0) rc = -1;
       p += st->segs[i].len;
     }
-    if (rc == 0 && st->outlen && fdu_write_all(out, st->out, st->outlen) < 0) rc = -1;
-    if (rc < 0 && !stasis_failure()) stasis_fail("cannot write %s.ptys: %s", stasis_save_path, strerror(errno));
+    if (rc == 0 && st->outlen && stasis_side_write(out, st->out, st->outlen) < 0) rc = -1;
     /* The running process continues with its bytes where they were. */
     if (ptyio_refill(m, s, st, err, sizeof err) < 0) {
       stasis_log("/dev/pts/%d: %s", r->idx, err);
@@ -250,20 +249,10 @@ static int pty_save_end(void) {
   int out = -1, rc = 0;
   for (int i = 0; i < nptys && rc == 0; i++) {
     if (sv.lowest[i] != sv.me || ptys[i].master_fd < 0) continue;
-    if (out < 0) {
-      char path[4200];
-      snprintf(path, sizeof path, "%s.ptys", stasis_save_path ? stasis_save_path : "?");
-      if (!stasis_save_path || (out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
-        stasis_fail("cannot write %s: %s", path, strerror(errno));
-        return -1;
-      }
-    }
+    if (out < 0 && (out = stasis_side_open("ptys")) < 0) return -1;
     rc = drain(&ptys[i], out);
   }
-  if (out >= 0) {
-    if (rc == 0 && fsync(out) < 0) { stasis_fail("cannot write %s.ptys: %s", stasis_save_path, strerror(errno)); rc = -1; }
-    close(out);
-  }
+  if (out >= 0 && stasis_side_close(out) < 0) rc = -1;
   return rc;
 }
 
