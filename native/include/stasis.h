@@ -81,6 +81,11 @@ struct stasis_fd_kind {
    * job; return non-zero when this one is the job's own (a pipe between two
    * of its processes, as in `a | b`) and must be saved and restored. */
   int (*stdio_in_job)(const struct stasis_fd *fd);
+  /* Optional: at ALL_RESTORED (every process of the job restored, the pid
+   * table known, no thread running yet), a descriptor to replace the one
+   * restore() made, and its dups — for objects that name another process
+   * (a pidfd) — or -1 to keep it (after stasis_log() if something failed). */
+  int (*settle)(const struct stasis_fd *fd, int cookie);
 };
 
 void stasis_register_fd_kind(const struct stasis_fd_kind *kind);

@@ -236,6 +236,24 @@ static int restore_kinds(void) {
   return 0;
 }
 
+/* Descriptions that could only be made once the job's pid table is known. */
+static void settle_all(void) {
+  const struct stasis_fd_kind *const *kinds;
+  stasis_fd_kinds(&kinds);
+  for (int i = 0; i < nfds; i++) {
+    const struct stasis_fd_kind *kind = kinds[fds[i].kind];
+    if (fds[i].dup_of >= 0 || !kind->settle) continue;
+    struct stasis_fd info = fds[i].info;
+    info.target = fds[i].target;
+    int fresh = kind->settle(&info, fds[i].cookie);
+    if (fresh < 0) continue;
+    for (int j = 0; j < nfds; j++)
+      if (j == i || fds[j].dup_of == fds[i].info.fd)
+        dup3(fresh, fds[j].info.fd, fds[j].info.cloexec ? O_CLOEXEC : 0);
+    close(fresh);
+  }
+}
+
 static void resume_all(void) {
   const struct stasis_fd_kind *const *kinds;
   int nk = stasis_fd_kinds(&kinds);
@@ -246,7 +264,10 @@ static void resume_all(void) {
 static int fd_event(enum stasis_event ev) {
   if (ev == STASIS_EVENT_SAVE) return save_all();
   if (ev == STASIS_EVENT_RESTART) return restore_all();
-  if (ev == STASIS_EVENT_ALL_RESTORED) shared_take_over();
+  if (ev == STASIS_EVENT_ALL_RESTORED) {
+    settle_all();
+    shared_take_over();
+  }
   if (ev == STASIS_EVENT_RESUME) resume_all();
   return 0;
 }

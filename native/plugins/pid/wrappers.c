@@ -45,6 +45,8 @@ API int sigqueue(pid_t pid, int sig, const union sigval value) {
   return real_sigqueue(pid_to_real(pid), sig, value);
 }
 
+API int pidfd_open(pid_t pid, unsigned int flags) { return (int)syscall(SYS_pidfd_open, pid_to_real(pid), flags); }
+
 API pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
   REAL(wait4);
   return to_virt_target(real_wait4(to_real_target(pid), status, options, ru));
