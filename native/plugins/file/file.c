@@ -23,9 +23,14 @@ static int file_match(const struct stasis_fd *f) {
   return !(fdu_ends_with(f->target, " (deleted)") && fstat(f->fd, &st) == 0 && st.st_nlink == 0);
 }
 
+/* O_PATH handles have none: they only name the file. */
+static int has_offset(const struct stasis_fd *f) {
+  return (S_ISREG(f->mode) || S_ISDIR(f->mode)) && !(f->flags & O_PATH);
+}
+
 static int file_save(const struct stasis_fd *f) {
   if (nfiles >= MAX_FILES) { stasis_fail("more than %d open files", MAX_FILES); return -1; }
-  offsets[nfiles] = S_ISREG(f->mode) || S_ISDIR(f->mode) ? lseek(f->fd, 0, SEEK_CUR) : 0;
+  offsets[nfiles] = has_offset(f) ? lseek(f->fd, 0, SEEK_CUR) : 0;
   if ((captured[nfiles] = written_save(f)) == -2) return -1;
   return nfiles++;
 }
@@ -41,7 +46,7 @@ static int file_restore(const struct stasis_fd *f, int cookie) {
                 strerror(errno));
     return -1;
   }
-  if ((S_ISREG(f->mode) || S_ISDIR(f->mode)) && lseek(fd, offsets[cookie], SEEK_SET) < 0) {
+  if (has_offset(f) && lseek(fd, offsets[cookie], SEEK_SET) < 0) {
     stasis_fail("cannot seek fd %d (%s) to %lld: %s", f->fd, f->target, (long long)offsets[cookie], strerror(errno));
     close(fd);
     return -1;
