@@ -5,6 +5,7 @@
 // same readiness). And a descriptor stasis cannot save yet fails the
 // checkpoint with a message naming it, while the program runs on.
 import assert from 'node:assert/strict';
+import { execa } from 'execa';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -136,4 +137,31 @@ describe('descriptor kinds not supported yet', function () {
       }
     });
   }
+
+  it('a process traced by another (ptrace): the checkpoint fails naming the tracer; the program runs on; nothing is committed', async () => {
+    const job = new Job();
+    let tracer: ReturnType<typeof execa> | null = null;
+    try {
+      const p = job.launch([join(programs, 'unsupported'), 'none']);
+      await p.waitFor(/^tick 2$/);
+      tracer = execa(join(programs, 'tracer'), [String(p.pid)], { reject: false, buffer: false });
+      await new Promise<void>((res, rej) => {
+        tracer!.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('tracing')) res(); });
+        void tracer!.then((r) => rej(new Error(`tracer ended: ${String(r.exitCode)}`)));
+      });
+      const err = await job.checkpoint().then(() => null, (e: Error) => e.message);
+      assert.ok(err, 'the checkpoint succeeded');
+      assert.match(err, new RegExp(`process ${p.pid} \\(unsupported\\).*traced \\(ptrace\\) by process ${tracer.pid} \\(tracer\\)`));
+      const seen = numbers(p.lines, /^tick (\d+)$/).at(-1)!;
+      await p.waitFor(new RegExp(`^tick ${seen + 3}$`));
+      assert.ok(!existsSync(join(job.dir, 'latest')), 'a generation was committed');
+      tracer.kill('SIGKILL');
+      await tracer;
+      tracer = null;
+      await job.checkpoint();   // untraced again: it works
+    } finally {
+      tracer?.kill('SIGKILL');
+      await job.cleanup();
+    }
+  });
 });
