@@ -162,6 +162,12 @@ export class Job {
 }
 
 /** Integers from lines matching `re` (first capture group), in order. */
+/** Test programs print "BROKEN ..." when what they check fails: none may. */
+export function noBroken(lines: string[]): void {
+  const bad = lines.filter((l) => l.includes('BROKEN'));
+  if (bad.length) throw new Error(bad.join('\n'));
+}
+
 export function numbers(lines: string[], re: RegExp): number[] {
   return lines.map((l) => l.match(re)).filter((m): m is RegExpMatchArray => !!m).map((m) => Number(m[1]));
 }

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Job, Running, numbers, programs } from '../helpers/stasis.js';
+import { Job, Running, numbers, programs, noBroken } from '../helpers/stasis.js';
 
 interface Case {
   name: string;
@@ -22,11 +22,6 @@ interface Case {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const scratch = (name: string) => join(tmpdir(), `stasis-fdk-${process.pid}-${name}`);
-
-function noBroken(lines: string[]) {
-  const bad = lines.filter((l) => l.startsWith('BROKEN'));
-  assert.deepEqual(bad, [], bad.join('\n'));
-}
 
 const cases: Case[] = [
   {

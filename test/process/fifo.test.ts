@@ -6,12 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { Job, numbers, programs } from '../helpers/stasis.js';
-
-function noBroken(lines: string[]): void {
-  const bad = lines.find((l) => l.startsWith('BROKEN'));
-  assert.ok(!bad, bad);
-}
+import { Job, numbers, programs, noBroken } from '../helpers/stasis.js';
 
 interface SideFile { name: string; bytes: number; checksum: string }
 function sideFiles(genDir: string): SideFile[] {

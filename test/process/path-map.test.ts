@@ -7,12 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { Job, numbers, programs } from '../helpers/stasis.js';
-
-function noBroken(lines: string[]): void {
-  const bad = lines.find((l) => l.startsWith('BROKEN'));
-  assert.ok(!bad, bad);
-}
+import { Job, numbers, programs, noBroken } from '../helpers/stasis.js';
 
 describe('restart --path-map', function () {
   this.timeout(120000);

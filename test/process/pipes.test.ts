@@ -5,12 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
-import { Job, numbers, programs, type Running } from '../helpers/stasis.js';
-
-function noBroken(lines: string[]): void {
-  const bad = lines.find((l) => l.startsWith('BROKEN'));
-  assert.ok(!bad, bad);
-}
+import { Job, numbers, programs, type Running, noBroken } from '../helpers/stasis.js';
 
 describe('pipes between processes', function () {
   this.timeout(90000);

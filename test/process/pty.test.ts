@@ -9,12 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { Job, Running, numbers, programs, stasisBin } from '../helpers/stasis.js';
-
-function noBroken(lines: string[]): void {
-  const bad = lines.find((l) => l.includes('BROKEN'));
-  assert.ok(!bad, bad);
-}
+import { Job, Running, numbers, programs, stasisBin, noBroken } from '../helpers/stasis.js';
 
 /** The drainer's records: [input segments, output bytes, packet mode] per pair. */
 function records(dir: string): Array<[number, number, number]> {

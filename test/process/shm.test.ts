@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Job, numbers, programs, repoRoot, type Running } from '../helpers/stasis.js';
+import { Job, numbers, programs, repoRoot, type Running, noBroken } from '../helpers/stasis.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -20,17 +20,12 @@ function seen(lines: string[]): Seen[] {
     .map((m) => ({ me: Number(m[1]), total: Number(m[2]), per: [Number(m[3]), Number(m[4]), Number(m[5])] }));
 }
 
-function noBroken(r: Running): void {
-  const bad = r.lines.find((l) => l.startsWith('BROKEN'));
-  assert.ok(!bad, bad);
-}
-
 /** Waits until every process has seen each other's count grow by `by`
  *  since the first line of this run: writes cross between processes. */
 async function waitAllSeeOthers(r: Running, by: number): Promise<void> {
   const deadline = Date.now() + 30000;
   for (;;) {
-    noBroken(r);
+    noBroken(r.lines);
     const s = seen(r.lines);
     if (s.length) {
       const base = s[0]!.per;
@@ -60,7 +55,7 @@ async function counters(job: Job, argv: string[], objects: number,
     const first = seen(p.lines)[0]!;
     assert.ok(first.total > atCheckpoint, `round ${round}: counting went on from ${first.total}, printed ${atCheckpoint} before the checkpoint`);
     assert.ok(first.per.every((v) => v > 0), 'every process counted before the checkpoint');
-    noBroken(p);
+    noBroken(p.lines);
   }
   await job.killTree(p);
 }
@@ -110,7 +105,7 @@ describe('shared memory between processes', function () {
         await job.killTree(p);
         p = job.restart();
         await p.waitFor(new RegExp(`^got ${last + 2000}$`), 30000);
-        noBroken(p);
+        noBroken(p.lines);
       }
       await job.killTree(p);
     } finally {

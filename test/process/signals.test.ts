@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Job, Running, numbers, programs } from '../helpers/stasis.js';
+import { Job, Running, numbers, programs, noBroken } from '../helpers/stasis.js';
 
 interface Case {
   name: string;
@@ -19,11 +19,6 @@ interface Case {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function noBroken(lines: string[]) {
-  const bad = lines.filter((l) => l.startsWith('BROKEN'));
-  assert.deepEqual(bad, [], bad.join('\n'));
-}
 
 const cases: Case[] = [
   {

@@ -5,16 +5,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Job, numbers, programs, type Running } from '../helpers/stasis.js';
+import { Job, numbers, programs, type Running, noBroken } from '../helpers/stasis.js';
 
 async function progressed(r: Running, count: number): Promise<void> {
   for (const re of [/^parent (\d+)$/, /^worker S (\d+)$/, /^worker V (\d+)$/, /^worker D (\d+)$/])
     while (numbers(r.lines, re).length < count) await r.waitFor(new RegExp(`${re.source}|^BROKEN`), 20000, r.lines.length);
-}
-
-function noBroken(r: Running): void {
-  const bad = r.lines.find((l) => l.startsWith('BROKEN'));
-  assert.ok(!bad, bad);
 }
 
 describe('posix_spawn, vfork and daemons', function () {
@@ -25,7 +20,7 @@ describe('posix_spawn, vfork and daemons', function () {
     try {
       let p = job.launch([join(programs, 'spawn'), '250']);
       await progressed(p, 3);
-      noBroken(p);
+      noBroken(p.lines);
       for (let round = 1; round <= 2; round++) {
         const g = await job.checkpoint();
         const manifest = JSON.parse(readFileSync(join(g.dir, 'manifest.json'), 'utf8'));
@@ -33,13 +28,13 @@ describe('posix_spawn, vfork and daemons', function () {
         await job.killTree(p);
         const r = job.restart();
         await progressed(r, 3);
-        noBroken(r);
+        noBroken(r.lines);
         assert.equal((await job.kernelPids()).length, 4, 'all four run again');
         p = r;
       }
       await p.waitFor(/^reaped V$/, 30000);
       assert.ok(p.lines.includes('reaped S'));
-      noBroken(p);
+      noBroken(p.lines);
       await job.killTree(p);
     } finally {
       await job.cleanup();
