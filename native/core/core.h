@@ -47,6 +47,8 @@ struct thread_rec {
   stack_t altstack;
   char name[16];
   struct stasis_ctx ctx; /* inside the suspend handler (or the save step) */
+  void *uc;              /* user threads: the interrupted context (ucontext_t), hooks may edit it */
+  int restored;          /* released in a restored process (for the resuming hooks) */
 };
 extern struct thread_rec stasis_threads[MAX_THREADS];
 extern int stasis_nthreads;
@@ -74,7 +76,8 @@ struct thread_rec *threads_ckpt(void);
  * checkpoint (-1 after stasis_fail, else 0). suspended() runs
  * just before the thread counts as stopped; resuming() once it is
  * released, before it returns to the program, in this process or in a
- * restored one: `stopped_tid` is the kernel tid it had when it stopped.
+ * restored one: `stopped_tid` is the kernel tid it had when it stopped,
+ * t->restored says which, and t->uc is where the thread goes back to.
  * Any of the three may be NULL; the rule of stasis_event_fn applies. */
 struct stasis_thread_hooks {
   int (*begin)(void);

@@ -112,19 +112,22 @@ void stasis_register_thread_hooks(const struct stasis_thread_hooks *h) {
 }
 
 static void suspend_handler(int sig, siginfo_t *si, void *uc) {
-  (void)sig; (void)si; (void)uc;
+  (void)sig; (void)si;
   int saved_errno = errno;
   struct thread_rec *t = checkpoint_active ? find_thread(raw_gettid()) : NULL;
   if (!t) { errno = saved_errno; return; }
   threads_record_self(t);
+  t->uc = uc;
   pid_t stopped_tid;
   if (ctx_save(&t->ctx) == 0) {
+    t->restored = 0;
     for (int i = 0; i < nhooks; i++) if (hooks[i]->suspended) hooks[i]->suspended(t);
     stopped_tid = t->tid;
     __atomic_add_fetch(&suspended_count, 1, __ATOMIC_SEQ_CST);
     stasis_syscall_futex(&suspended_count, FUTEX_WAKE, 1, NULL);
   } else {
     threads_after_restart_self(t);
+    t->restored = 1;
     stopped_tid = t->saved_tid;
     __atomic_add_fetch(&restored_count, 1, __ATOMIC_SEQ_CST);
     stasis_syscall_futex(&restored_count, FUTEX_WAKE, 1, NULL);

@@ -18,7 +18,7 @@ static void on_usr1(int sig) { (void)sig; usr1++; }
 static void on_usr2(int sig) { (void)sig; usr2++; worker_seen_tid = gettid(); }
 
 static void nap(long ms) {
-  struct timespec ts = { 0, ms * 1000000 };
+  struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
 }
 

@@ -29,6 +29,17 @@ int pid_is_virtual(pid_t id) {
   return 0;
 }
 
+/* A new process or thread whose kernel id is `id` would be mistaken for
+ * another: the program knows `id` as someone else's id, or the table still
+ * turns `id` into another virtual id (its old owner is gone: a re-made
+ * zombie since reaped, an exited thread or process of the job). The kernel
+ * hands out ids again once they wrap around pid_max. */
+int pid_is_ambiguous(pid_t id) {
+  for (int i = 0; i < npairs; i++)
+    if (table[i].virt != table[i].real && (table[i].virt == id || table[i].real == id)) return 1;
+  return 0;
+}
+
 int pid_is_translating(void) { return npairs > 0; }
 
 void pid_forked_child(void) {

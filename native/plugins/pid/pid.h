@@ -9,6 +9,7 @@
 pid_t pid_to_real(pid_t virt);   /* ids the program passes to the kernel */
 pid_t pid_to_virt(pid_t real);   /* ids the kernel returns to the program */
 int pid_is_virtual(pid_t id);    /* a virtual id of someone else now */
+int pid_is_ambiguous(pid_t id);  /* a new kernel id that must not be used (pid.c) */
 void pid_forked_child(void);     /* the child of fork(): it is itself */
 int pid_is_translating(void);
 pid_t group_to_real(pid_t virt);  /* process group and session ids (groups.c) */

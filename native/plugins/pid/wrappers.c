@@ -47,23 +47,47 @@ API int sigqueue(pid_t pid, int sig, const union sigval value) {
 
 API int pidfd_open(pid_t pid, unsigned int flags) { return (int)syscall(SYS_pidfd_open, pid_to_real(pid), flags); }
 
+/* A wait for a given child or group passes the kernel id of when it was
+ * called. When the process is restored meanwhile (blocked.c) that id is
+ * stale: the call failed (EINTR, ECHILD) and is made again, translated
+ * again. A program's own EINTR in the same instant is absorbed. */
+static int restored_since(int before) {
+  return __atomic_load_n(&stasis_restored, __ATOMIC_SEQ_CST) != before;
+}
+
+static int restarts(void) { return __atomic_load_n(&stasis_restored, __ATOMIC_SEQ_CST); }
+
 API pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
   REAL(wait4);
-  return to_virt_target(real_wait4(to_real_target(pid), status, options, ru));
+  for (;;) {
+    int before = restarts();
+    pid_t r = real_wait4(to_real_target(pid), status, options, ru);
+    if (r >= 0 || !restored_since(before)) return to_virt_target(r);
+  }
 }
 
 API pid_t waitpid(pid_t pid, int *status, int options) {
   REAL(waitpid);
-  return to_virt_target(real_waitpid(to_real_target(pid), status, options));
+  for (;;) {
+    int before = restarts();
+    pid_t r = real_waitpid(to_real_target(pid), status, options);
+    if (r >= 0 || !restored_since(before)) return to_virt_target(r);
+  }
 }
 
 API pid_t wait(int *status) { return waitpid(-1, status, 0); }
 
 API int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
   REAL(waitid);
-  if (type == P_PID) id = (id_t)pid_to_real((pid_t)id);
-  if (type == P_PGID) id = (id_t)group_to_real((pid_t)id);
-  int rc = real_waitid(type, id, info, options);
+  int rc;
+  for (;;) {
+    int before = restarts();
+    id_t real_id = id;
+    if (type == P_PID) real_id = (id_t)pid_to_real((pid_t)id);
+    if (type == P_PGID) real_id = (id_t)group_to_real((pid_t)id);
+    rc = real_waitid(type, real_id, info, options);
+    if (rc == 0 || !restored_since(before)) break;
+  }
   if (rc == 0 && info && info->si_pid) info->si_pid = pid_to_virt(info->si_pid);
   return rc;
 }

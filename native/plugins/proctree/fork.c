@@ -2,8 +2,8 @@
  * holds thread creation (so no checkpoint can start in between) until the
  * child's own checkpoint thread is welcomed by the coordinator; a
  * checkpoint therefore sees both processes or neither. A child whose new
- * pid is someone's virtual pid would be ambiguous: it leaves at once and
- * the parent forks again. */
+ * pid is ambiguous (someone's virtual pid, or a kernel pid the table still
+ * maps: pid_is_ambiguous) leaves at once and the parent forks again. */
 #include "../../core/core.h"
 #include "../pid/pid.h"
 #include <dlfcn.h>
@@ -53,7 +53,7 @@ static pid_t fork_once(void) {
   pid_t pid = real_fork();
   if (pid == 0) {
     close(sync[0]);
-    if (pid_is_virtual((pid_t)syscall(SYS_getpid))) _exit(0);   /* ambiguous: parent retries */
+    if (pid_is_ambiguous((pid_t)syscall(SYS_getpid))) _exit(0);   /* ambiguous: parent retries */
     child_joins(sync[1]);
     return 0;
   }
@@ -67,7 +67,7 @@ API pid_t fork(void) {
   if (!real_fork) real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
   for (int tries = 0;; tries++) {
     pid_t pid = fork_once();
-    if (pid <= 0 || !pid_is_virtual(pid) || tries >= 100) return pid;
+    if (pid <= 0 || !pid_is_ambiguous(pid) || tries >= 100) return pid;
     syscall(SYS_wait4, pid, NULL, 0, NULL);   /* a kernel pid: not through the table */
   }
 }
