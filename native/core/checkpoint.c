@@ -124,8 +124,8 @@ static void on_save(char *arg) {
   if (r == SAVE_FAILED) { send_failed(); return; }
   /* Where the process sits in the tree, as the program sees it, then the
    * side files written beside the image. */
-  char sides[512];
-  side_files_describe(sides, sizeof sides);
+  static char sides[14336];   /* with the rest, within coord_send's line */
+  if (side_files_describe(sides, sizeof sides) < 0) { send_failed(); return; }
   coord_send("SAVED %llu crc32c:%08x %d %d %d%s", (unsigned long long)st.bytes, st.checksum,
              getppid(), getpgid(0), getsid(0), sides);
 }

@@ -137,8 +137,12 @@ extern const char *stasis_save_path;   /* SAVE: the image being written (plugins
 int stasis_side_open(const char *suffix);
 int stasis_side_write(int id, const void *buf, size_t n);
 int stasis_side_close(int id);
+/* A file a plugin wrote itself at GENDIR/NAME, its contents' CRC-32C being
+ * `crc`: truncated to `len`, given the same trailer at `len`, fsynced and
+ * listed with this process in SAVED (as "/NAME"). 0, or -1 after stasis_fail. */
+int stasis_side_seal(int fd, const char *name, uint64_t len, uint32_t crc);
 void side_files_reset(void);
-void side_files_describe(char *out, size_t cap);
+int side_files_describe(char *out, size_t cap);
 
 /* raw helpers */
 long stasis_syscall_futex(volatile int *addr, int op, int val, const struct timespec *ts);

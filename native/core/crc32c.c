@@ -78,3 +78,7 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len) {
   else while (len--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
+
+uint32_t crc32c_zeros(uint32_t crc, uint64_t len) {
+  return len ? ~mulmod(~crc, x_pow_8n(len)) : crc;
+}

@@ -1,15 +1,19 @@
 /* Shared memory objects of a process tree (plugins/shm). Every process
  * wrote IMAGE.shm at SAVE: "object KIND KEY SIZE MODE NAME" per object it
  * maps and "map START END OFFSET KEY W" per mapping; the first holder wrote
- * the contents to GENDIR/shm-KEY.data (':' as '-'). Before anything forks,
+ * the contents to GENDIR/shm-KEY.data (':' as '-'), sparse. Before anything forks,
  * the loader makes each object once, from those contents: anonymous shared
  * memory (opened again through /proc/self/map_files, so it stays
  * "/dev/zero"; a memfd where that is not allowed), a memfd, a file in
  * /dev/shm at its path, a nameless file where a deleted one was, or a new
- * SysV segment. Forked loaders inherit them all, and each maps its own
+ * SysV segment. IMAGE.shm is a side file (side.c checks its trailer) and
+ * each .data file ends with the same trailer after its SIZE bytes: all are
+ * checked before any object is made. Forked loaders inherit them all, and each maps its own
  * process's regions of them at their old addresses (shm_map_region): every
  * holder maps the same object again. */
 #include "shm.h"
+#include "crc32c.h"
+#include "side.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,11 +24,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct object { char key[64]; int fd, sysv_id; };
+/* An object as an object line describes it, then what was made of it. */
+struct object {
+  char key[64], kind[16], data[4300];
+  char *name, *shm_file;
+  uint64_t size;
+  unsigned mode;
+  int fd, sysv_id;
+};
 struct shm_map { const char *image; uint64_t start, end, offset; int object; };
 static struct object *objects;
 static struct shm_map *maps;
 static int nobjects, nmaps;
+
+#define TRAILER_LEN 20   /* "end crc32c:" + 8 hex digits + "\n", as side files */
+static char buf[1 << 16];
 
 static int find_object(const char *key) {
   for (int i = 0; i < nobjects; i++) if (strcmp(objects[i].key, key) == 0) return i;
@@ -36,25 +50,87 @@ static int page_is_zero(const char *p, size_t n) {
   return 1;
 }
 
-/* Copies the saved contents into the object: through fd, or into memory
- * at `mem` (a SysV segment). Zero pages are skipped (the object is new). */
+/* Where the next bytes stored at or after `off` start, and *end where they
+ * stop; `size` when only holes (zeros) are left. */
+static uint64_t next_data(int fd, uint64_t off, uint64_t size, uint64_t *end) {
+  off_t at = lseek(fd, (off_t)off, SEEK_DATA);
+  *end = size;
+  if (at < 0) return errno == ENXIO ? size : off;   /* no SEEK_DATA: read it all */
+  if ((uint64_t)at >= size) return size;
+  off_t hole = lseek(fd, at, SEEK_HOLE);
+  if (hole >= 0 && (uint64_t)hole < size) *end = (uint64_t)hole;
+  return (uint64_t)at;
+}
+
+/* Calls `use` on every stored piece of [0, size) in order, with the
+ * length of the hole before it; 0, or -1 when a read fails. */
+static int scan(int fd, uint64_t size, void (*use)(void *ctx, uint64_t hole, uint64_t off, const char *p, size_t n),
+                void *ctx) {
+  for (uint64_t off = 0; off < size;) {
+    uint64_t end, at = next_data(fd, off, size, &end);
+    uint64_t hole = at - off;
+    for (off = at; off < end;) {
+      ssize_t n = pread(fd, buf, end - off < sizeof buf ? end - off : sizeof buf, (off_t)off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return -1;
+      use(ctx, hole, off, buf, (size_t)n);
+      hole = 0;
+      off += (uint64_t)n;
+    }
+    if (hole) use(ctx, hole, off, NULL, 0);
+  }
+  return 0;
+}
+
+static void add_to_crc(void *ctx, uint64_t hole, uint64_t off, const char *p, size_t n) {
+  (void)off;
+  uint32_t *crc = ctx;
+  *crc = crc32c(crc32c_zeros(*crc, hole), p, n);
+}
+
+/* The saved contents of o are whole: SIZE bytes then the trailer with
+ * their CRC-32C. Checked for every object before any is made. */
+static int verify_data(const struct object *o) {
+  int fd = open(o->data, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { fprintf(stderr, "stasis-restart: %s: %s\n", o->data, strerror(errno)); return -1; }
+  struct stat st = { 0 };
+  char trailer[TRAILER_LEN + 1] = "";
+  unsigned want = 0;
+  char nl = 0;
+  uint32_t crc = 0;
+  int rc = -1;
+  if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != o->size + TRAILER_LEN)
+    fprintf(stderr, "stasis-restart: %s: corrupt (truncated or extended: %lld bytes, not %llu)\n", o->data,
+            (long long)st.st_size, (unsigned long long)(o->size + TRAILER_LEN));
+  else if (pread(fd, trailer, TRAILER_LEN, (off_t)o->size) != TRAILER_LEN ||
+           sscanf(trailer, "end crc32c:%8x%c", &want, &nl) != 2 || nl != '\n' ||
+           scan(fd, o->size, add_to_crc, &crc) < 0 || crc != want)
+    fprintf(stderr, "stasis-restart: %s: corrupt (checksum mismatch)\n", o->data);
+  else rc = 0;
+  close(fd);
+  return rc;
+}
+
+struct fill_target { int fd; char *mem; int failed; };
+
+static void put_back(void *ctx, uint64_t hole, uint64_t off, const char *p, size_t n) {
+  (void)hole;
+  struct fill_target *t = ctx;
+  if (!n || page_is_zero(p, n)) return;   /* the object is new: zero already */
+  if (t->mem) memcpy(t->mem + off, p, n);
+  else if (pwrite(t->fd, p, n, (off_t)off) != (ssize_t)n) t->failed = 1;
+}
+
+/* Copies the (verified) saved contents into the object: through fd, or
+ * into memory at `mem` (a SysV segment). */
 static int fill(const char *data, int fd, char *mem, uint64_t size) {
   int src = open(data, O_RDONLY | O_CLOEXEC);
   if (src < 0) { fprintf(stderr, "stasis-restart: %s: %s\n", data, strerror(errno)); return -1; }
-  static char buf[1 << 16];
-  int rc = 0;
-  for (uint64_t off = 0; off < size && rc == 0;) {
-    ssize_t n = pread(src, buf, size - off < sizeof buf ? size - off : sizeof buf, off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) { fprintf(stderr, "stasis-restart: %s: short file\n", data); rc = -1; break; }
-    if (!page_is_zero(buf, n)) {
-      if (mem) memcpy(mem + off, buf, n);
-      else if (pwrite(fd, buf, n, off) != n) { fprintf(stderr, "stasis-restart: writing %s back: %s\n", data, strerror(errno)); rc = -1; }
-    }
-    off += n;
-  }
+  struct fill_target t = { fd, mem, 0 };
+  int rc = scan(src, size, put_back, &t);
   close(src);
-  return rc;
+  if (rc < 0 || t.failed) { fprintf(stderr, "stasis-restart: writing %s back: %s\n", data, strerror(errno)); return -1; }
+  return 0;
 }
 
 /* Anonymous shared memory, as a descriptor every process can map. */
@@ -100,15 +176,10 @@ static int make_sysv(const char *name, uint64_t size, unsigned mode, const char 
   return rc < 0 ? -2 : id;
 }
 
-static int make_object(const char *file, const char *kind, const char *key, uint64_t size, unsigned mode,
-                       const char *name) {
-  char data[4300];
-  const char *slash = strrchr(file, '/');
-  snprintf(data, sizeof data, "%.*sshm-%s.data", slash ? (int)(slash - file + 1) : 0, file, key);
-  for (char *c = strrchr(data, '/') ? strrchr(data, '/') + 1 : data; *c; c++) if (*c == ':') *c = '-';
-  struct object *o = &objects[nobjects];
-  snprintf(o->key, sizeof o->key, "%s", key);
-  o->fd = o->sysv_id = -1;
+static int make_object(struct object *o) {
+  const char *kind = o->kind, *name = o->name, *data = o->data;
+  uint64_t size = o->size;
+  unsigned mode = o->mode;
   if (strcmp(kind, "sysv") == 0) {
     o->sysv_id = make_sysv(name, size, mode, data);
     if (o->sysv_id == -2) return -1;
@@ -119,36 +190,55 @@ static int make_object(const char *file, const char *kind, const char *key, uint
       o->fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
       if (o->fd >= 0) fchmod(o->fd, mode);
     } else if (strcmp(kind, "deleted") == 0) o->fd = make_nameless(name, mode);
-    else { fprintf(stderr, "stasis-restart: %s: unknown shared memory kind '%s'\n", file, kind); return -1; }
     if (o->fd >= 0 && (ftruncate(o->fd, size) < 0 || fill(data, o->fd, NULL, size) < 0)) return -1;
   }
   if (o->fd < 0 && o->sysv_id < 0) {
-    fprintf(stderr, "stasis-restart: %s: cannot make shared memory %s (%s %s): %s\n", file, key, kind, name, strerror(errno));
+    fprintf(stderr, "stasis-restart: %s: cannot make shared memory %s (%s %s): %s\n", o->shm_file, o->key, kind, name,
+            strerror(errno));
     return -1;
   }
-  nobjects++;
   return 0;
 }
 
-static int read_records(const char *image) {
-  char path[4200], line[2048];
-  snprintf(path, sizeof path, "%s.shm", image);
-  FILE *f = fopen(path, "re");
-  if (!f) {
-    if (errno == ENOENT) return 0;
-    fprintf(stderr, "stasis-restart: %s: %s\n", path, strerror(errno));
+/* An object line: recorded (once per key) to be checked and made later. */
+static int add_object(const char *shm_file, const char *kind, const char *key, uint64_t size, unsigned mode,
+                      const char *name) {
+  if (find_object(key) >= 0) return 0;
+  if (strcmp(kind, "sysv") && strcmp(kind, "anon") && strcmp(kind, "memfd") && strcmp(kind, "file") &&
+      strcmp(kind, "deleted")) {
+    fprintf(stderr, "stasis-restart: %s: unknown shared memory kind '%s'\n", shm_file, kind);
     return -1;
   }
+  objects = realloc(objects, (nobjects + 1) * sizeof *objects);
+  struct object *o = &objects[nobjects++];
+  *o = (struct object){ .size = size, .mode = mode, .fd = -1, .sysv_id = -1,
+                        .name = strdup(name), .shm_file = strdup(shm_file) };
+  snprintf(o->key, sizeof o->key, "%s", key);
+  snprintf(o->kind, sizeof o->kind, "%s", kind);
+  const char *slash = strrchr(shm_file, '/');
+  snprintf(o->data, sizeof o->data, "%.*sshm-%s.data", slash ? (int)(slash - shm_file + 1) : 0, shm_file, key);
+  for (char *c = strrchr(o->data, '/') ? strrchr(o->data, '/') + 1 : o->data; *c; c++) if (*c == ':') *c = '-';
+  return 0;
+}
+
+/* IMAGE.shm, verified by its trailer. */
+static int read_records(const char *image) {
+  char *text;
+  size_t len;
+  if (side_file_read(image, "shm", &text, &len) < 0) return -1;
+  if (!text) return 0;
+  char path[4200];
+  snprintf(path, sizeof path, "%s.shm", image);
   int rc = 0;
-  while (rc == 0 && fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\n")] = 0;
+  for (char *line = text, *next; rc == 0 && *line; line = next) {
+    next = line + strcspn(line, "\n");
+    if (*next) *next++ = 0;
     char kind[16], key[64];
     unsigned long long size, start, end, off;
     unsigned mode;
     int pos = 0;
     if (sscanf(line, "object %15s %63s %llu %o %n", kind, key, &size, &mode, &pos) == 4 && pos) {
-      objects = realloc(objects, (nobjects + 1) * sizeof *objects);
-      if (find_object(key) < 0) rc = make_object(path, kind, key, size, mode, line + pos);
+      rc = add_object(path, kind, key, size, mode, line + pos);
     } else if (sscanf(line, "map %llx %llx %llx %63s", &start, &end, &off, key) == 4 && find_object(key) >= 0) {
       maps = realloc(maps, (nmaps + 1) * sizeof *maps);
       maps[nmaps++] = (struct shm_map){ image, start, end, off, find_object(key) };
@@ -157,13 +247,19 @@ static int read_records(const char *image) {
       rc = -1;
     }
   }
-  fclose(f);
+  free(text);
   return rc;
 }
 
+/* Every image's records, then every object's contents checked, and only
+ * then anything made: a damaged file leaves /dev/shm and SysV untouched. */
 int shm_prepare(int count, const char *const *images) {
   for (int i = 0; i < count; i++)
     if (read_records(images[i]) < 0) return -1;
+  for (int i = 0; i < nobjects; i++)
+    if (verify_data(&objects[i]) < 0) return -1;
+  for (int i = 0; i < nobjects; i++)
+    if (make_object(&objects[i]) < 0) return -1;
   return 0;
 }
 

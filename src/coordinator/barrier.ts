@@ -84,7 +84,8 @@ async function newImages(execing: ProcPeer[], late: () => ProcPeer[]): Promise<P
 
 /**
  * "SAVED bytes checksum ppid pgid sid [suffix:bytes:crc32c:xxxxxxxx...]": the
- * image, where the process sits in the tree, and the side files beside the image.
+ * image, where the process sits in the tree, and the side files beside the image
+ * (`/NAME:...`: a file of its own name in the generation directory, e.g. shm-*.data).
  */
 function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
   const [, bytes, checksum, ppid, pgid, sid, ...sides] = answer.split(' ');
@@ -93,9 +94,10 @@ function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
     bytes: Number(bytes), checksum: checksum ?? '' };
   if (ppid !== undefined) Object.assign(entry, { ppid: Number(ppid), pgid: Number(pgid), sid: Number(sid) });
   const files = sides.filter((s) => s).map((s) => {
-    const m = /^([A-Za-z0-9_-]+):(\d+):(crc32c:[0-9a-f]{8})$/.exec(s);
-    if (!m) throw new Error(`${p.label} reported a malformed side file '${s}'`);
-    return { name: `${image}.${m[1]}`, bytes: Number(m[2]), checksum: m[3]! };
+    const m = /^(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*|[A-Za-z0-9_-]+):(\d+):(crc32c:[0-9a-f]{8})$/.exec(s);
+    if (!m || m[1] === '/manifest.json') throw new Error(`${p.label} reported a malformed side file '${s}'`);
+    const name = m[1]!.startsWith('/') ? m[1]!.slice(1) : `${image}.${m[1]}`;
+    return { name, bytes: Number(m[2]), checksum: m[3]! };
   });
   if (files.length) entry.files = files;
   return entry;

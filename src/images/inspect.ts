@@ -1,11 +1,14 @@
 // `stasis inspect`: what a checkpoint directory, a generation or one image
 // holds, after verifying every byte of it. A generation is also checked
 // against its manifest: each image's size and checksum must match, and so
-// must each side file's (X.img.pipes ...), whose own trailer is checked too.
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+// must each side file's (X.img.pipes ..., shm-*.data), whose own trailer is
+// checked too.
+import { open, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { generationName, generationNumber, parseManifest, type Manifest, type ManifestFile } from './manifest.js';
-import { crc32c } from './crc32c.js';
+import { crc32c, formatChecksum } from './crc32c.js';
+
+const TRAILER_BYTES = 20;   // "end crc32c:xxxxxxxx\n"
 import { ImageError, readImage, type ImageSummary } from './reader.js';
 
 /** One verified image, with the figures people look at first. */
@@ -85,15 +88,35 @@ async function latestGeneration(ckptDir: string): Promise<string> {
   return join(ckptDir, generationName(newest));
 }
 
-/** A side file (docs/image-format.md, "Side files"): its size, trailer and checksum against the manifest's. */
+/**
+ * A side file (docs/image-format.md, "Side files"): its size, trailer and checksum against the manifest's.
+ * Read in pieces: a shm-*.data file can be as large as the memory it holds.
+ */
 async function verifySideFile(dir: string, f: ManifestFile): Promise<void> {
   const path = join(dir, f.name);
-  const data = await readFile(path);
-  if (data.length !== f.bytes) throw new ImageError(path, 'corrupt', `${data.length} bytes but the manifest says ${f.bytes}`);
-  const trailer = data.subarray(data.length - 20).toString('latin1');
-  const sum = `crc32c:${crc32c(0, data.subarray(0, Math.max(0, data.length - 20))).toString(16).padStart(8, '0')}`;
-  if (data.length < 20 || trailer !== `end ${f.checksum}\n` || sum !== f.checksum)
-    throw new ImageError(path, 'corrupt', `checksum ${sum} but the manifest says ${f.checksum}`);
+  const file = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${path}: ${e.code === 'ENOENT' ? 'missing, though the manifest lists it' : e.message}`);
+  });
+  try {
+    const size = (await file.stat()).size;
+    if (size !== f.bytes) throw new ImageError(path, 'corrupt', `${size} bytes but the manifest says ${f.bytes}`);
+    const body = Math.max(0, size - TRAILER_BYTES);
+    const buf = Buffer.alloc(1 << 20);
+    let crc = 0;
+    for (let at = 0; at < body;) {
+      const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, body - at), at);
+      if (bytesRead === 0) throw new ImageError(path, 'truncated', `the file ends at ${at} bytes while being read`);
+      crc = crc32c(crc, buf.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+    const { bytesRead } = await file.read(buf, 0, size - body, body);
+    const trailer = buf.subarray(0, bytesRead).toString('latin1');
+    const sum = formatChecksum(crc);
+    if (size < TRAILER_BYTES || trailer !== `end ${f.checksum}\n` || sum !== f.checksum)
+      throw new ImageError(path, 'corrupt', `checksum ${sum} but the manifest says ${f.checksum}`);
+  } finally {
+    await file.close();
+  }
 }
 
 async function inspectGeneration(dir: string): Promise<InspectReport> {

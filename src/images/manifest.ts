@@ -1,7 +1,8 @@
 // The generation manifest (docs/image-format.md, "manifest.json"): its shape
 // and a strict parser, so a damaged manifest is refused with a clear message.
 
-/** A side file its process wrote beside the image (`X.img.pipes`). */
+/** A side file its process wrote beside the image (`X.img.pipes`), or in the
+ *  generation directory under a name of its own, for every process (`shm-*.data`). */
 export interface ManifestFile {
   name: string;       // file name inside the generation directory
   bytes: number;
@@ -64,7 +65,8 @@ export function parseManifest(text: string, where: string): Manifest {
         || !Number.isInteger(p.bytes) || !/^crc32c:[0-9a-f]{8}$/.test(String(p.checksum)))
       fail(where, `bad process entry ${JSON.stringify(p)}`);
     if (p.files !== undefined && (!Array.isArray(p.files) || p.files.some((f) => !f || typeof f.name !== 'string'
-        || !f.name.startsWith(`${p.image}.`) || f.name.includes('/') || !Number.isInteger(f.bytes)
+        || !(f.name.startsWith(`${p.image}.`) || /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(f.name))
+        || f.name.includes('/') || f.name === 'manifest.json' || !Number.isInteger(f.bytes)
         || !/^crc32c:[0-9a-f]{8}$/.test(String(f.checksum)))))
       fail(where, `bad side files of ${p.image}: ${JSON.stringify(p.files)}`);
   }

@@ -193,6 +193,25 @@ describe('resolveGeneration (what stasis restart D|gen means)', () => {
     assert.match(error(dir), /ckpt: no committed checkpoint generation in this directory$/);
   });
 
+  it('side files are fsynced at commit: beside an image, or shared under their own name', () => {
+    const tmp = store.begin(1);
+    writeFileSync(join(tmp, 'prog-host-1.img'), 'hello');
+    writeFileSync(join(tmp, 'prog-host-1.img.shm'), 'abc', { mode: 0o644 });
+    writeFileSync(join(tmp, 'shm-00-1b-7.data'), 'abcd', { mode: 0o644 });
+    const m = manifest(1);
+    m.processes[0]!.files = [{ name: 'prog-host-1.img.shm', bytes: 3, checksum: 'crc32c:0a1b2c3d' },
+      { name: 'shm-00-1b-7.data', bytes: 4, checksum: 'crc32c:0a1b2c3d' }];
+    const final = store.commit(m);
+    assert.equal(statSync(join(final, 'shm-00-1b-7.data')).mode & 0o777, 0o600);
+    assert.deepEqual(resolveGeneration(dir).manifest.processes[0]!.files?.map((f) => f.name), ['prog-host-1.img.shm', 'shm-00-1b-7.data']);
+    const tmp2 = store.begin(2);
+    writeFileSync(join(tmp2, 'prog-host-1.img'), 'hello');
+    writeFileSync(join(tmp2, 'shm-00-1b-7.data'), 'ab');   // shorter than its writer reported
+    const m2 = manifest(2);
+    m2.processes[0]!.files = [{ name: 'shm-00-1b-7.data', bytes: 4, checksum: 'crc32c:0a1b2c3d' }];
+    assert.throws(() => store.commit(m2), /shm-00-1b-7\.data: size differs from what its process reported/);
+  });
+
   it('a directory holding only a generation being written', () => {
     store.begin(1);
     assert.match(error(dir), /no committed checkpoint generation/);
@@ -207,6 +226,8 @@ describe('resolveGeneration (what stasis restart D|gen means)', () => {
     ['not JSON', '{"format": "stasis-manifest", '],
     ['not a manifest', '{"hello": 1}'],
     ['a bad process entry', JSON.stringify({ ...manifest(1), processes: [{ image: '../x', pid: 1, bytes: 1, checksum: 'nope' }] })],
+    ['a side file outside the generation', JSON.stringify({ ...manifest(1), processes: [{ ...manifest(1).processes[0], files: [{ name: '../shm-1.data', bytes: 1, checksum: 'crc32c:0a1b2c3d' }] }] })],
+    ['a side file named manifest.json', JSON.stringify({ ...manifest(1), processes: [{ ...manifest(1).processes[0], files: [{ name: 'manifest.json', bytes: 1, checksum: 'crc32c:0a1b2c3d' }] }] })],
   ] as const) {
     it(`a corrupt manifest.json (${what}) is named in a one-line error`, () => {
       commitGen(store, 1);

@@ -4,15 +4,18 @@
  *
  * At SAVE each process finds, in its maps, every mapping of such an
  * object (named by device and inode) and writes beside its image
- * IMAGE.shm: one "object" line per object and one "map" line per mapping
- * (docs/image-format.md). The contents are saved once per checkpoint, not
- * once per holder: the first holder to create GENDIR/shm-DEV-INO.data
- * (O_EXCL) writes them; all holders are stopped at the same barrier, so any
- * of them sees the same bytes. The core then stores these regions without
+ * IMAGE.shm (a checksummed side file): one "object" line per object and
+ * one "map" line per mapping (docs/image-format.md). The contents are saved
+ * once per checkpoint, not once per holder: the first holder to create
+ * GENDIR/shm-DEV-INO.data (O_EXCL) writes them, sparse, ending with the
+ * side-file trailer (their CRC-32C), and lists the file with its own image;
+ * all holders are stopped at the same barrier, so any of them sees the
+ * same bytes. The core then stores these regions without
  * contents (a memory claim, RGN_OBJECT). At restart the loader makes every
  * object once before forking the tree and each process maps it where it
  * was (native/restart/shm.c): writes by one are seen by the others again. */
 #include "../../core/core.h"
+#include "../../core/crc32c.h"
 #include "../fd/fdutil.h"
 #include "shm.h"
 #include <stdarg.h>
@@ -104,42 +107,61 @@ static int page_is_zero(const char *p) {
   return 1;
 }
 
-/* Contents of the object, non-zero pages only (the file is sparse). From
- * /proc/self/map_files when the kernel lets us open it (the whole object),
- * else through this mapping (the part this process maps). */
+/* Writes n bytes at off; 0 or -1. */
+static int put(int dst, const char *p, size_t n, unsigned long long off) {
+  for (size_t w = 0; w < n;) {
+    ssize_t r = pwrite(dst, p + w, n - w, (off_t)(off + w));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    w += (size_t)r;
+  }
+  return 0;
+}
+
+/* Contents of the object, non-zero pages only (the file stays sparse);
+ * *crc gets their CRC-32C, zero pages included (counted, not read again).
+ * From /proc/self/map_files when the kernel lets us open it (the whole
+ * object), else through this mapping (the part this process maps; the rest
+ * reads as zeros). */
 static int copy_contents(int dst, int src, const char *mapping, unsigned long long map_off,
-                         unsigned long long map_len, unsigned long long size) {
+                         unsigned long long map_len, unsigned long long size, uint32_t *crc) {
   static char *buf;
   const size_t chunk = 1 << 20;
   if (!buf && !(buf = fdu_alloc(chunk))) return -1;
-  for (unsigned long long off = 0; off < size; off += chunk) {
-    size_t n = size - off < chunk ? size - off : chunk;
+  unsigned long long zeros = 0;   /* zero bytes not yet in *crc */
+  *crc = 0;
+  for (unsigned long long off = 0, n; off < size; off += n) {
+    n = size - off < chunk ? size - off : chunk;
+    const char *data = buf;
     if (src >= 0) {
       if (fdu_pread_all(src, buf, n, off) < 0) return -1;
+    } else if (off < map_off || off >= map_off + map_len) {
+      n = off < map_off ? (map_off - off < n ? map_off - off : n) : size - off;
+      zeros += n;
+      continue;
     } else {
-      if (off < map_off || off >= map_off + map_len) continue;
       if (n > map_off + map_len - off) n = map_off + map_len - off;
-      memcpy(buf, mapping + (off - map_off), n);
+      data = mapping + (off - map_off);
     }
     for (size_t p = 0; p < n; p += 4096) {
       size_t len = n - p < 4096 ? n - p : 4096;
-      if (len == 4096 && page_is_zero(buf + p)) continue;
-      for (size_t w = 0; w < len;) {
-        ssize_t r = pwrite(dst, buf + p + w, len - w, off + p + w);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        w += r;
-      }
+      if (len == 4096 && page_is_zero(data + p)) { zeros += len; continue; }
+      *crc = crc32c(crc32c_zeros(*crc, zeros), data + p, len);
+      zeros = 0;
+      if (put(dst, data + p, len, off + p) < 0) return -1;
     }
   }
-  return ftruncate(dst, size) < 0 || fsync(dst) < 0 ? -1 : 0;
+  *crc = crc32c_zeros(*crc, zeros);
+  return 0;
 }
 
-static void data_path(char *buf, size_t cap, const char *key) {
+/* GENDIR/shm-KEY.data, ':' as '-'; *name points at its last part. */
+static void data_path(char *buf, size_t cap, const char *key, const char **name) {
   const char *slash = strrchr(stasis_save_path, '/');
   int dir = slash ? (int)(slash - stasis_save_path) : 1;
   snprintf(buf, cap, "%.*s/shm-%s.data", dir, slash ? stasis_save_path : ".", key);
-  for (char *c = strrchr(buf, '/') + 1; *c; c++) if (*c == ':') *c = '-';
+  *name = strrchr(buf, '/') + 1;
+  for (char *c = (char *)*name; *c; c++) if (*c == ':') *c = '-';
 }
 
 /* One shared mapping: its object line (first time) and its map line. */
@@ -181,14 +203,19 @@ static int save_mapping(unsigned long long start, unsigned long long end, unsign
       snprintf(name, sizeof name, "%x %d", (unsigned)ds.shm_perm.__key, !!(ds.shm_perm.mode & SHM_DEST));
     }
     char data[4200];
-    data_path(data, sizeof data, key);
+    const char *data_name;
+    data_path(data, sizeof data, key, &data_name);
     int dst = open(data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     int rc = 0;
     if (dst >= 0) {
       int unreadable = src < 0 && perms[0] != 'r';
+      uint32_t crc;
       if (unreadable) mprotect((void *)start, end - start, PROT_READ | (perms[1] == 'w' ? PROT_WRITE : 0));
-      rc = copy_contents(dst, src, (const char *)start, off, end - start, size);
+      rc = copy_contents(dst, src, (const char *)start, off, end - start, size, &crc);
       if (unreadable) mprotect((void *)start, end - start, (perms[1] == 'w' ? PROT_WRITE : 0) | (perms[2] == 'x' ? PROT_EXEC : 0));
+      /* Sealed (trailer, fsync) and listed with this process: any holder's
+       * loader can check it against its own size and trailer. */
+      if (rc == 0 && stasis_side_seal(dst, data_name, size, crc) < 0) { close(dst); if (src >= 0) close(src); return -1; }
       close(dst);
     } else if (errno != EEXIST) rc = -1;   /* EEXIST: another holder writes them */
     if (src >= 0) close(src);
@@ -222,16 +249,10 @@ static int save_all(void) {
     line = nl ? nl + 1 : NULL;
   }
   if (out_len == 0) return 0;
-  char path[4200];
-  snprintf(path, sizeof path, "%s.shm", stasis_save_path);
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || fdu_write_all(fd, out, out_len) < 0 || fsync(fd) < 0) {
-    stasis_fail("cannot write %s: %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  close(fd);
-  return 0;
+  int side = stasis_side_open("shm");
+  if (side < 0) return -1;
+  if (stasis_side_write(side, out, out_len) < 0) { stasis_side_close(side); return -1; }
+  return stasis_side_close(side);
 }
 
 static int shm_claim(unsigned long long start, unsigned long long end) {
