@@ -213,7 +213,7 @@ describe('checksums of shared memory files', function () {
           if (p.exited || Date.now() > deadline) throw new Error(`round ${round}: the child does not count on: ${p.tail()}`);
           await sleep(100);
         }
-        noBroken(p);
+        noBroken(p.lines);
       }
       await job.killTree(p);
     } finally {
