@@ -28,7 +28,11 @@ int main(int argc, char **argv) {
   char *window = reserve + 32 * GiB;
   if (mprotect(window, 1 << 20, PROT_READ | PROT_WRITE) < 0) broken("mprotect");
   memset(window, 0x5a, 1 << 20);
-  char *top = mmap((void *)0x7ff000000000ull, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  /* A page high up, where nothing else is: ASLR may have put the libraries
+   * or the 64 GiB reservation at the first choice. */
+  char *top = MAP_FAILED;
+  for (uint64_t at = 0x7ff000000000ull; top == MAP_FAILED && at >= 0x7e0000000000ull; at -= 0x2000000000ull)
+    top = mmap((void *)at, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (top == MAP_FAILED) broken("top");
   strcpy(top, "top of the address space");
   int fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0600);
