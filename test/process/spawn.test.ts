@@ -1,5 +1,5 @@
 // Children not made by fork(): posix_spawn (own process group), vfork +
-// exec, and a double-forked daemon in its own session whose parent is gone.
+// exec, clone() running a function, and a double-forked daemon in its own session whose parent is gone.
 // After checkpoint, kill and restart, twice, every worker keeps its pid,
 // group and session, the parent still reaps its children.
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Job, numbers, programs, type Running, noBroken } from '../helpers/stasis.js';
 
 async function progressed(r: Running, count: number): Promise<void> {
-  for (const re of [/^parent (\d+)$/, /^worker S (\d+)$/, /^worker V (\d+)$/, /^worker D (\d+)$/])
+  for (const re of [/^parent (\d+)$/, /^worker S (\d+)$/, /^worker V (\d+)$/, /^worker C (\d+)$/, /^worker D (\d+)$/])
     while (numbers(r.lines, re).length < count) await r.waitFor(new RegExp(`${re.source}|^BROKEN`), 20000, r.lines.length);
 }
 
@@ -24,16 +24,16 @@ describe('posix_spawn, vfork and daemons', function () {
       for (let round = 1; round <= 2; round++) {
         const g = await job.checkpoint();
         const manifest = JSON.parse(readFileSync(join(g.dir, 'manifest.json'), 'utf8'));
-        assert.equal(manifest.processes.length, 4, 'parent, S, V and the daemon are in the generation');
+        assert.equal(manifest.processes.length, 5, 'parent, S, V, C and the daemon are in the generation');
         await job.killTree(p);
         const r = job.restart();
         await progressed(r, 3);
         noBroken(r.lines);
-        assert.equal((await job.kernelPids()).length, 4, 'all four run again');
+        assert.equal((await job.kernelPids()).length, 5, 'all five run again');
         p = r;
       }
-      await p.waitFor(/^reaped V$/, 30000);
-      assert.ok(p.lines.includes('reaped S'));
+      await p.waitFor(/^reaped C$/, 30000);
+      assert.ok(p.lines.includes('reaped S') && p.lines.includes('reaped V'));
       noBroken(p.lines);
       await job.killTree(p);
     } finally {

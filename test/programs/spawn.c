@@ -1,5 +1,6 @@
 /* Children made every other way than fork(): one by posix_spawn (in its own
- * process group), one by vfork + exec, and a daemon by double fork (setsid
+ * process group), one by vfork + exec, one by clone() on a stack of its own
+ * (running a function, no exec), and a daemon by double fork (setsid
  * in the middle child, which exits; the grandchild is orphaned). Each
  * worker prints "worker K N" every 100 ms and checks that its pid, process
  * group and session are what they were at its start (and, but for the
@@ -10,6 +11,7 @@
  *   spawn [LIMIT]      (spawn worker K: a worker) */
 #include <errno.h>
 #include <signal.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,8 @@ static int worker(const char *k, int daemon) {
   }
 }
 
+static int clone_child(void *arg) { return worker((const char *)arg, 0); }
+
 static void start_daemon(const char *self) {
   pid_t middle = fork();
   if (middle < 0) { perror("fork"); exit(1); }
@@ -56,7 +60,7 @@ int main(int argc, char **argv) {
   if (argc > 2 && strcmp(argv[1], "worker") == 0) return worker(argv[2], strcmp(argv[2], "D") == 0);
   setvbuf(stdout, NULL, _IOLBF, 0);
   long limit = argc > 1 ? atol(argv[1]) : 0;
-  pid_t kids[2];
+  pid_t kids[3];
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
@@ -66,18 +70,21 @@ int main(int argc, char **argv) {
   kids[1] = vfork();
   if (kids[1] < 0) { perror("vfork"); return 1; }
   if (kids[1] == 0) { execl(argv[0], argv[0], "worker", "V", (char *)NULL); _exit(127); }
+  static char clone_stack[256 * 1024] __attribute__((aligned(16)));
+  kids[2] = clone(clone_child, clone_stack + sizeof clone_stack, SIGCHLD, "C");
+  if (kids[2] < 0) { perror("clone"); return 1; }
   start_daemon(argv[0]);
   for (long n = 1; !limit || n <= limit; n++) {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
       if (waitpid(kids[i], NULL, WNOHANG) != 0 || kill(kids[i], 0) != 0) { printf("BROKEN child %d is gone\n", kids[i]); return 1; }
     printf("parent %ld\n", n);
     nap(100);
   }
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) {
     int st;
     kill(kids[i], SIGTERM);
     if (waitpid(kids[i], &st, 0) != kids[i] || !WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) { printf("BROKEN reaping %d\n", kids[i]); return 1; }
-    printf("reaped %c\n", "SV"[i]);
+    printf("reaped %c\n", "SVC"[i]);
   }
   return 0;
 }
