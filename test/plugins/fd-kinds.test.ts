@@ -10,6 +10,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Job, Running, numbers, programs, noBroken } from '../helpers/stasis.js';
+import { checkpointKillRestart } from '../helpers/cycle.js';
 
 interface Case {
   name: string;
@@ -20,7 +21,6 @@ interface Case {
   cleanup?: () => void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const scratch = (name: string) => join(tmpdir(), `stasis-fdk-${process.pid}-${name}`);
 
 const cases: Case[] = [
@@ -60,24 +60,9 @@ const cases: Case[] = [
   },
 ];
 
-/** Checkpoint `p`, kill it, restart, and check the output continues. */
-async function checkpointKillRestart(job: Job, p: Running, c: Case, generation: number): Promise<Running> {
-  await p.waitFor(c.progress);
-  await sleep(500);
-  const before = numbers(p.lines, c.progress).at(-1)!;
-  const ck = await job.checkpoint();
-  assert.equal(ck.generation, generation);
-  await sleep(300);
-  await p.kill9();
-  noBroken(p.lines);
-  const lastBeforeKill = numbers(p.lines, c.progress).at(-1)!;
-  const r = job.restart();
-  while (numbers(r.lines, c.progress).length < (c.minLines ?? 5)) await r.waitFor(c.progress, 20000, r.lines.length);
-  const after = numbers(r.lines, c.progress);
-  assert.ok(after[0]! > before && after[0]! <= lastBeforeKill + 1,
-    `restart resumed at ${after[0]}, expected in (${before}, ${lastBeforeKill + 1}]: ${r.tail()}`);
-  for (let i = 1; i < after.length; i++) assert.equal(after[i], after[i - 1]! + 1, `output skipped: ${after.join(',')}`);
-  noBroken(r.lines);
+/** One round (test/helpers/cycle.ts), then this case's own checks. */
+async function round(job: Job, p: Running, c: Case, generation: number): Promise<Running> {
+  const r = await checkpointKillRestart(job, p, c, generation, 0);
   c.check?.(r.lines);
   return r;
 }
@@ -89,8 +74,8 @@ describe('descriptor kinds: checkpoint, SIGKILL, restart — twice', function ()
       const job = new Job();
       try {
         const p = job.launch(c.argv);
-        const r1 = await checkpointKillRestart(job, p, c, 1);
-        const r2 = await checkpointKillRestart(job, r1, c, 2);
+        const r1 = await round(job, p, c, 1);
+        const r2 = await round(job, r1, c, 2);
         await r2.kill9();
         noBroken(r2.lines);
       } finally {

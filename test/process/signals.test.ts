@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Job, Running, numbers, programs, noBroken } from '../helpers/stasis.js';
+import { checkpointKillRestart } from '../helpers/cycle.js';
 
 interface Case {
   name: string;
@@ -18,7 +19,6 @@ interface Case {
   check?: (before: string[], after: string[]) => void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const cases: Case[] = [
   {
@@ -39,25 +39,9 @@ const cases: Case[] = [
   },
 ];
 
-/** Checkpoint `p`, let it run on, kill it, restart, and check the output continues. */
-async function checkpointKillRestart(job: Job, p: Running, c: Case, generation: number): Promise<Running> {
-  await p.waitFor(c.progress);
-  await sleep(500);
-  const before = numbers(p.lines, c.progress).at(-1)!;
-  const ck = await job.checkpoint();
-  assert.equal(ck.generation, generation);
-  const atCheckpoint = numbers(p.lines, c.progress).at(-1)!;
-  await p.waitFor(new RegExp(c.progress.source.replace('(\\d+)', String(atCheckpoint + 3))));
-  await job.killTree(p);
-  noBroken(p.lines);
-  const lastBeforeKill = numbers(p.lines, c.progress).at(-1)!;
-  const r = job.restart();
-  while (numbers(r.lines, c.progress).length < (c.minLines ?? 5)) await r.waitFor(c.progress, 20000, r.lines.length);
-  const after = numbers(r.lines, c.progress);
-  assert.ok(after[0]! > before && after[0]! <= lastBeforeKill + 1,
-    `restart resumed at ${after[0]}, expected in (${before}, ${lastBeforeKill + 1}]: ${r.tail()}`);
-  for (let i = 1; i < after.length; i++) assert.equal(after[i], after[i - 1]! + 1, `output skipped: ${after.join(',')}`);
-  noBroken(r.lines);
+/** One round (test/helpers/cycle.ts), then this case's own checks. */
+async function round(job: Job, p: Running, c: Case, generation: number): Promise<Running> {
+  const r = await checkpointKillRestart(job, p, c, generation, 3);
   c.check?.(p.lines, r.lines);
   return r;
 }
@@ -69,8 +53,8 @@ describe('signals and timers: checkpoint, run on, SIGKILL, restart — twice', f
       const job = new Job();
       try {
         const p = job.launch(c.argv);
-        const r1 = await checkpointKillRestart(job, p, c, 1);
-        const r2 = await checkpointKillRestart(job, r1, c, 2);
+        const r1 = await round(job, p, c, 1);
+        const r2 = await round(job, r1, c, 2);
         await job.killTree(r2);
         noBroken(r2.lines);
       } finally {
