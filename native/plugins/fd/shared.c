@@ -5,8 +5,8 @@
  * the restart); then, when all processes of the job are restored and none
  * runs yet, each holder replaces its copy with the one restored by the
  * holder with the lowest pid (as the program knows pids), taken with
- * pidfd_getfd. Pipes and FIFOs are left to their own kind, which already
- * hands every holder one pipe. */
+ * pidfd_getfd (pipes and ptys too: their kinds hand every holder the same
+ * object, this makes their ends one description again, with shared flags). */
 #include "../../core/core.h"
 #include "../pid/pid.h"
 #include "fdutil.h"
@@ -22,7 +22,7 @@ static struct leader leaders[MAX_FDS];
 static int nleaders;
 
 static int candidate(const struct fd_entry *e) {
-  return e->dup_of < 0 && !S_ISFIFO(e->info.mode);
+  return e->dup_of < 0;
 }
 
 /* Our description at `e` is also fd `their_fd` of kernel process `pid`. */
