@@ -4,7 +4,7 @@
 // must each side file's (X.img.pipes ..., shm-*.data), whose own trailer is
 // checked too.
 import { open, readdir, readFile, readlink, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { generationName, generationNumber, parseManifest, type Manifest, type ManifestFile } from './manifest.js';
 import { crc32c, formatChecksum } from './crc32c.js';
 
@@ -138,12 +138,21 @@ async function inspectGeneration(dir: string): Promise<InspectReport> {
   };
 }
 
+/** One image; when its generation's manifest lists it, its side files too. */
+async function inspectImage(path: string): Promise<InspectReport> {
+  const summary = await readImage(path);
+  const manifestPath = join(dirname(path), 'manifest.json');
+  const entry = (await exists(manifestPath))
+    ? parseManifest(await readFile(manifestPath, 'utf8'), manifestPath).processes.find((p) => p.image === basename(path))
+    : undefined;
+  for (const f of entry?.files ?? []) await verifySideFile(dirname(path), f);
+  return { kind: 'image', path, verified: true, processes: [{ ...report(summary, entry), files: entry?.files ?? [] }] };
+}
+
 /** Verifies and describes a checkpoint directory (its latest generation), a generation directory or an image file. */
 export async function inspect(target: string): Promise<InspectReport> {
   const path = resolve(target);
-  if ((await kindOf(target)) === 'file') {
-    return { kind: 'image', path, verified: true, processes: [report(await readImage(path))] };
-  }
+  if ((await kindOf(target)) === 'file') return inspectImage(path);
   if (await exists(join(path, 'manifest.json'))) return inspectGeneration(path);
   return inspectGeneration(await latestGeneration(path));
 }

@@ -113,6 +113,10 @@ describe('FIFOs shared between processes', function () {
       const damaged = await job.cli(['inspect', g.dir]);
       assert.notEqual(damaged.exitCode, 0);
       assert.ok(damaged.stderr.includes(`${f}: corrupt`), damaged.stderr);
+      // Inspecting the image alone checks the side files its manifest entry lists.
+      const alone = await job.cli(['inspect', f.replace(/\.pipes$/, '')]);
+      assert.notEqual(alone.exitCode, 0);
+      assert.ok(alone.stderr.includes(`${f}: corrupt`), alone.stderr);
       const r = job.restart();
       const code = await r.waitExit(30000);
       assert.notEqual(code, 0);
