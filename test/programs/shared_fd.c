@@ -48,12 +48,16 @@ int main(int argc, char **argv) {
   pid_t child = fork();
   if (child < 0) { perror("fork"); return 1; }
   if (child == 0) {
+    close(to_child[1]);   /* so that the parent's end closing ends the child */
+    close(to_parent[0]);
     for (long n = 1;; n++) {
       take_turn(to_child[0]);
       put(n % 2 ? fd : dup_fd, 'C', n);
       if (write(to_parent[1], "x", 1) != 1) return 0;
     }
   }
+  close(to_child[0]);
+  close(to_parent[1]);
   for (long n = 1;; n++) {
     put(n % 2 ? dup_fd : fd, 'P', n);
     if (write(to_child[1], "x", 1) != 1) broken("handing the turn over", n);
