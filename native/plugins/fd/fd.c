@@ -96,6 +96,7 @@ static int save_all(void) {
   nfds = 0;
   int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) { stasis_fail("cannot list /proc/self/fd"); return -1; }
+  fdu_host_fds_begin();   /* kinds ask who else holds a descriptor: one walk */
   int rc = 0;
   long n;
   while (rc == 0 && (n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
@@ -114,6 +115,7 @@ static int save_all(void) {
   for (int k = 0; k < nk && rc == 0; k++)
     if (kinds[k]->save_end) rc = kinds[k]->save_end();
   if (rc == 0) shared_find_leaders();
+  fdu_host_fds_end();
   /* Restore goes by ascending fd within each order. */
   for (int i = 1; i < nfds; i++)
     for (int j = i; j > 0 && fds[j - 1].info.fd > fds[j].info.fd; j--) {

@@ -21,6 +21,9 @@ int fd_inherited(const char *name);
 int fdu_in_job(const char *pid);
 int fdu_each_host_fd(int (*visit)(const char *pid, const char *fd, const char *target, void *ctx), void *ctx);
 void fdu_comm_of(const char *pid, char *comm, size_t cap);
+/* Between these, fdu_each_host_fd walks the host once and reuses the walk. */
+void fdu_host_fds_begin(void);
+void fdu_host_fds_end(void);
 
 /* A getdents64 record (glibc's readdir allocates). */
 struct fdu_dirent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };

@@ -4,6 +4,7 @@
 #include "../../core/core.h"
 #include "fdutil.h"
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 /* libstasis is mapped in it, or it was restored (its memory is anonymous
@@ -30,7 +31,31 @@ int fdu_in_job(const char *pid) {
   return found;
 }
 
-int fdu_each_host_fd(int (*visit)(const char *pid, const char *fd, const char *target, void *ctx), void *ctx) {
+/* Every descriptor on this host as "pid\0fd\0target\0" records. Several
+ * kinds (pipe, pty, shared descriptions) ask who else holds something
+ * while the fd plugin saves (the job stopped): between fdu_host_fds_begin
+ * and _end the host is walked once and the walk is reused. */
+static char *snap;
+static size_t snap_len, snap_cap;
+static int snap_wanted, snap_valid;
+
+static int append(const char *s) {
+  size_t n = strlen(s) + 1;
+  if (snap_len + n > snap_cap) {
+    size_t cap = snap_cap ? snap_cap * 2 : 1 << 20;
+    while (cap < snap_len + n) cap *= 2;
+    void *p = snap ? mremap(snap, snap_cap, cap, MREMAP_MAYMOVE) : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return -1;
+    snap = p;
+    snap_cap = cap;
+  }
+  memcpy(snap + snap_len, s, n);
+  snap_len += n;
+  return 0;
+}
+
+/* The live walk: visit() for each descriptor, or recording it (visit NULL). */
+static int walk(int (*visit)(const char *pid, const char *fd, const char *target, void *ctx), void *ctx) {
   int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (proc < 0) return 0;
   char buf[4096];
@@ -56,7 +81,8 @@ int fdu_each_host_fd(int (*visit)(const char *pid, const char *fd, const char *t
           ssize_t l = readlinkat(dfd, e->name, target, sizeof target - 1);
           if (l <= 0) continue;
           target[l] = 0;
-          rc = visit(d->name, e->name, target, ctx);
+          if (visit) rc = visit(d->name, e->name, target, ctx);
+          else rc = append(d->name) || append(e->name) || append(target) ? -1 : 0;
         }
       }
       close(dfd);
@@ -64,6 +90,33 @@ int fdu_each_host_fd(int (*visit)(const char *pid, const char *fd, const char *t
   }
   close(proc);
   return rc;
+}
+
+int fdu_each_host_fd(int (*visit)(const char *pid, const char *fd, const char *target, void *ctx), void *ctx) {
+  if (snap_wanted && !snap_valid) {
+    snap_len = 0;
+    snap_valid = walk(NULL, NULL) == 0;
+  }
+  if (!snap_wanted || !snap_valid) return walk(visit, ctx);
+  int rc = 0;
+  for (const char *p = snap; rc == 0 && p < snap + snap_len;) {
+    const char *pid = p, *fd = pid + strlen(pid) + 1, *target = fd + strlen(fd) + 1;
+    p = target + strlen(target) + 1;
+    rc = visit(pid, fd, target, ctx);
+  }
+  return rc;
+}
+
+void fdu_host_fds_begin(void) {
+  snap_wanted = 1;
+  snap_valid = 0;
+}
+
+void fdu_host_fds_end(void) {
+  if (snap) munmap(snap, snap_cap);   /* not to be saved in the image */
+  snap = NULL;
+  snap_len = snap_cap = 0;
+  snap_wanted = snap_valid = 0;
 }
 
 void fdu_comm_of(const char *pid, char *comm, size_t cap) {
