@@ -26,18 +26,36 @@ static int timerfd_match(const struct stasis_fd *f) { return strcmp(f->target, "
 
 static int wall_clock(int id) { return id == CLOCK_REALTIME || id == CLOCK_REALTIME_ALARM; }
 
+/* Expirations not yet read, from a fresh fdinfo; -1 if it cannot be read. */
+static long long ticks_now(int fd) {
+  static char *buf;
+  static size_t cap;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  const char *ticks = fdu_slurp(path, &buf, &cap) < 0 ? NULL : fdu_field(buf, "ticks:");
+  return ticks ? (long long)strtoull(ticks, NULL, 10) : -1;
+}
+
 static int timerfd_save(const struct stasis_fd *f) {
   if (nsaved >= MAX_TIMERFDS) { stasis_fail("more than %d timerfds", MAX_TIMERFDS); return -1; }
   struct timer_rec *t = &saved[nsaved];
   const char *clk = fdu_field(f->fdinfo, "clockid:");
-  const char *ticks = fdu_field(f->fdinfo, "ticks:");
   const char *fl = fdu_field(f->fdinfo, "settime flags:");
-  if (!clk || !ticks || timerfd_gettime(f->fd, &t->value) < 0) {
+  /* Time left and expirations not read, as one state: a timer expiring
+   * between the two reads would come back disarmed with no expiration (or
+   * armed with one too many), so read until the count is the same on both
+   * sides of timerfd_gettime. */
+  long long before = ticks_now(f->fd), after = -1;
+  for (int tries = 0; before >= 0 && tries < 100; tries++, before = after) {
+    if (timerfd_gettime(f->fd, &t->value) < 0) break;
+    if ((after = ticks_now(f->fd)) == before) break;
+  }
+  if (!clk || before < 0 || after != before) {
     stasis_fail("fd %d (timerfd): cannot read its state: %s", f->fd, strerror(errno));
     return -1;
   }
   t->clockid = atoi(clk);
-  t->ticks = strtoull(ticks, NULL, 10);
+  t->ticks = (uint64_t)after;
   t->settime_flags = fl ? (int)strtol(fl, NULL, 8) : 0;
   if (!wall_clock(t->clockid) || !(t->settime_flags & TFD_TIMER_ABSTIME)) t->settime_flags = 0;
   else if (t->value.it_value.tv_sec || t->value.it_value.tv_nsec) {
