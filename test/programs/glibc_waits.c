@@ -2,7 +2,8 @@
  * forks one worker per kind; each starts a child that exits (with its own
  * status) once the file TRIGGER exists, and then waits for it the way the
  * kind says:
- *   system        system("exec SELF child TRIGGER 3"), blocked in glibc's wait
+ *   system        system("exec SELF child TRIGGER 3"), blocked in glibc's wait,
+ *                 interrupted by SIGALRM every 200 ms
  *   popen-read    popen(... prints "hi", exits 5), blocked reading; pclose later
  *   popen-close   popen(... exits 6), blocked in pclose's wait
  *   wait3         fork twice, blocked in wait3 (exits 7 and 9), then wait3 again
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,7 +39,18 @@ static int check(const char *kind, int good, const char *fmt, long a, long b) {
   return good ? 0 : 1;
 }
 
+static volatile int alarms;
+static void on_alarm(int sig) { (void)sig; alarms++; }
+
+/* A timer's signal interrupts the wait every 200 ms (no SA_RESTART): glibc
+ * retries it with the pid it has, before and after the restart. */
 static int by_system(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, NULL);
+  struct itimerval every = { { 0, 200000 }, { 0, 200000 } };
+  setitimer(ITIMER_REAL, &every, NULL);
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "exec '%s' child '%s' 3", self, trigger);
   printf("waiting system\n");

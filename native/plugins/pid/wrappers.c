@@ -103,13 +103,20 @@ API int waitid(idtype_t type, id_t id, siginfo_t *info, int options) { return wa
  * glibc's system(), pclose(), wait3 or a raw syscall()) and is now made
  * again in a restored process (blocked.c): `id` is its pid or group as the
  * program knows it, args[] the syscall's registers. Returns what the
- * syscall would have (-errno on failure), with virtual ids. */
+ * syscall would have (-errno on failure), with virtual ids. Never EINTR:
+ * glibc would retry with the id it has, which the kernel does not know.
+ * Not a cancellation point: no unwinder can walk through blocked.c's
+ * entry; a cancellation waits for the next one. */
 long pid_wait_again(long nr, long id, const long *args) {
-  int saved_errno = errno;
+  int saved_errno = errno, cancel;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
   long r;
-  if (nr == SYS_wait4) r = wait4_translated((pid_t)id, (int *)args[1], (int)args[2], (struct rusage *)args[3]);
-  else r = waitid_translated((idtype_t)args[0], (id_t)id, (siginfo_t *)args[2], (int)args[3], (struct rusage *)args[4]);
+  do {
+    if (nr == SYS_wait4) r = wait4_translated((pid_t)id, (int *)args[1], (int)args[2], (struct rusage *)args[3]);
+    else r = waitid_translated((idtype_t)args[0], (id_t)id, (siginfo_t *)args[2], (int)args[3], (struct rusage *)args[4]);
+  } while (r < 0 && errno == EINTR);
   if (r < 0) r = -errno;
+  pthread_setcancelstate(cancel, NULL);
   errno = saved_errno;
   return r;
 }
