@@ -8,14 +8,19 @@
  *   popen-close   popen(... exits 6), blocked in pclose's wait
  *   wait3         fork twice, blocked in wait3 (exits 7 and 9), then wait3 again
  *   sigchld       fork, SIGCHLD handler's si_pid and waitid's si_pid (exit 8)
+ *   raw           two children leading groups of their own (exits 10, 11);
+ *                 threads blocked in raw syscall(SYS_wait4, -group) and
+ *                 syscall(SYS_waitid, P_PGID, group)
  * Each worker prints "waiting KIND" before it blocks and "ok KIND ..." or
  * "BROKEN KIND ..." after; the main process prints "done" when all are. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,6 +131,48 @@ static int by_sigchld(void) {
   return bad | check("sigchld-waitid", rc == 0 && si.si_pid == pid && si.si_status == 8, "si_pid %ld (child %ld)", si.si_pid, pid);
 }
 
+static pid_t group_child(int code) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    wait_trigger();
+    _exit(code);
+  }
+  setpgid(pid, pid);
+  return pid;
+}
+
+static pid_t raw_kids[2];
+static int raw_bad[2];
+
+static void *raw_wait4(void *arg) {
+  (void)arg;
+  int st = 0;
+  long got = syscall(SYS_wait4, -raw_kids[0], &st, 0, NULL);
+  raw_bad[0] = check("raw-wait4", got == raw_kids[0] && WIFEXITED(st) && WEXITSTATUS(st) == 10, "pid %ld (status %#lx)", got, st);
+  return NULL;
+}
+
+static void *raw_waitid(void *arg) {
+  (void)arg;
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  long rc = syscall(SYS_waitid, P_PGID, raw_kids[1], &si, WEXITED, NULL);
+  raw_bad[1] = check("raw-waitid", rc == 0 && si.si_pid == raw_kids[1] && si.si_status == 11, "si_pid %ld (rc %ld)", si.si_pid, rc);
+  return NULL;
+}
+
+static int by_raw_syscall(void) {
+  raw_kids[0] = group_child(10);
+  raw_kids[1] = group_child(11);
+  pthread_t t[2];
+  pthread_create(&t[0], NULL, raw_wait4, NULL);
+  pthread_create(&t[1], NULL, raw_waitid, NULL);
+  printf("waiting raw\n");
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+  return raw_bad[0] | raw_bad[1];
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   self = argv[0];
@@ -137,7 +184,7 @@ int main(int argc, char **argv) {
   }
   if (argc < 2) return 2;
   trigger = argv[1];
-  int (*kinds[])(void) = { by_system, NULL, NULL, by_wait3, by_sigchld };
+  int (*kinds[])(void) = { by_system, NULL, NULL, by_wait3, by_sigchld, by_raw_syscall };
   enum { N = sizeof kinds / sizeof kinds[0] };
   pid_t workers[N];
   for (int i = 0; i < N; i++) {
