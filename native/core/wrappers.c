@@ -51,7 +51,7 @@ API int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   if (sig <= 0 || sig >= NSIG || !siginfo_fixup) return stasis_real_sigaction(sig, act, old);
   info_handler before = program_handlers[sig];
   struct sigaction through_relay;
-  if (act && relayed(act)) {
+  if (act && relayed(act) && act->sa_sigaction != relay) {   /* relay: read around this wrapper */
     program_handlers[sig] = act->sa_sigaction;
     through_relay = *act;
     through_relay.sa_sigaction = relay;

@@ -204,9 +204,9 @@ API int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) {
  * internal wait finds it: glibc's struct _IO_proc_file, right after the
  * FILE and its vtable pointer. That pid is the child's id as first seen
  * (virtual); pclose is handed the kernel's id of now. The place is checked
- * at the first popen: it must hold a child of this process. */
+ * at a popen, until once it holds a child of this process. */
 #define POPEN_PID(f) ((pid_t *)((char *)(f) + sizeof(FILE) + sizeof(void *)))
-static int popen_pid_known;   /* 1: the place holds the pid; -1: it does not */
+static int popen_pid_known;
 
 static int is_my_child(pid_t pid) {
   siginfo_t si;
@@ -217,12 +217,12 @@ static int is_my_child(pid_t pid) {
 API FILE *popen(const char *command, const char *mode) {
   REAL(popen);
   FILE *f = real_popen(command, mode);
-  if (f && !popen_pid_known) popen_pid_known = is_my_child(*POPEN_PID(f)) ? 1 : -1;
+  if (f && !popen_pid_known) popen_pid_known = is_my_child(*POPEN_PID(f));
   return f;
 }
 
 API int pclose(FILE *f) {
   REAL(pclose);
-  if (f && popen_pid_known == 1) *POPEN_PID(f) = pid_to_real(*POPEN_PID(f));
+  if (f && popen_pid_known) *POPEN_PID(f) = pid_to_real(*POPEN_PID(f));
   return real_pclose(f);
 }
