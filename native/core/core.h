@@ -86,6 +86,10 @@ struct stasis_thread_hooks {
 };
 void stasis_register_thread_hooks(const struct stasis_thread_hooks *h);
 
+/* wrappers.c: run on the siginfo of every signal a program's SA_SIGINFO
+ * handler gets, before the handler (one plugin: pid). */
+void stasis_set_siginfo_fixup(void (*fn)(siginfo_t *));
+
 /* memory.c */
 struct region {
   uint64_t start, end, offset;

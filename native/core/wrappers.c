@@ -24,12 +24,43 @@ int stasis_real_sigaction(int sig, const struct sigaction *act, struct sigaction
   return real(sig, act, old);
 }
 
+/* A handler that takes a siginfo is called through relay(), which first
+ * lets a plugin fix the siginfo up (the pid plugin: a sender's or child's
+ * kernel pid becomes the one the program knows). The program still sees
+ * its own handler in what sigaction returns. */
+typedef void (*info_handler)(int, siginfo_t *, void *);
+static info_handler program_handlers[NSIG];
+static void (*siginfo_fixup)(siginfo_t *);
+
+void stasis_set_siginfo_fixup(void (*fn)(siginfo_t *)) { siginfo_fixup = fn; }
+
+static void relay(int sig, siginfo_t *si, void *uc) {
+  if (si && siginfo_fixup) siginfo_fixup(si);
+  program_handlers[sig](sig, si, uc);
+}
+
+static int relayed(const struct sigaction *sa) {
+  return (sa->sa_flags & SA_SIGINFO) && sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
+}
+
 API int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   if (active() && sig == stasis_cfg.signal) {
     if (old) { memset(old, 0, sizeof *old); old->sa_handler = SIG_DFL; }
     return 0;
   }
-  return stasis_real_sigaction(sig, act, old);
+  if (sig <= 0 || sig >= NSIG || !siginfo_fixup) return stasis_real_sigaction(sig, act, old);
+  info_handler before = program_handlers[sig];
+  struct sigaction through_relay;
+  if (act && relayed(act) && act->sa_sigaction != relay) {   /* relay: read around this wrapper */
+    program_handlers[sig] = act->sa_sigaction;
+    through_relay = *act;
+    through_relay.sa_sigaction = relay;
+    act = &through_relay;
+  }
+  int rc = stasis_real_sigaction(sig, act, old);
+  if (rc < 0 && act == &through_relay) program_handlers[sig] = before;
+  if (rc == 0 && old && relayed(old) && old->sa_sigaction == relay) old->sa_sigaction = before;
+  return rc;
 }
 
 API sighandler_t signal(int sig, sighandler_t handler) {

@@ -6,23 +6,9 @@
 // with the kernel pid from before: the wrapper must translate again.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Job, numbers, programs, type Running } from '../helpers/stasis.js';
-
-/** Syscall numbers (x86_64) the tasks of the given processes are blocked in. */
-function blockedIn(pids: number[]): number[] {
-  const calls: number[] = [];
-  for (const pid of pids) {
-    let tasks: string[] = [];
-    try { tasks = readdirSync(`/proc/${pid}/task`); } catch { continue; }
-    for (const t of tasks) {
-      try { calls.push(Number(readFileSync(`/proc/${pid}/task/${t}/syscall`, 'utf8').split(' ')[0])); } catch { /* gone */ }
-    }
-  }
-  return calls;
-}
-
-const SYS_wait4 = 61, SYS_waitid = 247;
+import { SYS_wait4, SYS_waitid, blockedIn } from '../helpers/syscalls.js';
 
 describe('pids across wrap-around and blocked waits', function () {
   this.timeout(120000);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <stdio.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -51,45 +52,73 @@ API int pidfd_open(pid_t pid, unsigned int flags) { return (int)syscall(SYS_pidf
  * called. When the process is restored meanwhile (blocked.c) that id is
  * stale: the call failed (EINTR, ECHILD) and is made again, translated
  * again. A program's own EINTR in the same instant is absorbed. */
-static int restored_since(int before) {
-  return __atomic_load_n(&stasis_restored, __ATOMIC_SEQ_CST) != before;
-}
-
 static int restarts(void) { return __atomic_load_n(&stasis_restored, __ATOMIC_SEQ_CST); }
+static int restored_since(int before) { return restarts() != before; }
 
-API pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) {
-  REAL(wait4);
+/* Set while a thread is inside one of the waits below: blocked.c tells
+ * these (made again here) from waits the program or glibc made directly. */
+static __thread int translating_wait __attribute__((tls_model("initial-exec")));
+int pid_in_translated_wait(void) { return translating_wait; }
+
+static pid_t wait4_translated(pid_t pid, int *status, int options, struct rusage *ru) {
+  REAL(wait4);   /* a cancellation point, as the program expects */
+  int outer = translating_wait;
+  translating_wait = 1;
+  pid_t r;
   for (;;) {
     int before = restarts();
-    pid_t r = real_wait4(to_real_target(pid), status, options, ru);
-    if (r >= 0 || !restored_since(before)) return to_virt_target(r);
+    r = real_wait4(to_real_target(pid), status, options, ru);
+    if (r >= 0 || !restored_since(before)) break;
   }
+  translating_wait = outer;
+  return to_virt_target(r);
 }
 
-API pid_t waitpid(pid_t pid, int *status, int options) {
-  REAL(waitpid);
-  for (;;) {
-    int before = restarts();
-    pid_t r = real_waitpid(to_real_target(pid), status, options);
-    if (r >= 0 || !restored_since(before)) return to_virt_target(r);
-  }
-}
-
-API pid_t wait(int *status) { return waitpid(-1, status, 0); }
-
-API int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
+/* The kernel's waitid also takes a rusage, which glibc's does not pass. */
+static int waitid_translated(idtype_t type, id_t id, siginfo_t *info, int options, struct rusage *ru) {
   REAL(waitid);
+  int outer = translating_wait;
+  translating_wait = 1;
   int rc;
   for (;;) {
     int before = restarts();
     id_t real_id = id;
     if (type == P_PID) real_id = (id_t)pid_to_real((pid_t)id);
     if (type == P_PGID) real_id = (id_t)group_to_real((pid_t)id);
-    rc = real_waitid(type, real_id, info, options);
+    rc = ru ? (int)syscall(SYS_waitid, type, real_id, info, options, ru) : real_waitid(type, real_id, info, options);
     if (rc == 0 || !restored_since(before)) break;
   }
+  translating_wait = outer;
   if (rc == 0 && info && info->si_pid) info->si_pid = pid_to_virt(info->si_pid);
   return rc;
+}
+
+API pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru) { return wait4_translated(pid, status, options, ru); }
+API pid_t waitpid(pid_t pid, int *status, int options) { return wait4_translated(pid, status, options, NULL); }
+API pid_t wait3(int *status, int options, struct rusage *ru) { return wait4_translated(-1, status, options, ru); }
+API pid_t wait(int *status) { return wait4_translated(-1, status, 0, NULL); }
+API int waitid(idtype_t type, id_t id, siginfo_t *info, int options) { return waitid_translated(type, id, info, options, NULL); }
+
+/* A wait4 or waitid syscall that was interrupted outside the wrappers (in
+ * glibc's system(), pclose(), wait3 or a raw syscall()) and is now made
+ * again in a restored process (blocked.c): `id` is its pid or group as the
+ * program knows it, args[] the syscall's registers. Returns what the
+ * syscall would have (-errno on failure), with virtual ids. Never EINTR:
+ * glibc would retry with the id it has, which the kernel does not know.
+ * Not a cancellation point: no unwinder can walk through blocked.c's
+ * entry; a cancellation waits for the next one. */
+long pid_wait_again(long nr, long id, const long *args) {
+  int saved_errno = errno, cancel;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+  long r;
+  do {
+    if (nr == SYS_wait4) r = wait4_translated((pid_t)id, (int *)args[1], (int)args[2], (struct rusage *)args[3]);
+    else r = waitid_translated((idtype_t)args[0], (id_t)id, (siginfo_t *)args[2], (int)args[3], (struct rusage *)args[4]);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) r = -errno;
+  pthread_setcancelstate(cancel, NULL);
+  errno = saved_errno;
+  return r;
 }
 
 API pid_t getpgid(pid_t pid) {
@@ -169,4 +198,31 @@ API int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) {
   si.si_value = value;
   if (syscall(SYS_rt_tgsigqueueinfo, syscall(SYS_getpid), pid_to_real(vtid), sig, &si) < 0) return errno;
   return 0;
+}
+
+/* popen keeps its child's pid in the FILE it returns, where pclose's
+ * internal wait finds it: glibc's struct _IO_proc_file, right after the
+ * FILE and its vtable pointer. That pid is the child's id as first seen
+ * (virtual); pclose is handed the kernel's id of now. The place is checked
+ * at a popen, until once it holds a child of this process. */
+#define POPEN_PID(f) ((pid_t *)((char *)(f) + sizeof(FILE) + sizeof(void *)))
+static int popen_pid_known;
+
+static int is_my_child(pid_t pid) {
+  siginfo_t si;
+  si.si_pid = 0;
+  return pid > 0 && syscall(SYS_waitid, P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT, NULL) == 0;
+}
+
+API FILE *popen(const char *command, const char *mode) {
+  REAL(popen);
+  FILE *f = real_popen(command, mode);
+  if (f && !popen_pid_known) popen_pid_known = is_my_child(*POPEN_PID(f));
+  return f;
+}
+
+API int pclose(FILE *f) {
+  REAL(pclose);
+  if (f && popen_pid_known) *POPEN_PID(f) = pid_to_real(*POPEN_PID(f));
+  return real_pclose(f);
 }

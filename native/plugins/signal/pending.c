@@ -62,15 +62,6 @@ static void read_pending(const char *path, uint64_t *own, uint64_t *shared) {
 
 static int ours(int sig) { return sig == stasis_cfg.signal || sig == SIGKILL || sig == SIGSTOP; }
 
-/* The pid a signal names as its sender (or a SIGCHLD its child) is kept as
- * the program knows it: the virtual one. Other codes use the field otherwise
- * (a timer's id, a fault's address). */
-static void virtualize_sender(siginfo_t *si) {
-  int has_pid = si->si_code == SI_USER || si->si_code == SI_QUEUE || si->si_code == SI_TKILL ||
-                (si->si_signo == SIGCHLD && si->si_code > 0);
-  if (has_pid && si->si_pid > 0) si->si_pid = pid_to_virt(si->si_pid);
-}
-
 /* Dequeues one instance of sig into the next slot; 0 when none was left. */
 static int take_one(int sig, pid_t owner) {
   int slot = __atomic_fetch_add(&used, 1, __ATOMIC_SEQ_CST);
@@ -80,7 +71,7 @@ static int take_one(int sig, pid_t owner) {
   struct pending *p = &queue[slot];
   p->owner = -1;   /* an empty slot until filled */
   if (syscall(SYS_rt_sigtimedwait, &set, &p->info, &now, 8) != sig) return 0;
-  virtualize_sender(&p->info);
+  pid_sender_to_virt(&p->info);   /* kernel ids change at a restore */
   p->owner = owner;
   return 1;
 }
@@ -116,6 +107,7 @@ static void requeue(pid_t owner, int to_thread) {
     const struct pending *p = &queue[i];
     if (p->owner != owner) continue;
     siginfo_t si = p->info;
+    pid_sender_to_real(&si);   /* as a fresh signal: translated where it is taken */
     long r = to_thread ? syscall(SYS_rt_tgsigqueueinfo, kernel_pid(), kernel_tid(), si.si_signo, &si)
                        : syscall(SYS_rt_sigqueueinfo, kernel_pid(), si.si_signo, &si);
     if (r < 0) stasis_log("signal %d pending at the checkpoint could not be queued again: %s",
