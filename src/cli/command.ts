@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CommandClient, locate } from '../coordinator/client.js';
 import { decodeArg } from '../coordinator/protocol.js';
 import { generationName } from '../images/manifest.js';
+import { intOption, pathOption } from './options.js';
 
 interface Args {
   coord?: string; ckptDir?: string; tokenFile?: string; json: boolean;
@@ -45,12 +46,12 @@ export const commandCommand: CommandModule<object, Args> = {
   command: 'command',
   describe: 'Send a command to a running coordinator',
   builder: (y) => y
-    .option('ckpt-dir', { type: 'string', describe: 'find the coordinator through this checkpoint directory' })
-    .option('coord', { type: 'string', describe: 'coordinator HOST:PORT (token from STASIS_TOKEN or --token-file)' })
-    .option('token-file', { type: 'string', describe: 'file holding the job token' })
+    .option('ckpt-dir', pathOption('ckpt-dir', 'find the coordinator through this checkpoint directory'))
+    .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (token from STASIS_TOKEN or --token-file)' })
+    .option('token-file', pathOption('token-file', 'file holding the job token'))
     .option('checkpoint', { type: 'boolean', default: false, describe: 'checkpoint now; prints generation, bytes, seconds' })
     .option('status', { type: 'boolean', default: false, describe: 'print the coordinator state' })
-    .option('interval', { type: 'number', describe: 'set seconds between checkpoints (0: off)' })
+    .option('interval', intOption('interval', 'set seconds between checkpoints (0: off)'))
     .option('kill', { type: 'boolean', default: false, describe: 'kill every process of the job' })
     .option('quit', { type: 'boolean', default: false, describe: 'kill every process and stop the coordinator' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as never,

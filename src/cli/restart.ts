@@ -10,6 +10,7 @@ import { loaderArgvs } from '../images/tree.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, loaderPath } from '../native.js';
+import { intOption, pathOption } from './options.js';
 
 interface Args { target?: string; interval: number; keep: number; root?: string; pathMap?: string | string[] }
 
@@ -72,9 +73,9 @@ export const restartCommand: CommandModule<object, Args> = {
   describe: 'Restart from a checkpoint directory (its newest generation) or a gen-NNNNNN directory',
   builder: (y) => y
     .positional('target', { type: 'string', describe: 'checkpoint directory or generation directory (default: STASIS_CKPT_DIR or ./stasis-ckpt)' })
-    .option('interval', { type: 'number', default: 0, describe: 'seconds between checkpoints after the restart' })
-    .option('keep', { type: 'number', default: 0, describe: 'keep the newest N generations (0: all)' })
-    .option('root', { type: 'string', default: process.env.STASIS_ROOT, describe: 'restore inside this chroot, where the program ran (default: STASIS_ROOT)' })
+    .option('interval', intOption('interval', 'seconds between checkpoints after the restart', {}, 0))
+    .option('keep', intOption('keep', 'keep the newest N generations (0: all)', {}, 0))
+    .option('root', pathOption('root', 'restore inside this chroot, where the program ran (default: STASIS_ROOT)', process.env.STASIS_ROOT || undefined))
     .option('path-map', { type: 'string', requiresArg: true,
       describe: 'OLD=NEW: files under OLD at the checkpoint are now under NEW (repeatable)' }) as never,
   handler: (a) => run(a),

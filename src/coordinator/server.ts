@@ -8,6 +8,7 @@ import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
 import { ProcPeer } from './peer.js';
 import { runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
+import { Every } from './every.js';
 
 export interface CoordinatorOptions {
   ckptDir: string;
@@ -35,7 +36,7 @@ export class Coordinator {
   private inProgress = 0;
   private restoring: ProcPeer[] = [];
   private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
-  private intervalTimer: NodeJS.Timeout | null = null;
+  private intervalTimer: Every | null = null;
   private lastGeneration = 0;
   readonly store: Store;
   private stopped: Promise<void>;
@@ -86,13 +87,13 @@ export class Coordinator {
 
   private setInterval(seconds: number): void {
     this.opts.interval = seconds;
-    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    this.intervalTimer?.stop();
     this.intervalTimer = null;
     if (seconds > 0) {
-      this.intervalTimer = setInterval(() => {
+      this.intervalTimer = new Every(seconds * 1000, () => {
         if (this.peers.size && !this.inProgress && this.state === 'running')
           this.checkpoint().catch((e: Error) => this.opts.log(`interval checkpoint: ${e.message}`));
-      }, seconds * 1000);
+      });
     }
   }
 
@@ -272,7 +273,7 @@ export class Coordinator {
       case 'STATUS': return reply(`STATUS ${encodeArg(JSON.stringify(this.status()))}`);
       case 'INTERVAL': {
         const s = Number(arg);
-        if (!Number.isFinite(s) || s < 0) return reply(`ERROR ${encodeArg(`bad interval '${arg}'`)}`);
+        if (!/^\d+$/.test(arg ?? '') || !Number.isSafeInteger(s)) return reply(`ERROR ${encodeArg(`bad interval '${arg}': want whole seconds`)}`);
         this.setInterval(s);
         return reply('OK');
       }
