@@ -3,6 +3,7 @@
 import type { CommandModule } from 'yargs';
 import { resolve, join } from 'node:path';
 import { Store } from '../images/store.js';
+import { writeSettings } from '../images/settings.js';
 import { liveCoordinator, formatAddress, readToken, TOKEN_FILE } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, launcherPath } from '../native.js';
@@ -24,6 +25,8 @@ async function run(a: Args): Promise<void> {
   } else {
     new Store(dir).ensure();
     const live = liveCoordinator(dir);
+    // The job's own coordinator: its settings are the job's, kept by restart.
+    if (!live) writeSettings(dir, { interval: a.interval, keep: a.keep, compress: process.env.STASIS_COMPRESS ?? null });
     const { address, token } = live ? { address: live, token: readToken(join(dir, TOKEN_FILE)) }
       : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });

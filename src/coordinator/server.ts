@@ -251,7 +251,7 @@ export class Coordinator {
   status(): object {
     return {
       processes: this.peers.size, generation: this.lastGeneration, state: this.state,
-      ckptDir: this.store.dir, interval: this.opts.interval, pid: process.pid,
+      ckptDir: this.store.dir, interval: this.opts.interval, keep: this.opts.keep, pid: process.pid,
       clients: [...this.peers.values()].map((p) => ({ pid: p.info.pid, host: p.info.host, name: p.info.name, restored: p.info.restored, kernelPid: p.info.kernelPid })),
     };
   }
