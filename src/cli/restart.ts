@@ -57,7 +57,8 @@ async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<numbe
 async function run(a: Args): Promise<void> {
   const pathMap = pathMapEnv([a.pathMap ?? []].flat());  // repeated: an array
   const target = a.target ?? process.env.STASIS_CKPT_DIR ?? 'stasis-ckpt';
-  const { store, dir, manifest } = resolveGeneration(target);
+  const { store, dir, manifest, notice } = resolveGeneration(target);
+  if (notice) process.stderr.write(`stasis: ${notice}\n`);
   const images = manifest.processes.map((p) => join(dir, p.image));
   const missing = images.find((f) => !existsSync(f));
   if (missing) throw new Error(`${missing}: image listed in the manifest is missing`);

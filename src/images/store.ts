@@ -132,11 +132,49 @@ export class Store {
   }
 }
 
+/** The generation of a store that restart and inspect use, and why, when it is not simply `latest`. */
+export interface Chosen { generation: number; notice: string | null }
+
+/**
+ * The one policy of `stasis restart D` and `stasis inspect D`: `latest`
+ * decides when it names a committed generation (one with manifest.json);
+ * otherwise the newest committed one is used. A gen-NNNNNN without
+ * manifest.json is never committed (commit renames a directory that already
+ * holds its manifest): an uncommitted leftover, skipped. Whenever the choice
+ * is not simply `latest`, or a leftover newer than it is skipped, the notice
+ * says which generation is used and why (one line). Throws when none is committed.
+ */
+export function chooseGeneration(store: Store, shown = store.dir): Chosen {
+  const names = existsSync(store.dir) ? readdirSync(store.dir) : [];
+  const numbers = names.map(generationNumber).filter((n): n is number => n !== null).sort((a, b) => a - b);
+  const committed = (n: number) => existsSync(join(store.genDir(n), 'manifest.json'));
+  const good = numbers.filter(committed);
+  let link: string | null = null;
+  try { link = readlinkSync(join(store.dir, 'latest')); } catch { /* missing, or not a symlink */ }
+  const linked = link === null ? null : generationNumber(basename(link));
+  const why: string[] = [];
+  let generation: number | undefined;
+  if (linked !== null && committed(linked)) generation = linked;
+  else {
+    generation = good.at(-1);
+    if (link === null) why.push('no latest link');
+    else if (linked === null) why.push(`latest points at ${link}, not a generation`);
+    else why.push(`latest points at ${generationName(linked)}, which has no manifest.json`);
+  }
+  if (generation === undefined) {
+    const uncommitted = numbers.length ? ` (${numbers.map(generationName).join(', ')} without manifest.json)` : '';
+    throw new Error(`${shown}: no committed checkpoint generation in this directory${uncommitted}`);
+  }
+  const leftovers = numbers.filter((n) => n > generation! && !committed(n) && n !== linked).map(generationName);
+  if (leftovers.length) why.push(`${leftovers.join(', ')} ${leftovers.length === 1 ? 'has' : 'have'} no manifest.json (uncommitted, skipped)`);
+  return { generation, notice: why.length ? `using ${generationName(generation)} of ${shown}: ${why.join('; ')}` : null };
+}
+
 /**
  * What `stasis restart D|gen` means: a store directory (its latest
  * generation) or one generation directory. Throws a one-line error.
  */
-export function resolveGeneration(target: string): { store: Store; generation: number; dir: string; manifest: Manifest } {
+export function resolveGeneration(target: string): { store: Store; generation: number; dir: string; manifest: Manifest; notice: string | null } {
   const path = resolve(target);
   if (!existsSync(path)) throw new Error(`${target}: no such checkpoint directory`);
   if (!statSync(path).isDirectory()) throw new Error(`${target}: not a directory`);
@@ -146,10 +184,9 @@ export function resolveGeneration(target: string): { store: Store; generation: n
   if (asGen !== null) {
     const store = new Store(dirname(genPath));
     if (!existsSync(join(genPath, 'manifest.json'))) throw new Error(`${target}: no manifest.json: not a committed generation`);
-    return { store, generation: asGen, dir: genPath, manifest: store.readManifest(asGen) };
+    return { store, generation: asGen, dir: genPath, manifest: store.readManifest(asGen), notice: null };
   }
   const store = new Store(path);
-  const generation = store.latest();
-  if (generation === null) throw new Error(`${target}: no committed checkpoint generation in this directory`);
-  return { store, generation, dir: store.genDir(generation), manifest: store.readManifest(generation) };
+  const { generation, notice } = chooseGeneration(store, target);
+  return { store, generation, dir: store.genDir(generation), manifest: store.readManifest(generation), notice };
 }
