@@ -92,7 +92,7 @@ export class Coordinator {
     if (seconds > 0) {
       this.intervalTimer = new Every(seconds * 1000, () => {
         if (this.peers.size && !this.inProgress && this.state === 'running')
-          this.checkpoint().catch((e: Error) => this.opts.log(`interval checkpoint: ${e.message}`));
+          this.checkpoint('interval').catch(() => undefined);   // logged by checkpoint()
       });
     }
   }
@@ -224,8 +224,11 @@ export class Coordinator {
     this.shutdown('last process left');
   }
 
-  /** Runs after any checkpoint in progress; the generation is numbered then. */
-  checkpoint(): Promise<CheckpointResult> {
+  /**
+   * Runs after any checkpoint in progress; the generation is numbered then.
+   * A failure is logged whoever asked (`origin`: interval, or requested by a command).
+   */
+  checkpoint(origin: 'interval' | 'requested' = 'requested'): Promise<CheckpointResult> {
     this.inProgress++;
     const run = this.chain.then(async () => {
       const peers = [...this.peers.values()].filter((p) => !p.closed);
@@ -244,7 +247,7 @@ export class Coordinator {
       } catch (e) { this.opts.log(`pruning: ${(e as Error).message}`); }
       return result;
     });
-    this.chain = run.catch(() => undefined).finally(() => { this.inProgress--; });
+    this.chain = run.catch((e: Error) => this.opts.log(`${origin} checkpoint: ${e.message}`)).finally(() => { this.inProgress--; });
     return run;
   }
 

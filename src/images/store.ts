@@ -6,18 +6,35 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { basename, dirname, join, resolve } from 'node:path';
 import { generationName, generationNumber, parseManifest, type Manifest } from './manifest.js';
 
+/** Runs `f`; an error is rethrown naming `path` (write and fsync errors name no file by themselves). */
+function naming<T>(path: string, what: string, f: () => T): T {
+  try { return f(); } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`${path}: cannot ${what}: ${err.code ? `${err.code} (${describeCode(err)})` : err.message}`);
+  }
+}
+
+/** "no space left on device" out of Node's "ENOSPC: no space left on device, write". */
+function describeCode(e: NodeJS.ErrnoException): string {
+  return e.message.replace(/^[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '');
+}
+
 function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  naming(path, 'fsync', () => {
+    const fd = openSync(path, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  });
 }
 
 /** Writes a file with mode 0600 and fsyncs it. */
 export function writeFileDurable(path: string, data: string): void {
-  const fd = openSync(path, 'wx', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally { closeSync(fd); }
+  naming(path, 'write', () => {
+    const fd = openSync(path, 'wx', 0o600);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally { closeSync(fd); }
+  });
 }
 
 export class Store {
@@ -27,9 +44,16 @@ export class Store {
     this.dir = resolve(dir);
   }
 
-  /** Creates the store directory (mode 0700) if needed. */
+  /** Creates the store directory (mode 0700) if needed; one line when it cannot be. */
   ensure(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR')
+        throw new Error(`checkpoint directory ${this.dir}: a file is in the way (not a directory)`);
+      throw new Error(`cannot create the checkpoint directory ${this.dir}: ${code ?? (e as Error).message}`);
+    }
   }
 
   /** Committed generation numbers, oldest first. */
