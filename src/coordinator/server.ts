@@ -37,7 +37,8 @@ export class Coordinator {
   private restoring: ProcPeer[] = [];
   private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
   private intervalTimer: Every | null = null;
-  private lastGeneration = 0;
+  private lastGeneration = 0;   // the last committed
+  private lastNumber = 0;       // the last tried: an aborted generation's number is never reused
   readonly store: Store;
   private stopped: Promise<void>;
   private stop!: () => void;
@@ -234,7 +235,9 @@ export class Coordinator {
       const peers = [...this.peers.values()].filter((p) => !p.closed);
       if (this.state === 'restoring') throw new Error('the job is still being restored');
       if (!peers.length) throw new Error('no processes to checkpoint');
-      const generation = Math.max(this.lastGeneration + 1, this.store.nextGeneration());
+      // A straggler of an aborted attempt may still write into its directory: never reuse its number.
+      const generation = Math.max(this.lastGeneration + 1, this.lastNumber + 1, this.store.nextGeneration());
+      this.lastNumber = generation;
       this.lateJoiners = [];
       const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
       const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log)

@@ -76,11 +76,15 @@ export class Store {
 
   /**
    * The next number: above every `gen-NNNNNN` name in the directory,
-   * committed or not — a leftover without manifest must not block commits.
+   * committed or not — a leftover without manifest must not block commits —
+   * and above every `.gen-NNNNNN.tmp` or `.deleting` left over: an aborted
+   * attempt's straggler may still write there.
    */
   nextGeneration(): number {
     if (!existsSync(this.dir)) return 1;
-    const used = readdirSync(this.dir).map(generationNumber).filter((n): n is number => n !== null);
+    const used = readdirSync(this.dir)
+      .map((name) => generationNumber(name.replace(/^\.(gen-\d+)\.(tmp|deleting)$/, '$1')))
+      .filter((n): n is number => n !== null);
     return Math.max(0, ...used) + 1;
   }
 
