@@ -13,7 +13,16 @@ interface Args {
 }
 
 interface Status { processes: number; generation: number; state: string; ckptDir: string; interval: number;
-  clients: Array<{ pid: number; host: string; name: string }> }
+  clients: Array<{ pid: number; host: string; name: string }>;
+  lastCheckpoint?: { generation: number | null; committed: boolean; reason?: string } | null }
+
+/** "; last checkpoint: gen-000003 committed" or "; last checkpoint failed: REASON", or nothing before the first. */
+function lastCheckpointText(s: Status): string {
+  const c = s.lastCheckpoint;
+  if (!c) return '';
+  if (c.committed) return `; last checkpoint: ${generationName(c.generation!)} committed`;
+  return `; last checkpoint${c.generation ? ` (generation ${c.generation})` : ''} failed: ${c.reason}`;
+}
 
 async function run(a: Args): Promise<void> {
   const chosen = [a.checkpoint, a.status, a.kill, a.quit, a.interval !== undefined].filter(Boolean).length;
@@ -29,7 +38,7 @@ async function run(a: Args): Promise<void> {
       const words = await client.request('STATUS');
       const s = JSON.parse(decodeArg(words[1] ?? '')) as Status;
       const procs = s.clients.map((c) => `${c.name}[${c.pid}]@${c.host}`).join(' ');
-      out(`${s.state}: ${s.processes} process(es), generation ${s.generation}, interval ${s.interval} s, ${s.ckptDir}${procs ? ` — ${procs}` : ''}`, s);
+      out(`${s.state}: ${s.processes} process(es), generation ${s.generation}, interval ${s.interval} s, ${s.ckptDir}${procs ? ` — ${procs}` : ''}${lastCheckpointText(s)}`, s);
     } else if (a.interval !== undefined) {
       await client.request('INTERVAL', String(a.interval));
       out(`interval set to ${a.interval} s`, { interval: a.interval });
