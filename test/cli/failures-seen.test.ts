@@ -36,4 +36,19 @@ describe('failed checkpoints are seen', function () {
     assert.ok(json.lastCheckpoint.generation >= 3, 'aborted numbers were reused');
     assert.ok(!p.exited);
   });
+
+  it('shown again only when the reason changes: one line per episode, not per failure', async () => {
+    // Two episodes of an unsupported child, a clean stretch between them.
+    const script = `${unsupported} io_uring & a=$!; sleep 3.5; kill $a; wait $a; sleep 3; `
+      + `${unsupported} io_uring & b=$!; sleep 3.5; kill $b; wait $b; echo done`;
+    const p = job.launch(['/bin/sh', '-c', script], { flags: ['--interval', '1'] });
+    await p.waitFor(/^done$/, 30000);
+    const logged = aborts(job.dir);
+    const shown = p.errLines.filter((l) => l.includes('checkpoint'));
+    assert.ok(logged.length >= 4, `expected failures in both episodes: ${logged.join(' | ')}`);
+    assert.equal(shown.length, 2, `one line per episode: ${shown.join(' | ')}`);
+    assert.notEqual(shown[0]!.replace(/generation \d+/, ''), shown[1]!.replace(/generation \d+/, ''));
+    for (const l of shown) assert.ok(logged.includes(l.replace(/^stasis: /, '')), `not the log's text: ${l}`);
+    assert.match(readFileSync(join(job.dir, 'coordinator.log'), 'utf8'), /committed/, 'nothing committed between the episodes');
+  });
 });
