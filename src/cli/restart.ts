@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { resolveGeneration } from '../images/store.js';
 import { readSettings, writeSettings, SETTINGS_FILE, type JobSettings } from '../images/settings.js';
 import { loaderArgvs } from '../images/tree.js';
+import { checkAgainstManifest } from '../images/manifest-check.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, loaderPath } from '../native.js';
@@ -60,11 +61,8 @@ async function run(a: Args): Promise<void> {
   const { store, dir, manifest, notice } = resolveGeneration(target);
   if (notice) process.stderr.write(`stasis: ${notice}\n`);
   const images = manifest.processes.map((p) => join(dir, p.image));
-  const missing = images.find((f) => !existsSync(f));
-  if (missing) throw new Error(`${missing}: image listed in the manifest is missing`);
-  const sides = manifest.processes.flatMap((p) => p.files ?? []).map((f) => join(dir, f.name));
-  const missingSide = sides.find((f) => !existsSync(f));
-  if (missingSide) throw new Error(`${missingSide}: file listed in the manifest is missing`);
+  // What inspect refuses, restart refuses: a file missing or not the one the manifest describes.
+  checkAgainstManifest(dir, manifest);
   const root = a.root ? resolve(a.root) : undefined;
   if (root && !existsSync(join(root, 'proc', 'self'))) throw new Error(`--root ${root}: not a directory with /proc mounted inside`);
   if (liveCoordinator(store.dir)?.private === false)
