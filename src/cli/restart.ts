@@ -57,7 +57,8 @@ async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<numbe
 
 async function run(a: Args): Promise<void> {
   const pathMap = pathMapEnv([a.pathMap ?? []].flat());  // repeated: an array
-  const target = a.target ?? process.env.STASIS_CKPT_DIR ?? 'stasis-ckpt';
+  const target = a.target ?? (process.env.STASIS_CKPT_DIR || 'stasis-ckpt');
+  if (target === '') throw new Error('restart: an empty target path');
   const { store, dir, manifest, notice } = resolveGeneration(target);
   if (notice) process.stderr.write(`stasis: ${notice}\n`);
   const images = manifest.processes.map((p) => join(dir, p.image));

@@ -44,11 +44,13 @@ describe('strict options', function () {
     assertOneLineError(await job.cli(['coordinator', '--ckpt-dir', job.dir, '--timeout', '0']), /--timeout 0: want an integer >= 1/);
   });
 
-  it('--ckpt-dir "" is an error, not the current directory', async () => {
+  it('--ckpt-dir "", restart "" and inspect "" are errors, not the current directory', async () => {
     for (const cmd of ['launch', 'coordinator', 'command']) {
       const r = await job.cli([cmd, '--ckpt-dir', '', ...(cmd === 'launch' ? ['--', counter] : []), ...(cmd === 'command' ? ['--status'] : [])]);
       assertOneLineError(r, /--ckpt-dir: an empty path/);
     }
+    assertOneLineError(await job.cli(['restart', '']), /restart: an empty target path/);
+    assertOneLineError(await job.cli(['inspect', '']), /inspect: an empty target path/);
   });
 
   it('a 30-day --interval waits (no checkpoints back to back past the 24.8-day timer limit)', async () => {
