@@ -14,7 +14,7 @@ export function locate(opts: { coord?: string; ckptDir?: string; tokenFile?: str
     if (!token) throw new Error('--coord needs the job token: set STASIS_TOKEN or give --token-file');
     return { address: parseAddress(coord), token, ckptDir: null };
   }
-  const dir = resolve(opts.ckptDir ?? env.STASIS_CKPT_DIR ?? 'stasis-ckpt');
+  const dir = resolve(opts.ckptDir ?? (env.STASIS_CKPT_DIR || 'stasis-ckpt'));
   const live = liveCoordinator(dir);
   if (!live) {
     const stale = readPublished(dir);
