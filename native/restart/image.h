@@ -35,6 +35,9 @@ struct image {
  * core/path_map.h); applied to every path the loader opens. */
 extern char restart_path_map[4096];
 
+/* json_check.c: 0 when buf holds exactly one JSON object (META). */
+int json_object_check(const char *buf, size_t len);
+
 /* Maps the file read-only and checks every record; on failure prints one
  * line naming the image and returns -1. */
 int image_open_verified(struct image *img, const char *path);

@@ -1,4 +1,6 @@
-/* Reading and verifying an image before anything of it is mapped. */
+/* Reading and verifying an image before anything of it is mapped. The
+ * checks are those of `stasis inspect` (src/images/reader.ts): an image one
+ * refuses, the other refuses too (test/images/verdict.test.ts). */
 #include "image.h"
 #include "crc32c.h"
 #include "parallel.h"
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #define IMAGE_HINT ((void *)0x210000000000ull)
+#define PAGES_RUN_MAX (8u << 20)
 
 static int bad(const struct image *img, const char *what, const char *fmt, ...) {
   char msg[512];
@@ -31,10 +34,20 @@ static int check_record(struct image *img, uint64_t off, int index, const struct
   if (h->magic != REC_MAGIC) return bad(img, "corrupt", "record %d at offset %llu: bad magic", index, (unsigned long long)off);
   if (crc32c(0, h, 36) != h->header_crc)
     return bad(img, "corrupt", "record %d at offset %llu: header checksum mismatch", index, (unsigned long long)off);
+  if (h->flags & ~(RECF_COMP_MASK | RECF_ALIGNED))
+    return bad(img, "corrupt", "record %d at offset %llu: unknown flags 0x%x", index, (unsigned long long)off, h->flags);
   uint64_t p = off + sizeof *h;
   if (h->flags & RECF_ALIGNED) p = (p + IMG_PAGE - 1) & ~(uint64_t)(IMG_PAGE - 1);
-  if (h->stored_len > img->size || p + h->stored_len > img->size)
+  if (p > img->size || h->stored_len > img->size || p + h->stored_len > img->size)
     return bad(img, "truncated", "record %d payload ends past the end of the file", index);
+  for (uint64_t g = off + sizeof *h; g < p; g++)
+    if (img->base[g]) return bad(img, "corrupt", "record %d at offset %llu: the alignment gap is not zero", index, (unsigned long long)off);
+  if (h->type != REC_PAGES && h->stored_len > (64u << 20))
+    return bad(img, "corrupt", "record %d at offset %llu: a %llu-byte record of type %u", index, (unsigned long long)off,
+               (unsigned long long)h->stored_len, h->type);
+  if (h->type != REC_PAGES && ((h->flags & RECF_COMP_MASK) || h->addr || h->raw_len != h->stored_len))
+    return bad(img, "corrupt", "record %d at offset %llu: compression, addr or raw length set on a record of type %u", index,
+               (unsigned long long)off, h->type);
   /* PAGES payloads, most of the file, are checked afterwards on every CPU. */
   if (h->type != REC_PAGES && crc32c(0, img->base + p, h->stored_len) != h->payload_crc)
     return bad(img, "corrupt", "record %d at offset %llu: payload checksum mismatch", index, (unsigned long long)off);
@@ -45,14 +58,20 @@ static int check_record(struct image *img, uint64_t off, int index, const struct
   return 0;
 }
 
-static int check_pages(struct image *img, const struct loaded_region *r, const struct rec_header *h, int index) {
+/* `next_page`: where the region's previous PAGES ended (runs in increasing order, no overlap). */
+static int check_pages(struct image *img, const struct loaded_region *r, const struct rec_header *h, int index,
+                       uint64_t *next_page) {
   if (!r) return bad(img, "corrupt", "record %d: pages before any region", index);
+  if (!(r->rec->flags & RGN_CONTENTS)) return bad(img, "corrupt", "record %d: PAGES for a region without CONTENTS", index);
+  if ((h->flags & RECF_COMP_MASK) == RECF_LZ4) return bad(img, "unsupported", "record %d: lz4 compression", index);
   if ((h->flags & RECF_COMP_MASK) > RECF_ZSTD) return bad(img, "corrupt", "record %d: unknown compression", index);
-  if (h->raw_len == 0 || h->raw_len % IMG_PAGE || h->addr % IMG_PAGE || h->addr < r->rec->start ||
-      h->addr + h->raw_len > r->rec->end)
-    return bad(img, "corrupt", "record %d: pages outside their region", index);
-  if (!(h->flags & RECF_COMP_MASK) && h->stored_len != h->raw_len)
-    return bad(img, "corrupt", "record %d: length mismatch", index);
+  if (h->raw_len == 0 || h->raw_len % IMG_PAGE || h->raw_len > PAGES_RUN_MAX || h->addr % IMG_PAGE)
+    return bad(img, "corrupt", "record %d: PAGES are not whole pages of at most 8 MiB", index);
+  if (h->addr < *next_page || h->addr + h->raw_len > r->rec->end || h->addr + h->raw_len < h->addr)
+    return bad(img, "corrupt", "record %d: pages outside their region or overlapping earlier pages", index);
+  if (!(h->flags & RECF_COMP_MASK) && (h->stored_len != h->raw_len || !(h->flags & RECF_ALIGNED)))
+    return bad(img, "corrupt", "record %d: uncompressed PAGES must be ALIGNED with stored length = raw length", index);
+  *next_page = h->addr + h->raw_len;
   return 0;
 }
 
@@ -76,8 +95,8 @@ int image_open_verified(struct image *img, const char *path) {
   int cap_r = 256, cap_p = 4096;
   img->regions = calloc(cap_r, sizeof *img->regions);
   img->pages = calloc(cap_p, sizeof *img->pages);
-  uint64_t off = 0, next = 0;
-  int index = 0, ended = 0;
+  uint64_t off = 0, next = 0, next_page = 0, memory = 0;
+  int index = 0, ended = 0, have_meta = 0;
   struct loaded_region *cur = NULL;
   while (off < img->size) {
     const struct rec_header *h = NULL;
@@ -93,8 +112,12 @@ int image_open_verified(struct image *img, const char *path) {
       if (index != 0) return bad(img, "corrupt", "second header record");
       img->header = (const void *)payload;
       if (img->header->version != IMG_VERSION) return bad(img, "unsupported", "image version %u", img->header->version);
+      if (img->header->page_size != IMG_PAGE) return bad(img, "unsupported", "page size %u", img->header->page_size);
       break;
-    case REC_META: break;
+    case REC_META:
+      if (have_meta++) return bad(img, "corrupt", "record %d: a second META record", index);
+      if (json_object_check(payload, h->stored_len) < 0) return bad(img, "corrupt", "record %d: META is not a JSON object", index);
+      break;
     case REC_REGION: {
       const struct region_rec *rr = (const void *)payload;
       if (h->stored_len < sizeof *rr || h->stored_len != sizeof *rr + rr->path_len || rr->end <= rr->start)
@@ -104,10 +127,12 @@ int image_open_verified(struct image *img, const char *path) {
       cur->rec = rr;
       cur->path = payload + sizeof *rr;
       cur->npages = 0;
+      next_page = rr->start;
       break;
     }
     case REC_PAGES:
-      if (check_pages(img, cur, h, index) < 0) return -1;
+      if (check_pages(img, cur, h, index, &next_page) < 0) return -1;
+      memory += h->raw_len;
       if (img->npages == cap_p) img->pages = realloc(img->pages, (cap_p *= 2) * sizeof *img->pages);
       img->pages[img->npages++] = (struct pages){ h, payload, poff, index, 0 };
       cur->npages++;
@@ -116,6 +141,9 @@ int image_open_verified(struct image *img, const char *path) {
       const struct end_rec *e = (const void *)payload;
       if (h->stored_len != sizeof *e || e->records != (uint64_t)index)
         return bad(img, "corrupt", "END record does not match the %d records read", index);
+      if (e->memory_bytes != memory)
+        return bad(img, "corrupt", "END counts %llu memory bytes but the PAGES hold %llu", (unsigned long long)e->memory_bytes,
+                   (unsigned long long)memory);
       ended = 1;
       break;
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CommandClient, locate } from '../coordinator/client.js';
 import { decodeArg } from '../coordinator/protocol.js';
 import { generationName } from '../images/manifest.js';
+import { intOption, pathOption } from './options.js';
 
 interface Args {
   coord?: string; ckptDir?: string; tokenFile?: string; json: boolean;
@@ -12,7 +13,16 @@ interface Args {
 }
 
 interface Status { processes: number; generation: number; state: string; ckptDir: string; interval: number;
-  clients: Array<{ pid: number; host: string; name: string }> }
+  clients: Array<{ pid: number; host: string; name: string }>;
+  lastCheckpoint?: { generation: number | null; committed: boolean; reason?: string } | null }
+
+/** "; last checkpoint: gen-000003 committed" or "; last checkpoint failed: REASON", or nothing before the first. */
+function lastCheckpointText(s: Status): string {
+  const c = s.lastCheckpoint;
+  if (!c) return '';
+  if (c.committed) return `; last checkpoint: ${generationName(c.generation!)} committed`;
+  return `; last checkpoint${c.generation ? ` (generation ${c.generation})` : ''} failed: ${c.reason}`;
+}
 
 async function run(a: Args): Promise<void> {
   const chosen = [a.checkpoint, a.status, a.kill, a.quit, a.interval !== undefined].filter(Boolean).length;
@@ -28,7 +38,7 @@ async function run(a: Args): Promise<void> {
       const words = await client.request('STATUS');
       const s = JSON.parse(decodeArg(words[1] ?? '')) as Status;
       const procs = s.clients.map((c) => `${c.name}[${c.pid}]@${c.host}`).join(' ');
-      out(`${s.state}: ${s.processes} process(es), generation ${s.generation}, interval ${s.interval} s, ${s.ckptDir}${procs ? ` — ${procs}` : ''}`, s);
+      out(`${s.state}: ${s.processes} process(es), generation ${s.generation}, interval ${s.interval} s, ${s.ckptDir}${procs ? ` — ${procs}` : ''}${lastCheckpointText(s)}`, s);
     } else if (a.interval !== undefined) {
       await client.request('INTERVAL', String(a.interval));
       out(`interval set to ${a.interval} s`, { interval: a.interval });
@@ -45,12 +55,12 @@ export const commandCommand: CommandModule<object, Args> = {
   command: 'command',
   describe: 'Send a command to a running coordinator',
   builder: (y) => y
-    .option('ckpt-dir', { type: 'string', describe: 'find the coordinator through this checkpoint directory' })
-    .option('coord', { type: 'string', describe: 'coordinator HOST:PORT (token from STASIS_TOKEN or --token-file)' })
-    .option('token-file', { type: 'string', describe: 'file holding the job token' })
+    .option('ckpt-dir', pathOption('ckpt-dir', 'find the coordinator through this checkpoint directory'))
+    .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (token from STASIS_TOKEN or --token-file)' })
+    .option('token-file', pathOption('token-file', 'file holding the job token'))
     .option('checkpoint', { type: 'boolean', default: false, describe: 'checkpoint now; prints generation, bytes, seconds' })
     .option('status', { type: 'boolean', default: false, describe: 'print the coordinator state' })
-    .option('interval', { type: 'number', describe: 'set seconds between checkpoints (0: off)' })
+    .option('interval', intOption('interval', 'set seconds between checkpoints (0: off)'))
     .option('kill', { type: 'boolean', default: false, describe: 'kill every process of the job' })
     .option('quit', { type: 'boolean', default: false, describe: 'kill every process and stop the coordinator' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON' }) as never,

@@ -43,7 +43,8 @@ export const inspectCommand: CommandModule<object, Args> = {
     .positional('target', { type: 'string', demandOption: true, describe: 'ckpt dir, gen-NNNNNN dir or image file' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   handler: async (argv) => {
-    const r = await inspect(argv.target);
+    if (argv.target === '') throw new Error('inspect: an empty target path');
+    const r = await inspect(argv.target, (line) => process.stderr.write(`stasis: ${line}\n`));
     process.stdout.write(argv.json ? JSON.stringify(r, null, 2) + '\n' : formatReport(r));
   },
 };

@@ -3,6 +3,7 @@
 import type { CommandModule } from 'yargs';
 import { compressHostlist } from '../rm/hostlist.js';
 import { detectJob, RM_KINDS, type ResourceManager, type RmKind } from '../rm/index.js';
+import { intOption } from './options.js';
 
 interface Args {
   json: boolean;
@@ -57,7 +58,7 @@ export const jobCommand: CommandModule<object, Args> = {
     y
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' })
       .option('rm', { type: 'string', choices: RM_KINDS as RmKind[], describe: 'use this resource manager, not the detected one' })
-      .option('signal-before', { type: 'number', describe: 'seconds of sbatch --signal=B:USR1@N (Slurm does not export it)' }),
+      .option('signal-before', intOption('signal-before', 'seconds of sbatch --signal=B:USR1@N (Slurm does not export it)')),
   // async: yargs hands a rejected handler to .fail() (one line, exit 2).
   handler: async (argv) => {
     const rm = detectJob(process.env, { rm: argv.rm as RmKind | undefined, signalSecondsBefore: argv.signalBefore ?? null });

@@ -3,10 +3,12 @@
 import type { CommandModule } from 'yargs';
 import { resolve, join } from 'node:path';
 import { Store } from '../images/store.js';
+import { writeSettings } from '../images/settings.js';
 import { liveCoordinator, formatAddress, readToken, TOKEN_FILE } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
+import { defaultCkptDir, intOption, pathOption } from './options.js';
 
 interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string }
 
@@ -23,6 +25,8 @@ async function run(a: Args): Promise<void> {
   } else {
     new Store(dir).ensure();
     const live = liveCoordinator(dir);
+    // The job's own coordinator: its settings are the job's, kept by restart.
+    if (!live) writeSettings(dir, { interval: a.interval, keep: a.keep, compress: process.env.STASIS_COMPRESS ?? null });
     const { address, token } = live ? { address: live, token: readToken(join(dir, TOKEN_FILE)) }
       : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
@@ -35,10 +39,10 @@ export const launchCommand: CommandModule<object, Args> = {
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
     .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] -- prog args')
-    .option('coord', { type: 'string', describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
-    .option('ckpt-dir', { type: 'string', default: process.env.STASIS_CKPT_DIR ?? 'stasis-ckpt', describe: 'checkpoint directory' })
-    .option('interval', { type: 'number', default: 0, describe: 'seconds between checkpoints (0: only on request)' })
-    .option('keep', { type: 'number', default: 0, describe: 'keep the newest N generations (0: all)' })
-    .option('token-file', { type: 'string', describe: 'file holding the job token (with --coord)' }) as never,
+    .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
+    .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory', defaultCkptDir()))
+    .option('interval', intOption('interval', 'seconds between checkpoints (0: only on request)', {}, 0))
+    .option('keep', intOption('keep', 'keep the newest N generations (0: all)', {}, 0))
+    .option('token-file', pathOption('token-file', 'file holding the job token (with --coord)')) as never,
   handler: (a) => run(a),
 };

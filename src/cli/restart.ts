@@ -6,12 +6,15 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { resolveGeneration } from '../images/store.js';
+import { readSettings, writeSettings, SETTINGS_FILE, type JobSettings } from '../images/settings.js';
 import { loaderArgvs } from '../images/tree.js';
+import { checkAgainstManifest } from '../images/manifest-check.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, loaderPath } from '../native.js';
+import { intOption, pathOption } from './options.js';
 
-interface Args { target?: string; interval: number; keep: number; root?: string; pathMap?: string | string[] }
+interface Args { target?: string; interval?: number; keep?: number; root?: string; pathMap?: string | string[] }
 
 /**
  * `--path-map OLD=NEW` specs as the loader takes them (STASIS_PATH_MAP: one
@@ -29,6 +32,20 @@ export function pathMapEnv(specs: string[]): string {
   }).join('\n');
 }
 
+/**
+ * The settings the job ran with (D/settings.json), overridden by what the
+ * command line gives; these become the job's settings from now on.
+ */
+export function restartSettings(dir: string, a: { interval?: number; keep?: number }): JobSettings {
+  let saved: JobSettings | null;
+  try { saved = readSettings(dir); } catch (e) {
+    if (a.interval === undefined || a.keep === undefined)
+      throw new Error(`${(e as Error).message}: give --interval and --keep, or remove ${SETTINGS_FILE}`);
+    saved = null;
+  }
+  return { interval: a.interval ?? saved?.interval ?? 0, keep: a.keep ?? saved?.keep ?? 0, compress: saved?.compress ?? null };
+}
+
 /** Several roots: one loader each, and the first failure is the status. */
 async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<number> {
   const codes = await Promise.all(argvs.map((argv) => new Promise<number>((res) => {
@@ -40,19 +57,20 @@ async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<numbe
 
 async function run(a: Args): Promise<void> {
   const pathMap = pathMapEnv([a.pathMap ?? []].flat());  // repeated: an array
-  const target = a.target ?? process.env.STASIS_CKPT_DIR ?? 'stasis-ckpt';
-  const { store, dir, manifest } = resolveGeneration(target);
+  const target = a.target ?? (process.env.STASIS_CKPT_DIR || 'stasis-ckpt');
+  if (target === '') throw new Error('restart: an empty target path');
+  const { store, dir, manifest, notice } = resolveGeneration(target);
+  if (notice) process.stderr.write(`stasis: ${notice}\n`);
   const images = manifest.processes.map((p) => join(dir, p.image));
-  const missing = images.find((f) => !existsSync(f));
-  if (missing) throw new Error(`${missing}: image listed in the manifest is missing`);
-  const sides = manifest.processes.flatMap((p) => p.files ?? []).map((f) => join(dir, f.name));
-  const missingSide = sides.find((f) => !existsSync(f));
-  if (missingSide) throw new Error(`${missingSide}: file listed in the manifest is missing`);
+  // What inspect refuses, restart refuses: a file missing or not the one the manifest describes.
+  checkAgainstManifest(dir, manifest);
   const root = a.root ? resolve(a.root) : undefined;
   if (root && !existsSync(join(root, 'proc', 'self'))) throw new Error(`--root ${root}: not a directory with /proc mounted inside`);
   if (liveCoordinator(store.dir)?.private === false)
     throw new Error(`a coordinator already serves ${store.dir}: stop it first (stasis command --ckpt-dir ${store.dir} --quit)`);
-  const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: a.interval, keep: a.keep, expect: images.length });
+  const settings = restartSettings(store.dir, a);
+  writeSettings(store.dir, settings);
+  const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: settings.interval, keep: settings.keep, expect: images.length });
   const env: NodeJS.ProcessEnv = {
     ...process.env, STASIS_COORD: formatAddress(address), STASIS_TOKEN: token, STASIS_CKPT_DIR: store.dir,
   };
@@ -72,9 +90,9 @@ export const restartCommand: CommandModule<object, Args> = {
   describe: 'Restart from a checkpoint directory (its newest generation) or a gen-NNNNNN directory',
   builder: (y) => y
     .positional('target', { type: 'string', describe: 'checkpoint directory or generation directory (default: STASIS_CKPT_DIR or ./stasis-ckpt)' })
-    .option('interval', { type: 'number', default: 0, describe: 'seconds between checkpoints after the restart' })
-    .option('keep', { type: 'number', default: 0, describe: 'keep the newest N generations (0: all)' })
-    .option('root', { type: 'string', default: process.env.STASIS_ROOT, describe: 'restore inside this chroot, where the program ran (default: STASIS_ROOT)' })
+    .option('interval', intOption('interval', 'seconds between checkpoints after the restart (default: as the job ran, from settings.json)'))
+    .option('keep', intOption('keep', 'keep the newest N generations, 0: all (default: as the job ran, from settings.json)'))
+    .option('root', pathOption('root', 'restore inside this chroot, where the program ran (default: STASIS_ROOT)', process.env.STASIS_ROOT || undefined))
     .option('path-map', { type: 'string', requiresArg: true,
       describe: 'OLD=NEW: files under OLD at the checkpoint are now under NEW (repeatable)' }) as never,
   handler: (a) => run(a),

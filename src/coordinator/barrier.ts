@@ -1,6 +1,7 @@
 // One checkpoint generation walked through the barriers of docs/protocol.md:
 // SUSPEND → SAVE → (commit) → RESUME. Any failure aborts the generation:
-// its temporary directory goes, `latest` stays, everyone resumes.
+// everyone resumes first, then its temporary directory goes (a failure to
+// remove it is only logged), and `latest` stays.
 import { join } from 'node:path';
 import type { Store } from '../images/store.js';
 import type { Manifest, ManifestProcess } from '../images/manifest.js';
@@ -124,10 +125,13 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     await barrier(peers, () => `RESUME ${generation}`, 'RESUMED', timeoutMs).catch((e: Error) => log(`after commit: ${e.message}`));
     return { generation, dir, bytes: manifest.totalBytes, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {
-    store.abort(generation);
     const alive = [...new Set([...initial, ...peers, ...late()])].filter((p) => !p.closed);
-    // Those still busy answering SUSPEND get RESUME 0 right after it: lines queue.
+    // Resume before anything else can fail. Those still busy answering
+    // SUSPEND or SAVE get RESUME 0 right after it: lines queue.
     await barrier(alive, () => 'RESUME 0', 'RESUMED', timeoutMs).catch((err: Error) => log(`resuming after abort: ${err.message}`));
+    try { store.abort(generation); } catch (err) {
+      log(`cannot remove aborted generation ${generation}: ${(err as Error).message} (its number is not used again)`);
+    }
     throw new Error(`checkpoint aborted, generation ${generation} not committed: ${(e as Error).message}`);
   }
 }

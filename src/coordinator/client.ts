@@ -2,7 +2,7 @@
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
-import { liveCoordinator, parseAddress, readPublished, readToken, TOKEN_FILE, type CoordAddress } from './publish.js';
+import { liveCoordinator, parseAddress, publishedProblem, readPublished, readToken, TOKEN_FILE, type CoordAddress } from './publish.js';
 
 export interface Target { address: CoordAddress; token: string; ckptDir: string | null }
 
@@ -14,12 +14,14 @@ export function locate(opts: { coord?: string; ckptDir?: string; tokenFile?: str
     if (!token) throw new Error('--coord needs the job token: set STASIS_TOKEN or give --token-file');
     return { address: parseAddress(coord), token, ckptDir: null };
   }
-  const dir = resolve(opts.ckptDir ?? env.STASIS_CKPT_DIR ?? 'stasis-ckpt');
+  const dir = resolve(opts.ckptDir ?? (env.STASIS_CKPT_DIR || 'stasis-ckpt'));
   const live = liveCoordinator(dir);
   if (!live) {
     const stale = readPublished(dir);
+    const problem = publishedProblem(dir);
     throw new Error(stale ? `no coordinator is running for ${dir} (pid ${stale.pid} in coordinator.json is gone)`
-      : `no coordinator is running for ${dir} (no coordinator.json there)`);
+      : problem ? `cannot find the coordinator for ${dir}: ${problem}`
+        : `no coordinator is running for ${dir} (no coordinator.json there)`);
   }
   return { address: live, token: readToken(opts.tokenFile ?? join(dir, TOKEN_FILE)), ckptDir: dir };
 }

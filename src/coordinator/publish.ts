@@ -46,6 +46,24 @@ export function readPublished(dir: string): Published | null {
   } catch { return null; }
 }
 
+/**
+ * Why `dir`'s coordinator.json names no coordinator although it exists
+ * (unreadable, not JSON, not in its shape), or null (missing, or fine).
+ */
+export function publishedProblem(dir: string): string | null {
+  const f = join(dir, COORD_FILE);
+  let text: string;
+  try { text = readFileSync(f, 'utf8'); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? null : `${f} is unreadable (${code ?? (e as Error).message})`;
+  }
+  try {
+    const j = JSON.parse(text) as Partial<Published>;
+    if (j && typeof j.port === 'number' && typeof j.pid === 'number') return null;
+  } catch { /* reported below */ }
+  return `${f} is corrupt (not the {"host","port","pid"} a coordinator writes)`;
+}
+
 /** A coordinator that published itself in `dir` and still runs, else null. */
 export function liveCoordinator(dir: string): Published | null {
   const p = readPublished(dir);

@@ -1,6 +1,7 @@
 // Running a coordinator until it is done: shared by `stasis coordinator`
 // and the lean entry private coordinators start through (private-main.ts).
 import { resolve } from 'node:path';
+import { writeSync } from 'node:fs';
 import { Coordinator } from './server.js';
 import { newToken, pidAlive, publish, unpublish, formatAddress } from './publish.js';
 import { waitForPrevious } from './spawn.js';
@@ -10,6 +11,7 @@ import { currentJobInfo } from './job-info.js';
 export interface CoordinatorArgs {
   ckptDir: string; host: string; port: number; interval: number; keep: number; expect: number;
   private?: boolean; ownerPid?: number; listenFd?: number; timeout: number;
+  alertFd?: number;   // a private coordinator: the stderr of the launch or restart that started it
 }
 
 export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
@@ -23,6 +25,10 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   const coord = new Coordinator({
     ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
     expect: a.expect, exitWhenIdle: a.private === true, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
+    // Written whole or not at all: the user's terminal or job output file may be gone (EPIPE, EBADF).
+    alert: a.alertFd === undefined ? undefined : (s: string) => {
+      try { writeSync(a.alertFd!, `stasis: ${s}\n`); } catch { /* nobody to tell */ }
+    },
   });
   // Before it is published: whoever finds coordinator.json may signal it at once.
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => coord.shutdown(sig));

@@ -8,6 +8,7 @@ import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
 import { ProcPeer } from './peer.js';
 import { runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
+import { Every } from './every.js';
 
 export interface CoordinatorOptions {
   ckptDir: string;
@@ -22,7 +23,13 @@ export interface CoordinatorOptions {
   helloTimeoutMs?: number;   // a client must say HELLO within this (default 10 s)
   job: JobInfo;
   log: (s: string) => void;
+  /** Where the user sees failed interval checkpoints (a private coordinator: launch's stderr). */
+  alert?: (s: string) => void;
 }
+
+/** The last checkpoint's outcome, for STATUS. */
+export type Outcome = { generation: number; committed: true; at: string }
+  | { generation: number | null; committed: false; reason: string; at: string };
 
 type State = 'running' | 'checkpointing' | 'restoring';
 
@@ -35,8 +42,11 @@ export class Coordinator {
   private inProgress = 0;
   private restoring: ProcPeer[] = [];
   private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
-  private intervalTimer: NodeJS.Timeout | null = null;
-  private lastGeneration = 0;
+  private intervalTimer: Every | null = null;
+  private lastGeneration = 0;   // the last committed
+  private lastNumber = 0;       // the last tried: an aborted generation's number is never reused
+  private lastOutcome: Outcome | null = null;
+  private alerted: string | null = null;   // reason of the last failed interval checkpoint shown to the user
   readonly store: Store;
   private stopped: Promise<void>;
   private stop!: () => void;
@@ -86,13 +96,13 @@ export class Coordinator {
 
   private setInterval(seconds: number): void {
     this.opts.interval = seconds;
-    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    this.intervalTimer?.stop();
     this.intervalTimer = null;
     if (seconds > 0) {
-      this.intervalTimer = setInterval(() => {
+      this.intervalTimer = new Every(seconds * 1000, () => {
         if (this.peers.size && !this.inProgress && this.state === 'running')
-          this.checkpoint().catch((e: Error) => this.opts.log(`interval checkpoint: ${e.message}`));
-      }, seconds * 1000);
+          this.checkpoint('interval').catch(() => undefined);   // logged by checkpoint()
+      });
     }
   }
 
@@ -223,19 +233,28 @@ export class Coordinator {
     this.shutdown('last process left');
   }
 
-  /** Runs after any checkpoint in progress; the generation is numbered then. */
-  checkpoint(): Promise<CheckpointResult> {
+  /**
+   * Runs after any checkpoint in progress; the generation is numbered then.
+   * A failure is logged whoever asked (`origin`: interval, or requested by a command).
+   */
+  checkpoint(origin: 'interval' | 'requested' = 'requested'): Promise<CheckpointResult> {
     this.inProgress++;
+    let tried: number | null = null;
     const run = this.chain.then(async () => {
       const peers = [...this.peers.values()].filter((p) => !p.closed);
       if (this.state === 'restoring') throw new Error('the job is still being restored');
       if (!peers.length) throw new Error('no processes to checkpoint');
-      const generation = Math.max(this.lastGeneration + 1, this.store.nextGeneration());
+      // A straggler of an aborted attempt may still write into its directory: never reuse its number.
+      const generation = Math.max(this.lastGeneration + 1, this.lastNumber + 1, this.store.nextGeneration());
+      this.lastNumber = generation;
+      tried = generation;
       this.lateJoiners = [];
       const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
       const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log)
         .finally(() => { this.lateJoiners = null; });
       this.lastGeneration = generation;
+      this.lastOutcome = { generation, committed: true, at: new Date().toISOString() };
+      this.alerted = null;
       // The generation is committed: a failure to prune older ones is only logged.
       try {
         const pruned = this.store.prune(this.opts.keep);
@@ -243,14 +262,31 @@ export class Coordinator {
       } catch (e) { this.opts.log(`pruning: ${(e as Error).message}`); }
       return result;
     });
-    this.chain = run.catch(() => undefined).finally(() => { this.inProgress--; });
+    this.chain = run.catch((e: Error) => this.failed(origin, tried, e.message)).finally(() => { this.inProgress--; });
     return run;
+  }
+
+  /**
+   * Logs a failed checkpoint. A failed interval checkpoint is also shown to
+   * the user (one line, the log's text): the first, and then each whose
+   * reason differs from the last one shown, or that follows a commit.
+   */
+  private failed(origin: string, generation: number | null, message: string): void {
+    const line = `${origin} checkpoint: ${message}`;
+    this.opts.log(line);
+    const reason = message.replace(/^checkpoint aborted, generation \d+ not committed: /, '');
+    this.lastOutcome = { generation, committed: false, reason, at: new Date().toISOString() };
+    if (origin === 'interval' && reason !== this.alerted) {
+      this.alerted = reason;
+      this.opts.alert?.(line);
+    }
   }
 
   status(): object {
     return {
       processes: this.peers.size, generation: this.lastGeneration, state: this.state,
-      ckptDir: this.store.dir, interval: this.opts.interval, pid: process.pid,
+      ckptDir: this.store.dir, interval: this.opts.interval, keep: this.opts.keep, pid: process.pid,
+      lastCheckpoint: this.lastOutcome,
       clients: [...this.peers.values()].map((p) => ({ pid: p.info.pid, host: p.info.host, name: p.info.name, restored: p.info.restored, kernelPid: p.info.kernelPid })),
     };
   }
@@ -272,7 +308,7 @@ export class Coordinator {
       case 'STATUS': return reply(`STATUS ${encodeArg(JSON.stringify(this.status()))}`);
       case 'INTERVAL': {
         const s = Number(arg);
-        if (!Number.isFinite(s) || s < 0) return reply(`ERROR ${encodeArg(`bad interval '${arg}'`)}`);
+        if (!/^\d+$/.test(arg ?? '') || !Number.isSafeInteger(s)) return reply(`ERROR ${encodeArg(`bad interval '${arg}': want whole seconds`)}`);
         this.setInterval(s);
         return reply('OK');
       }

@@ -49,13 +49,14 @@ export async function startPrivateCoordinator(o: PrivateOptions): Promise<{ addr
   const token = newToken();
   const options: CoordinatorArgs = {
     ckptDir: o.ckptDir, host, port: 0, interval: o.interval ?? 0, keep: o.keep ?? 0, expect: o.expect ?? 0,
-    private: true, ownerPid: process.pid, listenFd: 3, timeout: 300,
+    private: true, ownerPid: process.pid, listenFd: 3, timeout: 300, alertFd: 4,
   };
   const args = [join(repoRoot, 'dist', 'src', 'coordinator', 'private-main.js'), JSON.stringify(options)];
   const log = openSync(join(o.ckptDir, 'coordinator.log'), 'a', 0o600);
   // Not our child: we are about to become the user's program (see native/launch/detach.c).
   const started = spawnSync(detachPath, [process.execPath, ...args], {
-    stdio: ['ignore', 'pipe', log, fd], env: { ...process.env, STASIS_COORD_TOKEN: token }, encoding: 'utf8',
+    // fd 4: our stderr, the job's, where failed interval checkpoints are shown.
+    stdio: ['ignore', 'pipe', log, fd, 2], env: { ...process.env, STASIS_COORD_TOKEN: token }, encoding: 'utf8',
   });
   closeSync(log);
   const pid = Number(started.stdout?.trim());

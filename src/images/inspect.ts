@@ -3,9 +3,10 @@
 // against its manifest: each image's size and checksum must match, and so
 // must each side file's (X.img.pipes ..., shm-*.data), whose own trailer is
 // checked too.
-import { open, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { open, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { generationName, generationNumber, parseManifest, type Manifest, type ManifestFile } from './manifest.js';
+import { chooseGeneration, Store } from './store.js';
+import { generationNumber, parseManifest, type Manifest, type ManifestFile } from './manifest.js';
 import { crc32c, formatChecksum } from './crc32c.js';
 
 const TRAILER_BYTES = 20;   // "end crc32c:xxxxxxxx\n"
@@ -68,25 +69,6 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
 
-/** The generation a checkpoint directory's `latest` names, else its newest committed one. */
-async function latestGeneration(ckptDir: string): Promise<string> {
-  const link = await readlink(join(ckptDir, 'latest')).catch(() => null);
-  if (link !== null) {
-    const n = generationNumber(basename(link));
-    if (n === null) throw new Error(`${ckptDir}: latest points at ${link}, not a generation`);
-    const dir = join(ckptDir, generationName(n));
-    if (!(await exists(join(dir, 'manifest.json')))) throw new Error(`${ckptDir}: latest points at ${link}, which has no manifest.json`);
-    return dir;
-  }
-  const committed = [];
-  for (const name of await readdir(ckptDir)) {
-    const n = generationNumber(name);
-    if (n !== null && (await exists(join(ckptDir, name, 'manifest.json')))) committed.push(n);
-  }
-  const newest = committed.sort((a, b) => a - b).at(-1);
-  if (newest === undefined) throw new Error(`${ckptDir}: no committed generation (no latest, no gen-NNNNNN with manifest.json)`);
-  return join(ckptDir, generationName(newest));
-}
 
 /**
  * A side file (docs/image-format.md, "Side files"): its size, trailer and checksum against the manifest's.
@@ -149,10 +131,21 @@ async function inspectImage(path: string): Promise<InspectReport> {
   return { kind: 'image', path, verified: true, processes: [{ ...report(summary, entry), files: entry?.files ?? [] }] };
 }
 
-/** Verifies and describes a checkpoint directory (its latest generation), a generation directory or an image file. */
-export async function inspect(target: string): Promise<InspectReport> {
+/**
+ * Verifies and describes a checkpoint directory (the generation restart
+ * would use: see chooseGeneration), a generation directory or an image file.
+ * `notice` gets the one line saying which generation is used and why, if
+ * that is not simply `latest`.
+ */
+export async function inspect(target: string, notice: (line: string) => void = () => undefined): Promise<InspectReport> {
   const path = resolve(target);
   if ((await kindOf(target)) === 'file') return inspectImage(path);
   if (await exists(join(path, 'manifest.json'))) return inspectGeneration(path);
-  return inspectGeneration(await latestGeneration(path));
+  // A generation directory (or D/latest) without its manifest: refused, as restart refuses it.
+  if (generationNumber(basename(await realpath(path))) !== null)
+    throw new Error(`${target}: no manifest.json: not a committed generation`);
+  const store = new Store(path);
+  const chosen = chooseGeneration(store, target);
+  if (chosen.notice) notice(chosen.notice);
+  return inspectGeneration(store.genDir(chosen.generation));
 }

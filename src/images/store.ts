@@ -6,18 +6,35 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { basename, dirname, join, resolve } from 'node:path';
 import { generationName, generationNumber, parseManifest, type Manifest } from './manifest.js';
 
+/** Runs `f`; an error is rethrown naming `path` (write and fsync errors name no file by themselves). */
+function naming<T>(path: string, what: string, f: () => T): T {
+  try { return f(); } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`${path}: cannot ${what}: ${err.code ? `${err.code} (${describeCode(err)})` : err.message}`);
+  }
+}
+
+/** "no space left on device" out of Node's "ENOSPC: no space left on device, write". */
+function describeCode(e: NodeJS.ErrnoException): string {
+  return e.message.replace(/^[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '');
+}
+
 function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  naming(path, 'fsync', () => {
+    const fd = openSync(path, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  });
 }
 
 /** Writes a file with mode 0600 and fsyncs it. */
 export function writeFileDurable(path: string, data: string): void {
-  const fd = openSync(path, 'wx', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally { closeSync(fd); }
+  naming(path, 'write', () => {
+    const fd = openSync(path, 'wx', 0o600);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally { closeSync(fd); }
+  });
 }
 
 export class Store {
@@ -27,9 +44,16 @@ export class Store {
     this.dir = resolve(dir);
   }
 
-  /** Creates the store directory (mode 0700) if needed. */
+  /** Creates the store directory (mode 0700) if needed; one line when it cannot be. */
   ensure(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR')
+        throw new Error(`checkpoint directory ${this.dir}: a file is in the way (not a directory)`);
+      throw new Error(`cannot create the checkpoint directory ${this.dir}: ${code ?? (e as Error).message}`);
+    }
   }
 
   /** Committed generation numbers, oldest first. */
@@ -52,11 +76,15 @@ export class Store {
 
   /**
    * The next number: above every `gen-NNNNNN` name in the directory,
-   * committed or not — a leftover without manifest must not block commits.
+   * committed or not — a leftover without manifest must not block commits —
+   * and above every `.gen-NNNNNN.tmp` or `.deleting` left over: an aborted
+   * attempt's straggler may still write there.
    */
   nextGeneration(): number {
     if (!existsSync(this.dir)) return 1;
-    const used = readdirSync(this.dir).map(generationNumber).filter((n): n is number => n !== null);
+    const used = readdirSync(this.dir)
+      .map((name) => generationNumber(name.replace(/^\.(gen-\d+)\.(tmp|deleting)$/, '$1')))
+      .filter((n): n is number => n !== null);
     return Math.max(0, ...used) + 1;
   }
 
@@ -132,11 +160,49 @@ export class Store {
   }
 }
 
+/** The generation of a store that restart and inspect use, and why, when it is not simply `latest`. */
+export interface Chosen { generation: number; notice: string | null }
+
+/**
+ * The one policy of `stasis restart D` and `stasis inspect D`: `latest`
+ * decides when it names a committed generation (one with manifest.json);
+ * otherwise the newest committed one is used. A gen-NNNNNN without
+ * manifest.json is never committed (commit renames a directory that already
+ * holds its manifest): an uncommitted leftover, skipped. Whenever the choice
+ * is not simply `latest`, or a leftover newer than it is skipped, the notice
+ * says which generation is used and why (one line). Throws when none is committed.
+ */
+export function chooseGeneration(store: Store, shown = store.dir): Chosen {
+  const names = existsSync(store.dir) ? readdirSync(store.dir) : [];
+  const numbers = names.map(generationNumber).filter((n): n is number => n !== null).sort((a, b) => a - b);
+  const committed = (n: number) => existsSync(join(store.genDir(n), 'manifest.json'));
+  const good = numbers.filter(committed);
+  let link: string | null = null;
+  try { link = readlinkSync(join(store.dir, 'latest')); } catch { /* missing, or not a symlink */ }
+  const linked = link === null ? null : generationNumber(basename(link));
+  const why: string[] = [];
+  let generation: number | undefined;
+  if (linked !== null && committed(linked)) generation = linked;
+  else {
+    generation = good.at(-1);
+    if (link === null) why.push('no latest link');
+    else if (linked === null) why.push(`latest points at ${link}, not a generation`);
+    else why.push(`latest points at ${generationName(linked)}, which has no manifest.json`);
+  }
+  if (generation === undefined) {
+    const uncommitted = numbers.length ? ` (${numbers.map(generationName).join(', ')} without manifest.json)` : '';
+    throw new Error(`${shown}: no committed checkpoint generation in this directory${uncommitted}`);
+  }
+  const leftovers = numbers.filter((n) => n > generation! && !committed(n) && n !== linked).map(generationName);
+  if (leftovers.length) why.push(`${leftovers.join(', ')} ${leftovers.length === 1 ? 'has' : 'have'} no manifest.json (uncommitted, skipped)`);
+  return { generation, notice: why.length ? `using ${generationName(generation)} of ${shown}: ${why.join('; ')}` : null };
+}
+
 /**
  * What `stasis restart D|gen` means: a store directory (its latest
  * generation) or one generation directory. Throws a one-line error.
  */
-export function resolveGeneration(target: string): { store: Store; generation: number; dir: string; manifest: Manifest } {
+export function resolveGeneration(target: string): { store: Store; generation: number; dir: string; manifest: Manifest; notice: string | null } {
   const path = resolve(target);
   if (!existsSync(path)) throw new Error(`${target}: no such checkpoint directory`);
   if (!statSync(path).isDirectory()) throw new Error(`${target}: not a directory`);
@@ -146,10 +212,9 @@ export function resolveGeneration(target: string): { store: Store; generation: n
   if (asGen !== null) {
     const store = new Store(dirname(genPath));
     if (!existsSync(join(genPath, 'manifest.json'))) throw new Error(`${target}: no manifest.json: not a committed generation`);
-    return { store, generation: asGen, dir: genPath, manifest: store.readManifest(asGen) };
+    return { store, generation: asGen, dir: genPath, manifest: store.readManifest(asGen), notice: null };
   }
   const store = new Store(path);
-  const generation = store.latest();
-  if (generation === null) throw new Error(`${target}: no committed checkpoint generation in this directory`);
-  return { store, generation, dir: store.genDir(generation), manifest: store.readManifest(generation) };
+  const { generation, notice } = chooseGeneration(store, target);
+  return { store, generation, dir: store.genDir(generation), manifest: store.readManifest(generation), notice };
 }

@@ -48,7 +48,7 @@ describe('stasis command', function () {
     const j = await cli(['command', '--ckpt-dir', job.dir, '--status', '--json']);
     assert.equal(j.exitCode, 0, j.stderr);
     const s = JSON.parse(j.stdout) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(s).sort(), ['ckptDir', 'clients', 'generation', 'interval', 'pid', 'processes', 'state']);
+    assert.deepEqual(Object.keys(s).sort(), ['ckptDir', 'clients', 'generation', 'interval', 'keep', 'lastCheckpoint', 'pid', 'processes', 'state']);
     assert.equal(s.processes, 1);
     assert.equal(s.generation, 0);
     assert.equal(s.state, 'running');
@@ -60,7 +60,7 @@ describe('stasis command', function () {
     await job.checkpoint();
     const t = await cli(['command', '--ckpt-dir', job.dir, '--status']);
     assert.equal(t.exitCode, 0, t.stderr);
-    assert.equal(t.stdout, `running: 1 process(es), generation 1, interval 0 s, ${job.dir} — counter[${p.pid}]@${hostname()}`);
+    assert.equal(t.stdout, `running: 1 process(es), generation 1, interval 0 s, ${job.dir} — counter[${p.pid}]@${hostname()}; last checkpoint: gen-000001 committed`);
   });
 
   it('--checkpoint prints generation, bytes and seconds (and --json)', async () => {

@@ -100,11 +100,12 @@ describe('protocol: authentication (real coordinator process)', function () {
     const w = (await c.line()).split(' ');
     assert.equal(w[0], 'WELCOME');
     assert.equal(decodeArg(w[2]!), dir);
-    c.send('STATUS\nINTERVAL nope\nFROB\n');
+    c.send('STATUS\nINTERVAL nope\nINTERVAL 1.5\nFROB\n');
     const status = JSON.parse(decodeArg((await c.line()).slice(7))) as { processes: number; state: string };
     assert.equal(status.processes, 0);
     assert.equal(status.state, 'running');
-    assert.match(decodeArg(await c.line()), /^ERROR bad interval 'nope'$/);
+    assert.match(decodeArg(await c.line()), /^ERROR bad interval 'nope': want whole seconds$/);
+    assert.match(decodeArg(await c.line()), /^ERROR bad interval '1.5': want whole seconds$/);
     assert.match(decodeArg(await c.line()), /^ERROR unknown command 'FROB'$/);
     c.send('CHECKPOINT\n');
     assert.match(decodeArg(await c.line()), /^ERROR no processes to checkpoint$/);

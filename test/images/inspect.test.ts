@@ -78,7 +78,7 @@ describe('stasis inspect', () => {
   });
 
   it('a ckpt dir without any generation is a clear error', async () => {
-    await assert.rejects(inspect(dir), /no committed generation/);
+    await assert.rejects(inspect(dir), /no committed checkpoint generation/);
   });
 
   it('a missing path is named', async () => {
