@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/close-inherited-fds.sh
 MIB=${1:-1024}
 RUNS=${2:-3}
-STASIS="node bin/stasis.js"
+STASIS="bin/stasis.js"
 [ -n "${BENCH_DEBUG:-}" ] && export STASIS_DEBUG=1
 BIGMEM=native/build/programs/bigmem
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/stasis-bench.XXXXXX")

@@ -11,15 +11,30 @@ export const launcherPath = join(nativeDir, 'stasis-launch');
 export const loaderPath = join(nativeDir, 'stasis-restart');
 export const detachPath = join(nativeDir, 'stasis-detach');
 
-function addon(): { execve(path: string, argv: string[], envp: string[]): never } {
+/**
+ * What happens to the descriptors the CLI inherited: always handed on as it
+ * got them; "launch" also records them for the job (STASIS_INHERITED),
+ * "launch-close" closes those above stderr instead.
+ */
+export type HandOver = 'plain' | 'launch' | 'launch-close';
+
+function addon(): { execve(path: string, argv: string[], envp: string[], mode: HandOver): never; guard(): void } {
   const file = join(nativeDir, 'execve.node');
   if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
   return createRequire(import.meta.url)(file);
 }
 
+/**
+ * Until execve, the descriptors to hand over are close-on-exec: call before
+ * starting any process (the coordinator must not hold the job's pipes).
+ */
+export function guardHandOver(): void {
+  if (process.env.STASIS_HANDOVER) addon().guard();
+}
+
 /** Replaces this process with `path`; returns only by throwing. */
-export function execve(path: string, argv: string[], env: NodeJS.ProcessEnv): never {
+export function execve(path: string, argv: string[], env: NodeJS.ProcessEnv, mode: HandOver = 'plain'): never {
   if (!existsSync(path)) throw new Error(`${path} is missing: run npm run build`);
   const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
-  return addon().execve(path, argv, envp);
+  return addon().execve(path, argv, envp, mode);
 }

@@ -5,12 +5,13 @@ import { resolve, join } from 'node:path';
 import { Store } from '../images/store.js';
 import { liveCoordinator, formatAddress, readToken, TOKEN_FILE } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
-import { execve, launcherPath } from '../native.js';
+import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
 
 interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string }
 
 async function run(a: Args): Promise<void> {
+  guardHandOver();
   const argv = programArgv();
   if (!argv.length) throw new Error('launch: give the program after --, e.g. stasis launch -- ./app arg');
   const dir = resolve(a.ckptDir);

@@ -9,7 +9,7 @@ import { resolveGeneration } from '../images/store.js';
 import { loaderArgvs } from '../images/tree.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
-import { execve, loaderPath } from '../native.js';
+import { execve, guardHandOver, loaderPath } from '../native.js';
 
 interface Args { target?: string; interval: number; keep: number; root?: string; pathMap?: string | string[] }
 
@@ -39,6 +39,7 @@ async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<numbe
 }
 
 async function run(a: Args): Promise<void> {
+  guardHandOver();
   const pathMap = pathMapEnv([a.pathMap ?? []].flat());  // repeated: an array
   const target = a.target ?? process.env.STASIS_CKPT_DIR ?? 'stasis-ckpt';
   const { store, dir, manifest } = resolveGeneration(target);
