@@ -28,7 +28,7 @@ async function run(a: Args): Promise<void> {
       : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
   }
-  execve(launcherPath, ['stasis-launch', '--', ...argv], env);
+  execve(launcherPath, ['stasis-launch', '--', ...argv], env, 'launch');
 }
 
 export const launchCommand: CommandModule<object, Args> = {
