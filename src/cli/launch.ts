@@ -8,7 +8,7 @@ import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
 
-interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string }
+interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string; closeInherited: boolean }
 
 async function run(a: Args): Promise<void> {
   guardHandOver();
@@ -28,18 +28,20 @@ async function run(a: Args): Promise<void> {
       : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
   }
-  execve(launcherPath, ['stasis-launch', '--', ...argv], env, 'launch');
+  execve(launcherPath, ['stasis-launch', '--', ...argv], env, a.closeInherited ? 'launch-close' : 'launch');
 }
 
 export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] -- prog args')
+    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] [--close-inherited] -- prog args')
     .option('coord', { type: 'string', describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', { type: 'string', default: process.env.STASIS_CKPT_DIR ?? 'stasis-ckpt', describe: 'checkpoint directory' })
     .option('interval', { type: 'number', default: 0, describe: 'seconds between checkpoints (0: only on request)' })
     .option('keep', { type: 'number', default: 0, describe: 'keep the newest N generations (0: all)' })
-    .option('token-file', { type: 'string', describe: 'file holding the job token (with --coord)' }) as never,
+    .option('token-file', { type: 'string', describe: 'file holding the job token (with --coord)' })
+    .option('close-inherited', { type: 'boolean', default: false,
+      describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' }) as never,
   handler: (a) => run(a),
 };

@@ -68,4 +68,66 @@ describe('descriptors inherited at launch', function () {
       await job.cleanup();
     }
   });
+
+  describe('a pipe on fd 7 that the parent outside the job holds too', () => {
+    /** bash holding fd 7, the write end of a pipe into `cat > out` outside the job, runs `stasis ARGS`. */
+    const withPipe7 = (out: string, args: string[]) => new Running(execa('bash', ['-c',
+      'exec 7> >(exec cat > "$OUT"); "$STASIS" "$@"; status=$?; exec 7>&-; wait; exit $status', 'with-pipe7', ...args],
+    { env: { OUT: out, STASIS: stasisBin }, stdin: 'ignore', buffer: false, reject: false }));
+    const n = /^n (\d+)$/;
+
+    it('does not block a checkpoint; a restart takes fd 7 from the restarter, or gets one whose reader is gone', async () => {
+      const job = new Job();
+      const started: Running[] = [];
+      try {
+        const p = withPipe7(join(job.dir, 'out1'), ['launch', '--ckpt-dir', job.dir, '--', fdHandover, 'write', '7']);
+        started.push(p);
+        await p.waitFor(/^n 5$/);
+        const ck = await job.checkpoint();
+        assert.equal(ck.generation, 1);
+        await job.killTree(p);
+        assert.match(readFileSync(join(job.dir, 'out1'), 'latin1'), /^w 1\nw 2\n/);
+
+        // The restarter has a fd 7 (another pipe): the job writes there.
+        const a = withPipe7(join(job.dir, 'out2'), ['restart', ck.dir]);
+        started.push(a);
+        await a.waitFor(/^n (\d*[1-9]\d)$/);   // ten or more
+        await job.killTree(a);
+        const got = readFileSync(join(job.dir, 'out2'), 'latin1').split('\n').filter(Boolean);
+        assert.ok(got.length >= 3 && got.every((l) => /^w \d+$/.test(l)), `out2: ${got.join(',')}`);
+        assert.ok(!a.lines.some((l) => l.startsWith('wfail')), a.tail());
+        assert.ok(!a.errLines.some((l) => /fd 7/.test(l)), a.tail());
+
+        // It has none: a write end whose reader is gone, and the restart says so once.
+        const b = new Running(execa('bash', ['-c', 'exec 7>&-; exec "$STASIS" restart "$GEN"'],
+          { env: { STASIS: stasisBin, GEN: ck.dir }, stdin: 'ignore', buffer: false, reject: false }));
+        started.push(b);
+        await b.waitFor(/^wfail \d+ Broken pipe$/);
+        const first = Number((await b.waitFor(n))[1]);
+        await b.waitFor(new RegExp(`^n ${first + 3}$`));
+        await job.killTree(b);
+        const said = b.errLines.filter((l) => /fd 7 at launch/.test(l));
+        assert.equal(said.length, 1, b.errLines.join('\n'));
+        assert.match(said[0]!, /other end is gone/);
+      } finally {
+        for (const r of started) await r.kill9().catch(() => undefined);
+        await job.cleanup();
+      }
+    });
+
+    it('--close-inherited closes it at launch', async () => {
+      const job = new Job();
+      try {
+        const kept = withPipe7(join(job.dir, 'out1'), ['launch', '--ckpt-dir', job.dir, '--', fdHandover, 'list']);
+        const closed = withPipe7(join(job.dir, 'out2'), ['launch', '--ckpt-dir', job.dir, '--close-inherited', '--', fdHandover, 'list']);
+        assert.equal(await kept.waitExit(), 0, kept.tail());
+        assert.equal(await closed.waitExit(), 0, closed.tail());
+        assert.ok(kept.lines.some((l) => l.startsWith('fd 7 ')), kept.lines.join('\n'));
+        assert.ok(!closed.lines.some((l) => /^fd ([3-9]|[1-9]\d+) /.test(l)), closed.lines.join('\n'));
+        assert.ok(closed.lines.some((l) => l.startsWith('fd 1 ')));
+      } finally {
+        await job.cleanup();
+      }
+    });
+  });
 });

@@ -5,8 +5,12 @@
  *       arrive), then execs cmd.
  *   fd_handover list  prints one line per open descriptor below 900 (the
  *       library's own live above): number, status flags, close-on-exec and
- *       what it is — two runs must print the same. */
+ *       what it is — two runs must print the same.
+ *   fd_handover write FD  every 100 ms prints "n I" and writes "w I" to FD,
+ *       saying "wfail I ERROR" when that fails (SIGPIPE ignored). */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +69,27 @@ static int list(void) {
   return 0;
 }
 
+static int write_loop(int fd) {
+  signal(SIGPIPE, SIG_IGN);
+  for (int i = 1;; i++) {
+    char line[32];
+    int n = snprintf(line, sizeof line, "w %d\n", i);
+    if (write(fd, line, n) != n) printf("wfail %d %s\n", i, strerror(errno));
+    printf("n %d\n", i);
+    if (fflush(stdout) != 0) return 1;   /* no one reads us any more */
+    usleep(100000);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "list") == 0) return list();
+  if (argc == 3 && strcmp(argv[1], "write") == 0) return write_loop(atoi(argv[2]));
   if (argc > 4 && strcmp(argv[1], "open") == 0 && strcmp(argv[3], "--") == 0) {
     if (open_all(argv[2]) != 0) return 1;
     execvp(argv[4], &argv[4]);
     perror("fd_handover: exec");
     return 127;
   }
-  fprintf(stderr, "usage: fd_handover open DIR -- cmd... | fd_handover list\n");
+  fprintf(stderr, "usage: fd_handover open DIR -- cmd... | fd_handover list | fd_handover write FD\n");
   return 2;
 }
