@@ -7,6 +7,7 @@ import { liveCoordinator, formatAddress, readToken, TOKEN_FILE } from '../coordi
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
+import { resolveProgram, unreachable } from './reach.js';
 
 interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string; closeInherited: boolean }
 
@@ -14,6 +15,12 @@ async function run(a: Args): Promise<void> {
   guardHandOver();
   const argv = programArgv();
   if (!argv.length) throw new Error('launch: give the program after --, e.g. stasis launch -- ./app arg');
+  const file = resolveProgram(argv[0]!);
+  const why = file && unreachable(file);
+  if (why) {
+    process.stderr.write(`stasis: cannot launch ${argv[0]}: ${why}\n`);
+    process.exit(126);
+  }
   const dir = resolve(a.ckptDir);
   const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir };
   const coord = a.coord ?? process.env.STASIS_COORD;

@@ -131,3 +131,25 @@ describe('descriptors inherited at launch', function () {
     });
   });
 });
+
+describe('programs stasis cannot reach', function () {
+  this.timeout(60000);
+
+  it('stasis launch refuses a statically linked program, found through PATH or as a script\'s interpreter, with exit 126', async () => {
+    const job = new Job();
+    try {
+      const script = join(job.dir, 'script');
+      writeFileSync(script, `#!${join(programs, 'static_hello')}\n`, { mode: 0o755 });
+      for (const [argv, env] of [[['static_hello'], { PATH: `${programs}:/usr/bin:/bin` }], [[script], {}]] as const) {
+        const r = await execa(stasisBin, ['launch', '--ckpt-dir', job.dir, '--', ...argv], { reject: false, stdin: 'ignore', env });
+        assert.equal(r.exitCode, 126, r.stderr);
+        assert.equal(r.stdout, '', 'the program did not run');
+        const lines = r.stderr.split('\n').filter(Boolean);
+        assert.equal(lines.length, 1, r.stderr);
+        assert.match(lines[0]!, /static_hello is statically linked/);
+      }
+    } finally {
+      await job.cleanup();
+    }
+  });
+});
