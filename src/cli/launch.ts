@@ -9,14 +9,14 @@ import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
 import { resolveProgram, unreachable } from './reach.js';
 
-interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string; closeInherited: boolean }
+interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean }
 
 async function run(a: Args): Promise<void> {
   guardHandOver();
   const argv = programArgv();
   if (!argv.length) throw new Error('launch: give the program after --, e.g. stasis launch -- ./app arg');
   const file = resolveProgram(argv[0]!);
-  const why = file && unreachable(file);
+  const why = !a.allowStatic && file && unreachable(file);
   if (why) {
     process.stderr.write(`stasis: cannot launch ${argv[0]}: ${why}\n`);
     process.exit(126);
@@ -42,13 +42,15 @@ export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] [--close-inherited] -- prog args')
+    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] [--close-inherited] [--allow-static] -- prog args')
     .option('coord', { type: 'string', describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', { type: 'string', default: process.env.STASIS_CKPT_DIR ?? 'stasis-ckpt', describe: 'checkpoint directory' })
     .option('interval', { type: 'number', default: 0, describe: 'seconds between checkpoints (0: only on request)' })
     .option('keep', { type: 'number', default: 0, describe: 'keep the newest N generations (0: all)' })
     .option('token-file', { type: 'string', describe: 'file holding the job token (with --coord)' })
     .option('close-inherited', { type: 'boolean', default: false,
-      describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' }) as never,
+      describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' })
+    .option('allow-static', { type: 'boolean', default: false,
+      describe: 'run a program libstasis cannot reach anyway: a static wrapper that execs a dynamically linked program' }) as never,
   handler: (a) => run(a),
 };

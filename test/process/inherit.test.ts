@@ -148,6 +148,10 @@ describe('programs stasis cannot reach', function () {
         assert.equal(lines.length, 1, r.stderr);
         assert.match(lines[0]!, /static_hello is statically linked/);
       }
+      // A static wrapper that execs a dynamic program is launched with --allow-static.
+      const r = await execa(stasisBin, ['launch', '--ckpt-dir', job.dir, '--allow-static', '--', script], { reject: false, stdin: 'ignore' });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout, 'static hello');
     } finally {
       await job.cleanup();
     }
