@@ -69,6 +69,19 @@ describe('descriptors inherited at launch', function () {
     }
   });
 
+  it('a child of the launched program keeps no copy of what it inherited: a reader of its stdout sees EOF when the job lets go', async () => {
+    const job = new Job();
+    try {
+      const started = Date.now();
+      const r = await execa('bash', ['-c', 'x=$("$STASIS" launch --ckpt-dir "$D" -- bash -c "sleep 6 > /dev/null 2>&1 & echo hi"); echo "got $x"'],
+        { env: { STASIS: stasisBin, D: job.dir }, stdin: 'ignore', reject: false });
+      assert.equal(r.stdout, 'got hi', r.stderr);
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms: the background sleep held the pipe`);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
   describe('a pipe on fd 7 that the parent outside the job holds too', () => {
     /** bash holding fd 7, the write end of a pipe into `cat > out` outside the job, runs `stasis ARGS`. */
     const withPipe7 = (out: string, args: string[]) => new Running(execa('bash', ['-c',

@@ -15,6 +15,7 @@
 #include "fdutil.h"
 #include "inherited.h"
 #include <linux/kcmp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -32,6 +33,23 @@ static struct { int fd, from, cloexec, acc; } held[MAX_HELD];
 static int nheld;
 static int usable;   /* the record can be used at this SAVE */
 
+/* Copies of the anchors in a process other than the launched one (a forked
+ * or spawned child inherits them) go at once: they would hold an inherited
+ * pipe open after the child closed its own end. A copy is closed only when
+ * `parent` holds the same description at the same number (and, when known,
+ * the launched process too), so a descriptor of the program's never is. */
+static void drop_copies(pid_t parent, int check_holder) {
+  pid_t me = (pid_t)syscall(SYS_getpid), at = pid_to_real(holder);
+  for (int i = 0; i < nanchors; i++) {
+    int fd = anchors[i].fd;
+    if (syscall(SYS_kcmp, me, parent, KCMP_FILE, fd, fd) != 0) continue;
+    if (check_holder && syscall(SYS_kcmp, me, at, KCMP_FILE, fd, fd) != 0) continue;
+    close(fd);
+  }
+}
+
+static void after_fork_in_child(void) { drop_copies(getppid(), 1); }
+
 STASIS_REGISTER static void inherited_read_record(void) {
   const char *s = getenv("STASIS_INHERITED");
   if (!s) return;
@@ -48,6 +66,10 @@ STASIS_REGISTER static void inherited_read_record(void) {
     nanchors++;
     s = end;
   }
+  if (!nanchors) return;
+  /* Exec'd by a process that holds them too: a child, not the launched process. */
+  drop_copies(getppid(), 0);
+  pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 
 int inherited_begin(void) {
