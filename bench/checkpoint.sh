@@ -6,7 +6,6 @@
 # BENCH_DEBUG=1 also prints where the image writer and the loader spent time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/close-inherited-fds.sh
 MIB=${1:-1024}
 RUNS=${2:-3}
 STASIS="bin/stasis.js"

@@ -4,7 +4,6 @@
 # counting from where it was.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/close-inherited-fds.sh
 STASIS="bin/stasis.js"
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/stasis-demo.XXXXXX")
 PID=""
