@@ -32,6 +32,18 @@ export function guardHandOver(): void {
   if (process.env.STASIS_HANDOVER) addon().guard();
 }
 
+/**
+ * The descriptors above stderr this CLI inherited, as [number, where it
+ * waits while Node runs] (stasis-handover's record), to hand to a child.
+ */
+export function handedOver(): Array<[number, number]> {
+  const rec = process.env.STASIS_HANDOVER ?? '';
+  const [pid, , moved] = rec.split(';');
+  if (Number(pid) !== process.pid || !moved) return [];
+  return moved.trim().split(/\s+/).map((e) => /^(\d+)=(\d+):/.exec(e)).filter((m): m is RegExpExecArray => !!m)
+    .map((m) => [Number(m[1]), Number(m[2])]);
+}
+
 /** Replaces this process with `path`; returns only by throwing. */
 export function execve(path: string, argv: string[], env: NodeJS.ProcessEnv, mode: HandOver = 'plain'): never {
   if (!existsSync(path)) throw new Error(`${path} is missing: run npm run build`);

@@ -9,7 +9,7 @@ import { resolveGeneration } from '../images/store.js';
 import { loaderArgvs } from '../images/tree.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
-import { execve, guardHandOver, loaderPath } from '../native.js';
+import { execve, guardHandOver, handedOver, loaderPath } from '../native.js';
 
 interface Args { target?: string; interval: number; keep: number; root?: string; pathMap?: string | string[] }
 
@@ -29,10 +29,18 @@ export function pathMapEnv(specs: string[]): string {
   }).join('\n');
 }
 
-/** Several roots: one loader each, and the first failure is the status. */
+/**
+ * Several roots: one loader each, and the first failure is the status.
+ * Each gets what this command inherited, on the same numbers.
+ */
 async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<number> {
+  const stdio: Array<'inherit' | 'ignore' | number> = ['inherit', 'inherit', 'inherit'];
+  for (const [fd, at] of handedOver()) {
+    while (stdio.length <= fd) stdio.push('ignore');
+    stdio[fd] = at;
+  }
   const codes = await Promise.all(argvs.map((argv) => new Promise<number>((res) => {
-    const child = spawn(loaderPath, argv, { env, stdio: 'inherit' });
+    const child = spawn(loaderPath, argv, { env, stdio });
     child.on('exit', (code, sig) => res(code ?? 128 + (sig ? 9 : 0)));
   })));
   return codes.find((c) => c !== 0) ?? 0;
