@@ -37,14 +37,24 @@ static int same_description(const struct fd_entry *a, const struct fd_entry *b) 
   return syscall(SYS_kcmp, me, me, KCMP_FILE, a->info.fd, b->info.fd) == 0;
 }
 
-/* stdin/stdout/stderr come from the restarter, unless a kind says this one
- * is the job's own (a pipe between two of its processes). */
+/* Whether a pipe or pty on stdin/stdout/stderr is the job's own (its other
+ * end in the job, as in `a | b`): 1 or 0 from its kind, -1 for the kinds
+ * that do not say (files...). */
 static int stdio_in_job(const struct stasis_fd *info) {
   const struct stasis_fd_kind *const *kinds;
   int nk = stasis_fd_kinds(&kinds);
   for (int k = 0; k < nk; k++)
     if (kinds[k]->stdio_in_job && kinds[k]->match(info)) return kinds[k]->stdio_in_job(info);
-  return 0;
+  return -1;
+}
+
+/* stdin/stdout/stderr that come from the restarter: with the launch record,
+ * a pipe or pty whose other end is outside the job (the record missed it:
+ * an outside terminal a process reopened); without it, all but the job's
+ * own pipes and ptys. */
+static int stdio_from_restarter(const struct stasis_fd *info) {
+  int own = stdio_in_job(info);
+  return inherited_usable() ? own == 0 : own <= 0;
 }
 
 static int save_one(int fd) {
@@ -67,7 +77,7 @@ static int save_one(int fd) {
   e->cookie = -1;
   int taken = inherited_take(fd, e->info.cloexec, flags);
   if (taken) return taken < 0 ? -1 : 0;   /* the restarter's at restart */
-  if (fd <= 2 && !inherited_usable() && !stdio_in_job(&e->info)) return 0;
+  if (fd <= 2 && stdio_from_restarter(&e->info)) return 0;
   for (int i = 0; i < nfds; i++)
     if (fds[i].dup_of < 0 && same_description(&fds[i], e)) {
       e->dup_of = fds[i].info.fd;
