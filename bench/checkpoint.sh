@@ -6,10 +6,9 @@
 # BENCH_DEBUG=1 also prints where the image writer and the loader spent time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/close-inherited-fds.sh
 MIB=${1:-1024}
 RUNS=${2:-3}
-STASIS="node bin/stasis.js"
+STASIS="bin/stasis.js"
 [ -n "${BENCH_DEBUG:-}" ] && export STASIS_DEBUG=1
 BIGMEM=native/build/programs/bigmem
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/stasis-bench.XXXXXX")

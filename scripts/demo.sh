@@ -4,8 +4,7 @@
 # counting from where it was.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/close-inherited-fds.sh
-STASIS="node bin/stasis.js"
+STASIS="bin/stasis.js"
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/stasis-demo.XXXXXX")
 PID=""
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$DIR"; }

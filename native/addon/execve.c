@@ -1,12 +1,23 @@
-/* Node addon: execve(path, argv, envp) replacing the Node process, so that
- * `stasis launch` hands its PID to the native launcher (Node 20 has no execve).
- * Returns only on failure, throwing an Error with errno's message. */
+/* Node addon: execve(path, argv, envp, mode) replacing the Node process, so
+ * that `stasis launch` hands its PID to the native launcher (Node 20 has no
+ * execve). Returns only on failure, throwing an Error with errno's message.
+ * Before the exec, the descriptors the CLI inherited are put back as it got
+ * them (handover.c recorded them before Node started); mode "launch" also
+ * records them for the job (anchors, below), "launch-close" closes those
+ * above stderr instead of handing them on. */
 #include <node_api.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#define MAX_HANDED 1024
+static int handed[MAX_HANDED], nhanded;
 
 static char *dup_string(napi_env env, napi_value v) {
   size_t len = 0;
@@ -28,33 +39,135 @@ static char **dup_array(napi_env env, napi_value arr) {
   return out;
 }
 
-/* Node marks its stdio close-on-exec and may make it non-blocking; the
- * program we become must inherit plain, blocking stdin/stdout/stderr. */
-static void hand_over_stdio(void) {
+/* Without a record (Node started directly, not through bin/stasis.js):
+ * stdio made plain and blocking again, and whatever is not close-on-exec
+ * above it (Node's own descriptors all are) counts as inherited. */
+static void hand_over_guessed(void) {
   for (int fd = 0; fd <= 2; fd++) {
     int fdflags = fcntl(fd, F_GETFD);
-    if (fdflags >= 0 && (fdflags & FD_CLOEXEC)) fcntl(fd, F_SETFD, fdflags & ~FD_CLOEXEC);
+    if (fdflags < 0) continue;
+    if (fdflags & FD_CLOEXEC) fcntl(fd, F_SETFD, fdflags & ~FD_CLOEXEC);
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    handed[nhanded++] = fd;
+  }
+  for (int fd = 3; fd < 65536 && nhanded < MAX_HANDED; fd++) {
+    int fdflags = fcntl(fd, F_GETFD);
+    if (fdflags >= 0 && !(fdflags & FD_CLOEXEC)) handed[nhanded++] = fd;
   }
 }
 
+/* STASIS_HANDOVER (handover.c): "PID;FD:FLAGS ...;FD=MOVED:FLAGS ...". */
+static void hand_over(void) {
+  const char *rec = getenv("STASIS_HANDOVER");
+  char *semi;
+  nhanded = 0;
+  if (!rec || atoi(rec) != getpid() || !(semi = strchr(rec, ';'))) { hand_over_guessed(); return; }
+  const char *s = semi + 1;
+  int fd, moved, flags, used;
+  while (sscanf(s, "%d:%d %n", &fd, &flags, &used) == 2 && nhanded < MAX_HANDED) {
+    fcntl(fd, F_SETFD, 0);
+    fcntl(fd, F_SETFL, flags);
+    handed[nhanded++] = fd;
+    s += used;
+  }
+  if (*s != ';') return;
+  s++;
+  while (sscanf(s, "%d=%d:%d %n", &fd, &moved, &flags, &used) == 3 && nhanded < MAX_HANDED) {
+    if (moved == fd || dup3(moved, fd, 0) == fd) {
+      if (moved != fd) close(moved);
+      fcntl(fd, F_SETFD, 0);
+      fcntl(fd, F_SETFL, flags);
+      handed[nhanded++] = fd;
+    }
+    s += used;
+  }
+}
+
+/* The job's record of what it inherited: one anchor per open file
+ * description, a dup kept by the launched process at a high number
+ * (not close-on-exec: it stays across that process's execs), so that a
+ * process of the job can tell with kcmp whether a descriptor it holds is
+ * one of them, on any number (plugins/fd/inherited.c). STASIS_INHERITED:
+ * "PID ANCHOR:FD,FD ANCHOR:FD ...". */
+static void make_anchors(char *out, size_t cap) {
+  struct rlimit rl;
+  int base = 960;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024) base = (int)rl.rlim_cur - 64;
+  pid_t me = getpid();
+  size_t len = (size_t)snprintf(out, cap, "STASIS_INHERITED=%d", (int)me);
+  int done[MAX_HANDED] = { 0 };
+  for (int i = 0; i < nhanded; i++) {
+    if (done[i]) continue;
+    int anchor = fcntl(handed[i], F_DUPFD, base > 3 ? base : 3);
+    if (anchor < 0) continue;
+    len += snprintf(out + len, cap - len, " %d:%d", anchor, handed[i]);
+    for (int j = i + 1; j < nhanded; j++)
+      if (!done[j] && syscall(SYS_kcmp, me, me, KCMP_FILE, handed[i], handed[j]) == 0) {
+        done[j] = 1;
+        len += snprintf(out + len, cap - len, ",%d", handed[j]);
+      }
+    if (len >= cap) { out[0] = 0; return; }
+  }
+}
+
+/* While the CLI runs, what it will hand over is close-on-exec, so that the
+ * coordinator it starts does not hold the job's inherited pipes. */
+static napi_value guard(napi_env env, napi_callback_info info) {
+  (void)info;
+  const char *rec = getenv("STASIS_HANDOVER");
+  const char *s = rec && atoi(rec) == getpid() ? strchr(rec, ';') : NULL;
+  s = s ? strchr(s + 1, ';') : NULL;
+  int fd, moved, flags, used;
+  for (s = s ? s + 1 : NULL; s && sscanf(s, "%d=%d:%d %n", &fd, &moved, &flags, &used) == 3; s += used)
+    fcntl(moved, F_SETFD, FD_CLOEXEC);
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  return undefined;
+}
+
+static int has_name(const char *entry, const char *name) {
+  size_t n = strlen(name);
+  return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
 static napi_value do_execve(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value args[3];
+  size_t argc = 4;
+  napi_value args[4];
   napi_get_cb_info(env, info, &argc, args, NULL, NULL);
-  if (argc != 3) {
-    napi_throw_type_error(env, NULL, "execve(path, argv[], envp[])");
+  if (argc != 4) {
+    napi_throw_type_error(env, NULL, "execve(path, argv[], envp[], mode)");
     return NULL;
   }
   char *path = dup_string(env, args[0]);
   char **argv = dup_array(env, args[1]);
   char **envp = dup_array(env, args[2]);
-  if (!path || !argv || !envp) {
+  char *mode = dup_string(env, args[3]);
+  if (!path || !argv || !envp || !mode) {
     napi_throw_type_error(env, NULL, "execve: bad arguments");
     return NULL;
   }
-  hand_over_stdio();
+  /* Our own record goes; a launch writes the job's. */
+  size_t n = 0;
+  for (size_t i = 0; envp[i]; i++)
+    if (!has_name(envp[i], "STASIS_HANDOVER") && !has_name(envp[i], "STASIS_INHERITED")) envp[n++] = envp[i];
+  envp[n] = NULL;
+  hand_over();
+  static char inherited[MAX_HANDED * 24 + 64];
+  if (strncmp(mode, "launch", 6) == 0) {
+    if (strcmp(mode, "launch-close") == 0) {
+      int kept = 0;
+      for (int i = 0; i < nhanded; i++)
+        if (handed[i] <= 2) handed[kept++] = handed[i];
+        else close(handed[i]);
+      nhanded = kept;
+    }
+    make_anchors(inherited, sizeof inherited);
+    if (inherited[0]) {
+      char **more = realloc(envp, (n + 2) * sizeof *envp);
+      if (more) { envp = more; envp[n] = inherited; envp[n + 1] = NULL; }
+    }
+  }
   execve(path, argv, envp);
   napi_throw_error(env, NULL, strerror(errno));
   return NULL;
@@ -64,5 +177,7 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "execve", NAPI_AUTO_LENGTH, do_execve, NULL, &fn);
   napi_set_named_property(env, exports, "execve", fn);
+  napi_create_function(env, "guard", NAPI_AUTO_LENGTH, guard, NULL, &fn);
+  napi_set_named_property(env, exports, "guard", fn);
   return exports;
 }

@@ -287,6 +287,9 @@ static void reexec_without_aslr(char **argv) {
 
 int main(int argc, char **argv) {
   reexec_without_aslr(argv);
+  extern void inherited_snapshot(void);
+  extern int inherited_prepare(int count, const char *const *images, char *out, size_t cap);
+  inherited_snapshot();   /* before the loader opens anything of its own */
   t_start = now();
   debug = getenv("STASIS_DEBUG") != NULL;
   mallopt(M_MMAP_MAX, 0);
@@ -315,7 +318,8 @@ int main(int argc, char **argv) {
     extern int ptys_prepare(int count, const char *const *images, char *out, size_t cap);
     const char *one[1] = { argv[1] };
     if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 ||
-        ptys_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || shm_prepare(1, one) < 0 ||
+        ptys_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 ||
+        inherited_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || shm_prepare(1, one) < 0 ||
         zombies_check(1, one) < 0)
       return 3;
   }

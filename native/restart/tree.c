@@ -81,12 +81,14 @@ const char *tree_restore(int count, char **specs, int new_session) {
   }
   extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
   extern int ptys_prepare(int count, const char *const *images, char *out, size_t cap);
+  extern int inherited_prepare(int count, const char *const *images, char *out, size_t cap);
   extern char restart_inherited[8192];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
   extern int zombies_check(int count, const char *const *images);
   if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       ptys_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      inherited_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       shm_prepare(count, images) < 0 || zombies_check(count, images) < 0)
     exit(3);
   free(images);

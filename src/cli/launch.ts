@@ -6,15 +6,23 @@ import { Store } from '../images/store.js';
 import { writeSettings } from '../images/settings.js';
 import { liveCoordinator, formatAddress, readToken, TOKEN_FILE } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
-import { execve, launcherPath } from '../native.js';
+import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
 import { defaultCkptDir, intOption, pathOption } from './options.js';
+import { resolveProgram, unreachable } from './reach.js';
 
-interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string }
+interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean }
 
 async function run(a: Args): Promise<void> {
+  guardHandOver();
   const argv = programArgv();
   if (!argv.length) throw new Error('launch: give the program after --, e.g. stasis launch -- ./app arg');
+  const file = resolveProgram(argv[0]!);
+  const why = !a.allowStatic && file && unreachable(file);
+  if (why) {
+    process.stderr.write(`stasis: cannot launch ${argv[0]}: ${why}\n`);
+    process.exit(126);
+  }
   const dir = resolve(a.ckptDir);
   const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir };
   const coord = a.coord ?? process.env.STASIS_COORD;
@@ -31,18 +39,22 @@ async function run(a: Args): Promise<void> {
       : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
   }
-  execve(launcherPath, ['stasis-launch', '--', ...argv], env);
+  execve(launcherPath, ['stasis-launch', '--', ...argv], env, a.closeInherited ? 'launch-close' : 'launch');
 }
 
 export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] -- prog args')
+    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] [--close-inherited] [--allow-static] -- prog args')
     .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory', defaultCkptDir()))
     .option('interval', intOption('interval', 'seconds between checkpoints (0: only on request)', {}, 0))
     .option('keep', intOption('keep', 'keep the newest N generations (0: all)', {}, 0))
-    .option('token-file', pathOption('token-file', 'file holding the job token (with --coord)')) as never,
+    .option('token-file', pathOption('token-file', 'file holding the job token (with --coord)'))
+    .option('close-inherited', { type: 'boolean', default: false,
+      describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' })
+    .option('allow-static', { type: 'boolean', default: false,
+      describe: 'run a program libstasis cannot reach anyway: a static wrapper that execs a dynamically linked program' }) as never,
   handler: (a) => run(a),
 };

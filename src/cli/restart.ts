@@ -11,7 +11,7 @@ import { loaderArgvs } from '../images/tree.js';
 import { checkAgainstManifest } from '../images/manifest-check.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
-import { execve, loaderPath } from '../native.js';
+import { execve, guardHandOver, handedOver, loaderPath } from '../native.js';
 import { intOption, pathOption } from './options.js';
 
 interface Args { target?: string; interval?: number; keep?: number; root?: string; pathMap?: string | string[] }
@@ -46,16 +46,25 @@ export function restartSettings(dir: string, a: { interval?: number; keep?: numb
   return { interval: a.interval ?? saved?.interval ?? 0, keep: a.keep ?? saved?.keep ?? 0, compress: saved?.compress ?? null };
 }
 
-/** Several roots: one loader each, and the first failure is the status. */
+/**
+ * Several roots: one loader each, and the first failure is the status.
+ * Each gets what this command inherited, on the same numbers.
+ */
 async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<number> {
+  const stdio: Array<'inherit' | 'ignore' | number> = ['inherit', 'inherit', 'inherit'];
+  for (const [fd, at] of handedOver()) {
+    while (stdio.length <= fd) stdio.push('ignore');
+    stdio[fd] = at;
+  }
   const codes = await Promise.all(argvs.map((argv) => new Promise<number>((res) => {
-    const child = spawn(loaderPath, argv, { env, stdio: 'inherit' });
+    const child = spawn(loaderPath, argv, { env, stdio });
     child.on('exit', (code, sig) => res(code ?? 128 + (sig ? 9 : 0)));
   })));
   return codes.find((c) => c !== 0) ?? 0;
 }
 
 async function run(a: Args): Promise<void> {
+  guardHandOver();
   const pathMap = pathMapEnv([a.pathMap ?? []].flat());  // repeated: an array
   const target = a.target ?? (process.env.STASIS_CKPT_DIR || 'stasis-ckpt');
   if (target === '') throw new Error('restart: an empty target path');

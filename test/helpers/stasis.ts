@@ -103,7 +103,9 @@ export class Job {
   }
 
   private start(args: string[], env: Record<string, string> = {}, stdin: 'pipe' | 'ignore' = 'ignore'): Running {
-    const proc = execa('node', [stasisBin, ...args], {
+    // Run as a program (not `node stasisBin`), as users do: descriptors go
+    // through stasis-handover (bin/stasis.js).
+    const proc = execa(stasisBin, args, {
       env: { ...env },
       stdin,
       buffer: false,

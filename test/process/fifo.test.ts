@@ -9,9 +9,11 @@ import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync 
 import { Job, numbers, programs, noBroken } from '../helpers/stasis.js';
 
 interface SideFile { name: string; bytes: number; checksum: string }
+/** The .pipes side files of a generation. */
 function sideFiles(genDir: string): SideFile[] {
   const manifest = JSON.parse(readFileSync(join(genDir, 'manifest.json'), 'utf8'));
-  return (manifest.processes as Array<{ files?: SideFile[] }>).flatMap((p) => p.files ?? []);
+  return (manifest.processes as Array<{ files?: SideFile[] }>).flatMap((p) => p.files ?? [])
+    .filter((f) => f.name.endsWith('.pipes'));
 }
 
 describe('FIFOs shared between processes', function () {

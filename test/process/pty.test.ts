@@ -114,6 +114,31 @@ describe('pseudo-terminals', function () {
     }
   });
 
+  it('a job that reopens the user\'s terminal on its stdout (exec > $(tty)) gets the restarter\'s terminal there', async () => {
+    const job = new Job();
+    const onTerminal = (cmd: string[]) => new Running(execa('script', ['-qfec', cmd.map((a) => `'${a}'`).join(' '), '/dev/null'],
+      { stdin: 'ignore', buffer: false, reject: false }));
+    const started: Running[] = [];
+    try {
+      const p = onTerminal([stasisBin, 'launch', '--ckpt-dir', job.dir, '--', 'bash', '-c', `exec > "$(tty)"; exec ${join(programs, 'pty')} stdio`]);
+      started.push(p);
+      await p.waitFor(/^tick 5 \/dev\/pts\/\d+/, 20000);
+      await job.checkpoint();
+      const last = numbers(p.lines, /^tick (\d+) /).at(-1)!;
+      for (const pid of await job.kernelPids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      await p.kill9();
+      const r = onTerminal([stasisBin, 'restart', job.dir]);
+      started.push(r);
+      const m = await r.waitFor(/^tick (\d+) (\S+)/, 30000);
+      assert.ok(Number(m[1]) <= last + 1, `resumed at tick ${m[1]}, after ${last}`);
+      await r.waitFor(new RegExp(`^tick ${last + 10} `), 20000);
+      for (const pid of await job.kernelPids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    } finally {
+      for (const r of started) await r.kill9().catch(() => undefined);
+      await job.cleanup();
+    }
+  });
+
   it('refuses a pty whose master a process outside the job holds, naming it', async () => {
     const job = new Job();
     try {

@@ -31,7 +31,7 @@ const restarted: Running[] = [];
 
 /** Launch in the chroot; restart with the loader changing root into it. */
 const inChroot: Runner = {
-  launch: (job: Job, argv: string[]) => job.launch([inroot, root, ...argv]),
+  launch: (job: Job, argv: string[]) => job.launch([inroot, root, ...argv], { flags: ['--allow-static'] }),
   restart: (job: Job) => {
     const r = new Running(execa('node', [stasisBin, 'restart', '--root', root, job.dir], { stdin: 'ignore', buffer: false, reject: false }));
     restarted.push(r);

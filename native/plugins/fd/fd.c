@@ -4,11 +4,13 @@
  * file description (kcmp), so a description is saved once and its other
  * descriptors come back as dups of the first. Descriptions shared with
  * other processes of the job are shared again after a restart (shared.c).
- * Descriptors 0-2 are the restarter's own (the job's new terminal or output
- * files), as a batch job expects. */
+ * Descriptions the job inherited at launch, on any number, are the
+ * restarter's at restart (inherited.c); so are 0-2 when there is no launch
+ * record. */
 #include "../../core/core.h"
 #include "fdutil.h"
 #include "fdtable.h"
+#include "inherited.h"
 #include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +37,24 @@ static int same_description(const struct fd_entry *a, const struct fd_entry *b) 
   return syscall(SYS_kcmp, me, me, KCMP_FILE, a->info.fd, b->info.fd) == 0;
 }
 
-/* stdin/stdout/stderr come from the restarter, unless a kind says this one
- * is the job's own (a pipe between two of its processes). */
+/* Whether a pipe or pty on stdin/stdout/stderr is the job's own (its other
+ * end in the job, as in `a | b`): 1 or 0 from its kind, -1 for the kinds
+ * that do not say (files...). */
 static int stdio_in_job(const struct stasis_fd *info) {
   const struct stasis_fd_kind *const *kinds;
   int nk = stasis_fd_kinds(&kinds);
   for (int k = 0; k < nk; k++)
     if (kinds[k]->stdio_in_job && kinds[k]->match(info)) return kinds[k]->stdio_in_job(info);
-  return 0;
+  return -1;
+}
+
+/* stdin/stdout/stderr that come from the restarter: with the launch record,
+ * a pipe or pty whose other end is outside the job (the record missed it:
+ * an outside terminal a process reopened); without it, all but the job's
+ * own pipes and ptys. */
+static int stdio_from_restarter(const struct stasis_fd *info) {
+  int own = stdio_in_job(info);
+  return inherited_usable() ? own == 0 : own <= 0;
 }
 
 static int save_one(int fd) {
@@ -63,7 +75,9 @@ static int save_one(int fd) {
     .target = e->target, .fdinfo = NULL };
   e->dup_of = -1;
   e->cookie = -1;
-  if (fd <= 2 && !stdio_in_job(&e->info)) return 0;   /* the restarter's at restart */
+  int taken = inherited_take(fd, e->info.cloexec, flags);
+  if (taken) return taken < 0 ? -1 : 0;   /* the restarter's at restart */
+  if (fd <= 2 && stdio_from_restarter(&e->info)) return 0;
   for (int i = 0; i < nfds; i++)
     if (fds[i].dup_of < 0 && same_description(&fds[i], e)) {
       e->dup_of = fds[i].info.fd;
@@ -97,6 +111,7 @@ static int save_all(void) {
   int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) { stasis_fail("cannot list /proc/self/fd"); return -1; }
   fdu_host_fds_begin();   /* kinds ask who else holds a descriptor: one walk */
+  inherited_begin();
   int rc = 0;
   long n;
   while (rc == 0 && (n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
@@ -114,6 +129,7 @@ static int save_all(void) {
   int nk = stasis_fd_kinds(&kinds);
   for (int k = 0; k < nk && rc == 0; k++)
     if (kinds[k]->save_end) rc = kinds[k]->save_end();
+  if (rc == 0) rc = inherited_save_end();
   if (rc == 0) shared_find_leaders();
   fdu_host_fds_end();
   /* Restore goes by ascending fd within each order. */
@@ -165,6 +181,7 @@ int fd_inherited(const char *name) {
 static void keep_inherited(void) {
   int top = 3;
   for (int i = 0; i < nfds; i++) if (fds[i].info.fd >= top) top = fds[i].info.fd + 1;
+  if (inherited_top() > top) top = inherited_top();
   ninherited = 0;
   for (const char *s = stasis_restart_info.inherited; *s && ninherited < MAX_INHERITED;) {
     while (*s == ' ') s++;
@@ -172,7 +189,7 @@ static void keep_inherited(void) {
     if (!eq) break;
     size_t n = (size_t)(eq - s);
     int fd = atoi(eq + 1);
-    if (n < sizeof inherited[0].name && fd > 2) {
+    if (n < sizeof inherited[0].name && fd >= 0) {   /* stdio too: restarter's 0-2, copied */
       int moved = fcntl(fd, F_DUPFD_CLOEXEC, top);
       if (moved >= 0) {
         memcpy(inherited[ninherited].name, s, n);
@@ -204,7 +221,8 @@ static void close_inherited(void) {
  * while restoring never land on a number still to be restored. */
 static int restore_all(void) {
   keep_inherited();
-  int rc = restore_kinds();
+  int rc = inherited_restore();
+  if (rc == 0) rc = restore_kinds();
   close_inherited();
   return rc;
 }
