@@ -55,7 +55,9 @@ static void on_suspend(void) {
   }
   suspended = 1;
   plugins_dispatch(STASIS_EVENT_SUSPENDED);
-  coord_send("SUSPENDED");
+  static char children[12288];   /* within coord_send's line */
+  if (children_describe(children, sizeof children) < 0) { send_failed(); return; }
+  coord_send("SUSPENDED%s", children);
 }
 
 static void on_resume(void) {

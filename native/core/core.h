@@ -144,6 +144,9 @@ int stasis_side_seal(int fd, const char *name, uint64_t len, uint32_t crc);
 void side_files_reset(void);
 int side_files_describe(char *out, size_t cap);
 
+/* children.c: " PID,PID..." of this process's live children (kernel pids) */
+int children_describe(char *out, size_t cap);
+
 /* raw helpers */
 long stasis_syscall_futex(volatile int *addr, int op, int val, const struct timespec *ts);
 uint64_t stasis_get_fs(void);

@@ -35,6 +35,7 @@ export class Coordinator {
   private inProgress = 0;
   private restoring: ProcPeer[] = [];
   private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
+  private execing = new Map<string, ProcPeer>();   // left while exec'ing; their new image has not joined yet
   private intervalTimer: NodeJS.Timeout | null = null;
   private lastGeneration = 0;
   readonly store: Store;
@@ -147,6 +148,7 @@ export class Coordinator {
 
   private join(peer: ProcPeer): void {
     this.peers.set(peer.id, peer);
+    this.execing.delete(`${peer.info.host}/${peer.info.kernelPid}`);
     this.everConnected = true;
     this.learnPid(peer);
     // A new image (after exec, or a child started since a restart) learns
@@ -201,6 +203,8 @@ export class Coordinator {
     peer.onClose(why);
     this.peers.delete(peer.id);
     this.opts.log(`${peer.label} left (${why})`);
+    for (const [k, p] of this.execing) if (!isExecing(p.info.host, p.info.kernelPid)) this.execing.delete(k);
+    if (isExecing(peer.info.host, peer.info.kernelPid)) this.execing.set(`${peer.info.host}/${peer.info.kernelPid}`, peer);
     if (this.opts.exitWhenIdle && this.everConnected && this.peers.size === 0) {
       // Let an aborting checkpoint finish its cleanup first.
       void this.chain.finally(() => this.exitUnlessExecing(peer));
@@ -232,9 +236,10 @@ export class Coordinator {
       if (!peers.length) throw new Error('no processes to checkpoint');
       const generation = Math.max(this.lastGeneration + 1, this.store.nextGeneration());
       this.lateJoiners = [];
-      const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
-      const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log)
-        .finally(() => { this.lateJoiners = null; });
+      const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.info.restored);
+      const execing = [...this.execing.values()].filter((p) => isExecing(p.info.host, p.info.kernelPid));
+      const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs,
+        this.opts.log, execing).finally(() => { this.lateJoiners = null; });
       this.lastGeneration = generation;
       // The generation is committed: a failure to prune older ones is only logged.
       try {

@@ -1,0 +1,47 @@
+// A process of the job that cannot join (a statically linked program,
+// LD_PRELOAD or STASIS_COORD taken out of its environment) makes the next
+// checkpoint fail naming it: a generation never silently lacks a process.
+// Once it is gone, checkpoints commit again.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Job, programs } from '../helpers/stasis.js';
+
+const staticTicker = join(programs, 'static_ticker');
+
+describe('processes of the job that did not join', function () {
+  this.timeout(60000);
+  let job: Job;
+  beforeEach(() => { job = new Job('stasis-unjoined-'); });
+  afterEach(() => job.cleanup());
+
+  /** sh starts `child` in the background, prints its pid and waits for it, then sleeps. */
+  async function refusedWhile(child: string, name: RegExp, why: RegExp): Promise<void> {
+    const p = job.launch(['/bin/sh', '-c', `${child} & echo "child $!"; wait; echo reaped; sleep 30`]);
+    const pid = Number((await p.waitFor(/^child (\d+)$/))[1]);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await assert.rejects(job.checkpoint(), (e: Error) => {
+      assert.match(e.message, new RegExp(`process ${pid} \\(${name.source}\\) on \\S+, a child of process \\d+ \\(sh\\)`));
+      assert.match(e.message, why);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 4000, 'a process that can never join is named at once');
+    process.kill(pid, 'SIGKILL');
+    await p.waitFor(/^reaped$/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await job.checkpoint()).generation >= 1, true, 'checkpoints commit again once it is gone');
+    await job.killTree(p);
+  }
+
+  it('a child that execs a statically linked program', async () => {
+    await refusedWhile(staticTicker, /static_ticker/, /statically linked/);
+  });
+
+  it('a child started without LD_PRELOAD', async () => {
+    await refusedWhile('env -u LD_PRELOAD sleep 30', /sleep/, /without libstasis in LD_PRELOAD/);
+  });
+
+  it('a child started without STASIS_COORD', async () => {
+    await refusedWhile('env -u STASIS_COORD sleep 30', /sleep/, /without STASIS_COORD/);
+  });
+});
