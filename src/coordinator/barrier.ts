@@ -38,6 +38,9 @@ interface Outside { host: string; kernelPid: number; what: string }
 
 const JOIN_GRACE_MS = 5000;   // as long as a new image waits for its own connection (native/core/init.c)
 
+/** A process that joined after every process of the generation had stopped: the generation is retried. */
+export class JoinedLate extends Error {}
+
 /**
  * SUSPEND for everyone, including processes that join while it runs (a
  * forked child joins before its parent can stop, so it is never missed).
@@ -167,9 +170,14 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
   const t0 = process.hrtime.bigint();
   const tmp = store.begin(generation);
   const peers: ProcPeer[] = [];
+  const joinedLate: ProcPeer[] = [];
   try {
     await suspendAll(initial, generation, late, timeoutMs, log, peers, execing);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
+    // One that joined since everyone stopped ran while the others were
+    // saved: what it exchanged with them may be half in the images.
+    joinedLate.push(...late());
+    if (joinedLate.length) throw new JoinedLate(`${joinedLate.map((p) => p.label).join(', ')} joined while the others were saved`);
     const processes = peers.map((p, i) => savedEntry(p, saved[i]!));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const manifest: Manifest = {
@@ -184,9 +192,10 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     return { generation, dir, bytes: manifest.totalBytes, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {
     store.abort(generation);
-    const alive = [...new Set([...initial, ...peers, ...late()])].filter((p) => !p.closed);
+    const alive = [...new Set([...initial, ...peers, ...joinedLate, ...late()])].filter((p) => !p.closed);
     // Those still busy answering SUSPEND get RESUME 0 right after it: lines queue.
     await barrier(alive, () => 'RESUME 0', 'RESUMED', timeoutMs).catch((err: Error) => log(`resuming after abort: ${err.message}`));
-    throw new Error(`checkpoint aborted, generation ${generation} not committed: ${(e as Error).message}`);
+    const Abort = e instanceof JoinedLate ? JoinedLate : Error;
+    throw new Abort(`checkpoint aborted, generation ${generation} not committed: ${(e as Error).message}`);
   }
 }

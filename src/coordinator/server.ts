@@ -7,7 +7,9 @@ import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
 import { ProcPeer } from './peer.js';
-import { runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
+import { JoinedLate, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
+
+const MAX_ATTEMPTS = 5;   // of one checkpoint, while processes keep joining during it
 
 export interface CoordinatorOptions {
   ckptDir: string;
@@ -234,12 +236,7 @@ export class Coordinator {
       const peers = [...this.peers.values()].filter((p) => !p.closed);
       if (this.state === 'restoring') throw new Error('the job is still being restored');
       if (!peers.length) throw new Error('no processes to checkpoint');
-      const generation = Math.max(this.lastGeneration + 1, this.store.nextGeneration());
-      this.lateJoiners = [];
-      const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.info.restored);
-      const execing = [...this.execing.values()].filter((p) => isExecing(p.info.host, p.info.kernelPid));
-      const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs,
-        this.opts.log, execing).finally(() => { this.lateJoiners = null; });
+      const { result, generation } = await this.checkpointRetried(peers);
       this.lastGeneration = generation;
       // The generation is committed: a failure to prune older ones is only logged.
       try {
@@ -250,6 +247,31 @@ export class Coordinator {
     });
     this.chain = run.catch(() => undefined).finally(() => { this.inProgress--; });
     return run;
+  }
+
+  /**
+   * One generation; again (a few times) when a process joined while the
+   * others were being saved — an exec'ing image, a process rejoining — so
+   * that the next attempt includes it.
+   */
+  private async checkpointRetried(peers: ProcPeer[]): Promise<{ result: CheckpointResult; generation: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const generation = Math.max(this.lastGeneration + 1, this.store.nextGeneration());
+      this.lateJoiners = [];
+      const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.info.restored);
+      const execing = [...this.execing.values()].filter((p) => isExecing(p.info.host, p.info.kernelPid));
+      try {
+        const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs,
+          this.opts.log, execing);
+        return { result, generation };
+      } catch (e) {
+        if (!(e instanceof JoinedLate) || attempt >= MAX_ATTEMPTS) throw e;
+        this.opts.log(`${(e as Error).message}; trying again (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`);
+        peers = [...this.peers.values()].filter((p) => !p.closed);
+      } finally {
+        this.lateJoiners = null;
+      }
+    }
   }
 
   status(): object {
