@@ -112,6 +112,7 @@ int plugins_claim_memory(uint64_t start, uint64_t end);  /* 1: a plugin restores
 
 /* coord.c */
 int coord_connect(int restored, const char *image);
+int coord_rejoin(void);   /* a running process joins the coordinator its store names */
 int coord_read_line(char *buf, size_t cap);
 int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void coord_close(void);
