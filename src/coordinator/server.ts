@@ -135,7 +135,7 @@ export class Coordinator {
       } else if (w[3] === 'proc' && w.length >= 9) {
         peer = new ProcPeer(this.nextId++, sock, {
           pid: Number(w[4]), host: decodeArg(w[5]!), name: decodeArg(w[6]!),
-          restored: w[7] === '1', image: w[8] === '-' ? null : decodeArg(w[8]!),
+          restored: w[7] === '1', rejoined: w[7] === '2', image: w[8] === '-' ? null : decodeArg(w[8]!),
           kernelPid: Number(w[9] ?? w[4]),
         });
         this.join(peer);
@@ -155,9 +155,10 @@ export class Coordinator {
     this.learnPid(peer);
     // A new image (after exec, or a child started since a restart) learns
     // the job's pid table before anything else, then is welcomed.
-    if (!peer.info.restored && this.virtualOf.size) peer.send(`PIDS ${this.pidTable()}`);
+    // (One rejoining after its coordinator was lost has its table already.)
+    if (!peer.info.restored && !peer.info.rejoined && this.virtualOf.size) peer.send(`PIDS ${this.pidTable()}`);
     peer.send(`WELCOME ${peer.id} ${encodeArg(this.store.dir)}`);
-    this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : ''}`);
+    this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : peer.info.rejoined ? ' (rejoined)' : ''}`);
     this.lateJoiners?.push(peer);
     if (peer.info.restored && this.state === 'restoring') {
       this.restoring.push(peer);
@@ -176,7 +177,7 @@ export class Coordinator {
 
   private learnPid(peer: ProcPeer): void {
     const known = this.virtualOf.get(peer.info.kernelPid);
-    if (peer.info.restored) {
+    if (peer.info.restored || peer.info.rejoined) {
       if (peer.info.pid !== peer.info.kernelPid) this.virtualOf.set(peer.info.kernelPid, peer.info.pid);
     } else if (known !== undefined) {
       peer.info.pid = known;
