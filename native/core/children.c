@@ -29,28 +29,69 @@ static int live_child_of(const char *pid, long parent) {
   return paren && sscanf(paren + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent && state != 'Z' && state != 'X';
 }
 
-/* " PID,PID,..." (or "" without children) into out; -1 after stasis_fail. */
-int children_describe(char *out, size_t cap) {
-  struct dent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
-  long me = syscall(SYS_getpid);
-  out[0] = 0;
+struct dent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
+
+/* Appends ",PID" (" PID" first) to out; -1 after stasis_fail when full. */
+static int add(char *out, size_t cap, size_t *len, const char *pid) {
+  size_t w = strlen(pid) + 1;
+  if (*len + w + 1 > cap) { stasis_fail("too many children to report (over %zu bytes)", cap); return -1; }
+  out[*len] = *len ? ',' : ' ';
+  memcpy(out + *len + 1, pid, w);   /* with its NUL */
+  *len += w;
+  return 0;
+}
+
+/* Every process of the host whose parent we are: the fallback when the
+ * kernel keeps no per-task children list (CONFIG_PROC_CHILDREN). */
+static int walk_proc(char *out, size_t cap, size_t *len, long me) {
   int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (proc < 0) { stasis_fail("cannot list /proc for children: %s", strerror(errno)); return -1; }
   char buf[4096];
   long n;
-  size_t len = 0;
   int rc = 0;
   while (rc == 0 && (n = syscall(SYS_getdents64, proc, buf, sizeof buf)) > 0)
     for (long off = 0; off < n && rc == 0;) {
       struct dent *d = (void *)(buf + off);
       off += d->reclen;
-      if (d->name[0] < '1' || d->name[0] > '9' || !live_child_of(d->name, me)) continue;
-      size_t w = strlen(d->name) + 1;
-      if (len + w + 1 > cap) { stasis_fail("too many children to report (over %zu bytes)", cap); rc = -1; break; }
-      out[len] = len ? ',' : ' ';
-      memcpy(out + len + 1, d->name, w);   /* with its NUL */
-      len += w;
+      if (d->name[0] >= '1' && d->name[0] <= '9' && live_child_of(d->name, me)) rc = add(out, cap, len, d->name);
     }
   close(proc);
   return rc;
+}
+
+/* /proc/self/task/TID/children of every thread: 1 when the kernel has
+ * them (then out holds the live ones), 0 when it does not, -1 on failure. */
+static int from_task_lists(char *out, size_t cap, size_t *len, long me) {
+  int tasks = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (tasks < 0) return 0;
+  char buf[4096], list[8192], path[64];
+  long n;
+  int rc = 1;
+  while (rc == 1 && (n = syscall(SYS_getdents64, tasks, buf, sizeof buf)) > 0)
+    for (long off = 0; off < n && rc == 1;) {
+      struct dent *d = (void *)(buf + off);
+      off += d->reclen;
+      if (d->name[0] < '1' || d->name[0] > '9') continue;
+      snprintf(path, sizeof path, "%s/children", d->name);
+      int fd = openat(tasks, path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) { rc = errno == ENOENT && *len == 0 ? 0 : 1; break; }   /* none: no such kernel support */
+      ssize_t got = read(fd, list, sizeof list - 1);
+      close(fd);
+      if (got == (ssize_t)sizeof list - 1) { rc = 0; break; }   /* may be cut short: walk /proc instead */
+      list[got > 0 ? got : 0] = 0;
+      for (char *save = NULL, *pid = strtok_r(list, " \n", &save); pid && rc == 1; pid = strtok_r(NULL, " \n", &save))
+        if (live_child_of(pid, me) && add(out, cap, len, pid) < 0) rc = -1;
+    }
+  close(tasks);
+  if (rc == 0) { *len = 0; out[0] = 0; }
+  return rc;
+}
+
+/* " PID,PID,..." (or "" without children) into out; -1 after stasis_fail. */
+int children_describe(char *out, size_t cap) {
+  long me = syscall(SYS_getpid);
+  size_t len = 0;
+  out[0] = 0;
+  int rc = from_task_lists(out, cap, &len, me);
+  return rc != 0 ? (rc < 0 ? -1 : 0) : walk_proc(out, cap, &len, me);
 }

@@ -27,8 +27,6 @@ int main(int argc, char **argv) {
     for (int k = 1; k <= 40; k++) { printf("worker %d %d\n", getpid(), k); nap(100); }
     return 0;
   }
-  static char self[4096];   /* argv itself is the restart loader's after a restart */
-  snprintf(self, sizeof self, "%s", argv[0]);
   int n = 0;
   while (environ[n]) n++;
   char **copy = calloc(n + 1, sizeof *copy);
@@ -36,8 +34,9 @@ int main(int argc, char **argv) {
   pid_t worker = 0;
   for (long t = 1;; t++) {
     if (!worker) {
-      char *args[] = { self, "worker", NULL };
-      int rc = posix_spawn(&worker, self, NULL, NULL, args, copy);
+      /* argv[0], not /proc/self/exe: after a restart that names the restart loader. */
+      char *args[] = { argv[0], "worker", NULL };
+      int rc = posix_spawn(&worker, argv[0], NULL, NULL, args, copy);
       if (rc != 0) { printf("BROKEN posix_spawn: %s\n", strerror(rc)); return 1; }
       printf("spawned %d\n", worker);
     }
