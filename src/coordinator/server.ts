@@ -256,8 +256,10 @@ export class Coordinator {
    * that the next attempt includes it.
    */
   private async checkpointRetried(peers: ProcPeer[]): Promise<{ result: CheckpointResult; generation: number }> {
+    let after = 0;   // a retry never reuses the number of the attempt it replaces
     for (let attempt = 1; ; attempt++) {
-      const generation = Math.max(this.lastGeneration + 1, this.store.nextGeneration());
+      const generation = Math.max(this.lastGeneration + 1, this.store.nextGeneration(), after + 1);
+      after = generation;
       this.lateJoiners = [];
       const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.info.restored);
       const execing = [...this.execing.values()].filter((p) => isExecing(p.info.host, p.info.kernelPid));
