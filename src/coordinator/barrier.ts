@@ -130,6 +130,11 @@ async function joinersOf(outside: Outside[], late: () => ProcPeer[]): Promise<Pr
   return late();
 }
 
+/** Why each process that left while exec'ing and still runs here is not in the job. */
+export function namedOutsiders(execing: ProcPeer[]): string[] {
+  return outsiders([], new Map(), execing, []).map(notJoined);
+}
+
 function notJoined(o: Outside): string {
   if (!isLocal(o.host)) return `${o.what} is not in the job: it did not join within ${JOIN_GRACE_MS / 1000} s`;
   if (!runningNotZombie(o.kernelPid)) return `${o.what} ended while the generation waited for it to join`;

@@ -7,7 +7,7 @@ import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
 import { ProcPeer } from './peer.js';
-import { JoinedLate, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
+import { JoinedLate, namedOutsiders, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
 
 const MAX_ATTEMPTS = 5;   // of one checkpoint, while processes keep joining during it
 
@@ -227,6 +227,13 @@ export class Coordinator {
       setTimeout(() => this.exitUnlessExecing(last, waitedMs + 50), 50);
       return;
     }
+    // Its new image never joined (a static program): stay while it runs,
+    // so that checkpoints say why instead of finding no coordinator.
+    if (execing) {
+      if (waitedMs === 5000) this.opts.log(`${last.label} exec'd a program that did not join; serving until it ends`);
+      setTimeout(() => this.exitUnlessExecing(last, waitedMs + 1000), 1000);
+      return;
+    }
     this.shutdown('last process left');
   }
 
@@ -236,7 +243,10 @@ export class Coordinator {
     const run = this.chain.then(async () => {
       const peers = [...this.peers.values()].filter((p) => !p.closed);
       if (this.state === 'restoring') throw new Error('the job is still being restored');
-      if (!peers.length) throw new Error('no processes to checkpoint');
+      if (!peers.length) {
+        const outside = namedOutsiders([...this.execing.values()]);
+        throw new Error(outside.length ? `checkpoint refused: ${outside.join('; ')}` : 'no processes to checkpoint');
+      }
       const { result, generation } = await this.checkpointRetried(peers);
       this.lastGeneration = generation;
       // The generation is committed: a failure to prune older ones is only logged.

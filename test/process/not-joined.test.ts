@@ -41,6 +41,18 @@ describe('processes of the job that did not join', function () {
     await refusedWhile('env -u LD_PRELOAD sleep 30', /sleep/, /without libstasis in LD_PRELOAD/);
   });
 
+  it('the job\'s only process execs a statically linked program: checkpoints are refused naming it while it runs', async () => {
+    const p = job.launch(['/bin/sh', '-c', `echo "root $$"; exec ${staticTicker}`]);
+    const pid = Number((await p.waitFor(/^root (\d+)$/))[1]);
+    await p.waitFor(/^static 60$/, 20000);   // past the 5 s the coordinator waits for a new image
+    await assert.rejects(job.checkpoint(), (e: Error) => {
+      assert.match(e.message, new RegExp(`process ${pid} \\(static_ticker\\) on \\S+, exec'd by process ${pid} \\(sh\\)`));
+      assert.match(e.message, /statically linked/);
+      return true;
+    });
+    await p.kill9();
+  });
+
   it('a child started without STASIS_COORD', async () => {
     await refusedWhile('env -u STASIS_COORD sleep 30', /sleep/, /without STASIS_COORD/);
   });
