@@ -168,6 +168,7 @@ int ckpt_wait_connected(int timeout_ms) {
  * then tries the coordinator its store names, at a bounded pace (from a
  * quarter second up to 5 s between tries), for as long as it runs. */
 static void rejoin_forever(int lost) {
+  if (lost) stasis_orphaned = 1;
   if (lost)
     stasis_log("lost coordinator %s: no checkpoints of this process until a coordinator for %s is back", stasis_cfg.coord,
                stasis_cfg.ckpt_dir[0] ? stasis_cfg.ckpt_dir : "its store");
@@ -180,6 +181,7 @@ static void rejoin_forever(int lost) {
     serve();
     stasis_log("lost coordinator %s: no checkpoints of this process until a coordinator for %s is back", stasis_cfg.coord,
                stasis_cfg.ckpt_dir);
+    stasis_orphaned = 1;
     delay_ms = 125;
   }
 }
@@ -190,7 +192,7 @@ static void *ckpt_main(void *arg) {
   sigfillset(&all);
   syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, 8);
   stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
-  int joined = coord_connect(0, "-") == 0;
+  int joined = coord_connect(stasis_orphaned ? 2 : 0, "-") == 0;
   set_coord_state(joined ? 1 : -1);
   if (joined) serve();
   rejoin_forever(joined);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 int coord_fd = -1;
+int stasis_orphaned;
 static char inbuf[65536];
 static size_t inlen;
 
@@ -134,6 +135,7 @@ static int hello(int fd, const char *addr, const char *token, int kind, const ch
     coord_close();
     return -1;
   }
+  stasis_orphaned = 0;   /* a member of this coordinator's run now */
   const char *dir = strchr(line + 8, ' ');
   if (dir && dir[1]) {
     snprintf(stasis_cfg.ckpt_dir, sizeof stasis_cfg.ckpt_dir, "%s", dir + 1);
@@ -148,8 +150,10 @@ static int connect_to(const char *addr, const char *token, int kind, const char 
 }
 
 /* The coordinator serving our store now, as it published itself there
- * (docs/protocol.md, Lifetime): into addr and token; 0, or -1. */
-static int store_coordinator(char *addr, size_t acap, char *token, size_t tcap) {
+ * (docs/protocol.md, Lifetime): into addr and token; 0, or -1. A process
+ * of an earlier run (kind 2) never joins a private coordinator: that one
+ * serves a new launch or restart of the job. */
+static int store_coordinator(char *addr, size_t acap, char *token, size_t tcap, int kind) {
   if (!stasis_cfg.ckpt_dir[0]) return -1;
   char path[1100], json[1024];
   snprintf(path, sizeof path, "%s/coordinator.json", stasis_cfg.ckpt_dir);
@@ -160,7 +164,7 @@ static int store_coordinator(char *addr, size_t acap, char *token, size_t tcap) 
   if (n <= 0) return -1;
   json[n] = 0;
   const char *h = strstr(json, "\"host\":\""), *p = strstr(json, "\"port\":");
-  if (!h || !p) return -1;
+  if (!h || !p || (kind == 2 && strstr(json, "\"private\":true"))) return -1;
   h += 8;
   const char *q = strchr(h, '"');
   int port = atoi(p + 7);
@@ -181,7 +185,7 @@ static int store_coordinator(char *addr, size_t acap, char *token, size_t tcap) 
  * with `token`; it becomes ours. 0, or -1. */
 static int connect_via_store(const char *addr, const char *token, int kind, const char *image) {
   char now_addr[sizeof stasis_cfg.coord], now_token[sizeof stasis_cfg.token];
-  if (store_coordinator(now_addr, sizeof now_addr, now_token, sizeof now_token) < 0) return -1;
+  if (store_coordinator(now_addr, sizeof now_addr, now_token, sizeof now_token, kind) < 0) return -1;
   if (strcmp(now_addr, addr) == 0 && strcmp(now_token, token) == 0) return -1;
   if (connect_to(now_addr, now_token, kind, image) < 0) return -1;
   snprintf(stasis_cfg.coord, sizeof stasis_cfg.coord, "%s", now_addr);
@@ -190,14 +194,15 @@ static int connect_via_store(const char *addr, const char *token, int kind, cons
 }
 
 /* The address we were given, else (an environment copied before a
- * restart, a coordinator replaced) the one our store names now. */
-int coord_connect(int restored, const char *image) {
-  const char *addr = restored ? stasis_restart_info.coord : stasis_cfg.coord;
-  const char *token = restored ? stasis_restart_info.token : stasis_cfg.token;
-  if (connect_to(addr, token, restored, image) == 0) return 0;
+ * restart, a coordinator replaced) the one our store names now. `kind` as
+ * in HELLO: 0 new, 1 restored, 2 of a run whose coordinator is gone. */
+int coord_connect(int kind, const char *image) {
+  const char *addr = kind == 1 ? stasis_restart_info.coord : stasis_cfg.coord;
+  const char *token = kind == 1 ? stasis_restart_info.token : stasis_cfg.token;
+  if (connect_to(addr, token, kind, image) == 0) return 0;
   char first[sizeof last_error];
   snprintf(first, sizeof first, "%s", last_error);
-  if (connect_via_store(addr, token, restored, image) == 0) {
+  if (connect_via_store(addr, token, kind, image) == 0) {
     stasis_debug("%s; joined %s, which serves %s now", first, stasis_cfg.coord, stasis_cfg.ckpt_dir);
     return 0;
   }
@@ -205,10 +210,10 @@ int coord_connect(int restored, const char *image) {
   return -1;
 }
 
-/* A running process whose coordinator is gone: joins the one its store
- * names, if any answers. Quiet: it is tried again and again. */
+/* A running process without coordinator joins the one its store names,
+ * if any answers. Quiet: it is tried again and again. */
 int coord_rejoin(void) {
-  return connect_via_store("", "", 2, "-");
+  return connect_via_store("", "", stasis_orphaned ? 2 : 0, "-");
 }
 
 int coord_send(const char *fmt, ...) {

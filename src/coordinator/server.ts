@@ -132,6 +132,9 @@ export class Coordinator {
       if (w[3] === 'cmd') {
         isCommand = true;
         sendLine(sock, `WELCOME 0 ${encodeArg(this.store.dir)}`);
+      } else if (w[3] === 'proc' && w[7] === '2' && this.opts.exitWhenIdle) {
+        // A private coordinator serves a new launch or restart of the job.
+        deny('a process of an earlier run does not join a private coordinator');
       } else if (w[3] === 'proc' && w.length >= 9) {
         peer = new ProcPeer(this.nextId++, sock, {
           pid: Number(w[4]), host: decodeArg(w[5]!), name: decodeArg(w[6]!),

@@ -39,6 +39,15 @@ describe('a coordinator that dies and comes back', function () {
     assert.equal(p.errLines.filter((l) => lost.test(l)).length, 3, `said more than once: ${p.errLines.join(' | ')}`);
     assert.ok(numbers(p.lines, /^tree (\d+)$/).at(-1)! > lastTree + 10, 'the job runs on without its coordinator');
 
+    // A new launch into the store gets a private coordinator of its own: the
+    // orphans of the earlier run do not join it.
+    const other = job.launch([join(programs, 'counter')]);
+    await other.waitFor(/^count 3$/);
+    await sleep(6000);
+    assert.deepEqual(await job.kernelPids(), [other.pid], 'only the new program is in the new run');
+    await other.kill9();
+    await waitUntil(() => job.coordinatorPid() === null || !pidAlive(job.coordinatorPid()!), 'the new run\'s coordinator left');
+
     const coord = await startCoordinator(job.dir);
     coordPid = coord.pid;
     await connected(job, 3);
