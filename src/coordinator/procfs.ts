@@ -43,12 +43,24 @@ function isStaticElf(pid: number): boolean {
   } catch { return false; } finally { if (fd >= 0) closeSync(fd); }
 }
 
+/** Runs with effective ids other than its real ones (set-ID exec): the loader is in secure mode. */
+function isSetId(pid: number): boolean {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return ['Uid', 'Gid'].some((k) => {
+      const ids = new RegExp(`^${k}:\\s+(\\d+)\\s+(\\d+)`, 'm').exec(status);
+      return ids !== null && ids[1] !== ids[2];
+    });
+  } catch { return false; }
+}
+
 /**
  * Why a live process here will never join the job by itself, or null when
  * it may still (libstasis is, or will be, loaded and configured).
  */
 export function cannotJoin(pid: number): string | null {
   if (isStaticElf(pid)) return 'it runs a statically linked program, which libstasis cannot enter';
+  if (isSetId(pid)) return 'it runs a set-user-ID or set-group-ID program, for which the loader ignores LD_PRELOAD';
   let env: string[];
   try { env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0'); } catch { return null; }
   const preload = env.find((e) => e.startsWith('LD_PRELOAD='));

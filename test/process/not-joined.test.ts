@@ -3,10 +3,25 @@
 // checkpoint fail naming it: a generation never silently lacks a process.
 // Once it is gone, checkpoints commit again.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, programs } from '../helpers/stasis.js';
 
 const staticTicker = join(programs, 'static_ticker');
+
+/** Does `prog` run with an effective uid other than ours (not on a nosuid mount)? */
+async function runsSetId(prog: string): Promise<boolean> {
+  const child = spawn(prog, ['5'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const uid = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    return uid !== null && uid[1] !== uid[2];
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
 
 describe('processes of the job that did not join', function () {
   this.timeout(60000);
@@ -51,6 +66,21 @@ describe('processes of the job that did not join', function () {
       return true;
     });
     await p.kill9();
+  });
+
+  it('a child running a set-user-ID program (the loader ignores LD_PRELOAD)', async function () {
+    if (process.getuid?.() !== 0) this.skip();   // needs a program owned by another user
+    const dir = mkdtempSync(join(tmpdir(), 'stasis-suid-'));
+    try {
+      const suid = join(dir, 'sleep_suid');
+      copyFileSync('/bin/sleep', suid);
+      chownSync(suid, 65534, 65534);
+      chmodSync(suid, 0o4755);
+      if (!(await runsSetId(suid))) this.skip();   // a nosuid mount
+      await refusedWhile(`${suid} 30`, /sleep_suid/, /set-user-ID/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a child started without STASIS_COORD', async () => {
