@@ -11,22 +11,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Is /proc/PID/stat a live (not zombie) process whose parent is `parent`? */
-static int live_child_of(const char *pid, long parent) {
+#define PF_EXITING 0x4   /* linux/sched.h: in exit(), descriptors maybe closed already */
+
+/* State, parent and flags of /proc/PID/stat; 0, or -1 when it is gone. */
+static int stat_of(const char *pid, char *state, long *ppid, unsigned *flags) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%s/stat", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0) return -1;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return 0;
+  if (n <= 0) return -1;
   buf[n] = 0;
   const char *paren = strrchr(buf, ')');   /* the command name may hold anything */
+  return paren && sscanf(paren + 1, " %c %ld %*d %*d %*d %*d %u", state, ppid, flags) == 3 ? 0 : -1;
+}
+
+/* Is PID a live (not zombie) process whose parent is `parent`? One that is
+ * exiting is waited for (up to 1 s) until it is a zombie: then the zombie
+ * plugin finds it at SAVE, its exit recorded with what it wrote before. */
+static int live_child_of(const char *pid, long parent) {
   char state;
   long ppid;
-  return paren && sscanf(paren + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent && state != 'Z' && state != 'X';
+  unsigned flags;
+  if (stat_of(pid, &state, &ppid, &flags) < 0 || ppid != parent || state == 'Z' || state == 'X') return 0;
+  if (!(flags & PF_EXITING)) return 1;
+  for (int ms = 0; ms < 1000; ms++) {
+    struct timespec tick = { 0, 1000000 };
+    nanosleep(&tick, NULL);
+    if (stat_of(pid, &state, &ppid, &flags) < 0 || state == 'Z' || state == 'X') return 0;
+  }
+  return 1;
 }
 
 struct dent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
