@@ -55,7 +55,9 @@ static void on_suspend(void) {
   }
   suspended = 1;
   plugins_dispatch(STASIS_EVENT_SUSPENDED);
-  coord_send("SUSPENDED");
+  static char children[12288];   /* within coord_send's line */
+  if (children_describe(children, sizeof children) < 0) { send_failed(); return; }
+  coord_send("SUSPENDED%s", children);
 }
 
 static void on_resume(void) {
@@ -144,7 +146,6 @@ static void serve(void) {
   /* Coordinator gone: never leave the program frozen. */
   if (suspended) on_resume();
   coord_close();
-  stasis_debug("coordinator closed the connection; checkpoints stop");
 }
 
 volatile int stasis_coord_state;
@@ -163,18 +164,38 @@ int ckpt_wait_connected(int timeout_ms) {
   return stasis_coord_state == 1 ? 0 : -1;
 }
 
+/* Without a coordinator the process runs on unprotected: it says so once,
+ * then tries the coordinator its store names, at a bounded pace (from a
+ * quarter second up to 5 s between tries), for as long as it runs. */
+static void rejoin_forever(int lost) {
+  if (lost) stasis_orphaned = 1;
+  if (lost)
+    stasis_log("lost coordinator %s: no checkpoints of this process until a coordinator for %s is back", stasis_cfg.coord,
+               stasis_cfg.ckpt_dir[0] ? stasis_cfg.ckpt_dir : "its store");
+  for (long delay_ms = 250;; delay_ms = delay_ms < 2500 ? delay_ms * 2 : 5000) {
+    struct timespec ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+    if (coord_rejoin() < 0) continue;
+    stasis_log("joined coordinator %s", stasis_cfg.coord);
+    set_coord_state(1);
+    serve();
+    stasis_log("lost coordinator %s: no checkpoints of this process until a coordinator for %s is back", stasis_cfg.coord,
+               stasis_cfg.ckpt_dir);
+    stasis_orphaned = 1;
+    delay_ms = 125;
+  }
+}
+
 static void *ckpt_main(void *arg) {
   (void)arg;
   sigset_t all;
   sigfillset(&all);
   syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, 8);
   stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
-  if (coord_connect(0, "-") == 0) {
-    set_coord_state(1);
-    serve();
-  } else {
-    set_coord_state(-1);
-  }
+  int joined = coord_connect(stasis_orphaned ? 2 : 0, "-") == 0;
+  set_coord_state(joined ? 1 : -1);
+  if (joined) serve();
+  rejoin_forever(joined);
   return NULL;
 }
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 int coord_fd = -1;
+int stasis_orphaned;
 static char inbuf[65536];
 static size_t inlen;
 
@@ -44,13 +46,17 @@ void coord_encode(char *out, size_t cap, const char *s) {
   out[n] = 0;
 }
 
-int coord_connect(int restored, const char *image) {
-  const char *addr = restored ? stasis_restart_info.coord : stasis_cfg.coord;
-  const char *token = restored ? stasis_restart_info.token : stasis_cfg.token;
+static char last_error[512];
+
+/* Connected socket to host:port (numeric), or -1 with last_error set. A
+ * restored process retries a refused connection (stasis restart starts it
+ * and its coordinator at once); a connection that hangs (a host that is
+ * gone) is given up after a few seconds. */
+static int dial(const char *addr, int retry_refused) {
   char host[256];
   snprintf(host, sizeof host, "%s", addr);
   char *colon = strrchr(host, ':');
-  if (!colon) { stasis_log("bad coordinator address '%s' (want host:port)", addr); return -1; }
+  if (!colon) { snprintf(last_error, sizeof last_error, "bad coordinator address '%s' (want host:port)", addr); return -1; }
   *colon = 0;
   int port = atoi(colon + 1);
   char *h = host;
@@ -66,24 +72,38 @@ int coord_connect(int restored, const char *image) {
   } else if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
     s6->sin6_family = AF_INET6; s6->sin6_port = htons(port); slen = sizeof *s6;
   } else {
-    stasis_log("coordinator address must be numeric: '%s'", addr);
+    snprintf(last_error, sizeof last_error, "coordinator address must be numeric: '%s'", addr);
     return -1;
   }
-  /* A restored process may start before its coordinator listens
-   * (stasis restart starts both at once): keep trying for a while. */
-  int fd = -1;
   for (int attempt = 0;; attempt++) {
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (void *)&ss, slen) == 0) break;
-    int err = errno;
-    if (fd >= 0) close(fd);
-    if (!restored || err != ECONNREFUSED || attempt >= 750) {
-      stasis_log("cannot reach coordinator %s: %s", addr, strerror(err));
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) { snprintf(last_error, sizeof last_error, "socket: %s", strerror(errno)); return -1; }
+    int err = connect(fd, (void *)&ss, slen) == 0 ? 0 : errno;
+    if (err == EINPROGRESS) {
+      struct pollfd pfd = { fd, POLLOUT, 0 };
+      socklen_t len = sizeof err;
+      err = poll(&pfd, 1, 5000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : ETIMEDOUT;
+    }
+    if (err == 0) {
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+      return fd;
+    }
+    close(fd);
+    if (!retry_refused || err != ECONNREFUSED || attempt >= 750) {
+      snprintf(last_error, sizeof last_error, "cannot reach coordinator %s: %s", addr, strerror(err));
       return -1;
     }
     struct timespec ts = { 0, 20 * 1000000 };
     nanosleep(&ts, NULL);
   }
+}
+
+void coord_decode(char *s);
+
+/* HELLO on a new connection; 0 once WELCOMEd (the store directory it names
+ * becomes ours), else -1 with last_error set. `kind`: 0 new, 1 restored,
+ * 2 a running process joining a new coordinator. */
+static int hello(int fd, const char *addr, const char *token, int kind, const char *image) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   coord_fd = move_high(fd);
@@ -102,16 +122,98 @@ int coord_connect(int restored, const char *image) {
   coord_encode(enc_img, sizeof enc_img, image && *image ? image : "-");
   /* pid: as the program knows it (virtual); the kernel's follows. */
   if (coord_send("HELLO 1 %s proc %d %s %s %d %s %ld", token, getpid(), u.nodename, enc_comm,
-                 restored ? 1 : 0, enc_img, syscall(SYS_getpid)) < 0) return -1;
-  char line[1024];
-  int got;
-  while ((got = coord_read_line(line, sizeof line)) > 0 && strncmp(line, "WELCOME ", 8) != 0 && coord_dispatch_line(line)) {}
-  if (got <= 0 || strncmp(line, "WELCOME ", 8) != 0) {
-    stasis_log("coordinator %s refused us: %s", addr, line[0] ? line : "connection closed");
+                 kind, enc_img, syscall(SYS_getpid)) < 0) {
+    snprintf(last_error, sizeof last_error, "coordinator %s: connection lost", addr);
     coord_close();
     return -1;
   }
+  static char line[4096];
+  int got;
+  while ((got = coord_read_line(line, sizeof line)) > 0 && strncmp(line, "WELCOME ", 8) != 0 && coord_dispatch_line(line)) {}
+  if (got <= 0 || strncmp(line, "WELCOME ", 8) != 0) {
+    snprintf(last_error, sizeof last_error, "coordinator %.200s refused us: %.200s", addr, line[0] ? line : "connection closed");
+    coord_close();
+    return -1;
+  }
+  stasis_orphaned = 0;   /* a member of this coordinator's run now */
+  const char *dir = strchr(line + 8, ' ');
+  if (dir && dir[1]) {
+    snprintf(stasis_cfg.ckpt_dir, sizeof stasis_cfg.ckpt_dir, "%s", dir + 1);
+    coord_decode(stasis_cfg.ckpt_dir);
+  }
   return 0;
+}
+
+static int connect_to(const char *addr, const char *token, int kind, const char *image) {
+  int fd = dial(addr, kind == 1);
+  return fd < 0 ? -1 : hello(fd, addr, token, kind, image);
+}
+
+/* The coordinator serving our store now, as it published itself there
+ * (docs/protocol.md, Lifetime): into addr and token; 0, or -1. A process
+ * of an earlier run (kind 2) never joins a private coordinator: that one
+ * serves a new launch or restart of the job. */
+static int store_coordinator(char *addr, size_t acap, char *token, size_t tcap, int kind) {
+  if (!stasis_cfg.ckpt_dir[0]) return -1;
+  char path[1100], json[1024];
+  snprintf(path, sizeof path, "%s/coordinator.json", stasis_cfg.ckpt_dir);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, json, sizeof json - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  json[n] = 0;
+  const char *h = strstr(json, "\"host\":\""), *p = strstr(json, "\"port\":");
+  if (!h || !p || (kind == 2 && strstr(json, "\"private\":true"))) return -1;
+  h += 8;
+  const char *q = strchr(h, '"');
+  int port = atoi(p + 7);
+  if (!q || q - h > 200 || port <= 0) return -1;
+  int v6 = memchr(h, ':', q - h) != NULL;
+  snprintf(addr, acap, "%s%.*s%s:%d", v6 ? "[" : "", (int)(q - h), h, v6 ? "]" : "", port);
+  snprintf(path, sizeof path, "%s/token", stasis_cfg.ckpt_dir);
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return -1;
+  n = read(fd, token, tcap - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  token[n] = 0;
+  token[strcspn(token, "\r\n")] = 0;
+  return 0;
+}
+
+/* Joins the coordinator the store names, if it is not the one at `addr`
+ * with `token`; it becomes ours. 0, or -1. */
+static int connect_via_store(const char *addr, const char *token, int kind, const char *image) {
+  char now_addr[sizeof stasis_cfg.coord], now_token[sizeof stasis_cfg.token];
+  if (store_coordinator(now_addr, sizeof now_addr, now_token, sizeof now_token, kind) < 0) return -1;
+  if (strcmp(now_addr, addr) == 0 && strcmp(now_token, token) == 0) return -1;
+  if (connect_to(now_addr, now_token, kind, image) < 0) return -1;
+  snprintf(stasis_cfg.coord, sizeof stasis_cfg.coord, "%s", now_addr);
+  snprintf(stasis_cfg.token, sizeof stasis_cfg.token, "%s", now_token);
+  return 0;
+}
+
+/* The address we were given, else (an environment copied before a
+ * restart, a coordinator replaced) the one our store names now. `kind` as
+ * in HELLO: 0 new, 1 restored, 2 of a run whose coordinator is gone. */
+int coord_connect(int kind, const char *image) {
+  const char *addr = kind == 1 ? stasis_restart_info.coord : stasis_cfg.coord;
+  const char *token = kind == 1 ? stasis_restart_info.token : stasis_cfg.token;
+  if (connect_to(addr, token, kind, image) == 0) return 0;
+  char first[sizeof last_error];
+  snprintf(first, sizeof first, "%s", last_error);
+  if (connect_via_store(addr, token, kind, image) == 0) {
+    stasis_debug("%s; joined %s, which serves %s now", first, stasis_cfg.coord, stasis_cfg.ckpt_dir);
+    return 0;
+  }
+  stasis_log("%s", first);
+  return -1;
+}
+
+/* A running process without coordinator joins the one its store names,
+ * if any answers. Quiet: it is tried again and again. */
+int coord_rejoin(void) {
+  return connect_via_store("", "", stasis_orphaned ? 2 : 0, "-");
 }
 
 int coord_send(const char *fmt, ...) {

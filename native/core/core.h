@@ -115,7 +115,11 @@ int plugins_dispatch(enum stasis_event ev);
 int plugins_claim_memory(uint64_t start, uint64_t end);  /* 1: a plugin restores it */
 
 /* coord.c */
-int coord_connect(int restored, const char *image);
+int coord_connect(int kind, const char *image);   /* kind: 0 new, 1 restored, 2 orphaned */
+int coord_rejoin(void);   /* a running process joins the coordinator its store names */
+/* This process, or its parent when it forked it, lost its coordinator: it
+ * belongs to an earlier run of the job (HELLO kind 2). */
+extern int stasis_orphaned;
 int coord_read_line(char *buf, size_t cap);
 int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void coord_close(void);
@@ -147,6 +151,9 @@ int stasis_side_close(int id);
 int stasis_side_seal(int fd, const char *name, uint64_t len, uint32_t crc);
 void side_files_reset(void);
 int side_files_describe(char *out, size_t cap);
+
+/* children.c: " PID,PID..." of this process's live children (kernel pids) */
+int children_describe(char *out, size_t cap);
 
 /* raw helpers */
 long stasis_syscall_futex(volatile int *addr, int op, int val, const struct timespec *ts);

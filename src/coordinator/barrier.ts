@@ -8,7 +8,7 @@ import type { Manifest, ManifestProcess } from '../images/manifest.js';
 import { decodeArg, encodeArg } from './protocol.js';
 import type { ProcPeer } from './peer.js';
 import { STASIS_VERSION } from '../version.js';
-import { isExecing } from './procfs.js';
+import { cannotJoin, commOf, hasLibstasis, isExecing, isLocal, runningNotZombie } from './procfs.js';
 
 export interface CheckpointResult { generation: number; dir: string; bytes: number; seconds: number }
 export interface JobInfo { rm: string; id: string | null }
@@ -34,53 +34,115 @@ export function imageName(p: ProcPeer): string {
   return `${safe(p.info.name)}-${safe(p.info.host)}-${p.info.pid}.img`;
 }
 
+/** A process of the job that is neither stopped nor ended: the generation waits for it to join. */
+interface Outside { host: string; kernelPid: number; what: string }
+
+const JOIN_GRACE_MS = 5000;   // as long as a new image waits for its own connection (native/core/init.c)
+
+/** A process that joined after every process of the generation had stopped: the generation is retried. */
+export class JoinedLate extends Error {}
+
 /**
  * SUSPEND for everyone, including processes that join while it runs (a
  * forked child joins before its parent can stop, so it is never missed).
- * A process that exits before it stopped is simply not part of this
- * generation. Returns the processes that stopped.
+ * Then every live child a stopped process reported, and every process that
+ * left while exec'ing, must have joined and stopped too (or ended): the
+ * generation waits for them (their new image joins in a moment), and
+ * fails naming any that cannot join (a static program, LD_PRELOAD or
+ * STASIS_* removed, no coordinator reached). A process that exits before
+ * it stopped is simply not part of this generation. Fills `stopped`.
  */
 async function suspendAll(peers: ProcPeer[], generation: number, late: () => ProcPeer[], timeoutMs: number,
-  log: (s: string) => void, stopped: ProcPeer[]): Promise<void> {
+  log: (s: string) => void, stopped: ProcPeer[], execingBefore: ProcPeer[]): Promise<void> {
   let pending = peers;
   const errors: string[] = [];
-  let execing: ProcPeer[] = [];
+  const children = new Map<ProcPeer, number[]>();
+  const exited: ProcPeer[] = [];
+  let execing = execingBefore;
   for (;;) {
-    if (!pending.length && execing.length) {
-      pending = await newImages(execing, late);
-      if (!pending.length) execing = [];   // ended, or an image that never joins (static)
+    if (!pending.length) {
+      const outside = outsiders(stopped, children, execing, exited);
+      if (!outside.length) break;
+      pending = await joinersOf(outside, late);
+      if (!pending.length) {   // some may have ended meanwhile
+        errors.push(...outsiders(stopped, children, execing, exited).map(notJoined));
+        break;
+      }
     }
-    if (!pending.length) break;
     const asked = pending;
     const settled = await Promise.allSettled(asked.map((p) => p.ask(`SUSPEND ${generation}`, timeoutMs)));
     settled.forEach((s, i) => {
       const peer = asked[i]!;
-      if (s.status === 'fulfilled' && s.value === 'SUSPENDED') stopped.push(peer);
-      else if (s.status === 'rejected' && peer.closed && isExecing(peer.info.host, peer.info.kernelPid)) execing.push(peer);
-      else if (s.status === 'rejected' && peer.closed) log(`${peer.label} exited before it stopped: not in generation ${generation}`);
-      else if (s.status === 'rejected') errors.push((s.reason as Error).message);
+      if (s.status === 'fulfilled' && /^SUSPENDED( |$)/.test(s.value)) {
+        stopped.push(peer);
+        children.set(peer, s.value.slice(10).split(',').filter((c) => c).map(Number));
+      } else if (s.status === 'rejected' && peer.closed && isExecing(peer.info.host, peer.info.kernelPid)) execing = [...execing, peer];
+      else if (s.status === 'rejected' && peer.closed) {
+        exited.push(peer);
+        log(`${peer.label} exited before it stopped: not in generation ${generation}`);
+      } else if (s.status === 'rejected') errors.push((s.reason as Error).message);
       else if (s.value.startsWith('FAILED')) errors.push(`${peer.label}: ${decodeArg(s.value.slice(7))}`);
       else errors.push(`${peer.label} answered '${s.value}' instead of SUSPENDED`);
     });
     pending = late();
-    execing = execing.filter((p) => !pending.some((q) => q.info.kernelPid === p.info.kernelPid));
   }
   if (errors.length) throw new Error(errors.join('; '));
   if (!stopped.length) throw new Error('every process exited before it stopped');
 }
 
+/** Processes of the job that have neither stopped in this generation nor ended. */
+function outsiders(stopped: ProcPeer[], children: Map<ProcPeer, number[]>, execing: ProcPeer[], exited: ProcPeer[]): Outside[] {
+  const key = (host: string, pid: number) => `${host}/${pid}`;
+  const accounted = new Set([...stopped, ...exited].map((p) => key(p.info.host, p.info.kernelPid)));
+  const out = new Map<string, Outside>();
+  for (const [parent, kids] of children) {
+    const host = parent.info.host;
+    for (const pid of kids) {
+      const k = key(host, pid);
+      if (accounted.has(k) || out.has(k)) continue;
+      if (isLocal(host) && (pid === process.pid || !runningNotZombie(pid))) continue;
+      const name = isLocal(host) ? ` (${commOf(pid)})` : '';
+      out.set(k, { host, kernelPid: pid, what: `process ${pid}${name} on ${host}, a child of ${parent.label},` });
+    }
+  }
+  for (const p of execing) {
+    const k = key(p.info.host, p.info.kernelPid);
+    if (!accounted.has(k) && !out.has(k) && isExecing(p.info.host, p.info.kernelPid)) {
+      const pid = p.info.kernelPid;
+      out.set(k, { host: p.info.host, kernelPid: pid, what: `process ${pid} (${commOf(pid)}) on ${p.info.host}, exec'd by ${p.label},` });
+    }
+  }
+  return [...out.values()];
+}
+
 /**
- * Processes that left while exec'ing: wait (up to 5 s) for their new images
- * to join, or for them to end, so the generation does not miss them.
+ * Waits (up to JOIN_GRACE_MS) for processes to join, and returns them; or
+ * returns none when the outsiders ended or can never join.
  */
-async function newImages(execing: ProcPeer[], late: () => ProcPeer[]): Promise<ProcPeer[]> {
-  for (let waited = 0; waited < 5000; waited += 20) {
+async function joinersOf(outside: Outside[], late: () => ProcPeer[]): Promise<ProcPeer[]> {
+  const hopeless = (o: Outside) => isLocal(o.host) && runningNotZombie(o.kernelPid) && cannotJoin(o.kernelPid) !== null;
+  for (let waited = 0; waited < JOIN_GRACE_MS; waited += 20) {
     const joined = late();
     if (joined.length) return joined;
-    if (!execing.some((p) => isExecing(p.info.host, p.info.kernelPid))) return [];
+    const waiting = outside.filter((o) => !isLocal(o.host) || runningNotZombie(o.kernelPid));
+    if (!waiting.length || waiting.some(hopeless)) return [];
     await new Promise((r) => setTimeout(r, 20));
   }
-  return [];
+  return late();
+}
+
+/** Why each process that left while exec'ing and still runs here is not in the job. */
+export function namedOutsiders(execing: ProcPeer[]): string[] {
+  return outsiders([], new Map(), execing, []).map(notJoined);
+}
+
+function notJoined(o: Outside): string {
+  if (!isLocal(o.host)) return `${o.what} is not in the job: it did not join within ${JOIN_GRACE_MS / 1000} s`;
+  if (!runningNotZombie(o.kernelPid)) return `${o.what} ended while the generation waited for it to join`;
+  const why = cannotJoin(o.kernelPid) ?? (hasLibstasis(o.kernelPid)
+    ? `libstasis is loaded but it did not join within ${JOIN_GRACE_MS / 1000} s (made by clone() without exec, or it cannot reach the coordinator)`
+    : `it did not join within ${JOIN_GRACE_MS / 1000} s`);
+  return `${o.what} is not in the job: ${why}`;
 }
 
 /**
@@ -104,14 +166,24 @@ function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
   return entry;
 }
 
+/**
+ * `late()` gives the processes that joined since it was last called;
+ * `execing` those that left earlier while exec'ing (their new image has not
+ * joined yet).
+ */
 export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[], store: Store, generation: number,
-  job: JobInfo, timeoutMs: number, log: (s: string) => void): Promise<CheckpointResult> {
+  job: JobInfo, timeoutMs: number, log: (s: string) => void, execing: ProcPeer[] = []): Promise<CheckpointResult> {
   const t0 = process.hrtime.bigint();
   const tmp = store.begin(generation);
   const peers: ProcPeer[] = [];
+  const joinedLate: ProcPeer[] = [];
   try {
-    await suspendAll(initial, generation, late, timeoutMs, log, peers);
+    await suspendAll(initial, generation, late, timeoutMs, log, peers, execing);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
+    // One that joined since everyone stopped ran while the others were
+    // saved: what it exchanged with them may be half in the images.
+    joinedLate.push(...late());
+    if (joinedLate.length) throw new JoinedLate(`${joinedLate.map((p) => p.label).join(', ')} joined while the others were saved`);
     const processes = peers.map((p, i) => savedEntry(p, saved[i]!));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const manifest: Manifest = {
@@ -125,13 +197,14 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     await barrier(peers, () => `RESUME ${generation}`, 'RESUMED', timeoutMs).catch((e: Error) => log(`after commit: ${e.message}`));
     return { generation, dir, bytes: manifest.totalBytes, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {
-    const alive = [...new Set([...initial, ...peers, ...late()])].filter((p) => !p.closed);
+    const alive = [...new Set([...initial, ...peers, ...joinedLate, ...late()])].filter((p) => !p.closed);
     // Resume before anything else can fail. Those still busy answering
     // SUSPEND or SAVE get RESUME 0 right after it: lines queue.
     await barrier(alive, () => 'RESUME 0', 'RESUMED', timeoutMs).catch((err: Error) => log(`resuming after abort: ${err.message}`));
     try { store.abort(generation); } catch (err) {
       log(`cannot remove aborted generation ${generation}: ${(err as Error).message} (its number is not used again)`);
     }
-    throw new Error(`checkpoint aborted, generation ${generation} not committed: ${(e as Error).message}`);
+    const Abort = e instanceof JoinedLate ? JoinedLate : Error;
+    throw new Abort(`checkpoint aborted, generation ${generation} not committed: ${(e as Error).message}`);
   }
 }

@@ -8,6 +8,7 @@ export interface ProcInfo {
   host: string;
   name: string;
   restored: boolean;
+  rejoined: boolean;    // a running process joining a new coordinator (its old one is gone)
   image: string | null;
   kernelPid: number;   // the kernel's pid now (differs from pid after a restart)
 }

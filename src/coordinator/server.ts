@@ -7,8 +7,10 @@ import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
 import { ProcPeer } from './peer.js';
-import { runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
+import { JoinedLate, namedOutsiders, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
 import { Every } from './every.js';
+
+const MAX_ATTEMPTS = 5;   // of one checkpoint, while processes keep joining during it
 
 export interface CoordinatorOptions {
   ckptDir: string;
@@ -42,6 +44,7 @@ export class Coordinator {
   private inProgress = 0;
   private restoring: ProcPeer[] = [];
   private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
+  private execing = new Map<string, ProcPeer>();   // left while exec'ing; their new image has not joined yet
   private intervalTimer: Every | null = null;
   private lastGeneration = 0;   // the last committed
   private lastNumber = 0;       // the last tried: an aborted generation's number is never reused
@@ -139,10 +142,13 @@ export class Coordinator {
       if (w[3] === 'cmd') {
         isCommand = true;
         sendLine(sock, `WELCOME 0 ${encodeArg(this.store.dir)}`);
+      } else if (w[3] === 'proc' && w[7] === '2' && this.opts.exitWhenIdle) {
+        // A private coordinator serves a new launch or restart of the job.
+        deny('a process of an earlier run does not join a private coordinator');
       } else if (w[3] === 'proc' && w.length >= 9) {
         peer = new ProcPeer(this.nextId++, sock, {
           pid: Number(w[4]), host: decodeArg(w[5]!), name: decodeArg(w[6]!),
-          restored: w[7] === '1', image: w[8] === '-' ? null : decodeArg(w[8]!),
+          restored: w[7] === '1', rejoined: w[7] === '2', image: w[8] === '-' ? null : decodeArg(w[8]!),
           kernelPid: Number(w[9] ?? w[4]),
         });
         this.join(peer);
@@ -157,13 +163,15 @@ export class Coordinator {
 
   private join(peer: ProcPeer): void {
     this.peers.set(peer.id, peer);
+    this.execing.delete(`${peer.info.host}/${peer.info.kernelPid}`);
     this.everConnected = true;
     this.learnPid(peer);
     // A new image (after exec, or a child started since a restart) learns
     // the job's pid table before anything else, then is welcomed.
-    if (!peer.info.restored && this.virtualOf.size) peer.send(`PIDS ${this.pidTable()}`);
+    // (One rejoining after its coordinator was lost has its table already.)
+    if (!peer.info.restored && !peer.info.rejoined && this.virtualOf.size) peer.send(`PIDS ${this.pidTable()}`);
     peer.send(`WELCOME ${peer.id} ${encodeArg(this.store.dir)}`);
-    this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : ''}`);
+    this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : peer.info.rejoined ? ' (rejoined)' : ''}`);
     this.lateJoiners?.push(peer);
     if (peer.info.restored && this.state === 'restoring') {
       this.restoring.push(peer);
@@ -182,7 +190,7 @@ export class Coordinator {
 
   private learnPid(peer: ProcPeer): void {
     const known = this.virtualOf.get(peer.info.kernelPid);
-    if (peer.info.restored) {
+    if (peer.info.restored || peer.info.rejoined) {
       if (peer.info.pid !== peer.info.kernelPid) this.virtualOf.set(peer.info.kernelPid, peer.info.pid);
     } else if (known !== undefined) {
       peer.info.pid = known;
@@ -211,6 +219,8 @@ export class Coordinator {
     peer.onClose(why);
     this.peers.delete(peer.id);
     this.opts.log(`${peer.label} left (${why})`);
+    for (const [k, p] of this.execing) if (!isExecing(p.info.host, p.info.kernelPid)) this.execing.delete(k);
+    if (isExecing(peer.info.host, peer.info.kernelPid)) this.execing.set(`${peer.info.host}/${peer.info.kernelPid}`, peer);
     if (this.opts.exitWhenIdle && this.everConnected && this.peers.size === 0) {
       // Let an aborting checkpoint finish its cleanup first.
       void this.chain.finally(() => this.exitUnlessExecing(peer));
@@ -230,6 +240,13 @@ export class Coordinator {
       setTimeout(() => this.exitUnlessExecing(last, waitedMs + 50), 50);
       return;
     }
+    // Its new image never joined (a static program): stay while it runs,
+    // so that checkpoints say why instead of finding no coordinator.
+    if (execing) {
+      if (waitedMs === 5000) this.opts.log(`${last.label} exec'd a program that did not join; serving until it ends`);
+      setTimeout(() => this.exitUnlessExecing(last, waitedMs + 1000), 1000);
+      return;
+    }
     this.shutdown('last process left');
   }
 
@@ -243,15 +260,11 @@ export class Coordinator {
     const run = this.chain.then(async () => {
       const peers = [...this.peers.values()].filter((p) => !p.closed);
       if (this.state === 'restoring') throw new Error('the job is still being restored');
-      if (!peers.length) throw new Error('no processes to checkpoint');
-      // A straggler of an aborted attempt may still write into its directory: never reuse its number.
-      const generation = Math.max(this.lastGeneration + 1, this.lastNumber + 1, this.store.nextGeneration());
-      this.lastNumber = generation;
-      tried = generation;
-      this.lateJoiners = [];
-      const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
-      const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log)
-        .finally(() => { this.lateJoiners = null; });
+      if (!peers.length) {
+        const outside = namedOutsiders([...this.execing.values()]);
+        throw new Error(outside.length ? `checkpoint refused: ${outside.join('; ')}` : 'no processes to checkpoint');
+      }
+      const { result, generation } = await this.checkpointRetried(peers, (g) => { tried = g; });
       this.lastGeneration = generation;
       this.lastOutcome = { generation, committed: true, at: new Date().toISOString() };
       this.alerted = null;
@@ -279,6 +292,34 @@ export class Coordinator {
     if (origin === 'interval' && reason !== this.alerted) {
       this.alerted = reason;
       this.opts.alert?.(line);
+    }
+  }
+
+  /**
+   * One generation; again (a few times) when a process joined while the
+   * others were being saved — an exec'ing image, a process rejoining — so
+   * that the next attempt includes it.
+   */
+  private async checkpointRetried(peers: ProcPeer[], numbered: (g: number) => void): Promise<{ result: CheckpointResult; generation: number }> {
+    for (let attempt = 1; ; attempt++) {
+      // A straggler of an aborted attempt may still write into its directory: never reuse its number.
+      const generation = Math.max(this.lastGeneration + 1, this.lastNumber + 1, this.store.nextGeneration());
+      this.lastNumber = generation;
+      numbered(generation);
+      this.lateJoiners = [];
+      const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
+      const execing = [...this.execing.values()].filter((p) => isExecing(p.info.host, p.info.kernelPid));
+      try {
+        const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs,
+          this.opts.log, execing);
+        return { result, generation };
+      } catch (e) {
+        if (!(e instanceof JoinedLate) || attempt >= MAX_ATTEMPTS) throw e;
+        this.opts.log(`${(e as Error).message}; trying again (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`);
+        peers = [...this.peers.values()].filter((p) => !p.closed);
+      } finally {
+        this.lateJoiners = null;
+      }
     }
   }
 

@@ -141,9 +141,10 @@ describe('pseudo-terminals', function () {
 
   it('refuses a pty whose master a process outside the job holds, naming it', async () => {
     const job = new Job();
+    let outsider = 0;   // holds the master, not our child: ended by pid
     try {
       const p = job.launch([join(programs, 'pty'), 'outsider']);
-      await p.waitFor(/^ready/, 20000);
+      outsider = Number((await p.waitFor(/^ready: .* master in process (\d+)/, 20000))[1]);
       const r = await job.cli(['command', '--ckpt-dir', job.dir, '--checkpoint']);
       assert.notEqual(r.exitCode, 0);
       assert.match(r.stderr, /pseudo-terminal whose master process \d+ \(sleep\), which is not in the job, holds too/);
@@ -153,6 +154,7 @@ describe('pseudo-terminals', function () {
       assert.equal(p.exited, false, 'the program keeps running after a refused checkpoint');
       await job.killTree(p);
     } finally {
+      if (outsider) process.kill(outsider, 'SIGKILL');
       await job.cleanup();
     }
   });

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -223,18 +224,44 @@ static void read_answers(int m) {
   }
 }
 
+/* `sleep 120` started without libstasis, never in the job, and not our
+ * child (a double fork: an outsider that only shares a descriptor with the
+ * job — a child of the job that never joined, or one that joined and then
+ * exec'd without libstasis, would fail the checkpoint for that reason
+ * first). It keeps every descriptor we pass on.
+ * Returns its pid; the test ends it. */
+static pid_t start_outsider(void) {
+  int report[2];
+  if (pipe(report) < 0) { perror("pipe"); exit(1); }
+  pid_t middle = fork();
+  if (middle == 0) {
+    close(report[0]);
+    pid_t pid = (pid_t)syscall(SYS_fork);   /* not libstasis's fork(): it never joins */
+    if (pid == 0) {
+      close(report[1]);
+      int null = open("/dev/null", O_RDWR);   /* not the job's stdio: the test waits for that to close */
+      for (int fd = 0; fd < 3; fd++) dup2(null, fd);
+      char *env[] = { NULL };
+      execle("/bin/sleep", "sleep", "120", (char *)NULL, env);
+      _exit(127);
+    }
+    ssize_t w = write(report[1], &pid, sizeof pid);
+    _exit(w == sizeof pid ? 0 : 1);
+  }
+  close(report[1]);
+  pid_t pid = -1;
+  if (read(report[0], &pid, sizeof pid) != sizeof pid) { perror("outsider"); exit(1); }
+  close(report[0]);
+  waitpid(middle, NULL, 0);
+  return pid;
+}
+
 /* The master goes to `sleep`, started without libstasis: not in the job. */
 static int outsider(void) {
   int m = posix_openpt(O_RDWR | O_NOCTTY);
   if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) { perror("pty"); return 1; }
   int s = open(ptsname(m), O_RDWR | O_NOCTTY);
-  pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlives this process */
-    unsetenv("LD_PRELOAD");
-    execlp("sleep", "sleep", "1000", (char *)NULL);
-    _exit(127);
-  }
+  pid_t pid = start_outsider();
   close(m);
   printf("ready: slave on fd %d, master in process %d\n", s, (int)pid);
   for (;;) pause();

@@ -1,18 +1,54 @@
 /* Holds a descriptor stasis cannot save yet, and keeps counting:
  *   unsupported pipe      the read end of a pipe whose write end is held by
- *                         a process outside the job (a plain `sleep`)
+ *                         a process outside the job (a plain `sleep`, not
+ *                         our child; the test kills it by the pid printed)
  *   unsupported io_uring  an io_uring instance
  *   unsupported none      nothing (the test traces it from outside)
  * A checkpoint must fail naming the descriptor; "tick N" goes on. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
+
+/* `sleep 120` started without libstasis, never in the job, and not our
+ * child (a double fork: an outsider that only shares a descriptor with the
+ * job — a child of the job that never joined, or one that joined and then
+ * exec'd without libstasis, would fail the checkpoint for that reason
+ * first). It keeps every descriptor we pass on.
+ * Returns its pid; the test ends it. */
+static pid_t start_outsider(void) {
+  int report[2];
+  if (pipe(report) < 0) { perror("pipe"); exit(1); }
+  pid_t middle = fork();
+  if (middle == 0) {
+    close(report[0]);
+    pid_t pid = (pid_t)syscall(SYS_fork);   /* not libstasis's fork(): it never joins */
+    if (pid == 0) {
+      close(report[1]);
+      int null = open("/dev/null", O_RDWR);   /* not the job's stdio: the test waits for that to close */
+      for (int fd = 0; fd < 3; fd++) dup2(null, fd);
+      char *env[] = { NULL };
+      execle("/bin/sleep", "sleep", "120", (char *)NULL, env);
+      _exit(127);
+    }
+    ssize_t w = write(report[1], &pid, sizeof pid);
+    _exit(w == sizeof pid ? 0 : 1);
+  }
+  close(report[1]);
+  pid_t pid = -1;
+  if (read(report[0], &pid, sizeof pid) != sizeof pid) { perror("outsider"); exit(1); }
+  close(report[0]);
+  waitpid(middle, NULL, 0);
+  return pid;
+}
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -20,14 +56,8 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "pipe") == 0) {
     int p[2];
     if (pipe(p) < 0) { perror("pipe"); return 1; }
-    pid_t child = fork();
-    if (child == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      close(p[0]);
-      char *env[] = { NULL };
-      execle("/bin/sleep", "sleep", "1000", (char *)NULL, env);
-      _exit(127);
-    }
+    fcntl(p[0], F_SETFD, FD_CLOEXEC);
+    pid_t child = start_outsider();
     close(p[1]);
     printf("holding fd %d, a pipe to process %d\n", p[0], (int)child);
   } else if (strcmp(mode, "io_uring") == 0) {

@@ -37,9 +37,14 @@ static void parent_waits(int report_fd) {
   close(report_fd);
 }
 
+/* A child of a process without coordinator (gone, or never reached) still
+ * gets its checkpoint thread: it joins when a coordinator is back. */
 static pid_t plain_fork(void) {
   pid_t pid = real_fork();
-  if (pid == 0) pid_forked_child();
+  if (pid == 0) {
+    pid_forked_child();
+    if (stasis_cfg.signal) ckpt_start_thread();
+  }
   return pid;
 }
 
