@@ -1,7 +1,7 @@
 // Running a coordinator until it is done: shared by `stasis coordinator`
 // and the lean entry private coordinators start through (private-main.ts).
 import { resolve } from 'node:path';
-import { writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { Coordinator } from './server.js';
 import { newToken, pidAlive, publish, unpublish, formatAddress } from './publish.js';
 import { waitForPrevious } from './spawn.js';
@@ -22,12 +22,14 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   delete process.env.STASIS_COORD_TOKEN;
   new Store(dir).ensure();
   if (a.listenFd === undefined) await waitForPrevious(dir);
+  let alertFd = a.alertFd;
   const coord = new Coordinator({
     ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
     expect: a.expect, exitWhenIdle: a.private === true, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
     // Written whole or not at all: the user's terminal or job output file may be gone (EPIPE, EBADF).
     alert: a.alertFd === undefined ? undefined : (s: string) => {
-      try { writeSync(a.alertFd!, `stasis: ${s}\n`); } catch { /* nobody to tell */ }
+      if (alertFd === undefined) return;
+      try { writeSync(alertFd, `stasis: ${s}\n`); } catch { /* nobody to tell */ }
     },
   });
   // Before it is published: whoever finds coordinator.json may signal it at once.
@@ -40,7 +42,11 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   if (a.private && a.ownerPid) {
     // Whoever started us died before any process connected (e.g. no such program).
     watch = setInterval(() => {
-      if (coord.processCount === 0 && !pidAlive(a.ownerPid!)) coord.shutdown(`owner ${a.ownerPid} is gone`);
+      if (pidAlive(a.ownerPid!)) return;
+      // Its stderr is no one's to write to now, and our copy must not keep
+      // a reader of it (`$(stasis launch … 2>&1)`) waiting for the job's other processes.
+      if (alertFd !== undefined) { try { closeSync(alertFd); } catch { /* already */ } alertFd = undefined; }
+      if (coord.processCount === 0) coord.shutdown(`owner ${a.ownerPid} is gone`);
     }, 200);
   }
   await coord.done();
