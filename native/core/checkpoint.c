@@ -100,14 +100,17 @@ static void finish_restart(void) {
   if (coord_connect(1, stasis_restart_info.image) < 0) {
     stasis_log("restored process continues without checkpoints");
   } else {
-    char line[1024];
-    while (coord_read_line(line, sizeof line) > 0 && strncmp(line, "RESUME", 6) != 0) {
+    static char line[COORD_LINE_MAX];   /* PIDS: the job's whole pid table */
+    int got;
+    while ((got = coord_read_line(line, sizeof line)) > 0 && strncmp(line, "RESUME", 6) != 0) {
       if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
       else if (strcmp(line, "ALL_RESTORED") == 0) {
         plugins_dispatch(STASIS_EVENT_ALL_RESTORED);
         coord_send("READY");
       } else coord_dispatch_line(line);
     }
+    /* Running on with part of the pid table would be silently wrong. */
+    if (got == -2) { stasis_log("restart failed: a line from the coordinator was too long"); _exit(70); }
   }
   suspended = 1;
   on_resume();
@@ -131,7 +134,7 @@ static void on_save(char *arg) {
 }
 
 static void serve(void) {
-  char line[8192];
+  static char line[COORD_LINE_MAX];
   for (;;) {
     int r = coord_read_line(line, sizeof line);
     if (r <= 0) break;

@@ -111,8 +111,9 @@ int plugins_dispatch(enum stasis_event ev);
 int plugins_claim_memory(uint64_t start, uint64_t end);  /* 1: a plugin restores it */
 
 /* coord.c */
+#define COORD_LINE_MAX 65536   /* docs/protocol.md: a line and its newline */
 int coord_connect(int restored, const char *image);
-int coord_read_line(char *buf, size_t cap);
+int coord_read_line(char *buf, size_t cap);   /* 1, 0 at EOF, -1 error, -2 line too long */
 int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void coord_close(void);
 void coord_encode(char *out, size_t cap, const char *s);  /* percent-encoding of one argument */
