@@ -105,6 +105,7 @@ static void adopt_new_coordinator_later(void) {
 static void finish_restart(void) {
   struct thread_rec *self = threads_ckpt();
   stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
+  stasis_kernel_pid = (pid_t)syscall(SYS_getpid);
   threads_after_restart_self(self);
   image_forget_buffers();
   coord_fd = -1;
