@@ -67,6 +67,7 @@ void threads_unlock_creation(void);
 void stasis_creation_enter(void);   /* around fork/pthread_create: no checkpoint meanwhile */
 void stasis_creation_leave(void);
 void threads_reset_after_fork(void);
+void exec_reset_after_fork(void);   /* exec.c */
 struct thread_rec *threads_main(void);
 struct thread_rec *threads_ckpt(void);
 

@@ -15,6 +15,7 @@
  * constructor runs (a checkpoint thread signals only its own threads). */
 #include "core.h"
 #include <dlfcn.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -42,25 +43,60 @@ __attribute__((constructor(210))) static void exec_resolve(void) {
   real_execveat = (execveat_fn)dlsym(RTLD_NEXT, "execveat");
 }
 
-/* 1 when this process's lock was taken; -1 when stasis is dormant. A child
- * of vfork (or of a clone sharing our memory) leaves the lock alone: it is
- * its parent's, and an exec that succeeds would never release it. */
-static int exec_begin(void) {
-  if (stasis_cfg.signal <= 0) return -1;
-  int own = (pid_t)syscall(SYS_getpid) == stasis_kernel_pid;
-  if (own) stasis_creation_enter();
+static void ignore_suspend_signal(void) {
   struct sigaction ign;
   memset(&ign, 0, sizeof ign);
   ign.sa_handler = SIG_IGN;
   stasis_real_sigaction(stasis_cfg.signal, &ign, NULL);
-  return own;
+}
+
+/* Threads of this process in an exec call: the handler comes back only
+ * when the last of them failed (the disposition is the whole process's).
+ * The count and the disposition change together, under a spin lock taken
+ * with every signal blocked (exec may be called from a signal handler). */
+static volatile int exec_lock, execing;
+
+static void exec_count(int delta) {
+  sigset_t all, old;
+  sigfillset(&all);
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, 8);
+  while (__atomic_exchange_n(&exec_lock, 1, __ATOMIC_ACQUIRE)) sched_yield();
+  execing += delta;
+  if (delta > 0) ignore_suspend_signal();
+  else if (execing == 0) threads_install_handler();
+  __atomic_store_n(&exec_lock, 0, __ATOMIC_RELEASE);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
+}
+
+/* A forked child is in no exec, whatever its parent's other threads were
+ * doing: its handler back, its count zero. */
+void exec_reset_after_fork(void) {
+  exec_lock = 0;
+  execing = 0;
+  threads_install_handler();
+}
+
+/* 1 when this process's lock was taken; -1 when stasis is dormant. A child
+ * of vfork (or of a clone sharing our memory) leaves the lock and the count
+ * alone: they are its parent's (an exec that succeeds would never give them
+ * back), and its signal dispositions are its own. */
+static int exec_begin(void) {
+  if (stasis_cfg.signal <= 0) return -1;
+  int own = (pid_t)syscall(SYS_getpid) == stasis_kernel_pid;
+  if (!own) { ignore_suspend_signal(); return 0; }
+  stasis_creation_enter();
+  exec_count(+1);
+  return 1;
 }
 
 /* The exec failed: the process goes on as before. */
 static int exec_failed(int own) {
   int err = errno;
-  if (own >= 0) threads_install_handler();
-  if (own > 0) stasis_creation_leave();
+  if (own == 0) threads_install_handler();
+  if (own > 0) {
+    exec_count(-1);
+    stasis_creation_leave();
+  }
   errno = err;
   return -1;
 }

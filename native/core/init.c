@@ -34,6 +34,7 @@ static void in_child(void) {
   stasis_internal_fds[0] = -1;
   stasis_coord_state = 0;
   threads_reset_after_fork();
+  exec_reset_after_fork();
 }
 
 __attribute__((constructor)) static void stasis_init(void) {

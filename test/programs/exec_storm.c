@@ -1,12 +1,13 @@
 /* Forks and execs in a tight loop, N rounds (argv[1], default 400): each
  * round starts a child that execs this program again as "exec_storm exit K"
  * (which exits with status K at once) through one of execve, execv,
- * execvp, execl, execlp, execle, fexecve, execveat; every third child is
- * made by vfork, and of the others every other one runs a second thread
- * at the time of the exec; and,
- * every fourth round, posix_spawn and system(). The parent checks each
- * status: "FAIL ..." for a child that did not exit with its K (one killed
- * by a signal says which), "iter I" every 50 rounds, "done N fails=F". */
+ * execvp, execl, execlp, execle, fexecve, execveat. Every third child is
+ * made by vfork; of the others, every other one runs a second thread at
+ * the time of the exec. Every fourth round also runs the program through
+ * posix_spawn and system(). All along, a thread of the parent keeps
+ * failing to exec a missing file. The parent checks each status: "FAIL
+ * ..." for a child that did not exit with its K (one killed by a signal
+ * says which), "iter I" every 50 rounds, "done N fails=F". */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,6 +26,20 @@ static char self[4096];
 static void *spin(void *arg) {
   (void)arg;
   for (volatile unsigned long n = 0;; n++) {}
+  return NULL;
+}
+
+/* Meanwhile a thread of the parent keeps calling exec on a path that does
+ * not exist: a failed exec must leave the process as it was (checkpoints
+ * still stop it). */
+static void *failing_execs(void *arg) {
+  (void)arg;
+  char *argv[] = { "missing", NULL };
+  for (;;) {
+    execv("/nonexistent/exec_storm", argv);
+    if (errno != ENOENT) printf("FAIL failed exec: %s\n", strerror(errno));
+    usleep(2000);
+  }
   return NULL;
 }
 
@@ -76,6 +91,8 @@ int main(int argc, char **argv) {
   if (len <= 0) { perror("readlink"); return 1; }
   self[len] = 0;
   int n = argc > 1 ? atoi(argv[1]) : 400, fails = 0;
+  pthread_t failer;
+  if (pthread_create(&failer, NULL, failing_execs, NULL) != 0) { perror("pthread_create"); return 1; }
   for (int i = 1; i <= n; i++) {
     int k = i % 100 + 1, status;
     pid_t pid = start_child(i, k);
