@@ -71,25 +71,43 @@ static void on_resume(void) {
 }
 
 /* The job's coordinator is a new one now: the settings, and the variables
- * children inherit, must name it. No malloc here (a stopped thread may hold
- * its lock): the environment points at static strings instead. */
+ * children inherit, must name it. The environment is the program's (perl
+ * frees its strings at exit): an entry is rewritten in place when the new
+ * value fits in its string, which needs no allocation while threads are
+ * stopped and gives nothing the program frees a new owner; one that does
+ * not fit is replaced by setenv() (the program's allocator) once the
+ * threads run again. Variables the program removed stay removed. */
+static const char *env_names[] = { "STASIS_COORD", "STASIS_TOKEN" };
+static int env_later[2];
+
+static const char *env_value(int i) { return i == 0 ? stasis_cfg.coord : stasis_cfg.token; }
+
 static void adopt_new_coordinator(void) {
-  static char coord_var[sizeof stasis_cfg.coord + 16], token_var[sizeof stasis_cfg.token + 16];
   snprintf(stasis_cfg.coord, sizeof stasis_cfg.coord, "%s", stasis_restart_info.coord);
   snprintf(stasis_cfg.token, sizeof stasis_cfg.token, "%s", stasis_restart_info.token);
-  snprintf(coord_var, sizeof coord_var, "STASIS_COORD=%s", stasis_cfg.coord);
-  snprintf(token_var, sizeof token_var, "STASIS_TOKEN=%s", stasis_cfg.token);
   extern char **environ;
-  for (char **e = environ; e && *e; e++) {
-    if (strncmp(*e, "STASIS_COORD=", 13) == 0) *e = coord_var;
-    else if (strncmp(*e, "STASIS_TOKEN=", 13) == 0) *e = token_var;
+  for (int i = 0; i < 2; i++) {
+    size_t n = strlen(env_names[i]), len = strlen(env_value(i));
+    env_later[i] = 0;
+    for (char **e = environ; e && *e; e++) {
+      if (strncmp(*e, env_names[i], n) != 0 || (*e)[n] != '=') continue;
+      if (strlen(*e + n + 1) >= len) memcpy(*e + n + 1, env_value(i), len + 1);
+      else env_later[i] = 1;
+    }
   }
+}
+
+static void adopt_new_coordinator_later(void) {
+  for (int i = 0; i < 2; i++)
+    if (env_later[i] && setenv(env_names[i], env_value(i), 1) < 0)
+      stasis_log("cannot set %s: %s", env_names[i], strerror(errno));
 }
 
 /* Restored process: fds and signal state back, coordinator, release. */
 static void finish_restart(void) {
   struct thread_rec *self = threads_ckpt();
   stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
+  stasis_kernel_pid = (pid_t)syscall(SYS_getpid);
   threads_after_restart_self(self);
   image_forget_buffers();
   coord_fd = -1;
@@ -102,17 +120,21 @@ static void finish_restart(void) {
   if (coord_connect(1, stasis_restart_info.image) < 0) {
     stasis_log("restored process continues without checkpoints");
   } else {
-    char line[1024];
-    while (coord_read_line(line, sizeof line) > 0 && strncmp(line, "RESUME", 6) != 0) {
+    static char line[COORD_LINE_MAX];   /* PIDS: the job's whole pid table */
+    int got;
+    while ((got = coord_read_line(line, sizeof line)) > 0 && strncmp(line, "RESUME", 6) != 0) {
       if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
       else if (strcmp(line, "ALL_RESTORED") == 0) {
         plugins_dispatch(STASIS_EVENT_ALL_RESTORED);
         coord_send("READY");
       } else coord_dispatch_line(line);
     }
+    /* Running on with part of the pid table would be silently wrong. */
+    if (got == -2) { stasis_log("restart failed: a line from the coordinator was too long"); _exit(70); }
   }
   suspended = 1;
   on_resume();
+  adopt_new_coordinator_later();   /* malloc is safe again */
   plugins_dispatch(STASIS_EVENT_RESTARTED);
 }
 
@@ -133,7 +155,7 @@ static void on_save(char *arg) {
 }
 
 static void serve(void) {
-  char line[8192];
+  static char line[COORD_LINE_MAX];
   for (;;) {
     int r = coord_read_line(line, sizeof line);
     if (r <= 0) break;

@@ -21,7 +21,7 @@
 
 int coord_fd = -1;
 int stasis_orphaned;
-static char inbuf[65536];
+static char inbuf[COORD_LINE_MAX];   /* one whole line, newline included */
 static size_t inlen;
 
 /* Keep our socket out of the program's way: a high descriptor number. */
@@ -127,7 +127,7 @@ static int hello(int fd, const char *addr, const char *token, int kind, const ch
     coord_close();
     return -1;
   }
-  static char line[4096];
+  static char line[COORD_LINE_MAX];   /* PIDS lines come before WELCOME */
   int got;
   while ((got = coord_read_line(line, sizeof line)) > 0 && strncmp(line, "WELCOME ", 8) != 0 && coord_dispatch_line(line)) {}
   if (got <= 0 || strncmp(line, "WELCOME ", 8) != 0) {
@@ -233,21 +233,28 @@ int coord_send(const char *fmt, ...) {
   return 0;
 }
 
-/* One line without its newline; 0 at end of stream, -1 on error. */
+/* One line without its newline; 0 at end of stream, -1 on error, -2 for a
+ * line longer than `cap` - 1 or than the protocol allows (never cut). */
 int coord_read_line(char *out, size_t cap) {
   out[0] = 0;
   for (;;) {
     char *nl = memchr(inbuf, '\n', inlen);
     if (nl) {
       size_t len = nl - inbuf;
-      size_t copy = len < cap - 1 ? len : cap - 1;
-      memcpy(out, inbuf, copy);
-      out[copy] = 0;
+      if (len >= cap) {
+        stasis_log("coordinator line of %zu bytes does not fit (at most %zu): '%.40s...'", len, cap - 1, inbuf);
+        return -2;
+      }
+      memcpy(out, inbuf, len);
+      out[len] = 0;
       memmove(inbuf, nl + 1, inlen - len - 1);
       inlen -= len + 1;
       return 1;
     }
-    if (inlen == sizeof inbuf) return -1;
+    if (inlen == sizeof inbuf) {
+      stasis_log("coordinator line longer than the protocol's %zu bytes: '%.40s...'", sizeof inbuf, inbuf);
+      return -2;
+    }
     ssize_t r = recv(coord_fd, inbuf + inlen, sizeof inbuf - inlen, 0);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return r == 0 ? 0 : -1;

@@ -35,6 +35,8 @@ struct stasis_config {
 };
 extern struct stasis_config stasis_cfg;
 extern int stasis_internal_fds[4];  /* fds the core owns (skipped by plugins) */
+extern pid_t stasis_kernel_pid;     /* the kernel's pid of the process owning this memory */
+int stasis_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 int stasis_is_internal_fd(int fd);
 
 /* threads.c */
@@ -65,6 +67,7 @@ void threads_unlock_creation(void);
 void stasis_creation_enter(void);   /* around fork/pthread_create: no checkpoint meanwhile */
 void stasis_creation_leave(void);
 void threads_reset_after_fork(void);
+void exec_reset_after_fork(void);   /* exec.c */
 struct thread_rec *threads_main(void);
 struct thread_rec *threads_ckpt(void);
 
@@ -115,12 +118,13 @@ int plugins_dispatch(enum stasis_event ev);
 int plugins_claim_memory(uint64_t start, uint64_t end);  /* 1: a plugin restores it */
 
 /* coord.c */
+#define COORD_LINE_MAX 65536   /* docs/protocol.md: a line and its newline */
 int coord_connect(int kind, const char *image);   /* kind: 0 new, 1 restored, 2 orphaned */
 int coord_rejoin(void);   /* a running process joins the coordinator its store names */
 /* This process, or its parent when it forked it, lost its coordinator: it
  * belongs to an earlier run of the job (HELLO kind 2). */
 extern int stasis_orphaned;
-int coord_read_line(char *buf, size_t cap);
+int coord_read_line(char *buf, size_t cap);   /* 1, 0 at EOF, -1 error, -2 line too long */
 int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void coord_close(void);
 void coord_encode(char *out, size_t cap, const char *s);  /* percent-encoding of one argument */

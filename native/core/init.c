@@ -6,10 +6,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct stasis_config stasis_cfg;
 int stasis_internal_fds[4] = { -1, -1, -1, -1 };
+pid_t stasis_kernel_pid;
 
 int stasis_is_internal_fd(int fd) {
   for (int i = 0; i < 4; i++) if (stasis_internal_fds[i] == fd && fd >= 0) return 1;
@@ -26,11 +28,13 @@ static void copy_env(char *dst, size_t cap, const char *name) {
 /* A forked child has no checkpoint thread and must not talk on the
  * parent's connection (plugins/proctree starts its own). */
 static void in_child(void) {
+  stasis_kernel_pid = (pid_t)syscall(SYS_getpid);
   if (coord_fd >= 0) close(coord_fd);
   coord_fd = -1;
   stasis_internal_fds[0] = -1;
   stasis_coord_state = 0;
   threads_reset_after_fork();
+  exec_reset_after_fork();
 }
 
 __attribute__((constructor)) static void stasis_init(void) {
@@ -39,6 +43,7 @@ __attribute__((constructor)) static void stasis_init(void) {
   copy_env(stasis_cfg.ckpt_dir, sizeof stasis_cfg.ckpt_dir, "STASIS_CKPT_DIR");
   copy_env(stasis_cfg.fault, sizeof stasis_cfg.fault, "STASIS_FAULT");
   stasis_debug_on = getenv("STASIS_DEBUG") != NULL;
+  stasis_kernel_pid = (pid_t)syscall(SYS_getpid);
   if (!stasis_cfg.coord[0]) return;
   const char *sig = getenv("STASIS_SIGNAL");
   stasis_cfg.signal = sig ? atoi(sig) : SIGRTMAX - 2;

@@ -13,21 +13,22 @@
 static char *text;
 static size_t text_cap;
 
+/* The whole of /proc/self/maps in a fresh buffer. Each call starts at 1 MiB
+ * and doubles only while the map does not fit: nothing carries over from
+ * one checkpoint to the next. */
 static int slurp_maps(size_t *len) {
-  for (;;) {
-    if (!text) {
-      text_cap = text_cap ? text_cap * 2 : (1 << 20);
-      text = mmap(NULL, text_cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (text == MAP_FAILED) { text = NULL; return -1; }
-    }
+  for (size_t cap = 1 << 20;; cap *= 2) {
+    text = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (text == MAP_FAILED) { text = NULL; return -1; }
+    text_cap = cap;
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     size_t n = 0;
     ssize_t r;
-    while (n < text_cap - 1 && (r = read(fd, text + n, text_cap - 1 - n)) > 0) n += r;
+    while (n < cap - 1 && (r = read(fd, text + n, cap - 1 - n)) > 0) n += r;
     close(fd);
-    if (n < text_cap - 1) { text[n] = 0; *len = n; return 0; }
-    munmap(text, text_cap);
+    if (n < cap - 1) { text[n] = 0; *len = n; return 0; }
+    munmap(text, cap);
     text = NULL;
   }
 }
@@ -111,6 +112,7 @@ void memory_free_map(struct memory_map *m) {
   m->regions = NULL;
   if (text) munmap(text, text_cap);
   text = NULL;
+  text_cap = 0;
 }
 
 void memory_forget_buffers(void) {

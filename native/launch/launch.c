@@ -10,11 +10,22 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Every signal default and unblocked, except the suspend signal (as
+ * libstasis reads it, init.c): ignored until the program's libstasis
+ * constructor installs its handler, so that no suspend signal can end the
+ * program before it has one (an ignored signal stays ignored across exec). */
 static void reset_signals(void) {
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+  const char *env = getenv("STASIS_SIGNAL");
+  int suspend = env ? atoi(env) : SIGRTMAX - 2;
+  if (getenv("STASIS_COORD") && suspend > 0 && suspend < NSIG && suspend != SIGKILL && suspend != SIGSTOP) {
+    struct sigaction ign = dfl;
+    ign.sa_handler = SIG_IGN;
+    sigaction(suspend, &ign, NULL);
+  }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);

@@ -3,6 +3,7 @@
 import type { Socket } from 'node:net';
 
 export const PROTOCOL_VERSION = 1;
+/** The longest line either side sends or reads, its newline included. */
 export const MAX_LINE = 64 * 1024;
 
 const SAFE = /[A-Za-z0-9\-._~/:,=+@]/;
@@ -50,4 +51,21 @@ export function readLines(sock: Socket, onLine: (line: string) => void, onEnd: (
 
 export function sendLine(sock: Socket, line: string): void {
   if (!sock.destroyed) sock.write(`${line}\n`);
+}
+
+/**
+ * `VERB a,b,c,...` as few lines as it takes to keep each within MAX_LINE
+ * (a list too long for one line, like the job's pid table, is split; the
+ * receiver adds up the lines).
+ */
+export function listLines(verb: string, items: string[]): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const item of items) {
+    if (`${verb} ${item}`.length + 1 > MAX_LINE) throw new Error(`${verb}: item too long for a line: ${item.slice(0, 40)}...`);
+    if (line && line.length + 1 + item.length + 1 > MAX_LINE) { lines.push(line); line = ''; }
+    line = line ? `${line},${item}` : `${verb} ${item}`;
+  }
+  if (line) lines.push(line);
+  return lines;
 }

@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
-import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
+import { decodeArg, encodeArg, listLines, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
 import { ProcPeer } from './peer.js';
 import { JoinedLate, namedOutsiders, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
 import { Every } from './every.js';
@@ -169,7 +169,7 @@ export class Coordinator {
     // A new image (after exec, or a child started since a restart) learns
     // the job's pid table before anything else, then is welcomed.
     // (One rejoining after its coordinator was lost has its table already.)
-    if (!peer.info.restored && !peer.info.rejoined && this.virtualOf.size) peer.send(`PIDS ${this.pidTable()}`);
+    if (!peer.info.restored && !peer.info.rejoined) for (const l of listLines('PIDS', this.pidTable())) peer.send(l);
     peer.send(`WELCOME ${peer.id} ${encodeArg(this.store.dir)}`);
     this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : peer.info.rejoined ? ' (rejoined)' : ''}`);
     this.lateJoiners?.push(peer);
@@ -197,8 +197,8 @@ export class Coordinator {
     }
   }
 
-  private pidTable(): string {
-    return [...this.virtualOf].map(([kernel, virt]) => `${virt}=${kernel}`).join(',');
+  private pidTable(): string[] {
+    return [...this.virtualOf].map(([kernel, virt]) => `${virt}=${kernel}`);
   }
 
   /** Every expected process is back: let them all continue together. */
@@ -206,8 +206,8 @@ export class Coordinator {
     const peers = this.restoring.filter((p) => !p.closed);
     this.opts.log(`all ${this.opts.expect} restored process(es) connected: resuming`);
     // Each learns where the others are now, before any of them runs on.
-    const pids = peers.map((p) => `${p.info.pid}=${p.info.kernelPid}`).join(',');
-    for (const p of peers) p.send(`PIDS ${pids}`);
+    const pids = listLines('PIDS', peers.map((p) => `${p.info.pid}=${p.info.kernelPid}`));
+    for (const p of peers) for (const l of pids) p.send(l);
     // Pids not in the table map to themselves: the coordinator need not say so.
     // Then, with everyone restored and still, a process may take over what
     // another restored (a description they share); only then do any run.

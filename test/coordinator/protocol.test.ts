@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeArg, encodeArg } from '../../src/coordinator/protocol.js';
+import { decodeArg, encodeArg, listLines, MAX_LINE } from '../../src/coordinator/protocol.js';
 import { Coordinator } from '../../src/coordinator/server.js';
 import { killPid, LineClient, pidAlive, sleep, startCoordinator } from './util.js';
 
@@ -29,6 +29,24 @@ describe('protocol: argument encoding', () => {
     assert.equal(encodeArg('é'), '%C3%A9');
     assert.equal(encodeArg('\n'), '%0A');
     assert.equal(decodeArg('%c3%a9'), 'é', 'lower-case hex is accepted');
+  });
+});
+
+describe('protocol: lists longer than a line', () => {
+  it('a pid table of 20 000 processes is split over PIDS lines of at most 64 KiB that add up to it', () => {
+    const items = Array.from({ length: 20000 }, (_, i) => `${4194303 - i}=${1000000 + i}`);
+    const lines = listLines('PIDS', items);
+    assert.ok(lines.length > 1, 'one line holds it all');
+    for (const l of lines) {
+      assert.ok(l.length + 1 <= MAX_LINE, `a line of ${l.length} bytes`);
+      assert.match(l, /^PIDS \d+=\d+(,\d+=\d+)*$/);
+    }
+    assert.deepEqual(lines.flatMap((l) => l.slice(5).split(',')), items);
+  });
+
+  it('a short table is one line, an empty one none', () => {
+    assert.deepEqual(listLines('PIDS', ['1=2', '3=4']), ['PIDS 1=2,3=4']);
+    assert.deepEqual(listLines('PIDS', []), []);
   });
 });
 

@@ -81,11 +81,13 @@ static inline const char *fdu_field(const char *info, const char *key) {
   return NULL;
 }
 
-/* Whole small file into a growable mmap'd buffer; length, or -1. */
+/* Whole small file into a growable mmap'd buffer, kept for the next call;
+ * length, or -1. It grows only when the file does not fit (a caller that
+ * frees the buffer must zero *cap too). */
 static inline ssize_t fdu_slurp(const char *path, char **buf, size_t *cap) {
   for (;;) {
     if (!*buf) {
-      *cap = *cap ? *cap * 2 : 65536;
+      if (!*cap) *cap = 65536;
       *buf = fdu_alloc(*cap);
       if (!*buf) return -1;
     }
@@ -98,6 +100,7 @@ static inline ssize_t fdu_slurp(const char *path, char **buf, size_t *cap) {
     if (n < *cap - 1) { (*buf)[n] = 0; return (ssize_t)n; }
     fdu_free(*buf, *cap);
     *buf = NULL;
+    *cap *= 2;
   }
 }
 

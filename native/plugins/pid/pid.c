@@ -71,7 +71,8 @@ static void rebuild(void) {
   __atomic_store_n(&npairs, n, __ATOMIC_SEQ_CST);
 }
 
-/* "PIDS v=r,v=r,...": where the job's other processes are now (restart). */
+/* "PIDS v=r,v=r,...": where the job's other processes are now (restart);
+ * a large table comes as several lines, each adding to it. */
 static void learn_pids(const char *args) {
   for (const char *p = args; *p;) {
     char *end;
@@ -80,7 +81,7 @@ static void learn_pids(const char *args) {
     long r = strtol(end + 1, &end, 10);
     int i = 0;
     while (i < npairs && table[i].virt != v) i++;
-    if (i == MAX_PAIRS) break;
+    if (i == MAX_PAIRS) { stasis_log("pid table full (%d processes and threads): %ld not translated", MAX_PAIRS, v); break; }
     table[i] = (struct pid_pair){ (pid_t)v, (pid_t)r };
     if (r == syscall(SYS_getpid)) self_virt = (pid_t)v;   /* a new image of a restored process */
     if (i == npairs) __atomic_store_n(&npairs, npairs + 1, __ATOMIC_SEQ_CST);

@@ -78,7 +78,7 @@ static int linked_name(char *name, size_t cap, unsigned long long ino) {
 static int emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int emit(const char *fmt, ...) {
   for (;;) {
-    if (!out) { out_cap = out_cap ? out_cap * 2 : 65536; if (!(out = fdu_alloc(out_cap))) return -1; }
+    if (!out) { out_cap = 65536; if (!(out = fdu_alloc(out_cap))) return -1; }
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(out + out_len, out_cap - out_len, fmt, ap);
