@@ -215,18 +215,19 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
   const segs: Segment[] = [];
   let p = start('node', [stasisBin, 'launch', '--ckpt-dir', ckpt, '--', ...w.argv], dir, w.env);
   const procs = [p];
+  let t0 = p.started;
   try {
     for (let round = 1; round <= rounds; round++) {
       // Launch: anywhere in the first 45% of the run. A restart resumes with at
       // least 55% left, minus its start-up: within the next 35%.
       const at = Math.round(T * (round === 1 ? 0.1 + 0.35 * rand() : 0.1 + 0.25 * rand()));
       const killAfter = Math.round(T * 0.25 * rand());
-      await Promise.race([sleep(Math.max(0, p.started + at - Date.now())), p.done]);
+      await Promise.race([sleep(Math.max(0, t0 + at - Date.now())), p.done]);
       if (p.exited) throw fail(`the job ended (exit ${p.exitCode}) before checkpoint ${round} at ${at} ms`, p);
       const lo = p.stdout().length;
-      const asked = Date.now() - p.started;
+      const asked = Date.now() - t0;
       const ck = await execa('node', [stasisBin, 'command', '--ckpt-dir', ckpt, '--checkpoint', '--json'], { reject: false, stdin: 'ignore', timeout: 60000 });
-      history.push(`checkpoint ${round} at ${asked} ms (drawn ${at}), took ${Date.now() - p.started - asked} ms`);
+      history.push(`checkpoint ${round} at ${asked} ms (drawn ${at}), took ${Date.now() - t0 - asked} ms`);
       if (ck.exitCode !== 0) throw fail(`checkpoint ${round} failed (${ck.timedOut ? 'no answer in 60 s' : ck.exitCode}): ${ck.stderr}`, p);
       const gen = JSON.parse(ck.stdout).generation;
       if (gen !== round) throw fail(`checkpoint ${round} committed generation ${gen}`, p);
@@ -239,6 +240,9 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
       segs.push({ out: p.stdout(), lo });
       p = start('node', [stasisBin, 'restart', ckpt], dir);
       procs.push(p);
+      // The next moment counts from when the restored job runs again.
+      t0 = await resumed(ckpt, round, p);
+      history.push(`restart ${round} running after ${t0 - p.started} ms`);
     }
     await p.wait(w.timeoutMs ?? Math.max(60000, 6 * T), `${w.name} last restart`);
     segs.push({ out: p.stdout(), lo: 0 });
@@ -271,6 +275,17 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
 }
 
 /** The store's private coordinator, if that pid is still one (a node failure takes it too). */
+/** When the coordinator has released the `n`th restart's processes (coordinator.log). */
+async function resumed(ckpt: string, n: number, p: Proc): Promise<number> {
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline && !p.exited) {
+    const log = readFileSync(join(ckpt, 'coordinator.log'), 'utf8');
+    if ((log.match(/restored process\(es\) connected: resuming/g) ?? []).length >= n) return Date.now();
+    await sleep(25);
+  }
+  return Date.now();
+}
+
 export function coordinatorPid(ckpt: string): number | null {
   try {
     const pid = JSON.parse(readFileSync(join(ckpt, 'coordinator.json'), 'utf8')).pid;

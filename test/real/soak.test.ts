@@ -59,7 +59,10 @@ describe('soak: 200 checkpoints of a job that forks and execs continuously', fun
       const out = p.stdout().toString();
       const broken = out.split('\n').filter((l) => l.startsWith('BROKEN'));
       assert.deepEqual(broken, [], 'children failed during checkpoints');
-      assert.equal(out, ref.stdout + '\n', 'stdout differs from the uninterrupted run');
+      const want = `${ref.stdout}\n`.split('\n'), got = out.split('\n');
+      const at = want.findIndex((l, i) => got[i] !== l);
+      assert.ok(at < 0 && got.length === want.length,
+        `stdout differs from the uninterrupted run at line ${at + 1}: ${JSON.stringify(got[at])}, expected ${JSON.stringify(want[at])} (${got.length} lines, expected ${want.length})`);
     } finally {
       if (!p.exited) await killTree(p.pid);
       const coord = coordinatorPid(ckpt);
