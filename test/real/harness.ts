@@ -174,20 +174,33 @@ export function checkSegments(ref: Buffer, segs: Segment[]): string | null {
       }
     }
     if (!next.length) {
+      // Explain at the start that matches longest.
       const s = starts[0]!;
+      let best = s + prev.lo, bestLen = -1;
+      for (const s2 of starts) {
+        for (let c = s2 + prev.lo; c <= s2 + prev.out.length; c++) {
+          const n = common(ref, seg.out, c);
+          if (n > bestLen) { best = c; bestLen = n; }
+        }
+      }
       return `stdout of restart ${k} does not continue the reference from checkpoint ${k} (between byte ${s + prev.lo} and ${s + prev.out.length})` +
-        `${last ? ' to its end' : ''}: ${firstDiff(ref, seg.out, s + prev.lo)}`;
+        `${last ? ' to its end' : ''}: ${firstDiff(ref, seg.out, best)}`;
     }
     starts = [...new Set(next)];
   }
   return null;
 }
 
-function firstDiff(ref: Buffer, got: Buffer, at: number): string {
+function common(ref: Buffer, got: Buffer, at: number): number {
   let i = 0;
   while (i < got.length && at + i < ref.length && got[i] === ref[at + i]) i++;
-  const line = (b: Buffer, from: number) => JSON.stringify(b.subarray(Math.max(0, b.lastIndexOf(10, from - 1) + 1), from + 60).toString().split('\n').slice(0, 2).join('\\n'));
-  return `got ${got.length} bytes, first difference at its byte ${i}: got ${line(got, i)}, reference ${line(ref, at + i)} (reference has ${ref.length} bytes)`;
+  return i;
+}
+
+function firstDiff(ref: Buffer, got: Buffer, at: number): string {
+  const i = common(ref, got, at);
+  const line = (b: Buffer, from: number) => JSON.stringify(b.subarray(from > 0 ? b.lastIndexOf(10, from - 1) + 1 : 0, from + 60).toString().split('\n').slice(0, 2).join('\\n'));
+  return `got ${got.length} bytes, aligned at reference byte ${at}, first difference at its byte ${i}: got ${line(got, i)}, reference ${line(ref, at + i)} (reference has ${ref.length} bytes)`;
 }
 
 export interface CrOptions {

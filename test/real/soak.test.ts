@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stasisBin } from '../helpers/stasis.js';
+import { CommandClient, locate } from '../../src/coordinator/client.js';
 import { Proc, coordinatorPid, killTree, removeTempDirs, sleep, tempDir, workloads } from './harness.js';
 
 const CHECKPOINTS = 200;
@@ -31,16 +32,22 @@ describe('soak: 200 checkpoints of a job that forks and execs continuously', fun
     const failures: string[] = [];
     const generations: number[] = [];
     const started = Date.now();
+    let client: CommandClient | undefined;
     try {
       await sleep(300);
+      // What `stasis command --checkpoint` does, on one connection: 200 Node
+      // start-ups would take most of the time.
+      client = await CommandClient.open(locate({ ckptDir: ckpt }));
       for (let k = 1; k <= CHECKPOINTS && !p.exited; k++) {
-        const ck = await execa('node', [stasisBin, 'command', '--ckpt-dir', ckpt, '--checkpoint', '--json'], { reject: false, stdin: 'ignore' });
-        if (ck.exitCode === 0) generations.push(JSON.parse(ck.stdout).generation);
-        else failures.push(`#${k}: ${ck.stderr.trim().split('\n').at(-1)}`);
+        try {
+          const [, g] = await client.request('CHECKPOINT');
+          generations.push(Number(g));
+        } catch (e) { failures.push(`#${k}: ${(e as Error).message}`); }
         if (Date.now() - started > 170000) { failures.push(`stopped after ${k} checkpoints: 170 s`); break; }
         await sleep(20);
       }
       const took = (Date.now() - started) / 1000;
+      client.close();
       writeFileSync(join(dir, 'stop'), '');
       await p.wait(60000, 'soak job after stop');
       process.stderr.write(`      soak: ${generations.length} checkpoints committed, ${failures.length} failed, in ${took.toFixed(1)} s\n`);
@@ -64,6 +71,7 @@ describe('soak: 200 checkpoints of a job that forks and execs continuously', fun
       assert.ok(at < 0 && got.length === want.length,
         `stdout differs from the uninterrupted run at line ${at + 1}: ${JSON.stringify(got[at])}, expected ${JSON.stringify(want[at])} (${got.length} lines, expected ${want.length})`);
     } finally {
+      client?.close();
       if (!p.exited) await killTree(p.pid);
       const coord = coordinatorPid(ckpt);
       if (coord) { try { process.kill(coord, 'SIGKILL'); } catch { /* gone */ } }

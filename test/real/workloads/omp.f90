@@ -3,7 +3,7 @@
 program omp_sums
   use omp_lib
   implicit none
-  integer(8), parameter :: n = 15000000_8
+  integer(8), parameter :: n = 40000000_8
   integer(8) :: i, s
   integer :: step
   print '(a,i0)', 'threads ', omp_get_max_threads()
