@@ -9,6 +9,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stasisBin } from '../helpers/stasis.js';
 import { CommandClient, locate } from '../../src/coordinator/client.js';
+import { decodeArg } from '../../src/coordinator/protocol.js';
 import { Proc, coordinatorPid, killTree, removeTempDirs, sleep, tempDir, workloads } from './harness.js';
 
 const CHECKPOINTS = 200;
@@ -61,6 +62,7 @@ describe('soak: 200 checkpoints of a job that forks and execs continuously', fun
         await sleep(20);
       }
       const took = (Date.now() - started) / 1000;
+      const status = JSON.parse(decodeArg((await client.request('STATUS'))[1] ?? '')) as { generation: number };
       client.close();
       writeFileSync(join(dir, 'stop'), '');
       await p.wait(60000, 'soak job after stop');
@@ -77,6 +79,7 @@ describe('soak: 200 checkpoints of a job that forks and execs continuously', fun
       }
       const expected = Array.from({ length: generations.length }, (_, i) => i + 1);
       if (generations.join() !== expected.join()) problems.push(`generations not numbered 1, 2, 3… in order: ${ranges(generations)}`);
+      if (status.generation !== (generations.at(-1) ?? 0)) problems.push(`stasis command --status says generation ${status.generation}, the last checkpoint committed ${generations.at(-1)}`);
       if (committed !== generations.length) problems.push(`coordinator.log reports ${committed} committed generations for ${generations.length} successful checkpoints`);
       const newest = generations.slice(-2).map((g) => `gen-${String(g).padStart(6, '0')}`);
       if (gens.join() !== newest.join()) problems.push(`--keep 2 left ${gens.join(', ')}, expected ${newest.join(', ')}`);
