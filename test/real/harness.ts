@@ -117,7 +117,8 @@ export function listing(dir: string, under = ''): string[] {
 
 export interface Workload {
   name: string;
-  argv: string[];                       // run in the job's directory
+  argv: string[];                       // run in the job's directory; argv[0] an absolute path
+                                        // (Debian's program, not a wrapper earlier in PATH such as a pyenv shim)
   env?: Record<string, string>;         // what the user sets for this program
   setup?: (dir: string) => void | Promise<void>;  // the job's input files
   outputs?: string[];                   // files whose bytes must equal the reference's

@@ -8,14 +8,14 @@ describe('real programs: perl, gawk, python3, checkpointed, killed and restarted
   after(removeTempDirs);
 
   realTest('perl with Digest::MD5, backticks, system() and %ENV', {
-    name: 'perl', argv: ['perl', join(workloads, 'perl.pl')],
+    name: 'perl', argv: ['/usr/bin/perl', join(workloads, 'perl.pl')],
   });
 
   realTest('gawk with "cmd" | getline, close() and system()', {
-    name: 'gawk', argv: ['gawk', '-f', join(workloads, 'gawk.awk')],
+    name: 'gawk', argv: ['/usr/bin/gawk', '-f', join(workloads, 'gawk.awk')],
   });
 
   realTest('python3 with subprocess.run, shell=True, os.system and a ProcessPoolExecutor', {
-    name: 'python3', argv: ['python3', join(workloads, 'python.py')],
+    name: 'python3', argv: ['/usr/bin/python3', join(workloads, 'python.py')],
   });
 });

@@ -9,7 +9,7 @@ describe('real programs: make -j2, checkpointed, killed and restarted twice', fu
   after(removeTempDirs);
 
   realTest('make -j2 builds the same program with the same exit status', {
-    name: 'make', argv: ['make', '-j2'], stdout: 'ignore', after: ['./prog'],
+    name: 'make', argv: ['/usr/bin/make', '-j2'], stdout: 'ignore', after: ['./prog'],
     setup: (dir) => { execFileSync('sh', [join(workloads, 'make-project.sh')], { cwd: dir }); },
   });
 });

@@ -8,10 +8,10 @@ describe('real programs: shell scripts, checkpointed, killed and restarted twice
   after(removeTempDirs);
 
   realTest('bash script with $(…), pipelines, set -e, a log on fd 3 and a loop redirected to a file', {
-    name: 'bash', argv: ['bash', join(workloads, 'bash.sh')], outputs: ['log.txt', 'table.txt'],
+    name: 'bash', argv: ['/bin/bash', join(workloads, 'bash.sh')], outputs: ['log.txt', 'table.txt'],
   });
 
   realTest('dash script with $(…), pipelines, set -e and sh -c children exiting 0-3', {
-    name: 'dash', argv: ['dash', join(workloads, 'dash.sh')],
+    name: 'dash', argv: ['/bin/dash', join(workloads, 'dash.sh')],
   });
 });

@@ -35,12 +35,12 @@ describe('soak: 200 checkpoints of a job that forks and execs continuously', fun
   it(`commits all ${CHECKPOINTS} checkpoints, keeps 2, and prints what an uninterrupted run prints`, async () => {
     const refDir = tempDir('stasis-soak-ref-');
     writeFileSync(join(refDir, 'stop'), '');
-    const ref = await execa('bash', [script, N], { cwd: refDir, stdin: 'ignore', reject: false });
+    const ref = await execa('/bin/bash', [script, N], { cwd: refDir, stdin: 'ignore', reject: false });
     assert.equal(ref.exitCode, 0, ref.stderr);
 
     const dir = tempDir('stasis-soak-');
     const ckpt = tempDir('stasis-soak-ckpt-');
-    const p = new Proc(execa('node', [stasisBin, 'launch', '--ckpt-dir', ckpt, '--keep', '2', '--', 'bash', script, N],
+    const p = new Proc(execa('node', [stasisBin, 'launch', '--ckpt-dir', ckpt, '--keep', '2', '--', '/bin/bash', script, N],
       { cwd: dir, stdin: 'ignore', buffer: false, reject: false }));
     const failures: string[] = [];
     const generations: number[] = [];
