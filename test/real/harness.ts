@@ -217,31 +217,64 @@ export interface CrOptions {
 export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOptions = {}): Promise<void> {
   const rand = prng(w.name);
   const rounds = o.rounds ?? 2;
-  const dir = tempDir(`stasis-real-${w.name}-cr-`);
-  const ckpt = tempDir(`stasis-real-${w.name}-ckpt-`);
-  await w.setup?.(dir);
+  let dir = '', ckpt = '';
   const T = ref.ms;
   const history: string[] = [`seed ${suiteSeed}, reference ${T} ms`];
   const fail = (msg: string, p?: Proc) => {
     const coord = existsSync(join(ckpt, 'coordinator.log')) ? readFileSync(join(ckpt, 'coordinator.log'), 'utf8').split('\n').slice(-8).join('\n') : '';
     return new Error(`${w.name}: ${msg}\n  ${history.join('; ')}\n  stderr: ${(p?.err ?? '').slice(-1500)}\n  coordinator.log: ${coord}`);
   };
-  const segs: Segment[] = [];
-  let p = start('node', [stasisBin, 'launch', '--ckpt-dir', ckpt, '--', ...w.argv], dir, w.env);
-  const procs = [p];
+  let segs: Segment[] = [];
+  const procs: Proc[] = [];
+  let restarts = 0;
+  const launch = async () => {
+    dir = tempDir(`stasis-real-${w.name}-cr-`);
+    ckpt = tempDir(`stasis-real-${w.name}-ckpt-`);
+    await w.setup?.(dir);
+    segs = [];
+    restarts = 0;
+    const q = start('node', [stasisBin, 'launch', '--ckpt-dir', ckpt, '--', ...w.argv], dir, w.env);
+    procs.push(q);
+    return q;
+  };
+  const restart = async () => {
+    const q = start('node', [stasisBin, 'restart', ckpt], dir);
+    procs.push(q);
+    // The next moment counts from when the restored job runs again.
+    const t = await resumed(ckpt, ++restarts, q);
+    history.push(`restart ${restarts} running after ${t - q.started} ms`);
+    return { q, t };
+  };
+  let p = await launch();
   let t0 = p.started;
   try {
     for (let round = 1; round <= rounds; round++) {
       // Launch: anywhere in the first 45% of the run. A restart resumes with at
       // least 55% left, minus its start-up: within the next 35%.
-      const at = Math.round(T * (round === 1 ? 0.1 + 0.35 * rand() : 0.1 + 0.25 * rand()));
+      const drawn = T * (round === 1 ? 0.1 + 0.35 * rand() : 0.1 + 0.25 * rand());
       const killAfter = Math.round(T * 0.25 * rand());
-      await Promise.race([sleep(Math.max(0, t0 + at - Date.now())), p.done]);
-      if (p.exited) throw fail(`the job ended (exit ${p.exitCode}) before checkpoint ${round} at ${at} ms`, p);
+      let at = Math.round(drawn);
+      for (;;) {
+        await Promise.race([sleep(Math.max(0, t0 + at - Date.now())), p.done]);
+        if (!p.exited) break;
+        // Ended before the moment drawn: faster than the reference (the
+        // machine's load varies), or failed. A complete run must be right;
+        // then the same start again (launch, or restart of the same
+        // generation), with the moment halved.
+        if (p.exitCode !== ref.exitCode) throw fail(`the job ended (exit ${p.exitCode}) before checkpoint ${round} at ${at} ms`, p);
+        if (round > 1 && (w.stdout ?? 'compare') === 'compare') {
+          const bad = checkSegments(ref.stdout, [...segs, { out: p.stdout(), lo: 0 }]);
+          if (bad) throw fail(`(restart ${restarts}, ended before checkpoint ${round}) ${bad}`, p);
+        }
+        if (at < T / 20) throw fail(`the job ends before it can be checkpointed (${at} ms)`, p);
+        history.push(`job ended right (exit ${p.exitCode}) before checkpoint ${round} at ${at} ms: again, at ${Math.round(at / 2)} ms`);
+        at = Math.round(at / 2);
+        if (round === 1) { p = await launch(); t0 = p.started; } else ({ q: p, t: t0 } = await restart());
+      }
       const lo = p.stdout().length;
       const asked = Date.now() - t0;
       const ck = await execa('node', [stasisBin, 'command', '--ckpt-dir', ckpt, '--checkpoint', '--json'], { reject: false, stdin: 'ignore', timeout: 60000 });
-      history.push(`checkpoint ${round} at ${asked} ms (drawn ${at}), took ${Date.now() - t0 - asked} ms`);
+      history.push(`checkpoint ${round} at ${asked} ms (drawn ${Math.round(drawn)}), took ${Date.now() - t0 - asked} ms`);
       if (ck.exitCode !== 0) throw fail(`checkpoint ${round} failed (${ck.timedOut ? 'no answer in 60 s' : ck.exitCode}): ${ck.stderr}`, p);
       const gen = JSON.parse(ck.stdout).generation;
       if (gen !== round) throw fail(`checkpoint ${round} committed generation ${gen}`, p);
@@ -252,11 +285,7 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
       if (coord) { try { process.kill(coord, 'SIGKILL'); } catch { /* gone */ } }
       await p.wait(20000, `${w.name} killed run ${round}`);
       segs.push({ out: p.stdout(), lo });
-      p = start('node', [stasisBin, 'restart', ckpt], dir);
-      procs.push(p);
-      // The next moment counts from when the restored job runs again.
-      t0 = await resumed(ckpt, round, p);
-      history.push(`restart ${round} running after ${t0 - p.started} ms`);
+      ({ q: p, t: t0 } = await restart());
     }
     await p.wait(w.timeoutMs ?? Math.max(60000, 6 * T), `${w.name} last restart`);
     segs.push({ out: p.stdout(), lo: 0 });
