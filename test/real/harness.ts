@@ -4,8 +4,9 @@
 // process of its tree), restarted, and again a second time; the restarted
 // run must end with the reference's exit status, stdout and files.
 //
-// Moments are drawn from a seeded PRNG: the seed is in every test title, and
-// STASIS_REAL_SEED=<seed> replays a failure's checkpoint and kill moments.
+// Moments are drawn from a seeded PRNG, as fractions of the reference's
+// duration: the seed is in every test title, and STASIS_REAL_SEED=<seed>
+// draws the same fractions again (the machine's timing still varies).
 import { execa, type ResultPromise } from 'execa';
 import { mkdtempSync, readFileSync, readdirSync, lstatSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
