@@ -235,15 +235,17 @@ export class Coordinator {
    */
   private exitUnlessExecing(last: ProcPeer, waitedMs = 0): void {
     if (this.peers.size > 0) return;
-    const execing = isExecing(last.info.host, last.info.kernelPid);
-    if (execing && waitedMs < 5000) {
+    // Not only the last to leave: a wrapper (pyenv's python3 shim) may exec
+    // the program just as its last subshell exits after it.
+    const still = [last, ...this.execing.values()].find((p) => isExecing(p.info.host, p.info.kernelPid));
+    if (still && waitedMs < 5000) {
       setTimeout(() => this.exitUnlessExecing(last, waitedMs + 50), 50);
       return;
     }
     // Its new image never joined (a static program): stay while it runs,
     // so that checkpoints say why instead of finding no coordinator.
-    if (execing) {
-      if (waitedMs === 5000) this.opts.log(`${last.label} exec'd a program that did not join; serving until it ends`);
+    if (still) {
+      if (waitedMs === 5000) this.opts.log(`${still.label} exec'd a program that did not join; serving until it ends`);
       setTimeout(() => this.exitUnlessExecing(last, waitedMs + 1000), 1000);
       return;
     }

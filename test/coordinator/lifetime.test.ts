@@ -157,4 +157,21 @@ describe('stasis_checkpoint() from inside the program', function () {
     assert.equal(r.exitCode, 0);
     assert.deepEqual(r.stdout.split('\n').slice(1), ['stasis absent', 'tick 0', 'done']);
   });
+
+  it('a wrapper script that execs the program as its last subshell exits (pyenv\'s python3 shim) keeps the coordinator', async () => {
+    // The wrapper's last $(…) child leaves after the wrapper itself left to
+    // exec: the coordinator must not take that child for the last process.
+    const shim = 'a=$(echo a); b=$(echo b | tr b c); c=$(readlink -f /proc/self/exe); exec "$0" 100';
+    for (let round = 1; round <= 6; round++) {
+      const j = new Job('stasis-shim-');
+      try {
+        const p = j.launch(['/bin/bash', '-c', shim, counter]);
+        await p.waitFor(/^count 101$/);
+        const g = await j.checkpoint();
+        assert.equal(g.generation, 1, `round ${round}: the exec'd program is checkpointed`);
+      } finally {
+        await j.cleanup();
+      }
+    }
+  });
 });
