@@ -43,6 +43,7 @@ export class Coordinator {
   private chain: Promise<unknown> = Promise.resolve();
   private inProgress = 0;
   private restoring: ProcPeer[] = [];
+  private releasing = false;   // every restored process connected; not all resumed yet
   private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
   private execing = new Map<string, ProcPeer>();   // left while exec'ing; their new image has not joined yet
   private intervalTimer: Every | null = null;
@@ -62,7 +63,9 @@ export class Coordinator {
   }
 
   get state(): State {
-    if (this.restoring.length < this.opts.expect) return 'restoring';
+    // Until every restored process runs again: a checkpoint asked for while
+    // they are still being released would cross the release's barriers.
+    if (this.restoring.length < this.opts.expect || this.releasing) return 'restoring';
     return this.inProgress ? 'checkpointing' : 'running';
   }
 
@@ -173,9 +176,12 @@ export class Coordinator {
     peer.send(`WELCOME ${peer.id} ${encodeArg(this.store.dir)}`);
     this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : peer.info.rejoined ? ' (rejoined)' : ''}`);
     this.lateJoiners?.push(peer);
-    if (peer.info.restored && this.state === 'restoring') {
+    if (peer.info.restored && this.restoring.length < this.opts.expect) {
       this.restoring.push(peer);
-      if (this.restoring.length >= this.opts.expect) void this.releaseRestored();
+      if (this.restoring.length >= this.opts.expect) {
+        this.releasing = true;
+        void this.releaseRestored().finally(() => { this.releasing = false; });
+      }
     } else if (peer.info.restored) {
       peer.send('RESUME 0');   // nobody to wait for
     }
