@@ -132,6 +132,7 @@ export async function unpack(archive: string, target: string): Promise<Unpacked>
     let gen: string | null = null;
     let failure: Error | null = null;
     let settings = false;
+    let open: SparseWriter | null = null;   // the entry being written, closed if the archive ends inside it
     await tar.t({
       file: archive, strict: true,
       onReadEntry: (entry) => {
@@ -149,14 +150,17 @@ export async function unpack(archive: string, target: string): Promise<Unpacked>
             }
           } else settings = true;
           const w = new SparseWriter(join(tmp, place.gen ?? '', place.name), (entry.mode ?? 0o600) & 0o777);
+          open = w;
           entry.on('data', (c: Buffer) => { if (!failure) { try { w.push(c); } catch (e) { failure = e as Error; } } });
           entry.on('end', () => {
             if (w.written !== entry.size && !failure) failure = new Error(`${entry.path}: ${w.written} of ${entry.size} bytes`);
+            open = null;
             try { w.end(); } catch (e) { failure ??= e as Error; }
           });
         } catch (e) { failure = e as Error; }
       },
     }).catch((e: Error) => { failure ??= new Error(`not a readable tar archive: ${e.message}`); });
+    (open as SparseWriter | null)?.abort();
     if (failure) throw failure;
     if (!gen) throw new Error('it holds no generation (no gen-NNNNNN/ entries)');
     const genName: string = gen;

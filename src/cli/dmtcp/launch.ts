@@ -34,20 +34,21 @@ async function stasisArgs(plan: LaunchPlan): Promise<string[]> {
   const dir = resolve(plan.ckptDir);
   const base = ['launch', '--ckpt-dir', dir, ...(plan.interval !== undefined ? ['--interval', String(plan.interval)] : [])];
   const tail = ['--', ...plan.program];
-  const named = plan.host !== undefined || (plan.port !== undefined && plan.port !== 0);
   const local = liveCoordinator(dir);
-  if (!named) {
-    if (plan.mode === 'join' && !local) throw new DmtcpUsage(`-j: no coordinator is running for ${dir}`);
-    if (plan.mode === 'new' && local) throw new DmtcpUsage(`--new-coordinator: a coordinator (pid ${local.pid}) already serves ${dir}`);
-    return [...base, ...(plan.port === 0 ? ['--port', '0'] : []), ...tail];
+  // D's own coordinator (on this node), unless another port is named: joined through D's files.
+  if (local && (!plan.port || plan.port === local.port)) {
+    if (plan.mode === 'new') throw new DmtcpUsage(`--new-coordinator: a coordinator (pid ${local.pid}) already serves ${dir}`);
+    return [...base, ...tail];
+  }
+  if (plan.host === undefined && !plan.port) {
+    if (plan.mode === 'join') throw new DmtcpUsage(`-j: no coordinator is running for ${dir}`);
+    return [...base, ...tail];
   }
   const host = connectHost(plan.host);
   const port = plan.port ?? 7779;
   const up = await listening(host, port);
   if (up) {
     if (plan.mode === 'new') throw new DmtcpUsage(`--new-coordinator: something already listens at ${host}:${port}`);
-    // The coordinator of this very directory: join it through its files.
-    if (local && local.port === port) return [...base, ...tail];
     return [...base, '--coord', `${host}:${port}`, ...tokenArgs(dir), ...tail];
   }
   if (plan.mode === 'join') throw new DmtcpUsage(`-j: no coordinator listens at ${host}:${port}`);
