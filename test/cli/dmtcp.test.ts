@@ -3,7 +3,7 @@
 // on a real program, whose output must go on from the checkpoint.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Job, noBroken, numbers, programs, repoRoot, Running } from '../helpers/stasis.js';
 import { freePort, killPid, readJson, waitUntil } from '../coordinator/util.js';
@@ -90,6 +90,40 @@ describe('dmtcp_* commands', function () {
     const r = start('dmtcp_restart', ['-i', '0']);   // the directory from DMTCP_CHECKPOINT_DIR
     await r.waitFor(COUNT);
     assert.deepEqual(JSON.parse(readFileSync(join(job.dir, 'settings.json'), 'utf8')), { interval: 0, keep: 0, compress: null });
+  });
+
+  it('dmtcp_launch hands on inherited descriptors as stasis launch does (started through stasis-handover)', async () => {
+    const fdHandover = join(programs, 'fd_handover');
+    const lines = async (cmd: string[]) => {
+      const r = await execa(fdHandover, ['open', job.dir, '--', ...cmd], { reject: false, stdin: 'ignore' });
+      assert.equal(r.exitCode, 0, r.stderr);
+      return r.stdout.split('\n').filter(Boolean);
+    };
+    const plain = await lines([fdHandover, 'list']);
+    assert.ok(plain.some((l) => l.startsWith('fd 200 ')), 'fd 200 opened');
+    assert.deepEqual(await lines([bin('dmtcp_launch'), '--ckptdir', job.dir, fdHandover, 'list']), plain);
+  });
+
+  it('a coordinator named by -p whose D is not seen live here (another node): joined with the token of D/token', async () => {
+    const c = await run('dmtcp_coordinator', ['--daemon', '-p', '0', '--port-file', join(job.dir, 'port')]);
+    assert.equal(c.exitCode, 0, c.stderr);
+    coordPid = readJson<{ pid: number }>(join(job.dir, 'coordinator.json'))!.pid;
+    const port = readFileSync(join(job.dir, 'port'), 'utf8').trim();
+    // What a node sharing D sees when the coordinator's pid is not on it: the token, no live coordinator.json.
+    const shared = join(job.dir, 'as-seen-elsewhere');
+    mkdirSync(shared);
+    copyFileSync(join(job.dir, 'token'), join(shared, 'token'));
+    const p = start('dmtcp_launch', ['-h', 'localhost', '-p', port, counter], { DMTCP_CHECKPOINT_DIR: shared });
+    await p.waitFor(/^count 3$/);
+    const s = await run('dmtcp_command', ['-s']);
+    assert.match(s.stdout, /NUM_PEERS=1\n/, s.stderr);
+    assert.ok(!existsSync(join(shared, 'coordinator.json')), 'a private coordinator was started instead');
+    const wrong = join(job.dir, 'wrong-token');
+    mkdirSync(wrong);
+    writeFileSync(join(wrong, 'token'), `${'0'.repeat(64)}\n`);
+    const refused = await run('dmtcp_command', ['-p', port, '-bc'], { DMTCP_CHECKPOINT_DIR: wrong });
+    assert.equal(refused.exitCode, 2);
+    assert.match(refused.stderr, /refused us: bad token/);
   });
 
   it('dmtcp_launch -j without a coordinator, a DMTCP image, an unknown flag: one line, exit 2, nothing run', async () => {
