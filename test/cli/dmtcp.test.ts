@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { Job, noBroken, numbers, programs, repoRoot, Running } from '../helpers/stasis.js';
 import { freePort, killPid, readJson, waitUntil } from '../coordinator/util.js';
 
@@ -142,5 +143,16 @@ describe('dmtcp_* commands', function () {
       assert.equal(r.stdout, '');
     }
     assert.ok(!existsSync(join(job.dir, 'coordinator.json')));
+
+    // A daemon that cannot listen: its own error, from its log, in one line.
+    const busy = createServer();
+    await new Promise<void>((res) => busy.listen(0, '127.0.0.1', () => res()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = await run('dmtcp_coordinator', ['--daemon', '-p', String(port)]);
+      assert.equal(r.exitCode, 2);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^dmtcp_coordinator: the coordinator did not start: stasis: cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is in use`));
+    } finally { await new Promise((res) => busy.close(res)); }
   });
 });

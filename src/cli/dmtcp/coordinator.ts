@@ -1,10 +1,11 @@
 // dmtcp_coordinator [options] [port]: `stasis coordinator` under DMTCP's
 // flags, with --port-file, --status-file, --exit-on-last and --daemon.
 import { spawn } from 'node:child_process';
-import { openSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { Store } from '../../images/store.js';
 import { liveCoordinator, type Published } from '../../coordinator/publish.js';
 import { parseCoordinator, type CoordinatorPlan } from './flags.js';
 import { front, runStasis } from './front.js';
@@ -19,12 +20,18 @@ Run a checkpoint coordinator (DMTCP-compatible front of stasis coordinator).
   -c, --ckptdir D         checkpoint directory (DMTCP_CHECKPOINT_DIR; default
                           STASIS_CKPT_DIR, else ./stasis-ckpt)
   --exit-on-last          exit when the last process of the job has left
-  --daemon                run in the background (log to --coord-logfile F, if given)
+  --daemon                run in the background, logging to --coord-logfile F
+                          (default D/coordinator.log)
 It listens on DMTCP_COORD_HOST's address when set (for multi-node jobs),
 else on 127.0.0.1. See docs/cli.md.
 `;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The last line of a log, for a one-line error. */
+function lastLine(file: string): string {
+  try { return readFileSync(file, 'utf8').trim().split('\n').at(-1) || `see ${file}`; } catch { return `see ${file}`; }
+}
 
 /** A numeric address to listen on: DMTCP_COORD_HOST resolved, else loopback. */
 async function listenAddress(host: string | undefined): Promise<string> {
@@ -36,7 +43,7 @@ async function listenAddress(host: string | undefined): Promise<string> {
 }
 
 /** Once `pid` has published itself in `dir`: writes --port-file and --status-file. */
-async function whenListening(plan: CoordinatorPlan, dir: string, pid: number, gone: () => boolean): Promise<Published> {
+async function whenListening(plan: CoordinatorPlan, dir: string, pid: number, gone: () => boolean, log = ''): Promise<Published> {
   for (;;) {
     const live = liveCoordinator(dir);
     if (live && live.pid === pid) {
@@ -44,7 +51,7 @@ async function whenListening(plan: CoordinatorPlan, dir: string, pid: number, go
       if (plan.statusFile) writeFileSync(plan.statusFile, `Status...\nHost: ${live.host}\nPort: ${live.port}\nPID: ${pid}\nCheckpoint Dir: ${dir}\n`);
       return live;
     }
-    if (gone()) throw new Error(`the coordinator did not start (see ${plan.logFile ?? 'its output'})`);
+    if (gone()) throw new Error(`the coordinator did not start: ${lastLine(log)}`);
     await sleep(50);
   }
 }
@@ -57,12 +64,15 @@ async function main(argv: string[]): Promise<void> {
     ...(plan.interval !== undefined ? ['--interval', String(plan.interval)] : []), ...(plan.exitOnLast ? ['--exit-on-last'] : [])];
   if (plan.daemon) {
     // The foreground coordinator, detached, in its own session: this returns once it listens.
-    const out = plan.logFile ? openSync(plan.logFile, 'a', 0o600) : 'ignore';
+    // Its log: --coord-logfile, else D/coordinator.log, where private coordinators log too.
+    new Store(dir).ensure();
+    const log = resolve(plan.logFile ?? join(dir, 'coordinator.log'));
+    const out = openSync(log, 'a', 0o600);
     const child = spawn(process.execPath, [resolve(process.argv[1]!, '..', 'stasis.js'), ...args],
       { detached: true, stdio: ['ignore', out, out] });
     let exited = false;
     child.on('exit', () => { exited = true; });
-    const live = await whenListening(plan, dir, child.pid!, () => exited);
+    const live = await whenListening(plan, dir, child.pid!, () => exited, log);
     child.unref();
     process.stderr.write(`dmtcp_coordinator: listening on ${live.host}:${live.port} (pid ${child.pid}, ckpt dir ${dir})\n`);
     process.exit(0);
