@@ -27,7 +27,14 @@ describe('stasis pack / unpack', function () {
   const dirs: string[] = [];
   const elsewhere = () => { const d = mkdtempSync(join(tmpdir(), 'stasis-unpack-')); dirs.push(d); return d; };
   beforeEach(() => { job = new Job('stasis-pack-'); });
+  const stores: string[] = [];   // other checkpoint directories a job runs from: its processes are ended too
   afterEach(async () => {
+    for (const d of stores.splice(0)) {
+      const status = await job.cli(['command', '--ckpt-dir', d, '--status', '--json']);
+      const clients = status.exitCode === 0 ? JSON.parse(status.stdout).clients as Array<{ kernelPid: number }> : [];
+      for (const c of clients) { try { process.kill(c.kernelPid, 'SIGKILL'); } catch { /* gone */ } }
+      try { process.kill(JSON.parse(readFileSync(join(d, 'coordinator.json'), 'utf8')).pid, 'SIGKILL'); } catch { /* none */ }
+    }
     await job.cleanup();
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
@@ -71,6 +78,7 @@ describe('stasis pack / unpack', function () {
     assert.equal(st.size, (256 << 20) + 20);
     assert.ok(st.blocks * 512 < 1 << 20, `sparse again: ${st.blocks * 512} bytes on disk`);
 
+    stores.push(d2);
     const r = job.restart(d2);
     const first = Number((await r.waitFor(/^seen (\d+)$/, 30000))[1]);
     assert.ok(first >= atCheckpoint, `the count came back (${first}, ${atCheckpoint} before the checkpoint)`);
@@ -84,11 +92,6 @@ describe('stasis pack / unpack', function () {
     const r2 = await job.cli(['command', '--ckpt-dir', d2, '--checkpoint', '--json']);
     assert.equal(r2.exitCode, 0, r2.stderr);
     assert.equal(JSON.parse(r2.stdout).generation, 2);
-    const status = await job.cli(['command', '--ckpt-dir', d2, '--status', '--json']);
-    for (const c of JSON.parse(status.stdout).clients as Array<{ kernelPid: number }>) {
-      try { process.kill(c.kernelPid, 'SIGKILL'); } catch { /* gone */ }
-    }
-    await r.kill9();
   });
 
   it('refuses a damaged or cut archive and an existing generation, leaving the directory as it was', async () => {
