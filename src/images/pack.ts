@@ -17,6 +17,7 @@ import { resolveGeneration, Store } from './store.js';
 import { checkAgainstManifest } from './manifest-check.js';
 import { inspect } from './inspect.js';
 import { SETTINGS_FILE } from './settings.js';
+import { liveCoordinator } from '../coordinator/publish.js';
 
 export interface Packed { generation: number; files: number; bytes: number; out: string; notice: string | null }
 
@@ -126,6 +127,9 @@ export interface Unpacked { generation: number; dir: string; latest: boolean; se
 export async function unpack(archive: string, target: string): Promise<Unpacked> {
   if (!existsSync(archive)) throw new Error(`unpack: ${archive}: no such file`);
   const store = new Store(target);
+  const live = liveCoordinator(store.dir);
+  // Its next generation could take the same number: add generations to a store nobody writes.
+  if (live) throw new Error(`unpack: a coordinator (pid ${live.pid}) serves ${store.dir}: stop it first (stasis command --ckpt-dir ${store.dir} --quit)`);
   store.ensure();
   const tmp = mkdtempSync(join(store.dir, '.unpack-'));
   try {

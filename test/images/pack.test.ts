@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, noBroken, numbers, programs } from '../helpers/stasis.js';
-import { sleep } from '../coordinator/util.js';
+import { sleep, startCoordinator } from '../coordinator/util.js';
 
 /** Offset and size of the data of the first entry whose name matches `re` in an uncompressed tar. */
 function tarEntry(tar: Buffer, re: RegExp): { at: number; size: number } {
@@ -128,6 +128,16 @@ describe('stasis pack / unpack', function () {
     assert.equal(older.exitCode, 0, older.stderr);
     assert.match(older.stdout, /not latest/);
     assert.equal(readlinkSync(join(d3, 'latest')), 'gen-000002');
+
+    // Into a directory a coordinator serves: refused, nothing placed.
+    const served = join(where, 'served');
+    const coord = await startCoordinator(served);
+    try {
+      const r = await job.cli(['unpack', out, served]);
+      assert.equal(r.exitCode, 2);
+      assert.match(r.stderr, new RegExp(`^stasis: unpack: a coordinator \\(pid ${coord.pid}\\) serves .*served: stop it first`));
+      assert.ok(!existsSync(join(served, 'gen-000001')));
+    } finally { await coord.run.kill9(); }
 
     // One byte of the image flipped: the verifier refuses it, nothing lands.
     const tar = readFileSync(out);
