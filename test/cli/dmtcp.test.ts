@@ -144,6 +144,12 @@ describe('dmtcp_* commands', function () {
     }
     assert.ok(!existsSync(join(job.dir, 'coordinator.json')));
 
+    // A directory of DMTCP images only.
+    writeFileSync(join(job.dir, 'ckpt_counter_66b5-40000-5d1e.dmtcp'), 'DMTCP');
+    const d = await run('dmtcp_restart', [job.dir]);
+    assert.equal(d.exitCode, 2);
+    assert.match(d.stderr.trimEnd(), /^dmtcp_restart: .* holds DMTCP images \(ckpt_counter_66b5-40000-5d1e\.dmtcp\), no stasis checkpoint: stasis restarts only what stasis checkpointed$/);
+
     // A daemon that cannot listen: its own error, from its log, in one line.
     const busy = createServer();
     await new Promise<void>((res) => busy.listen(0, '127.0.0.1', () => res()));

@@ -1,6 +1,8 @@
 // dmtcp_restart [options] [D]: `stasis restart D` under DMTCP's flags. A
 // DMTCP image (ckpt_*.dmtcp) or restart script gets one line saying what to run.
-import { parseRestart } from './flags.js';
+import { readdirSync } from 'node:fs';
+import { generationNumber } from '../../images/manifest.js';
+import { DmtcpUsage, parseRestart } from './flags.js';
 import { front, runStasis } from './front.js';
 
 const USAGE = `Usage: dmtcp_restart [OPTIONS] [D]
@@ -17,8 +19,19 @@ DMTCP images (ckpt_*.dmtcp) and dmtcp_restart_script.sh are not stasis
 checkpoints. See docs/cli.md.
 `;
 
+/** A directory of DMTCP images and no stasis generation: say so rather than "no generation". */
+function dmtcpDirectory(dir: string): string | null {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return null; }
+  const images = names.filter((n) => /^ckpt_.*\.dmtcp(\.gz)?$/.test(n));
+  if (!images.length || names.some((n) => generationNumber(n) !== null)) return null;
+  return `${dir} holds DMTCP images (${images[0]}${images.length > 1 ? ', ...' : ''}), no stasis checkpoint: stasis restarts only what stasis checkpointed`;
+}
+
 async function main(argv: string[]): Promise<void> {
   const plan = parseRestart(argv, process.env);
+  const why = dmtcpDirectory(plan.target);
+  if (why) throw new DmtcpUsage(why);
   await runStasis(['restart', plan.target, ...(plan.interval !== undefined ? ['--interval', String(plan.interval)] : [])]);
 }
 
