@@ -28,21 +28,24 @@ Commands:
   -q, --quit              kill every process and stop the coordinator
 `;
 
-/** How `stasis command` finds the coordinator for this plan. */
-function where(plan: CommandPlan): string[] {
+/** How `stasis command` finds the coordinator for this plan: D's files, or H:P with D's token. */
+function where(plan: CommandPlan): { ckptDir?: string; coord?: string; tokenFile?: string } {
   const dir = resolve(plan.ckptDir);
-  const named = plan.host !== undefined || plan.port !== undefined;
-  if (!named) return ['--ckpt-dir', dir];
-  return ['--coord', `${connectHost(plan.host)}:${plan.port ?? 7779}`, ...tokenArgs(dir)];
+  if (plan.host === undefined && plan.port === undefined) return { ckptDir: dir };
+  const [, tokenFile] = tokenArgs(dir);
+  return { coord: `${connectHost(plan.host)}:${plan.port ?? 7779}`, ...(tokenFile ? { tokenFile } : {}) };
+}
+
+function whereArgs(w: ReturnType<typeof where>): string[] {
+  return [...(w.ckptDir ? ['--ckpt-dir', w.ckptDir] : []), ...(w.coord ? ['--coord', w.coord] : []),
+    ...(w.tokenFile ? ['--token-file', w.tokenFile] : [])];
 }
 
 interface Status { processes: number; state: string; interval: number; ckptDir: string;
   clients: Array<{ pid: number; kernelPid: number; host: string; name: string }> }
 
 async function statusOrList(plan: CommandPlan): Promise<void> {
-  const w = where(plan);
-  const opt = (name: string) => { const i = w.indexOf(name); return i >= 0 ? w[i + 1] : undefined; };
-  const target = locate({ coord: opt('--coord'), ckptDir: opt('--ckpt-dir'), tokenFile: opt('--token-file') });
+  const target = locate(where(plan));
   const client = await CommandClient.open(target);
   let s: Status;
   try {
@@ -61,7 +64,7 @@ async function main(argv: string[]): Promise<void> {
   const plan = parseCommand(argv, process.env);
   if (plan.verb === 'status' || plan.verb === 'list') return statusOrList(plan);
   const verb = plan.verb === 'interval' ? ['--interval', String(plan.interval)] : [`--${plan.verb}`];
-  await runStasis(['command', ...where(plan), ...verb]);
+  await runStasis(['command', ...whereArgs(where(plan)), ...verb]);
 }
 
 await front('dmtcp_command', USAGE, main);

@@ -124,7 +124,7 @@ export function parseFlags(tool: Tool, argv: string[], stopAtOperand: boolean): 
       value = attached;
     } else if (attached !== undefined) throw new DmtcpUsage(`${name} takes no value`);
     if (spec.ignored) continue;
-    if (value === '' ) throw new DmtcpUsage(`${name}: an empty value`);
+    if (value === '') throw new DmtcpUsage(`${name}: an empty value`);
     values[spec.key] = value;
   }
   return { values, operands };
