@@ -13,6 +13,8 @@ const table: Record<string, () => Promise<AnyCommand>> = {
   coordinator: async () => (await import('./coordinator.js')).coordinatorCommand,
   inspect: async () => (await import('./inspect.js')).inspectCommand,
   job: async () => (await import('./job.js')).jobCommand,
+  pack: async () => (await import('./pack.js')).packCommand,
+  unpack: async () => (await import('./pack.js')).unpackCommand,
 };
 
 /** The module for `name`, or every module (for --help and suggestions). */

@@ -15,6 +15,7 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
     .option('interval', intOption('interval', 'seconds between checkpoints (0: only on request)', {}, 0))
     .option('keep', intOption('keep', 'keep the newest N generations (0: all)', {}, 0))
     .option('expect', intOption('expect', 'restored processes to wait for before any continues', {}, 0))
+    .option('exit-on-last', { type: 'boolean', default: false, describe: 'exit when the last process of the job has left' })
     .option('timeout', intOption('timeout', 'seconds a barrier may take before the checkpoint aborts', { min: 1 }, 300)) as never,
   handler: (a) => runCoordinator(a),
 };

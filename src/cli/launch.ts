@@ -11,7 +11,7 @@ import { programArgv } from './argv.js';
 import { defaultCkptDir, intOption, pathOption } from './options.js';
 import { resolveProgram, unreachable } from './reach.js';
 
-interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean }
+interface Args { coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean }
 
 async function run(a: Args): Promise<void> {
   guardHandOver();
@@ -36,7 +36,7 @@ async function run(a: Args): Promise<void> {
     // The job's own coordinator: its settings are the job's, kept by restart.
     if (!live) writeSettings(dir, { interval: a.interval, keep: a.keep, compress: process.env.STASIS_COMPRESS ?? null });
     const { address, token } = live ? { address: live, token: readToken(join(dir, TOKEN_FILE)) }
-      : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep });
+      : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep, port: a.port });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
   }
   execve(launcherPath, ['stasis-launch', '--', ...argv], env, a.closeInherited ? 'launch-close' : 'launch');
@@ -46,11 +46,12 @@ export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] [--close-inherited] [--allow-static] -- prog args')
+    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--close-inherited] [--allow-static] -- prog args')
     .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory', defaultCkptDir()))
     .option('interval', intOption('interval', 'seconds between checkpoints (0: only on request)', {}, 0))
     .option('keep', intOption('keep', 'keep the newest N generations (0: all)', {}, 0))
+    .option('port', intOption('port', 'TCP port of the private coordinator launch starts (0: any free port)', { max: 65535 }, 0))
     .option('token-file', pathOption('token-file', 'file holding the job token (with --coord)'))
     .option('close-inherited', { type: 'boolean', default: false,
       describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' })

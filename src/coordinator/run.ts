@@ -10,7 +10,7 @@ import { currentJobInfo } from './job-info.js';
 
 export interface CoordinatorArgs {
   ckptDir: string; host: string; port: number; interval: number; keep: number; expect: number;
-  private?: boolean; ownerPid?: number; listenFd?: number; timeout: number;
+  private?: boolean; exitOnLast?: boolean; ownerPid?: number; listenFd?: number; timeout: number;
   alertFd?: number;   // a private coordinator: the stderr of the launch or restart that started it
 }
 
@@ -25,7 +25,7 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   let alertFd = a.alertFd;
   const coord = new Coordinator({
     ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
-    expect: a.expect, exitWhenIdle: a.private === true, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
+    expect: a.expect, exitWhenIdle: a.private === true, exitOnLast: a.exitOnLast === true, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
     // Written whole or not at all: the user's terminal or job output file may be gone (EPIPE, EBADF).
     alert: a.alertFd === undefined ? undefined : (s: string) => {
       if (alertFd === undefined) return;

@@ -21,6 +21,7 @@ export interface CoordinatorOptions {
   keep: number;              // generations kept, 0: all
   expect: number;            // restored processes to wait for before releasing them
   exitWhenIdle: boolean;     // private coordinator: exit after the last process leaves
+  exitOnLast?: boolean;      // a user-started one asked to (dmtcp_coordinator --exit-on-last): the same exit only
   timeoutMs: number;
   helloTimeoutMs?: number;   // a client must say HELLO within this (default 10 s)
   job: JobInfo;
@@ -227,7 +228,7 @@ export class Coordinator {
     this.opts.log(`${peer.label} left (${why})`);
     for (const [k, p] of this.execing) if (!isExecing(p.info.host, p.info.kernelPid)) this.execing.delete(k);
     if (isExecing(peer.info.host, peer.info.kernelPid)) this.execing.set(`${peer.info.host}/${peer.info.kernelPid}`, peer);
-    if (this.opts.exitWhenIdle && this.everConnected && this.peers.size === 0) {
+    if ((this.opts.exitWhenIdle || this.opts.exitOnLast) && this.everConnected && this.peers.size === 0) {
       // Let an aborting checkpoint finish its cleanup first.
       void this.chain.finally(() => this.exitUnlessExecing(peer));
     }

@@ -17,6 +17,7 @@ export interface PrivateOptions {
   keep?: number;
   expect?: number;
   host?: string;
+  port?: number;   // 0 or unset: any free port
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,18 +32,19 @@ export async function waitForPrevious(dir: string, seconds = 5): Promise<void> {
   }
 }
 
-function listen(host: string): Promise<Server> {
+function listen(host: string, port: number): Promise<Server> {
   const server = createServer();
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve(server));
+    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
+      ? new Error(`cannot listen on ${host}:${port}: port ${port} is in use (EADDRINUSE)`) : e));
+    server.listen(port, host, () => resolve(server));
   });
 }
 
 export async function startPrivateCoordinator(o: PrivateOptions): Promise<{ address: CoordAddress; token: string }> {
   await waitForPrevious(o.ckptDir);
   const host = o.host ?? '127.0.0.1';
-  const server = await listen(host);
+  const server = await listen(host, o.port ?? 0);
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new Error('cannot hand the listening socket to the coordinator');
   const port = (server.address() as { port: number }).port;

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { Job, programs } from '../helpers/stasis.js';
 import { sleep } from '../coordinator/util.js';
 
@@ -24,7 +25,7 @@ describe('strict options', function () {
   beforeEach(() => { job = new Job('stasis-opts-'); });
   afterEach(() => job.cleanup());
 
-  for (const [cmd, opt] of [['launch', 'interval'], ['launch', 'keep'], ['restart', 'interval'], ['restart', 'keep'],
+  for (const [cmd, opt] of [['launch', 'interval'], ['launch', 'keep'], ['launch', 'port'], ['restart', 'interval'], ['restart', 'keep'],
     ['command', 'interval'], ['coordinator', 'interval'], ['coordinator', 'keep'], ['coordinator', 'expect'],
     ['coordinator', 'timeout'], ['coordinator', 'port'], ['job', 'signal-before']] as const) {
     it(`${cmd} --${opt} refuses anything but a whole number, and a missing value`, async () => {
@@ -42,6 +43,21 @@ describe('strict options', function () {
   it('ranges: --port above 65535 and --timeout 0 are refused', async () => {
     assertOneLineError(await job.cli(['coordinator', '--ckpt-dir', job.dir, '--port', '70000']), /--port 70000: want an integer from 0 to 65535/);
     assertOneLineError(await job.cli(['coordinator', '--ckpt-dir', job.dir, '--timeout', '0']), /--timeout 0: want an integer >= 1/);
+    assertOneLineError(await job.cli(['launch', '--ckpt-dir', job.dir, '--port', '65536', '--', counter]), /--port 65536: want an integer from 0 to 65535/);
+  });
+
+  it('launch --port P: its private coordinator listens there; a port in use is one line', async () => {
+    const busy = createServer();
+    await new Promise<void>((res) => busy.listen(0, '127.0.0.1', () => res()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      assertOneLineError(await job.cli(['launch', '--ckpt-dir', job.dir, '--port', String(port), '--', counter]),
+        new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is in use \\(EADDRINUSE\\)`));
+    } finally { await new Promise((res) => busy.close(res)); }
+    const p = job.launch([counter], { flags: ['--port', String(port)] });
+    await p.waitFor(/^count 2$/);
+    assert.equal(JSON.parse(readFileSync(join(job.dir, 'coordinator.json'), 'utf8')).port, port);
+    await job.killTree(p);
   });
 
   it('--ckpt-dir "", restart "" and inspect "" are errors, not the current directory', async () => {
