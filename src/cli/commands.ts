@@ -13,6 +13,7 @@ const table: Record<string, () => Promise<AnyCommand>> = {
   coordinator: async () => (await import('./coordinator.js')).coordinatorCommand,
   inspect: async () => (await import('./inspect.js')).inspectCommand,
   job: async () => (await import('./job.js')).jobCommand,
+  run: async () => (await import('./run.js')).runCommand,
 };
 
 /** The module for `name`, or every module (for --help and suggestions). */

@@ -237,7 +237,7 @@ export class Coordinator {
    * Runs after any checkpoint in progress; the generation is numbered then.
    * A failure is logged whoever asked (`origin`: interval, or requested by a command).
    */
-  checkpoint(origin: 'interval' | 'requested' = 'requested'): Promise<CheckpointResult> {
+  checkpoint(origin: 'interval' | 'requested' = 'requested', thenKill = false): Promise<CheckpointResult> {
     this.inProgress++;
     let tried: number | null = null;
     const run = this.chain.then(async () => {
@@ -250,7 +250,7 @@ export class Coordinator {
       tried = generation;
       this.lateJoiners = [];
       const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
-      const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log)
+      const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs, this.opts.log, thenKill)
         .finally(() => { this.lateJoiners = null; });
       this.lastGeneration = generation;
       this.lastOutcome = { generation, committed: true, at: new Date().toISOString() };
@@ -300,8 +300,9 @@ export class Coordinator {
     const reply = (s: string) => sendLine(sock, s);
     switch (verb) {
       case 'CHECKPOINT':
+        if (arg !== undefined && arg !== 'KILL') return reply(`ERROR ${encodeArg(`bad CHECKPOINT argument '${arg}': want none or KILL`)}`);
         try {
-          const r = await this.checkpoint();
+          const r = await this.checkpoint('requested', arg === 'KILL');
           reply(`CHECKPOINTED ${r.generation} ${r.bytes} ${r.seconds.toFixed(3)}`);
         } catch (e) { reply(`ERROR ${encodeArg((e as Error).message)}`); }
         return;
