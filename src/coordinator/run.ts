@@ -31,7 +31,11 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
     },
   });
   // Before it is published: whoever finds coordinator.json may signal it at once.
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => coord.shutdown(sig));
+  // Under `stasis run` in a batch job the scheduler's SIGTERM reaches us with
+  // every process of the job; the job driver checkpoints, then stops the job.
+  const held = process.env.STASIS_HOLD_TERM ? 'SIGTERM' : null;
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+    process.on(sig, () => (sig === held ? log('SIGTERM held: the job driver (stasis run) stops the job') : coord.shutdown(sig)));
   await coord.listen(a.listenFd);
   publish(dir, { host: coord.address.host, port: coord.address.port, pid: process.pid, private: a.private === true }, token);
   log(`listening on ${formatAddress(coord.address)} for ${dir}`);

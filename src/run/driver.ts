@@ -80,7 +80,10 @@ function statusOf(e: Exit): number {
 export async function drive(o: RunOptions): Promise<number> {
   const { restart, record } = plan(o);
   writeRunRecord(o.dir, record);
-  const child = spawn(process.execPath, childArgv(o, restart), { stdio: 'inherit', detached: true });
+  // Under a scheduler, its SIGTERM reaches every process of the job: the
+  // command and its coordinator hold it until we have checkpointed them.
+  const env = o.rm.kind === 'local' ? process.env : { ...process.env, STASIS_HOLD_TERM: '1' };
+  const child = spawn(process.execPath, childArgv(o, restart), { stdio: 'inherit', detached: true, env });
   let ended: Exit | null = null;
   const exited = new Promise<Exit>((res) => child.on('exit', (code, signal) => res(ended = { code, signal })));
   const stopSignals = new Set<NodeJS.Signals>(['SIGTERM', 'SIGINT', o.rm.endSignal.signal]);
