@@ -14,6 +14,7 @@ const table: Record<string, () => Promise<AnyCommand>> = {
   inspect: async () => (await import('./inspect.js')).inspectCommand,
   job: async () => (await import('./job.js')).jobCommand,
   run: async () => (await import('./run.js')).runCommand,
+  status: async () => (await import('./status.js')).statusCommand,
 };
 
 /** The module for `name`, or every module (for --help and suggestions). */
