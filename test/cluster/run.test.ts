@@ -93,6 +93,20 @@ describe('stasis run on the real Slurm cluster (test/cluster)', function () {
     assert.match(text, /^stasis: SIGUSR1: checkpointed gen-000001 into .*stasis-ckpt-\d+; job requeued \(scontrol requeue \d+\)/m);
   });
 
+  it('array.sbatch: each task runs in its own checkpoint directory, and a requeued task resumes in its own', async () => {
+    const n = 150;
+    const id = await submitTemplate('sbatch/array.sbatch', `exec stasis run --interval 1800 --keep 2 -- ${programs}/count_to ${n}`, ['--array=0-1']);
+    const out = (t: number) => join(cluster().shared, `stasis-array-${id}_${t}.out`);
+    await waitFile(out(1), /^count 40$/m, 60_000);
+    await slurm('scancel', ['--batch', '--signal=USR1', `${id}_1`]);
+    for (const t of [0, 1]) {
+      await waitJob(`${id}_${t}`, 'COMPLETED', 120_000);
+      assert.deepEqual(countLines(readFileSync(out(t), 'utf8')), uninterrupted(n), readFileSync(out(t), 'utf8'));
+      const rec = JSON.parse(readFileSync(join(cluster().shared, `stasis-ckpt-${id}_${t}`, 'run.json'), 'utf8')) as { restarts: number };
+      assert.equal(rec.restarts, t, `task ${t}`);
+    }
+  });
+
   it('pbs/single.pbs through Slurm\'s qsub wrapper: #PBS -r y makes it requeueable; USR1 requeues it and it resumes', async () => {
     // The wrapper's jobs have SLURM_* and no PBS_*: stasis run drives them as
     // Slurm jobs (scontrol requeue), so only the template itself is tested.
