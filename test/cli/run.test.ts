@@ -49,6 +49,25 @@ describe('stasis run (no resource manager)', function () {
     assert.ok(generations(job.dir).length >= 2, 'the generations were not left');
   });
 
+  it('10 consecutive stop/resume cycles: output as uninterrupted; restart count and generation numbers increase', async () => {
+    const n = 120;
+    const out: string[] = [];
+    const gens: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const p = job.run([countTo, String(n)], { env, flags: ['--keep', '3'] });
+      out.push(...await stopAt(p, 10 * (i + 1), 'SIGTERM'));
+      gens.push(Number(/checkpointed gen-(\d{6})/.exec(p.errLines.join('\n'))![1]));
+      assert.equal(runRecord(job.dir).restarts, i);
+    }
+    const last = job.run([countTo, String(n)], { env });
+    assert.equal(await last.waitExit(30000), 0, last.tail());
+    out.push(...last.lines);
+    assert.deepEqual(out, [...Array.from({ length: n }, (_, i) => `count ${i}`), 'done']);
+    assert.equal(runRecord(job.dir).restarts, 10);
+    assert.ok(gens.every((g, i) => i === 0 || g > gens[i - 1]!), `generations ${gens.join(',')}`);
+    assert.ok(generations(job.dir).length <= 3, '--keep 3 was not applied');
+  });
+
   it('SIGINT (Ctrl-C) does the same; --keep 1 leaves one generation; the command\'s status is run\'s', async () => {
     const out = await stopAt(job.run([countTo, String(N)], { env, flags: ['--interval', '1', '--keep', '1'] }), 40, 'SIGINT');
     const last = job.run([countTo, String(N)], { env });
