@@ -47,8 +47,29 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
       if (coord.processCount === 0 && !pidAlive(a.ownerPid!)) coord.shutdown(`owner ${a.ownerPid} is gone`);
     }, 200);
   }
+  const driver = watchDriver(coord, log);
   await coord.done();
   if (watch) clearInterval(watch);
+  if (driver) clearInterval(driver);
   unpublish(dir);
   process.exit(0);
+}
+
+/**
+ * The job driver (`stasis run`, STASIS_RUN_DRIVER) killed without a word
+ * (SIGKILL, OOM): nobody would checkpoint or stop the job it leaves behind,
+ * so its coordinator does — checkpoint, then kill every process.
+ */
+function watchDriver(coord: Coordinator, log: (s: string) => void): NodeJS.Timeout | null {
+  const pid = Number(process.env.STASIS_RUN_DRIVER);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
+  let done = false;
+  return setInterval(() => {
+    if (done || pidAlive(pid)) return;
+    done = true;
+    log(`the job driver (stasis run, pid ${pid}) is gone: checkpointing and stopping the job`);
+    coord.checkpoint('requested', true).then(
+      (r) => log(`generation ${r.generation} committed; the job is stopped`),
+      (e: Error) => { log(`${e.message}; stopping the job all the same`); coord.killAll(); });
+  }, 500);
 }

@@ -82,7 +82,9 @@ export async function drive(o: RunOptions): Promise<number> {
   writeRunRecord(o.dir, record);
   // Under a scheduler, its SIGTERM reaches every process of the job: the
   // command and its coordinator hold it until we have checkpointed them.
-  const env = o.rm.kind === 'local' ? process.env : { ...process.env, STASIS_HOLD_TERM: '1' };
+  // STASIS_RUN_DRIVER: if we die without a word, the coordinator checkpoints and stops the job.
+  const env: NodeJS.ProcessEnv = { ...process.env, STASIS_RUN_DRIVER: String(process.pid) };
+  if (o.rm.kind !== 'local') env.STASIS_HOLD_TERM = '1';
   const child = spawn(process.execPath, childArgv(o, restart), { stdio: 'inherit', detached: true, env });
   let ended: Exit | null = null;
   const exited = new Promise<Exit>((res) => child.on('exit', (code, signal) => res(ended = { code, signal })));

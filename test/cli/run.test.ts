@@ -83,6 +83,24 @@ describe('stasis run (no resource manager)', function () {
     } finally { await failing.cleanup(); }
   });
 
+  it('SIGKILL of the driver: its coordinator checkpoints and stops the job; run again resumes it, output as uninterrupted', async () => {
+    const p = job.run([countTo, String(N)], { env });
+    await p.waitFor(/^count 10$/);
+    process.kill(p.pid, 'SIGKILL');
+    await p.waitExit();
+    // The command (in its own session) keeps printing to our pipe until it is checkpointed and killed.
+    const deadline = Date.now() + 20000;
+    while (!existsSync(join(job.dir, 'latest')) || job.coordinatorPid() !== null) {
+      assert.ok(Date.now() < deadline, `the job was not checkpointed and stopped: ${p.tail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 300));   // the last lines still in the pipe
+    const last = job.run([countTo, String(N)], { env });
+    assert.equal(await last.waitExit(30000), 0, last.tail());
+    assert.deepEqual([...p.lines, ...last.lines], uninterrupted);
+    assert.match(readFileSync(join(job.dir, 'coordinator.log'), 'utf8'), /the job driver \(stasis run, pid \d+\) is gone: checkpointing and stopping the job/);
+  });
+
   it('refuses in one line, keeping every generation: another command, a finished one, --max-restarts reached, no command', async () => {
     const p = job.run([countTo, String(N)], { env });
     await stopAt(p, 5, 'SIGTERM');
