@@ -56,6 +56,7 @@ extern struct thread_rec stasis_threads[MAX_THREADS];
 extern int stasis_nthreads;
 extern pid_t stasis_ckpt_tid;
 void threads_install_handler(void);
+void stasis_hold_term(void);   /* wrappers.c: SIGTERM held for the job driver (STASIS_HOLD_TERM) */
 int threads_suspend(void);          /* 0, or -1 with stasis_fail */
 void threads_resume(void);
 void threads_record_self(struct thread_rec *t);

@@ -57,6 +57,7 @@ __attribute__((constructor)) static void stasis_init(void) {
   stasis_cfg.compress = (!comp || strncmp(comp, "zstd", 4) == 0) ? RECF_ZSTD : 0;
   stasis_cfg.level = (comp && strncmp(comp, "zstd:", 5) == 0) ? atoi(comp + 5) : -3;
   threads_install_handler();
+  if (getenv("STASIS_HOLD_TERM")) stasis_hold_term();
   pthread_atfork(NULL, NULL, in_child);
   ckpt_start_thread();
   /* The program starts once the coordinator knows it: a checkpoint cannot

@@ -43,10 +43,51 @@ static int relayed(const struct sigaction *sa) {
   return (sa->sa_flags & SA_SIGINFO) && sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
 }
 
+/* Under `stasis run` in a batch job (STASIS_HOLD_TERM set), the scheduler's
+ * SIGTERM at preemption or the time limit reaches every process of the job
+ * at once, but the job driver must checkpoint them first (it kills them
+ * after the commit; the scheduler's SIGKILL follows anyway). So SIGTERM,
+ * while the program leaves it at its default, is held by a handler that
+ * does nothing; the program still reads SIG_DFL. Its own handler (or
+ * SIG_IGN) replaces the hold until it sets SIG_DFL again. */
+static int term_hold_wanted, term_held;
+static void hold_term_handler(int sig) { (void)sig; }
+
+static int hold_term(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = hold_term_handler;
+  sa.sa_flags = SA_RESTART;
+  return stasis_real_sigaction(SIGTERM, &sa, NULL);
+}
+
+void stasis_hold_term(void) {
+  struct sigaction cur;
+  term_hold_wanted = 1;
+  if (stasis_real_sigaction(SIGTERM, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL && hold_term() == 0) term_held = 1;
+}
+
 API int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   if (active() && sig == stasis_cfg.signal) {
     if (old) { memset(old, 0, sizeof *old); old->sa_handler = SIG_DFL; }
     return 0;
+  }
+  if (sig == SIGTERM && term_hold_wanted && !term_held && act && act->sa_handler == SIG_DFL) {
+    /* Back to the default: held again. */
+    int rc = stasis_real_sigaction(sig, NULL, old);
+    if (rc == 0 && hold_term() == 0) term_held = 1;
+    return rc;
+  }
+  if (sig == SIGTERM && term_held) {
+    if (!act || act->sa_handler == SIG_DFL) {
+      if (old) { memset(old, 0, sizeof *old); old->sa_handler = SIG_DFL; }
+      return 0;
+    }
+    term_held = 0;   /* the program's own disposition from now on */
+    int rc = sigaction(sig, act, old);
+    if (rc < 0) term_held = 1;
+    else if (old && old->sa_handler == hold_term_handler) { memset(old, 0, sizeof *old); old->sa_handler = SIG_DFL; }
+    return rc;
   }
   if (sig <= 0 || sig >= NSIG || !siginfo_fixup) return stasis_real_sigaction(sig, act, old);
   info_handler before = program_handlers[sig];

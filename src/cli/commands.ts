@@ -15,6 +15,8 @@ const table: Record<string, () => Promise<AnyCommand>> = {
   job: async () => (await import('./job.js')).jobCommand,
   pack: async () => (await import('./pack.js')).packCommand,
   unpack: async () => (await import('./pack.js')).unpackCommand,
+  run: async () => (await import('./run.js')).runCommand,
+  status: async () => (await import('./status.js')).statusCommand,
 };
 
 /** The module for `name`, or every module (for --help and suggestions). */

@@ -172,7 +172,7 @@ function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
  * joined yet).
  */
 export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[], store: Store, generation: number,
-  job: JobInfo, timeoutMs: number, log: (s: string) => void, execing: ProcPeer[] = []): Promise<CheckpointResult> {
+  job: JobInfo, timeoutMs: number, log: (s: string) => void, execing: ProcPeer[] = [], thenKill = false): Promise<CheckpointResult> {
   const t0 = process.hrtime.bigint();
   const tmp = store.begin(generation);
   const peers: ProcPeer[] = [];
@@ -194,7 +194,9 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     };
     const dir = store.commit(manifest);
     log(`generation ${generation} committed: ${manifest.totalBytes} bytes, ${processes.length} process(es)`);
-    await barrier(peers, () => `RESUME ${generation}`, 'RESUMED', timeoutMs).catch((e: Error) => log(`after commit: ${e.message}`));
+    // Stopping the job: killed still suspended, nothing runs past the checkpoint.
+    if (thenKill) for (const p of peers) p.send('KILL');
+    else await barrier(peers, () => `RESUME ${generation}`, 'RESUMED', timeoutMs).catch((e: Error) => log(`after commit: ${e.message}`));
     return { generation, dir, bytes: manifest.totalBytes, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {
     const alive = [...new Set([...initial, ...peers, ...joinedLate, ...late()])].filter((p) => !p.closed);

@@ -33,7 +33,11 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
     },
   });
   // Before it is published: whoever finds coordinator.json may signal it at once.
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => coord.shutdown(sig));
+  // Under `stasis run` in a batch job the scheduler's SIGTERM reaches us with
+  // every process of the job; the job driver checkpoints, then stops the job.
+  const held = process.env.STASIS_HOLD_TERM ? 'SIGTERM' : null;
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+    process.on(sig, () => (sig === held ? log('SIGTERM held: the job driver (stasis run) stops the job') : coord.shutdown(sig)));
   await coord.listen(a.listenFd);
   publish(dir, { host: coord.address.host, port: coord.address.port, pid: process.pid, private: a.private === true }, token);
   log(`listening on ${formatAddress(coord.address)} for ${dir}`);
@@ -49,8 +53,29 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
       if (coord.processCount === 0) coord.shutdown(`owner ${a.ownerPid} is gone`);
     }, 200);
   }
+  const driver = watchDriver(coord, log);
   await coord.done();
   if (watch) clearInterval(watch);
+  if (driver) clearInterval(driver);
   unpublish(dir);
   process.exit(0);
+}
+
+/**
+ * The job driver (`stasis run`, STASIS_RUN_DRIVER) killed without a word
+ * (SIGKILL, OOM): nobody would checkpoint or stop the job it leaves behind,
+ * so its coordinator does — checkpoint, then kill every process.
+ */
+function watchDriver(coord: Coordinator, log: (s: string) => void): NodeJS.Timeout | null {
+  const pid = Number(process.env.STASIS_RUN_DRIVER);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
+  let done = false;
+  return setInterval(() => {
+    if (done || pidAlive(pid)) return;
+    done = true;
+    log(`the job driver (stasis run, pid ${pid}) is gone: checkpointing and stopping the job`);
+    coord.checkpoint('requested', true).then(
+      (r) => log(`generation ${r.generation} committed; the job is stopped`),
+      (e: Error) => { log(`${e.message}; stopping the job all the same`); coord.killAll(); });
+  }, 500);
 }

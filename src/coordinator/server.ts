@@ -263,7 +263,7 @@ export class Coordinator {
    * Runs after any checkpoint in progress; the generation is numbered then.
    * A failure is logged whoever asked (`origin`: interval, or requested by a command).
    */
-  checkpoint(origin: 'interval' | 'requested' = 'requested'): Promise<CheckpointResult> {
+  checkpoint(origin: 'interval' | 'requested' = 'requested', thenKill = false): Promise<CheckpointResult> {
     this.inProgress++;
     let tried: number | null = null;
     const run = this.chain.then(async () => {
@@ -273,7 +273,7 @@ export class Coordinator {
         const outside = namedOutsiders([...this.execing.values()]);
         throw new Error(outside.length ? `checkpoint refused: ${outside.join('; ')}` : 'no processes to checkpoint');
       }
-      const { result, generation } = await this.checkpointRetried(peers, (g) => { tried = g; });
+      const { result, generation } = await this.checkpointRetried(peers, (g) => { tried = g; }, thenKill);
       this.lastGeneration = generation;
       this.lastOutcome = { generation, committed: true, at: new Date().toISOString() };
       this.alerted = null;
@@ -309,7 +309,7 @@ export class Coordinator {
    * others were being saved — an exec'ing image, a process rejoining — so
    * that the next attempt includes it.
    */
-  private async checkpointRetried(peers: ProcPeer[], numbered: (g: number) => void): Promise<{ result: CheckpointResult; generation: number }> {
+  private async checkpointRetried(peers: ProcPeer[], numbered: (g: number) => void, thenKill: boolean): Promise<{ result: CheckpointResult; generation: number }> {
     for (let attempt = 1; ; attempt++) {
       // A straggler of an aborted attempt may still write into its directory: never reuse its number.
       const generation = Math.max(this.lastGeneration + 1, this.lastNumber + 1, this.store.nextGeneration());
@@ -320,7 +320,7 @@ export class Coordinator {
       const execing = [...this.execing.values()].filter((p) => isExecing(p.info.host, p.info.kernelPid));
       try {
         const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs,
-          this.opts.log, execing);
+          this.opts.log, execing, thenKill);
         return { result, generation };
       } catch (e) {
         if (!(e instanceof JoinedLate) || attempt >= MAX_ATTEMPTS) throw e;
@@ -350,8 +350,9 @@ export class Coordinator {
     const reply = (s: string) => sendLine(sock, s);
     switch (verb) {
       case 'CHECKPOINT':
+        if (arg !== undefined && arg !== 'KILL') return reply(`ERROR ${encodeArg(`bad CHECKPOINT argument '${arg}': want none or KILL`)}`);
         try {
-          const r = await this.checkpoint();
+          const r = await this.checkpoint('requested', arg === 'KILL');
           reply(`CHECKPOINTED ${r.generation} ${r.bytes} ${r.seconds.toFixed(3)}`);
         } catch (e) { reply(`ERROR ${encodeArg((e as Error).message)}`); }
         return;

@@ -161,12 +161,20 @@ export function slurmEndSignal(secondsBefore: number | null = null): EndSignal {
   };
 }
 
+/**
+ * An array task as ARRAYID_TASK: one task's own job id may be the array's
+ * id, and `scontrol requeue ARRAYID` requeues every task of the array.
+ */
+function requeueId(job: Job): string {
+  return job.arrayJobId && job.arrayTaskId ? `${job.arrayJobId}_${job.arrayTaskId}` : job.id!;
+}
+
 export function slurmResourceManager(job: Job, opts: SlurmOptions = {}): ResourceManager {
   return {
     kind: 'slurm',
     job,
     spawnArgv: (hosts, argv, spawnOpts) => srunArgv(hosts, argv, spawnOpts),
-    requeueArgv: () => (job.id ? ['scontrol', 'requeue', job.id] : null),
+    requeueArgv: () => (job.id ? ['scontrol', 'requeue', requeueId(job)] : null),
     endSignal: slurmEndSignal(opts.signalSecondsBefore ?? null),
   };
 }

@@ -29,11 +29,17 @@ export async function spawnOnNodes(
   return run(rm.spawnArgv(hosts, argv, { tasksPerNode: opts.tasksPerNode }), opts);
 }
 
-/** Puts the job back in the queue (scontrol requeue / qrerun). */
+/**
+ * Puts the job back in the queue (scontrol requeue / qrerun). Run from
+ * inside the job, the requeue itself makes the scheduler send SIGTERM to
+ * every process of the job — the requeue command too, which could die
+ * before it reports success: it runs with SIGTERM ignored.
+ */
 export async function requeue(rm: ResourceManager, opts: RunOptions = {}): Promise<VerbResult> {
   const argv = rm.requeueArgv();
   if (!argv) throw new Error(`cannot requeue: the ${rm.kind} adapter has no job to requeue`);
-  return run(argv, opts);
+  const r = await run(['sh', '-c', 'trap "" TERM; exec "$@"', 'sh', ...argv], opts);
+  return { ...r, argv };
 }
 
 async function run(argv: string[], opts: RunOptions): Promise<VerbResult> {

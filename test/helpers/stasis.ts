@@ -120,6 +120,11 @@ export class Job {
     return this.start(['launch', '--ckpt-dir', this.dir, ...(opts.flags ?? []), '--', ...argv], opts.env, opts.stdin);
   }
 
+  /** `stasis run --ckpt-dir DIR [flags] -- argv` (the job driver; the command runs in a session of its own). */
+  run(argv: string[], opts: { env?: Record<string, string>; flags?: string[] } = {}): Running {
+    return this.start(['run', '--ckpt-dir', this.dir, ...(opts.flags ?? []), '--', ...argv], opts.env);
+  }
+
   restart(target?: string, opts: { stdin?: 'pipe' | 'ignore'; env?: Record<string, string>; flags?: string[] } = {}): Running {
     return this.start(['restart', ...(opts.flags ?? []), target ?? this.dir], opts.env, opts.stdin);
   }

@@ -188,9 +188,12 @@ describe('slurm: counts and verbs', () => {
     assert.throws(() => srunArgv(['n1', 'n1'], ['x']), /repeats/);
   });
 
-  it('requeue is scontrol requeue of the job (the array task\'s own id)', () => {
+  it('requeue is scontrol requeue of the job; an array task as ARRAYID_TASK (the array\'s id alone requeues every task)', () => {
     const rm = detectJob(readEnvFixture('slurm', 'array-task1.env'));
-    assert.deepEqual(rm.requeueArgv(), ['scontrol', 'requeue', '6']);
+    assert.deepEqual(rm.requeueArgv(), ['scontrol', 'requeue', '5_1']);
+    // The task whose own id is the array's id.
+    assert.deepEqual(detectJob(readEnvFixture('slurm', 'array-task2.env')).requeueArgv(), ['scontrol', 'requeue', '5_2']);
+    assert.deepEqual(detectJob(readEnvFixture('slurm', 'requeue-run0.env')).requeueArgv(), ['scontrol', 'requeue', '7']);
     assert.equal(rm.endSignal.signal, 'SIGUSR1');
     assert.equal(rm.endSignal.secondsBefore, null);
     const told = detectJob(readEnvFixture('slurm', 'requeue-run0.env'), { signalSecondsBefore: 60 });
