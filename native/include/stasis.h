@@ -70,7 +70,8 @@ enum stasis_event {
 /* Order of events. Checkpoint: PRECHECKPOINT, SUSPENDED, SAVE, RESUME,
  * POSTCHECKPOINT (a refused or failed checkpoint stops the sequence and
  * goes to RESUME if SUSPENDED was sent, then POSTCHECKPOINT). Restored
- * process: RESTART, ALL_RESTORED, RESTARTED.
+ * process: RESTART, ALL_RESTORED, RESUME (undo what SAVE took out, as in
+ * the checkpointed process), RESTARTED.
  *
  * Return 0, or -1 after stasis_fail() to refuse the checkpoint
  * (PRECHECKPOINT, SAVE) or the restart (RESTART). Every handler runs on the

@@ -1,0 +1,150 @@
+// The public plugin API (native/include/stasis.h, docs/plugin-api.md), used
+// the way a user would: programs linked with libstasis-client.so, a plugin
+// .so loaded with `stasis launch --with-plugin`, real checkpoints, SIGKILL
+// and restarts.
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Job, programs, type Running } from '../helpers/stasis.js';
+
+const apiCkpt = join(programs, 'api_ckpt');
+const apiDelay = join(programs, 'api_delay');
+const apiForker = join(programs, 'api_forker');
+const eventLog = join(programs, 'plugins', 'event_log.so');
+
+/** The line matching `re` (throws naming the output when there is none). */
+function lineOf(p: Running, re: RegExp): RegExpMatchArray {
+  for (const l of p.lines) { const m = l.match(re); if (m) return m; }
+  throw new Error(`no line ${re}: ${p.tail()}`);
+}
+
+describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
+  this.timeout(60000);
+  let job: Job;
+  beforeEach(() => { job = new Job('stasis-api-'); });
+  afterEach(() => job.cleanup());
+
+  it('answers STASIS_CHECKPOINTED (0) after the commit, STASIS_RESTARTED (1) in the restored process, which finds the data saved before', async () => {
+    const p = job.launch([apiCkpt, '40'], { stdin: 'pipe' });
+    await p.waitFor(/^ready /);
+    assert.equal(p.lines[0], 'api 1 enabled 1 timeout 60000');
+    p.proc.stdin!.write('go\n');
+    await p.waitFor(/^delay /);
+    assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'returned before the generation was committed');
+    assert.deepEqual(p.lines.slice(2, 6), ['save 0', 'returned 0 (success)', 'note 6 after', 'delay 0 0']);
+    await p.kill9();
+
+    const r = job.restart();
+    assert.equal(await r.waitExit(30000), 0, r.tail());
+    // Same memory as at the checkpoint: "before", not the "after" saved since.
+    assert.deepEqual(r.lines.slice(0, 3), ['returned 1 (restarted from a checkpoint)', 'note 7 before', 'delay 0 0']);
+    assert.equal(r.lines.at(-1), 'done');
+  });
+
+  it('without stasis every call answers STASIS_ERR_NOT_ENABLED (-1) and the program ends cleanly', async () => {
+    const r = await execa(apiCkpt, ['1'], { input: 'go\n', reject: false });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[1]!, /^ready \d+$/);
+    assert.deepEqual([lines[0], ...lines.slice(2)], ['api 0 enabled 0 timeout -1', 'save -1',
+      'returned -1 (not running under stasis)', 'note -1 -', 'delay -1 -1', 'tick 0', 'done']);
+  });
+});
+
+describe('plugin API: delayed sections', function () {
+  this.timeout(90000);
+  let job: Job;
+  beforeEach(() => { job = new Job('stasis-delay-'); });
+  afterEach(() => job.cleanup());
+
+  it('a checkpoint asked for inside a section is taken right after it ends, never inside (even counter saved and restored)', async () => {
+    // 2.5 s sections, 20 ms apart: the request lands inside one.
+    const p = job.launch([apiDelay, '2500']);
+    const [, k0] = await p.waitFor(/^inside (\d+) begin 0 at \d+$/);
+    const sentAt = Date.now();
+    const ck = await job.checkpoint();
+    assert.equal(ck.generation, 1);
+    const saved = await p.waitFor(/^saved counter (\d+), (-?\d+) ms after section (-?\d+) ended$/);
+    const [counter, late, k] = [Number(saved[1]), Number(saved[2]), Number(saved[3])];
+    assert.equal(counter % 2, 0, `saved inside a section: counter ${counter}`);
+    assert.equal(counter, 2 * (k + 1), `counter ${counter} is not the one at the end of section ${k}`);
+    assert.ok(late < 250, `taken ${late} ms after the section ended, not right after`);
+    // The request was sent while that very section was open, and it waited.
+    const began = Number(lineOf(p, new RegExp(`^inside ${k} begin 0 at (\\d+)$`))[1]);
+    const ended = Number((await p.waitFor(new RegExp(`^ended ${k} rc 0 at (\\d+)$`)))[1]);
+    assert.ok(k >= Number(k0) && began <= sentAt && sentAt < ended,
+      `asked at ${sentAt}, section ${k} open from ${began} to ${ended}`);
+    await job.killTree(p);
+
+    const r = job.restart();
+    const restored = Number((await r.waitFor(/^restored counter (\d+)$/))[1]);
+    assert.equal(restored, counter, 'the image holds another counter than the one saved');
+    await r.waitFor(new RegExp(`^ended ${k + 1} rc 0 at \\d+$`), 10000);
+    await job.killTree(r);
+  });
+
+  it('past STASIS_DELAY_TIMEOUT the checkpoint fails, saying why, and the section learns it (STASIS_ERR_EXPIRED)', async () => {
+    const p = job.launch([apiDelay, '4000', '2'], { env: { STASIS_DELAY_TIMEOUT: '1' } });
+    await p.waitFor(/^inside 0 begin 0/);
+    const r = await job.cli(['command', '--ckpt-dir', job.dir, '--checkpoint']);
+    assert.notEqual(r.exitCode, 0, r.stdout);
+    assert.match(r.stderr, /still inside a delayed section after 1 s \(STASIS_DELAY_TIMEOUT\)/);
+    await p.waitFor(/^ended 0 rc -7 at /, 10000);
+    await p.waitFor(/^ended 1 rc 0 at /, 10000);
+    assert.ok(!existsSync(join(job.dir, 'latest')), 'a generation was committed');
+    assert.ok(!p.lines.some((l) => l.startsWith('saved counter')), 'the checkpoint ran anyway');
+  });
+});
+
+describe('plugin API: --with-plugin', function () {
+  this.timeout(150000);
+  let job: Job;
+  beforeEach(() => { job = new Job('stasis-plugin-'); });
+  afterEach(() => job.cleanup());
+
+  const checkpointOnce = ['precheckpoint', 'suspended', 'save', 'resume', 'postcheckpoint'];
+  const restartOnce = ['restart', 'all-restored', 'resume', 'restarted'];
+
+  it('a plugin sees every event in order, in the launched process and its forked child, across two restarts', async () => {
+    const log = join(job.dir, 'events.log');
+    const env = { STASIS_TEST_EVENT_LOG: log };
+    const p = job.launch([apiForker], { flags: ['--with-plugin', eventLog], env });
+    const [, parent, child] = (await p.waitFor(/^ready (\d+) (\d+)$/)).map(Number);
+    await p.waitFor(/^child 3$/);
+    assert.deepEqual(JSON.parse(readFileSync(join(job.dir, 'settings.json'), 'utf8')).plugins, [eventLog]);
+
+    let running = p;
+    for (const generation of [1, 2, 3]) {
+      assert.equal((await job.checkpoint()).generation, generation);
+      await job.killTree(running);
+      if (generation === 3) break;
+      running = job.restart(undefined, { env });
+      await running.waitFor(/^parent \d+$/);
+      await running.waitFor(/^child \d+$/);
+    }
+
+    const events = new Map<number, string[]>();
+    for (const line of readFileSync(log, 'utf8').trim().split('\n')) {
+      const [pid, what, gen] = line.split(' ');
+      events.set(Number(pid), [...(events.get(Number(pid)) ?? []), `${what} ${gen}`]);
+    }
+    const expected = [1, 2, 3].flatMap((g) => [...checkpointOnce, ...(g < 3 ? restartOnce : [])].map((e) => `${e} ${g}`));
+    assert.deepEqual(events.get(parent!), ['loaded 0', ...expected], `parent ${parent}`);
+    assert.deepEqual(events.get(child!), expected, `child ${child}`);
+    assert.deepEqual([...events.keys()].sort(), [parent, child].sort(), 'events from other processes');
+  });
+
+  it('--with-plugin takes existing files only, once, comma-separated', async () => {
+    for (const [flags, why] of [
+      [['--with-plugin', `${eventLog},missing.so`], /--with-plugin missing\.so: no such file/],
+      [['--with-plugin', `${eventLog},`], /an empty item/],
+      [['--with-plugin', eventLog, '--with-plugin', eventLog], /given more than once/],
+    ] as const) {
+      const r = job.launch([apiCkpt, '1'], { flags: [...flags] });
+      assert.notEqual(await r.waitExit(), 0);
+      assert.match(r.errLines.join('\n'), why);
+      assert.ok(!r.lines.some((l) => l.startsWith('api ')), 'the program ran');
+    }
+  });
+});
