@@ -6,12 +6,15 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { Job, programs, type Running } from '../helpers/stasis.js';
 
 const apiCkpt = join(programs, 'api_ckpt');
 const apiDelay = join(programs, 'api_delay');
 const apiForker = join(programs, 'api_forker');
 const eventLog = join(programs, 'plugins', 'event_log.so');
+const apiUname = join(programs, 'api_uname');
+const wrapUname = join(programs, 'plugins', 'wrap_uname.so');
 
 /** The line matching `re` (throws naming the output when there is none). */
 function lineOf(p: Running, re: RegExp): RegExpMatchArray {
@@ -59,8 +62,9 @@ describe('plugin API: delayed sections', function () {
   afterEach(() => job.cleanup());
 
   it('a checkpoint asked for inside a section is taken right after it ends, never inside (even counter saved and restored)', async () => {
-    // 2.5 s sections, 20 ms apart: the request lands inside one.
-    const p = job.launch([apiDelay, '2500']);
+    // 4 s sections, 20 ms apart: the request lands inside the one seen begin
+    // (the CLI has 4 s to deliver it, which the last assertion checks).
+    const p = job.launch([apiDelay, '4000']);
     const [, k0] = await p.waitFor(/^inside (\d+) begin 0 at \d+$/);
     const sentAt = Date.now();
     const ck = await job.checkpoint();
@@ -146,5 +150,26 @@ describe('plugin API: --with-plugin', function () {
       assert.match(r.errLines.join('\n'), why);
       assert.ok(!r.lines.some((l) => l.startsWith('api ')), 'the program ran');
     }
+  });
+});
+
+describe('plugin API: STASIS_NEXT()', function () {
+  this.timeout(60000);
+  let job: Job;
+  beforeEach(() => { job = new Job('stasis-next-'); });
+  afterEach(() => job.cleanup());
+
+  it('a preloaded wrapper reaches libc\'s definition through STASIS_NEXT, before and after a restart', async () => {
+    const p = job.launch([apiUname], { env: { LD_PRELOAD: wrapUname } });
+    const [, , name] = await p.waitFor(/^node (\d+) (.*)$/);
+    assert.equal(name, `wrapped-${hostname()}`);
+    await p.waitFor(/^node 3 /);
+    await job.checkpoint();
+    await job.killTree(p);
+    const r = job.restart();
+    await r.waitFor(/^node \d+ /);
+    const after = await r.waitFor(/^node \d+ (.*)$/, 20000, 1);
+    assert.equal(after[1], `wrapped-${hostname()}`);
+    await job.killTree(r);
   });
 });
