@@ -18,6 +18,10 @@ STUB int stasis_delay_begin(void) { return STASIS_ERR_NOT_ENABLED; }
 STUB int stasis_delay_end(void) { return STASIS_ERR_NOT_ENABLED; }
 STUB long stasis_delay_timeout_ms(void) { return STASIS_ERR_NOT_ENABLED; }
 STUB int stasis_register_plugin(const struct stasis_plugin *p) { (void)p; return STASIS_ERR_NOT_ENABLED; }
+STUB int stasis_register_plugin_for(const struct stasis_plugin *p, unsigned int events) {
+  (void)p, (void)events;
+  return STASIS_ERR_NOT_ENABLED;
+}
 STUB int stasis_register_fd_kind(const struct stasis_fd_kind *k) { (void)k; return STASIS_ERR_NOT_ENABLED; }
 STUB int stasis_register_memory_claim(stasis_memory_claim_fn f) { (void)f; return STASIS_ERR_NOT_ENABLED; }
 STUB int stasis_data_save(const char *name, const void *data, size_t len) {

@@ -18,6 +18,7 @@ volatile int stasis_restored;
 int stasis_generation;   /* of the checkpoint in progress */
 static int suspended;
 static int prechecked;   /* PRECHECKPOINT sent: POSTCHECKPOINT owed */
+static int restoring;    /* finish_restart is under way */
 const char *stasis_save_path;
 
 enum save_result { SAVE_FAILED = -1, SAVE_DONE = 0, SAVE_RESTORED = 1 };
@@ -64,12 +65,14 @@ static void on_resume(void) {
     threads_unlock_creation();
     suspended = 0;
   }
-  delay_release();
   coord_send("RESUMED");
   if (prechecked) {
     prechecked = 0;
     plugins_dispatch(STASIS_EVENT_POSTCHECKPOINT);
   }
+  /* Delayed sections begin again once plugins have reopened what they
+   * closed (in a restored process: after RESTARTED, finish_restart). */
+  if (!restoring) delay_release();
 }
 
 /* The job's coordinator is a new one now: the settings, and the variables
@@ -136,9 +139,12 @@ static void finish_restart(void) {
   }
   suspended = 1;
   prechecked = 0;   /* the POSTCHECKPOINT was owed to the checkpointed process */
+  restoring = 1;
   on_resume();
   adopt_new_coordinator_later();   /* malloc is safe again */
   plugins_dispatch(STASIS_EVENT_RESTARTED);
+  restoring = 0;
+  delay_release();
 }
 
 static void on_save(char *arg) {

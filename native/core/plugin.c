@@ -11,15 +11,20 @@
 static const struct stasis_plugin *plugins[MAX_PLUGINS];
 static int nplugins;
 
-API int stasis_register_plugin(const struct stasis_plugin *p) {
+static unsigned int wanted[MAX_PLUGINS];   /* event masks, 0: all */
+
+API int stasis_register_plugin_for(const struct stasis_plugin *p, unsigned int events) {
   if (!p || !p->event) return STASIS_ERR_INVALID;
-  if (nplugins < MAX_PLUGINS) plugins[nplugins++] = p;
-  else {
+  if (nplugins >= MAX_PLUGINS) {
     stasis_log("too many plugins: %s ignored", p->name);
     return STASIS_ERR_NO_SPACE;
   }
+  wanted[nplugins] = events;
+  plugins[nplugins++] = p;
   return STASIS_OK;
 }
+
+API int stasis_register_plugin(const struct stasis_plugin *p) { return stasis_register_plugin_for(p, 0); }
 
 /* STASIS_PLUGINS: paths separated by commas. A forked child and a restored
  * process have the plugins mapped and registered already (memory); an
@@ -41,6 +46,7 @@ __attribute__((constructor(201))) static void load_user_plugins(void) {
 int plugins_dispatch(enum stasis_event ev) {
   int rc = 0;
   for (int i = 0; i < nplugins; i++) {
+    if (wanted[i] && !(wanted[i] & STASIS_EVENT_BIT(ev))) continue;
     if (plugins[i]->event(ev) == 0) continue;
     if (!stasis_failure()) stasis_fail("plugin %s failed", plugins[i]->name);
     rc = -1;

@@ -93,6 +93,13 @@ struct stasis_plugin {
  * STASIS_ERR_NOT_ENABLED without stasis. */
 int stasis_register_plugin(const struct stasis_plugin *plugin);
 
+/* The same, for only some events: `events` is a mask of STASIS_EVENT_BIT()
+ * (0: all). A handler that cannot run while threads are stopped (one that
+ * enters an interpreter: the Python binding) asks for PRECHECKPOINT,
+ * POSTCHECKPOINT and RESTARTED only. */
+#define STASIS_EVENT_BIT(e) (1u << (e))
+int stasis_register_plugin_for(const struct stasis_plugin *plugin, unsigned int events);
+
 /* Generation of the checkpoint in progress (in a handler), or of the last
  * checkpoint this process took part in or was restored from; 0 before any
  * or without stasis. */
@@ -186,7 +193,9 @@ int stasis_checkpoint(void);
 /* Keep checkpoints out of a critical section. A checkpoint requested while
  * any thread of the process is inside one waits for the last to end, then
  * starts before any new one can begin (stasis_delay_begin() waits
- * meanwhile). Sections nest per thread. The wait is bounded:
+ * meanwhile, until the POSTCHECKPOINT or RESTARTED handlers have returned:
+ * a section never sees what a plugin is still reopening). Sections nest
+ * per thread. The wait is bounded:
  * STASIS_DELAY_TIMEOUT seconds (environment, default 60); past it the
  * checkpoint fails for the whole job ("still inside a delayed section")
  * and stasis_delay_end() of the section it waited for answers

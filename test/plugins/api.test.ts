@@ -7,10 +7,18 @@ import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { Job, programs, type Running } from '../helpers/stasis.js';
+import { Job, programs, repoRoot, type Running } from '../helpers/stasis.js';
+
+// The same programs in C (linked with libstasis-client.so) and in Python
+// (python/stasis from the checkout): the same output, the same tests.
+const python = { PYTHONPATH: join(repoRoot, 'python') };
+const pyProgram = (name: string) => ['/usr/bin/python3', join(repoRoot, 'test', 'programs', name)];
+const languages = [
+  { name: 'C', delay: [join(programs, 'api_delay')], env: {} },
+  { name: 'Python', delay: pyProgram('api_delay.py'), env: python },
+];
 
 const apiCkpt = join(programs, 'api_ckpt');
-const apiDelay = join(programs, 'api_delay');
 const apiForker = join(programs, 'api_forker');
 const eventLog = join(programs, 'plugins', 'event_log.so');
 const apiUname = join(programs, 'api_uname');
@@ -45,6 +53,29 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
     assert.equal(r.lines.at(-1), 'done');
   });
 
+  it('Python: checkpoint() answers 0, then 1 after a restart; on_checkpoint, on_resume, on_restart run in order', async () => {
+    const p = job.launch([...pyProgram('api_py.py'), '40'], { stdin: 'pipe', env: python });
+    await p.waitFor(/^ready$/);
+    assert.equal(p.lines[0], 'api 1 enabled 1');
+    p.proc.stdin!.write('go\n');
+    await p.waitFor(/^events /);
+    assert.deepEqual(p.lines.slice(2, 5), ['delayed 0', 'returned 0 success', 'events checkpoint,resume']);
+    assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'returned before the generation was committed');
+    await p.kill9();
+
+    const r = job.restart();
+    assert.equal(await r.waitExit(30000), 0, r.tail());
+    assert.deepEqual(r.lines.slice(0, 2), ['returned 1 restarted from a checkpoint', 'events checkpoint,restart']);
+    assert.equal(r.lines.at(-1), 'done');
+  });
+
+  it('Python without stasis: every call answers ERR_NOT_ENABLED (-1), no exception, exit 0', async () => {
+    const r = await execa(pyProgram('api_py.py')[0]!, [pyProgram('api_py.py')[1]!, '1'], { input: 'go\n', reject: false, env: python });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1',
+      'returned -1 not running under stasis', 'events -', 'tick 0', 'done']);
+  });
+
   it('without stasis every call answers STASIS_ERR_NOT_ENABLED (-1) and the program ends cleanly', async () => {
     const r = await execa(apiCkpt, ['1'], { input: 'go\n', reject: false });
     assert.equal(r.exitCode, 0, r.stderr);
@@ -55,7 +86,7 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   });
 });
 
-describe('plugin API: delayed sections', function () {
+for (const lang of languages) describe(`plugin API (${lang.name}): delayed sections`, function () {
   this.timeout(90000);
   let job: Job;
   beforeEach(() => { job = new Job('stasis-delay-'); });
@@ -64,7 +95,7 @@ describe('plugin API: delayed sections', function () {
   it('a checkpoint asked for inside a section is taken right after it ends, never inside (even counter saved and restored)', async () => {
     // 4 s sections, 20 ms apart: the request lands inside the one seen begin
     // (the CLI has 4 s to deliver it, which the last assertion checks).
-    const p = job.launch([apiDelay, '4000']);
+    const p = job.launch([...lang.delay, '4000'], { env: lang.env });
     const [, k0] = await p.waitFor(/^inside (\d+) begin 0 at \d+$/);
     const sentAt = Date.now();
     const ck = await job.checkpoint();
@@ -89,7 +120,7 @@ describe('plugin API: delayed sections', function () {
   });
 
   it('past STASIS_DELAY_TIMEOUT the checkpoint fails, saying why, and the section learns it (STASIS_ERR_EXPIRED)', async () => {
-    const p = job.launch([apiDelay, '4000', '2'], { env: { STASIS_DELAY_TIMEOUT: '1' } });
+    const p = job.launch([...lang.delay, '4000', '2'], { env: { ...lang.env, STASIS_DELAY_TIMEOUT: '1' } });
     await p.waitFor(/^inside 0 begin 0/);
     const r = await job.cli(['command', '--ckpt-dir', job.dir, '--checkpoint']);
     assert.notEqual(r.exitCode, 0, r.stdout);
