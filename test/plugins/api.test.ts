@@ -30,6 +30,13 @@ function lineOf(p: Running, re: RegExp): RegExpMatchArray {
   throw new Error(`no line ${re}: ${p.tail()}`);
 }
 
+/** The number in the last line matching `re`. */
+function lineOfLast(p: Running, re: RegExp): string {
+  const m = p.lines.filter((l) => re.test(l)).at(-1)?.match(re);
+  if (!m) throw new Error(`no line ${re}: ${p.tail()}`);
+  return m[1]!;
+}
+
 describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   this.timeout(60000);
   let job: Job;
@@ -43,13 +50,15 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^delay /);
     assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'returned before the generation was committed');
-    assert.deepEqual(p.lines.slice(2, 6), ['save 0', 'returned 0 (success)', 'note 6 after', 'delay 0 0']);
+    assert.deepEqual(p.lines.slice(2, 7), ['save 0', 'returned 0 (success)', 'note 6 after', 'delay 0 0',
+      'checkpoint inside a section -3']);
     await p.kill9();
 
     const r = job.restart();
     assert.equal(await r.waitExit(30000), 0, r.tail());
     // Same memory as at the checkpoint: "before", not the "after" saved since.
-    assert.deepEqual(r.lines.slice(0, 3), ['returned 1 (restarted from a checkpoint)', 'note 7 before', 'delay 0 0']);
+    assert.deepEqual(r.lines.slice(0, 4), ['returned 1 (restarted from a checkpoint)', 'note 7 before', 'delay 0 0',
+      'checkpoint inside a section -3']);
     assert.equal(r.lines.at(-1), 'done');
   });
 
@@ -82,7 +91,7 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
     const lines = r.stdout.split('\n');
     assert.match(lines[1]!, /^ready \d+$/);
     assert.deepEqual([lines[0], ...lines.slice(2)], ['api 0 enabled 0 timeout -1', 'save -1',
-      'returned -1 (not running under stasis)', 'note -1 -', 'delay -1 -1', 'tick 0', 'done']);
+      'returned -1 (not running under stasis)', 'note -1 -', 'delay -1 -1', 'checkpoint inside a section -1', 'tick 0', 'done']);
   });
 });
 
@@ -168,6 +177,22 @@ describe('plugin API: --with-plugin', function () {
     assert.deepEqual(events.get(parent!), ['loaded 0', ...expected], `parent ${parent}`);
     assert.deepEqual(events.get(child!), expected, `child ${child}`);
     assert.deepEqual([...events.keys()].sort(), [parent, child].sort(), 'events from other processes');
+  });
+
+  it('a plugin refusing at PRECHECKPOINT fails the checkpoint with its reason; it still gets POSTCHECKPOINT, and nothing else', async () => {
+    const log = join(job.dir, 'events.log');
+    const p = job.launch([apiForker], { flags: ['--with-plugin', eventLog], env: { STASIS_TEST_EVENT_LOG: log, STASIS_TEST_REFUSE: '1' } });
+    const [, parent, child] = (await p.waitFor(/^ready (\d+) (\d+)$/)).map(Number);
+    await p.waitFor(/^child 3$/);
+    const r = await job.cli(['command', '--ckpt-dir', job.dir, '--checkpoint']);
+    assert.notEqual(r.exitCode, 0, r.stdout);
+    assert.match(r.stderr, /event_log refuses the checkpoint/);
+    assert.ok(!existsSync(join(job.dir, 'latest')), 'a generation was committed');
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    assert.deepEqual(lines.filter((l) => l.startsWith(`${parent} `)), [`${parent} loaded 0`, `${parent} precheckpoint 1`, `${parent} postcheckpoint 1`]);
+    assert.deepEqual(lines.filter((l) => l.startsWith(`${child} `)), [`${child} precheckpoint 1`, `${child} postcheckpoint 1`]);
+    await p.waitFor(new RegExp(`^parent ${Number(lineOfLast(p, /^parent (\d+)$/)) + 2}$`));
+    await job.killTree(p);
   });
 
   it('--with-plugin takes existing files only, once, comma-separated', async () => {

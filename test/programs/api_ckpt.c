@@ -3,7 +3,8 @@
  * on stdin, saves "before" under the name "note", asks for a checkpoint
  * and prints "returned N": 0 in the same process (which then saves
  * "after"), 1 in a process restored from the image (which prints the note
- * it finds: "before", the value at the checkpoint). Then ticks and exits 0.
+ * it finds: "before", the value at the checkpoint). Then what the calls
+ * answer in and around a delayed section, ticks and exits 0.
  * Without stasis every call answers -1 (not enabled) and it still exits 0.
  * Usage: api_ckpt [TICKS] */
 #include <errno.h>
@@ -30,6 +31,11 @@ int main(int argc, char **argv) {
   printf("note %ld %s\n", n, n > 0 ? note : "-");
   int b = stasis_delay_begin(), e = stasis_delay_end();
   printf("delay %d %d\n", b, e);
+  /* Its own section would hold the checkpoint off forever: refused. */
+  stasis_delay_begin();
+  int inner = stasis_checkpoint();
+  stasis_delay_end();
+  printf("checkpoint inside a section %d\n", inner);
   for (long i = 0; i < ticks; i++) {
     printf("tick %ld\n", i);
     struct timespec ts = { 0, 100 * 1000000 };
