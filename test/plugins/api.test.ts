@@ -16,6 +16,7 @@ const pyProgram = (name: string) => ['/usr/bin/python3', join(repoRoot, 'test', 
 const languages = [
   { name: 'C', delay: [join(programs, 'api_delay')], env: {} },
   { name: 'Python', delay: pyProgram('api_delay.py'), env: python },
+  { name: 'Node', delay: [process.execPath, join(repoRoot, 'test', 'programs', 'api_delay.cjs')], env: {} },
 ];
 
 const apiCkpt = join(programs, 'api_ckpt');
@@ -80,6 +81,31 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
 
   it('Python without stasis: every call answers ERR_NOT_ENABLED (-1), no exception, exit 0', async () => {
     const r = await execa(pyProgram('api_py.py')[0]!, [pyProgram('api_py.py')[1]!, '1'], { input: 'go\n', reject: false, env: python });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1',
+      'returned -1 not running under stasis', 'events -', 'tick 0', 'done']);
+  });
+
+  const nodeProgram = [process.execPath, join(repoRoot, 'test', 'programs', 'api_node.cjs')];
+
+  it('Node: checkpoint() resolves to 0, then 1 after a restart; onCheckpoint, onResume, onRestart run in order', async () => {
+    const p = job.launch([...nodeProgram, '40'], { stdin: 'pipe' });
+    await p.waitFor(/^ready$/);
+    assert.equal(p.lines[0], 'api 1 enabled 1');
+    p.proc.stdin!.write('go\n');
+    await p.waitFor(/^events /);
+    assert.deepEqual(p.lines.slice(2, 5), ['delayed 0', 'returned 0 success', 'events checkpoint,resume']);
+    assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'resolved before the generation was committed');
+    await p.kill9();
+
+    const r = job.restart();
+    assert.equal(await r.waitExit(30000), 0, r.tail());
+    assert.deepEqual(r.lines.slice(0, 2), ['returned 1 restarted from a checkpoint', 'events checkpoint,restart']);
+    assert.equal(r.lines.at(-1), 'done');
+  });
+
+  it('Node without stasis: every call answers ERR_NOT_ENABLED (-1), no exception, exit 0', async () => {
+    const r = await execa(nodeProgram[0]!, [nodeProgram[1]!, '1'], { input: 'go\n', reject: false });
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1',
       'returned -1 not running under stasis', 'events -', 'tick 0', 'done']);
