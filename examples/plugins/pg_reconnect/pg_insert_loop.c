@@ -1,0 +1,35 @@
+/* Inserts rows 0, 1, 2... into rows(id) through pg_reconnect, one every
+ * 20 ms, each in a delayed section, printing "inserted N backend PID".
+ * Inserts are idempotent (ON CONFLICT DO NOTHING): a process restored from
+ * a checkpoint redoes the rows its killed predecessor inserted after that
+ * checkpoint, and none is doubled or lost.
+ * Usage: pg_insert_loop CONNINFO */
+#include "pg_reconnect.h"
+#include <stasis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc < 2 || pgr_open(argv[1]) < 0) return 2;
+  PGresult *r = PQexec(pgr_conn(), "CREATE TABLE IF NOT EXISTS rows (id bigint PRIMARY KEY)");
+  PQclear(r);
+  if (pgr_prepare("ins", "INSERT INTO rows (id) VALUES ($1::bigint) ON CONFLICT DO NOTHING", 1) < 0) return 2;
+  for (long id = 0;; id++) {
+    char text[32];
+    snprintf(text, sizeof text, "%ld", id);
+    const char *params[1] = { text };
+    stasis_delay_begin();
+    r = PQexecPrepared(pgr_conn(), "ins", 1, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) fprintf(stderr, "insert %ld: %s", id, PQerrorMessage(pgr_conn()));
+    PQclear(r);
+    int backend = PQbackendPID(pgr_conn());
+    stasis_delay_end();
+    if (!ok) return 1;
+    printf("inserted %ld backend %d\n", id, backend);
+    struct timespec ts = { 0, 20 * 1000000 };
+    nanosleep(&ts, NULL);
+  }
+}
