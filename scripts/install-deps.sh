@@ -5,7 +5,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(build-essential pkg-config libzstd-dev liblz4-dev zstd python3 sqlite3 libsqlite3-dev
       slurm-wlm slurm-wlm-torque munge openssh-server openssh-client iproute2 bridge-utils
-      openmpi-bin libopenmpi-dev mpich procps psmisc debootstrap bc)
+      openmpi-bin libopenmpi-dev mpich procps psmisc debootstrap bc postgresql libpq-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
