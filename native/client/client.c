@@ -32,6 +32,11 @@ STUB long stasis_data_load(const char *name, void *buf, size_t cap) {
   (void)name, (void)buf, (void)cap;
   return STASIS_ERR_NOT_ENABLED;
 }
+STUB long stasis_vid_new(const char *t, long real) { (void)t, (void)real; return STASIS_ERR_NOT_ENABLED; }
+STUB long stasis_vid_real(const char *t, long vid) { (void)t, (void)vid; return STASIS_ERR_NOT_ENABLED; }
+STUB long stasis_vid_virtual(const char *t, long real) { (void)t, (void)real; return STASIS_ERR_NOT_ENABLED; }
+STUB int stasis_vid_set(const char *t, long vid, long real) { (void)t, (void)vid, (void)real; return STASIS_ERR_NOT_ENABLED; }
+STUB int stasis_vid_drop(const char *t, long vid) { (void)t, (void)vid; return STASIS_ERR_NOT_ENABLED; }
 STUB const char *stasis_restore_path(const char *saved, char *buf, unsigned long cap) {
   snprintf(buf, cap, "%s", saved);
   return buf;

@@ -221,6 +221,25 @@ long stasis_delay_timeout_ms(void);
 int stasis_data_save(const char *name, const void *data, size_t len);
 long stasis_data_load(const char *name, void *buf, size_t cap);
 
+/* Virtual ids: a table (named, up to 31 bytes) of stable numbers a program
+ * keeps for real ids that change when the object behind them is re-made
+ * at a restart (a server's backend or session id, a handle a plugin
+ * reopens). The table is in the process's memory, so in the image; the
+ * plugin that re-makes an object tells it the new real id
+ * (stasis_vid_set, at RESTARTED typically). Virtual ids are > 0, never
+ * reused within a table; real ids are >= 0. Any thread, any event (no
+ * malloc). At most 16 tables and 4096 ids per process.
+ * new: a virtual id for `real`, STASIS_ERR_INVALID, _NO_SPACE.
+ * real / virtual: the real id of a virtual one, or the virtual id of a
+ * real one (the first registered), STASIS_ERR_NOT_FOUND, _INVALID.
+ * set / drop: STASIS_OK, STASIS_ERR_NOT_FOUND, _INVALID.
+ * Without stasis every call answers STASIS_ERR_NOT_ENABLED. */
+long stasis_vid_new(const char *table, long real);
+long stasis_vid_real(const char *table, long vid);
+long stasis_vid_virtual(const char *table, long real);
+int stasis_vid_set(const char *table, long vid, long real);
+int stasis_vid_drop(const char *table, long vid);
+
 /* Calling the next definition of a function a plugin wraps (a plugin that
  * defines connect() and must call the real one):
  *   int connect(int fd, const struct sockaddr *a, socklen_t n) {

@@ -44,22 +44,23 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   beforeEach(() => { job = new Job('stasis-api-'); });
   afterEach(() => job.cleanup());
 
-  it('answers STASIS_CHECKPOINTED (0) after the commit, STASIS_RESTARTED (1) in the restored process, which finds the data saved before', async () => {
+  it('answers STASIS_CHECKPOINTED (0) after the commit, STASIS_RESTARTED (1) in the restored process, which finds the data and virtual ids of the checkpoint', async () => {
     const p = job.launch([apiCkpt, '40'], { stdin: 'pipe' });
     await p.waitFor(/^ready /);
     assert.equal(p.lines[0], 'api 1 enabled 1 timeout 60000');
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^delay /);
     assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'returned before the generation was committed');
-    assert.deepEqual(p.lines.slice(2, 7), ['save 0', 'returned 0 (success)', 'note 6 after', 'delay 0 0',
-      'checkpoint inside a section -3']);
+    assert.deepEqual(p.lines.slice(2, 8), ['save 0', 'returned 0 (success)', 'vid 1 real 100 set 0 now 200 back 1',
+      'note 6 after', 'delay 0 0', 'checkpoint inside a section -3']);
     await p.kill9();
 
     const r = job.restart();
     assert.equal(await r.waitExit(30000), 0, r.tail());
     // Same memory as at the checkpoint: "before", not the "after" saved since.
-    assert.deepEqual(r.lines.slice(0, 4), ['returned 1 (restarted from a checkpoint)', 'note 7 before', 'delay 0 0',
-      'checkpoint inside a section -3']);
+    // The virtual id table as at the checkpoint (real 100, not the 200 set since).
+    assert.deepEqual(r.lines.slice(0, 5), ['returned 1 (restarted from a checkpoint)', 'vid 1 real 100 set 0 now 300 back 1',
+      'note 7 before', 'delay 0 0', 'checkpoint inside a section -3']);
     assert.equal(r.lines.at(-1), 'done');
   });
 
@@ -117,7 +118,8 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
     const lines = r.stdout.split('\n');
     assert.match(lines[1]!, /^ready \d+$/);
     assert.deepEqual([lines[0], ...lines.slice(2)], ['api 0 enabled 0 timeout -1', 'save -1',
-      'returned -1 (not running under stasis)', 'note -1 -', 'delay -1 -1', 'checkpoint inside a section -1', 'tick 0', 'done']);
+      'returned -1 (not running under stasis)', 'vid -1 real -1 set -1 now -1 back -1', 'note -1 -', 'delay -1 -1',
+      'checkpoint inside a section -1', 'tick 0', 'done']);
   });
 });
 

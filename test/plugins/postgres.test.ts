@@ -2,13 +2,13 @@
 // postgresql, its own data directory, a Unix socket in a fresh directory):
 // a client inserting rows in a loop is checkpointed, killed, the server
 // restarted (new backend pids), the client restarted: it goes on inserting
-// and no row is lost or doubled.
+// and no row is lost or doubled; the backend keeps its virtual id.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Job, repoRoot, type Running } from '../helpers/stasis.js';
+import { Job, noBroken, repoRoot, type Running } from '../helpers/stasis.js';
 
 const client = join(repoRoot, 'native', 'build', 'examples', 'pg_insert_loop');
 
@@ -52,7 +52,8 @@ class Server {
   }
 }
 
-const inserted = (p: Running) => p.lines.map((l) => l.match(/^inserted (\d+) backend (\d+)$/)).filter((m) => m).map((m) => ({ id: Number(m![1]), backend: Number(m![2]) }));
+const inserted = (p: Running) => p.lines.map((l) => l.match(/^inserted (\d+) backend (\d+) virtual (\d+)$/)).filter((m) => m)
+  .map((m) => ({ id: Number(m![1]), backend: Number(m![2]), virtual: Number(m![3]) }));
 
 describe('example: a PostgreSQL client across checkpoints and restarts', function () {
   this.timeout(180000);
@@ -93,6 +94,11 @@ describe('example: a PostgreSQL client across checkpoints and restarts', functio
     await r.waitFor(new RegExp(`^inserted ${n + 20} `));
     await job.killTree(r);
 
+    // The backend as a virtual id (stasis_vid_*): one number throughout.
+    const all = [...inserted(p), ...inserted(r)];
+    assert.deepEqual([...new Set(all.map((row) => row.virtual))], [1], 'the virtual backend id changed');
+    assert.ok(new Set(all.map((row) => row.backend)).size >= 4, 'fewer real backends than connections');
+    noBroken([...p.lines, ...r.lines]);
     const last = inserted(r).at(-1)!.id;
     const [count, distinct, min, max] = (await server.query('SELECT count(*), count(DISTINCT id), min(id), max(id) FROM rows')).split('|').map(Number);
     assert.equal(min, 0);

@@ -3,7 +3,8 @@
  * on stdin, saves "before" under the name "note", asks for a checkpoint
  * and prints "returned N": 0 in the same process (which then saves
  * "after"), 1 in a process restored from the image (which prints the note
- * it finds: "before", the value at the checkpoint). Then what the calls
+ * it finds: "before", the value at the checkpoint), and a virtual id
+ * registered before the checkpoint ("vid ..."). Then what the calls
  * answer in and around a delayed section, ticks and exits 0.
  * Without stasis every call answers -1 (not enabled) and it still exits 0.
  * Usage: api_ckpt [TICKS] */
@@ -23,8 +24,14 @@ int main(int argc, char **argv) {
   char line[64];
   if (!fgets(line, sizeof line, stdin)) return 3;
   printf("save %d\n", stasis_data_save("note", "before", 7));
+  long vid = stasis_vid_new("object", 100);
   int rc = stasis_checkpoint();
   printf("returned %d (%s)\n", rc, stasis_strerror(rc));
+  /* The object "re-made" with another real id: the virtual one stays. */
+  long real = stasis_vid_real("object", vid);
+  int set = stasis_vid_set("object", vid, rc == STASIS_RESTARTED ? 300 : 200);
+  printf("vid %ld real %ld set %d now %ld back %ld\n", vid, real, set, stasis_vid_real("object", vid),
+         stasis_vid_virtual("object", rc == STASIS_RESTARTED ? 300 : 200));
   if (rc == STASIS_CHECKPOINTED) stasis_data_save("note", "after", 6);
   char note[32] = "";
   long n = stasis_data_load("note", note, sizeof note - 1);

@@ -1,5 +1,6 @@
 /* Inserts rows 0, 1, 2... into rows(id) through pg_reconnect, one every
- * 20 ms, each in a delayed section, printing "inserted N backend PID".
+ * 20 ms, each in a delayed section, printing "inserted N backend PID
+ * virtual V" (V: pgr_backend(), the same across reconnections).
  * Inserts are idempotent (ON CONFLICT DO NOTHING): a process restored from
  * a checkpoint redoes the rows its killed predecessor inserted after that
  * checkpoint, and none is doubled or lost.
@@ -26,9 +27,12 @@ int main(int argc, char **argv) {
     if (!ok) fprintf(stderr, "insert %ld: %s", id, PQerrorMessage(pgr_conn()));
     PQclear(r);
     int backend = PQbackendPID(pgr_conn());
+    long virt = pgr_backend();
+    long real = stasis_vid_real("pg-backend", virt);
     stasis_delay_end();
     if (!ok) return 1;
-    printf("inserted %ld backend %d\n", id, backend);
+    if (real >= 0 && real != backend) printf("BROKEN: virtual backend %ld maps to %ld, not %d\n", virt, real, backend);
+    printf("inserted %ld backend %d virtual %ld\n", id, backend, virt);
     struct timespec ts = { 0, 20 * 1000000 };
     nanosleep(&ts, NULL);
   }

@@ -18,6 +18,7 @@ static struct { char *name, *sql; int nparams; } statements[MAX_STATEMENTS];
 static int nstatements;
 static char *conninfo;
 static PGconn *conn;
+static long backend_vid;   /* virtual id of the backend, in the table "pg-backend" */
 
 static int prepare(int i) {
   PGresult *r = PQprepare(conn, statements[i].name, statements[i].sql, statements[i].nparams, NULL);
@@ -34,6 +35,9 @@ static int connect_all(void) {
     if (PQstatus(conn) == CONNECTION_OK) {
       for (int i = 0; i < nstatements; i++) if (prepare(i) < 0) return -1;
       fprintf(stderr, "pg_reconnect: connected, backend %d\n", PQbackendPID(conn));
+      /* Programs keep the virtual id; the table follows the real one. */
+      if (backend_vid > 0) stasis_vid_set("pg-backend", backend_vid, PQbackendPID(conn));
+      else backend_vid = stasis_vid_new("pg-backend", PQbackendPID(conn));
       return 0;
     }
     PQfinish(conn);
@@ -75,3 +79,5 @@ int pgr_prepare(const char *name, const char *sql, int nparams) {
 }
 
 PGconn *pgr_conn(void) { return conn; }
+
+long pgr_backend(void) { return backend_vid > 0 ? backend_vid : PQbackendPID(conn); }

@@ -12,4 +12,8 @@ int pgr_open(const char *conninfo);
 int pgr_prepare(const char *name, const char *sql, int nparams);
 /* The current connection (it changes at each checkpoint and restart). */
 PGconn *pgr_conn(void);
+/* The connection's backend as a virtual id (stasis_vid_*): the same number
+ * for the life of the program, whichever backend serves it now (the real
+ * pid is PQbackendPID(pgr_conn())). Without stasis, the real pid. */
+long pgr_backend(void);
 #endif
