@@ -36,7 +36,7 @@ int stasis_api_version(void);
 #define STASIS_ERR_CONTEXT      (-3) /* not allowed here: inside an event handler, or in this thread's delayed section */
 #define STASIS_ERR_INVALID      (-4) /* bad argument, or delay_end without delay_begin */
 #define STASIS_ERR_NO_SPACE     (-5) /* a fixed limit is reached (plugins, data records, sizes) */
-#define STASIS_ERR_NOT_FOUND    (-6) /* stasis_data_load: nothing saved under that name */
+#define STASIS_ERR_NOT_FOUND    (-6) /* no data saved under that name, no such virtual id */
 #define STASIS_ERR_EXPIRED      (-7) /* stasis_delay_end: a checkpoint gave up waiting for this section */
 
 /* A short English description of a return code (never NULL). */
