@@ -7,7 +7,9 @@ PKGS=(build-essential pkg-config libzstd-dev liblz4-dev zstd python3 sqlite3 lib
       slurm-wlm slurm-wlm-torque munge openssh-server openssh-client iproute2 bridge-utils
       openmpi-bin libopenmpi-dev mpich procps psmisc debootstrap bc
       # test/real: ordinary programs from Debian's archive, checkpointed and restarted
-      bash dash coreutils gawk perl make tar gzip gfortran)
+      bash dash coreutils gawk perl make tar gzip gfortran
+      # the plugin API's PostgreSQL example
+      postgresql libpq-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -16,8 +16,9 @@ void coord_decode(char *s);
 
 volatile int stasis_restored;
 int stasis_generation;   /* of the checkpoint in progress */
-static volatile int delay_depth;
 static int suspended;
+static int prechecked;   /* PRECHECKPOINT sent: POSTCHECKPOINT owed */
+static int restoring;    /* finish_restart is under way */
 const char *stasis_save_path;
 
 enum save_result { SAVE_FAILED = -1, SAVE_DONE = 0, SAVE_RESTORED = 1 };
@@ -39,14 +40,11 @@ static void send_failed(void) {
   coord_send("FAILED %s", msg);
 }
 
-static void wait_for_delay(void) {
-  struct timespec ms = { 0, 1000000 };
-  while (__atomic_load_n(&delay_depth, __ATOMIC_SEQ_CST) > 0) nanosleep(&ms, NULL);
-}
-
 static void on_suspend(void) {
   stasis_clear_failure();
-  wait_for_delay();
+  if (delay_hold_off() < 0) { send_failed(); return; }
+  prechecked = 1;
+  if (plugins_dispatch(STASIS_EVENT_PRECHECKPOINT) < 0) { send_failed(); return; }
   threads_lock_creation();
   if (threads_suspend() < 0) {
     threads_unlock_creation();
@@ -68,6 +66,13 @@ static void on_resume(void) {
     suspended = 0;
   }
   coord_send("RESUMED");
+  if (prechecked) {
+    prechecked = 0;
+    plugins_dispatch(STASIS_EVENT_POSTCHECKPOINT);
+  }
+  /* Delayed sections begin again once plugins have reopened what they
+   * closed (in a restored process: after RESTARTED, finish_restart). */
+  if (!restoring) delay_release();
 }
 
 /* The job's coordinator is a new one now: the settings, and the variables
@@ -133,9 +138,13 @@ static void finish_restart(void) {
     if (got == -2) { stasis_log("restart failed: a line from the coordinator was too long"); _exit(70); }
   }
   suspended = 1;
+  prechecked = 0;   /* the POSTCHECKPOINT was owed to the checkpointed process */
+  restoring = 1;
   on_resume();
   adopt_new_coordinator_later();   /* malloc is safe again */
   plugins_dispatch(STASIS_EVENT_RESTARTED);
+  restoring = 0;
+  delay_release();
 }
 
 static void on_save(char *arg) {
@@ -166,7 +175,8 @@ static void serve(void) {
     else if (!coord_dispatch_line(line)) stasis_debug("coordinator said: %s", line);
   }
   /* Coordinator gone: never leave the program frozen. */
-  if (suspended) on_resume();
+  if (suspended || prechecked) on_resume();
+  delay_release();
   coord_close();
 }
 
@@ -240,6 +250,3 @@ void ckpt_start_thread(void) {
   pthread_attr_destroy(&attr);
 }
 
-API void stasis_delay_begin(void) { __atomic_add_fetch(&delay_depth, 1, __ATOMIC_SEQ_CST); }
-API void stasis_delay_end(void) { __atomic_sub_fetch(&delay_depth, 1, __ATOMIC_SEQ_CST); }
-API int stasis_is_enabled(void) { return coord_fd >= 0; }

@@ -118,6 +118,11 @@ void image_forget_buffers(void);
 int plugins_dispatch(enum stasis_event ev);
 int plugins_claim_memory(uint64_t start, uint64_t end);  /* 1: a plugin restores it */
 
+/* api.c: delayed sections. On SUSPEND: 0 once no section is open (new
+ * ones wait), -1 after stasis_fail past STASIS_DELAY_TIMEOUT. */
+int delay_hold_off(void);
+void delay_release(void);   /* the checkpoint is over: sections may begin */
+
 /* coord.c */
 #define COORD_LINE_MAX 65536   /* docs/protocol.md: a line and its newline */
 int coord_connect(int kind, const char *image);   /* kind: 0 new, 1 restored, 2 orphaned */

@@ -1,20 +1,52 @@
 /* Plugin registry and event dispatch. Internal resources (fds, signals, ...)
- * are plugins on this same API. */
+ * are plugins on this same API; user plugins are shared objects named in
+ * STASIS_PLUGINS (`stasis launch --with-plugin`), loaded before the
+ * process first meets its coordinator. */
 #include "core.h"
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MAX_PLUGINS 64
 static const struct stasis_plugin *plugins[MAX_PLUGINS];
 static int nplugins;
 
-API void stasis_register_plugin(const struct stasis_plugin *p) {
-  if (nplugins < MAX_PLUGINS) plugins[nplugins++] = p;
-  else stasis_log("too many plugins: %s ignored", p->name);
+static unsigned int wanted[MAX_PLUGINS];   /* event masks, 0: all */
+
+API int stasis_register_plugin_for(const struct stasis_plugin *p, unsigned int events) {
+  if (!p || !p->event) return STASIS_ERR_INVALID;
+  if (nplugins >= MAX_PLUGINS) {
+    stasis_log("too many plugins: %s ignored", p->name);
+    return STASIS_ERR_NO_SPACE;
+  }
+  wanted[nplugins] = events;
+  plugins[nplugins++] = p;
+  return STASIS_OK;
+}
+
+API int stasis_register_plugin(const struct stasis_plugin *p) { return stasis_register_plugin_for(p, 0); }
+
+/* STASIS_PLUGINS: paths separated by commas. A forked child and a restored
+ * process have the plugins mapped and registered already (memory); an
+ * exec'd program inherits the variable. A plugin that cannot be loaded is named on stderr and the
+ * program runs without it. Loaded after the internal plugins registered
+ * (constructor 200), before the core connects (init.c, default priority),
+ * so no checkpoint misses it. */
+__attribute__((constructor(201))) static void load_user_plugins(void) {
+  const char *v = getenv("STASIS_PLUGINS");
+  if (!v || !*v || !getenv("STASIS_COORD")) return;
+  char copy[4096], *save = NULL;
+  if (strlen(v) >= sizeof copy) { stasis_log("STASIS_PLUGINS too long: no plugin loaded"); return; }
+  strcpy(copy, v);
+  for (char *path = strtok_r(copy, ",", &save); path; path = strtok_r(NULL, ",", &save))
+    if (!dlopen(path, RTLD_NOW | RTLD_GLOBAL)) stasis_log("cannot load plugin %s: %s", path, dlerror());
 }
 
 /* SAVE/RESTART stop at the first failure; other events reach everyone. */
 int plugins_dispatch(enum stasis_event ev) {
   int rc = 0;
   for (int i = 0; i < nplugins; i++) {
+    if (wanted[i] && !(wanted[i] & STASIS_EVENT_BIT(ev))) continue;
     if (plugins[i]->event(ev) == 0) continue;
     if (!stasis_failure()) stasis_fail("plugin %s failed", plugins[i]->name);
     rc = -1;
@@ -28,9 +60,13 @@ int plugins_dispatch(enum stasis_event ev) {
 static const struct stasis_fd_kind *fd_kinds[MAX_FD_KINDS];
 static int nfd_kinds;
 
-API void stasis_register_fd_kind(const struct stasis_fd_kind *k) {
+API int stasis_register_fd_kind(const struct stasis_fd_kind *k) {
   if (nfd_kinds < MAX_FD_KINDS) fd_kinds[nfd_kinds++] = k;
-  else stasis_log("too many descriptor kinds: %s ignored", k->name);
+  else {
+    stasis_log("too many descriptor kinds: %s ignored", k->name);
+    return STASIS_ERR_NO_SPACE;
+  }
+  return STASIS_OK;
 }
 
 int stasis_fd_kinds(const struct stasis_fd_kind *const **list);
@@ -44,9 +80,13 @@ int stasis_fd_kinds(const struct stasis_fd_kind *const **list) {
 static stasis_memory_claim_fn claims[MAX_CLAIMS];
 static int nclaims;
 
-API void stasis_register_memory_claim(stasis_memory_claim_fn claim) {
+API int stasis_register_memory_claim(stasis_memory_claim_fn claim) {
   if (nclaims < MAX_CLAIMS) claims[nclaims++] = claim;
-  else stasis_log("too many memory claimers");
+  else {
+    stasis_log("too many memory claimers");
+    return STASIS_ERR_NO_SPACE;
+  }
+  return STASIS_OK;
 }
 
 int plugins_claim_memory(uint64_t start, uint64_t end) {

@@ -3,15 +3,15 @@
 import type { CommandModule } from 'yargs';
 import { resolve, join } from 'node:path';
 import { Store } from '../images/store.js';
-import { writeSettings } from '../images/settings.js';
+import { jobSettings, writeSettings } from '../images/settings.js';
 import { liveCoordinator, formatAddress, readToken, TOKEN_FILE } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
-import { defaultCkptDir, intOption, pathOption } from './options.js';
+import { defaultCkptDir, fileListOption, intOption, pathOption } from './options.js';
 import { resolveProgram, unreachable } from './reach.js';
 
-interface Args { coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean }
+interface Args { coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[] }
 
 async function run(a: Args): Promise<void> {
   guardHandOver();
@@ -25,6 +25,11 @@ async function run(a: Args): Promise<void> {
   }
   const dir = resolve(a.ckptDir);
   const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir };
+  // libstasis loads them in its constructor; exec'd programs inherit the
+  // variable, forked and restored processes have them in memory.
+  const plugins = a.withPlugin ?? [];
+  if (plugins.length) env.STASIS_PLUGINS = plugins.join(',');
+  else delete env.STASIS_PLUGINS;
   const coord = a.coord ?? process.env.STASIS_COORD;
   if (coord) {
     const token = a.tokenFile ? readToken(a.tokenFile) : process.env.STASIS_TOKEN;
@@ -34,7 +39,7 @@ async function run(a: Args): Promise<void> {
     new Store(dir).ensure();
     const live = liveCoordinator(dir);
     // The job's own coordinator: its settings are the job's, kept by restart.
-    if (!live) writeSettings(dir, { interval: a.interval, keep: a.keep, compress: process.env.STASIS_COMPRESS ?? null });
+    if (!live) writeSettings(dir, jobSettings(a.interval, a.keep, process.env.STASIS_COMPRESS ?? null, plugins));
     const { address, token } = live ? { address: live, token: readToken(join(dir, TOKEN_FILE)) }
       : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep, port: a.port });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
@@ -46,7 +51,7 @@ export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--close-inherited] [--allow-static] -- prog args')
+    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--close-inherited] [--allow-static] [--with-plugin a.so,b.so] -- prog args')
     .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory', defaultCkptDir()))
     .option('interval', intOption('interval', 'seconds between checkpoints (0: only on request)', {}, 0))
@@ -55,6 +60,7 @@ export const launchCommand: CommandModule<object, Args> = {
     .option('token-file', pathOption('token-file', 'file holding the job token (with --coord)'))
     .option('close-inherited', { type: 'boolean', default: false,
       describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' })
+    .option('with-plugin', fileListOption('with-plugin', 'plugin shared objects (comma-separated) every process of the job loads, kept across restarts (docs/plugin-api.md)'))
     .option('allow-static', { type: 'boolean', default: false,
       describe: 'run a program libstasis cannot reach anyway: a static wrapper that execs a dynamically linked program' }) as never,
   handler: (a) => run(a),

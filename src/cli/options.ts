@@ -2,6 +2,8 @@
 // `0x10`, `1.5`, `Infinity` and an empty string (0); these take decimal
 // digits only and throw one line naming the option, which .fail() prints.
 import type { Options } from 'yargs';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 export interface IntRange { min?: number; max?: number }
 
@@ -38,6 +40,28 @@ export function pathOption(name: string, describe: string, dflt?: string): Optio
       if (Array.isArray(v)) throw new Error(`--${name} given more than once`);
       if (typeof v !== 'string' || v === '') throw new Error(`--${name}: an empty path`);
       return v;
+    },
+  };
+}
+
+/**
+ * A comma-separated list of existing files, given once: `--with-plugin
+ * a.so,b.so`. Each becomes an absolute path (the program may change
+ * directory before it loads them); an empty item or a missing file throws
+ * one line naming it.
+ */
+export function fileListOption(name: string, describe: string): Options {
+  return {
+    type: 'string', requiresArg: true, describe,
+    coerce: (v: unknown) => {
+      if (Array.isArray(v)) throw new Error(`--${name} given more than once (separate files with commas)`);
+      if (typeof v !== 'string' || v === '') throw new Error(`--${name}: an empty list`);
+      return v.split(',').map((item) => {
+        if (item === '') throw new Error(`--${name} '${v}': an empty item`);
+        const file = resolve(item);
+        if (!existsSync(file) || !statSync(file).isFile()) throw new Error(`--${name} ${item}: no such file`);
+        return file;
+      });
     },
   };
 }

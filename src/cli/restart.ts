@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { resolveGeneration } from '../images/store.js';
-import { readSettings, writeSettings, SETTINGS_FILE, type JobSettings } from '../images/settings.js';
+import { jobSettings, readSettings, writeSettings, SETTINGS_FILE, type JobSettings } from '../images/settings.js';
 import { loaderArgvs } from '../images/tree.js';
 import { checkAgainstManifest } from '../images/manifest-check.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
@@ -43,7 +43,7 @@ export function restartSettings(dir: string, a: { interval?: number; keep?: numb
       throw new Error(`${(e as Error).message}: give --interval and --keep, or remove ${SETTINGS_FILE}`);
     saved = null;
   }
-  return { interval: a.interval ?? saved?.interval ?? 0, keep: a.keep ?? saved?.keep ?? 0, compress: saved?.compress ?? null };
+  return jobSettings(a.interval ?? saved?.interval ?? 0, a.keep ?? saved?.keep ?? 0, saved?.compress ?? null, saved?.plugins);
 }
 
 /**
@@ -83,6 +83,10 @@ async function run(a: Args): Promise<void> {
   const env: NodeJS.ProcessEnv = {
     ...process.env, STASIS_COORD: formatAddress(address), STASIS_TOKEN: token, STASIS_CKPT_DIR: store.dir,
   };
+  // Restored processes have their plugins in memory and STASIS_PLUGINS in
+  // their environment already; the loader's environment says the same.
+  if (settings.plugins?.length) env.STASIS_PLUGINS = settings.plugins.join(',');
+  else delete env.STASIS_PLUGINS;
   // The loader changes root to it before restoring (it opens the image first).
   if (root) env.STASIS_ROOT = root;
   // The loader and the restored processes look for moved files under NEW.

@@ -11,6 +11,12 @@ export interface JobSettings {
   interval: number;          // seconds between checkpoints, 0: only on request
   keep: number;              // generations kept, 0: all
   compress: string | null;   // STASIS_COMPRESS at launch (null: the default, zstd)
+  plugins?: string[];        // --with-plugin: absolute paths of the plugin .so files (absent: none)
+}
+
+/** The settings with `plugins` only when there are some (files from before it stay as they were). */
+export function jobSettings(interval: number, keep: number, compress: string | null, plugins: string[] = []): JobSettings {
+  return plugins.length ? { interval, keep, compress, plugins } : { interval, keep, compress };
 }
 
 /** Replaces D/settings.json whole: a crash leaves the old file or the new one. */
@@ -43,7 +49,8 @@ export function readSettings(dir: string): JobSettings | null {
     throw new Error(`${file}: corrupt (${(e as Error).message})`);
   }
   if (!s || typeof s !== 'object' || !wholeNumber(s.interval) || !wholeNumber(s.keep)
-      || !(s.compress === null || typeof s.compress === 'string'))
-    throw new Error(`${file}: corrupt (want {"interval":N,"keep":N,"compress":null|"..."})`);
-  return { interval: s.interval, keep: s.keep, compress: s.compress };
+      || !(s.compress === null || typeof s.compress === 'string')
+      || !(s.plugins === undefined || (Array.isArray(s.plugins) && s.plugins.every((p) => typeof p === 'string' && p !== ''))))
+    throw new Error(`${file}: corrupt (want {"interval":N,"keep":N,"compress":null|"...","plugins":["/path.so",...]})`);
+  return jobSettings(s.interval, s.keep, s.compress, s.plugins);
 }
