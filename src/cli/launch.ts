@@ -14,6 +14,9 @@ import { resolveProgram, unreachable } from './reach.js';
 interface Args { coord?: string; ckptDir: string; interval: number; keep: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean }
 
 async function run(a: Args): Promise<void> {
+  // Files changed from now on are the job's own (native/plugins/file/made.c);
+  // a launch from inside a job keeps that job's time.
+  const launched = (process.env.STASIS_COORD && process.env.STASIS_LAUNCH_TIME) || String(Date.now());
   guardHandOver();
   const argv = programArgv();
   if (!argv.length) throw new Error('launch: give the program after --, e.g. stasis launch -- ./app arg');
@@ -24,7 +27,7 @@ async function run(a: Args): Promise<void> {
     process.exit(126);
   }
   const dir = resolve(a.ckptDir);
-  const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir };
+  const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir, STASIS_LAUNCH_TIME: launched };
   const coord = a.coord ?? process.env.STASIS_COORD;
   if (coord) {
     const token = a.tokenFile ? readToken(a.tokenFile) : process.env.STASIS_TOKEN;
