@@ -58,6 +58,26 @@ describe('files the job made and reads back', function () {
     }
   });
 
+  it('a scratch file written and closed at the checkpoint, deleted after it: the restarted run reopens it and ends as an uninterrupted one', async () => {
+    const expected = uninterrupted();
+    const job = new Job();
+    try {
+      const p = job.launch([program, '/tmp']);
+      const scratch = (await p.waitFor(/^closed (.*)$/))[1]!;
+      await job.checkpoint();
+      assert.ok(!p.lines.some((l) => l.startsWith('scratch ')), 'checkpointed while the file was closed');
+      await p.waitFor(/^scratch /);
+      unlinkSync(scratch);   // as the killed run would, once done with it
+      await job.killTree(p);
+      const r = job.restart();
+      assert.equal(await r.waitExit(30000), 0, r.tail());
+      assert.equal(r.lines.at(-1), await expected);
+      assert.ok(!existsSync(scratch), 'the program deleted its scratch file at the end');
+    } finally {
+      await job.cleanup();
+    }
+  });
+
   it('a file the job made outside the scratch directories comes back when deleted after the checkpoint', async () => {
     const job = new Job();
     const dir = plainDir();

@@ -3,7 +3,8 @@
  * tempfile. Each line read is checked against what was written.
  *   scratch_reread DIR     make DIR/stasis-scratch-XXXXXX (DIR: $TMPDIR or /tmp in use)
  *   scratch_reread -i FILE read FILE, made by someone else (an input), keep it
- * Prints "scratch PATH", "read N" every 50 lines, then "done N SUM";
+ * Prints "closed PATH" once the file is written and closed, 2 s later
+ * "scratch PATH" as it reopens it, "read N" every 50 lines, "done N SUM";
  * "BROKEN ..." when a line is not what was written. */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +24,7 @@ static void line_of(long i, char *buf) {
 }
 
 static void nap(long ms) {
-  struct timespec ts = { 0, ms * 1000000 };
+  struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
 }
 
@@ -42,6 +43,8 @@ int main(int argc, char **argv) {
       if (write(w, want, LINE) != LINE) { perror("write"); return 1; }
     }
     close(w);
+    printf("closed %s\n", path);
+    nap(2000);   /* a checkpoint now finds no descriptor of it */
   }
   printf("scratch %s\n", path);
   int r = open(path, O_RDONLY);

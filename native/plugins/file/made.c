@@ -43,7 +43,7 @@ static int under(const char *path, const char *dir) {
   return dir[0] == '/' && strncmp(path, dir, n) == 0 && path[n] == '/';
 }
 
-static int in_scratch_dir(const char *path) {
+int in_scratch_dir(const char *path) {
   const char *tmpdir = getenv("TMPDIR");
   return under(path, "/tmp") || under(path, "/var/tmp") || under(path, "/dev/shm") || (tmpdir && under(path, tmpdir));
 }

@@ -26,7 +26,7 @@ struct written {
 static struct written files[MAX_WRITTEN];
 static int nwritten;
 
-static unsigned long long capture_max(void) {
+unsigned long long capture_max(void) {
   static unsigned long long max;
   if (!max) {
     const char *v = getenv("STASIS_CAPTURE_MAX");
@@ -60,16 +60,16 @@ int written_save(const struct stasis_fd *f) {
   return nwritten++;
 }
 
-/* Does the file at path hold exactly w's contents? */
-static int same_contents(const char *path, const struct written *w) {
+/* Does the file at path hold exactly these contents? */
+static int same_contents(const char *path, const char *data, unsigned long long size) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   struct stat st;
-  int same = fstat(fd, &st) == 0 && (unsigned long long)st.st_size == w->size;
+  int same = fstat(fd, &st) == 0 && (unsigned long long)st.st_size == size;
   char buf[65536];
-  for (unsigned long long off = 0; same && off < w->size; off += sizeof buf) {
-    size_t n = w->size - off < sizeof buf ? (size_t)(w->size - off) : sizeof buf;
-    same = fdu_pread_all(fd, buf, n, (off_t)off) == 0 && memcmp(buf, w->data + off, n) == 0;
+  for (unsigned long long off = 0; same && off < size; off += sizeof buf) {
+    size_t n = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
+    same = fdu_pread_all(fd, buf, n, (off_t)off) == 0 && memcmp(buf, data + off, n) == 0;
   }
   close(fd);
   return same;
@@ -87,27 +87,34 @@ static void make_parents(const char *path) {
   }
 }
 
-/* Before the file is reopened: back to its state at the checkpoint. */
-int written_restore(int id, const char *path, unsigned int mode) {
-  const struct written *w = &files[id];
-  if (w->append_only) {
-    struct stat st;
-    if (stat(path, &st) == 0 && (unsigned long long)st.st_size > w->size && truncate(path, (off_t)w->size) < 0) goto fail;
-    return 0;
-  }
-  if (w->read_only && same_contents(path, w)) return 0;
+int put_back(const char *path, const char *data, unsigned long long size, unsigned int mode, int if_different) {
+  if (if_different && same_contents(path, data, size)) return 0;
   int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, mode & 07777);
   if (fd < 0 && errno == ENOENT) {
     make_parents(path);
     fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, mode & 07777);
   }
   if (fd < 0) goto fail;
-  if (fdu_write_all(fd, w->data, w->size) < 0 || ftruncate(fd, (off_t)w->size) < 0) { close(fd); goto fail; }
+  if (fdu_write_all(fd, data, size) < 0 || ftruncate(fd, (off_t)size) < 0) { close(fd); goto fail; }
   close(fd);
   return 0;
 fail:
   stasis_fail("cannot put back %s as it was at the checkpoint: %s", path, strerror(errno));
   return -1;
+}
+
+/* Before the file is reopened: back to its state at the checkpoint. */
+int written_restore(int id, const char *path, unsigned int mode) {
+  const struct written *w = &files[id];
+  if (w->append_only) {
+    struct stat st;
+    if (stat(path, &st) == 0 && (unsigned long long)st.st_size > w->size && truncate(path, (off_t)w->size) < 0) {
+      stasis_fail("cannot put back %s as it was at the checkpoint: %s", path, strerror(errno));
+      return -1;
+    }
+    return 0;
+  }
+  return put_back(path, w->data, w->size, mode, w->read_only);
 }
 
 void written_forget(void) {
