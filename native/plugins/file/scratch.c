@@ -173,6 +173,7 @@ static int save(void) {
       atomic_store(&m->state, FREE);   /* deleted, or another file by that name */
       continue;
     }
+    if (written_holds(m->dev, m->ino)) { close(fd); continue; }   /* open: captured with its descriptor (the fd plugin saves first) */
     if ((unsigned long long)st.st_size > capture_max()) {
       stasis_debug("%s (%lld bytes): scratch file too large to capture", m->path, (long long)st.st_size);
       close(fd);

@@ -117,6 +117,12 @@ int written_restore(int id, const char *path, unsigned int mode) {
   return put_back(path, w->data, w->size, mode, w->read_only);
 }
 
+int written_holds(unsigned long long dev, unsigned long long ino) {
+  for (int i = 0; i < nwritten; i++)
+    if (files[i].dev == dev && files[i].ino == ino && !files[i].append_only) return 1;
+  return 0;
+}
+
 void written_forget(void) {
   for (int i = 0; i < nwritten; i++) fdu_free(files[i].data, files[i].size);
   nwritten = 0;

@@ -7,6 +7,8 @@
 int written_save(const struct stasis_fd *f);
 int written_restore(int id, const char *path, unsigned int mode);
 void written_forget(void);
+/* Captured (whole contents) at this checkpoint through a descriptor. */
+int written_holds(unsigned long long dev, unsigned long long ino);
 /* A regular file the job made (changed since its launch), not an input. */
 int made_by_job(const struct stasis_fd *f);
 /* Under $TMPDIR, /tmp, /var/tmp or /dev/shm. */
