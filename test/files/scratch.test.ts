@@ -6,7 +6,8 @@
 // captured: if it is gone, the restart says which file.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { textLines } from '../real/harness.js';
 import { execa } from 'execa';
 import { Job, numbers, programs, repoRoot, type Running } from '../helpers/stasis.js';
 
@@ -75,6 +76,32 @@ describe('files the job made and reads back', function () {
       assert.ok(!existsSync(scratch), 'the program deleted its scratch file at the end');
     } finally {
       await job.cleanup();
+    }
+  });
+
+  it('sort -S 64K: every temporary file gone after the checkpoint (a node whose /tmp is empty), the restart finishes the sort', async () => {
+    const job = new Job();
+    const tmp = mkdtempSync('/tmp/stasis-sort-tmp-');
+    try {
+      const input = join(job.dir, 'input.txt');
+      writeFileSync(input, textLines(600000, 7));
+      const env = { TMPDIR: tmp, LC_ALL: 'C' };
+      const want = (await execa('/usr/bin/sort', ['-S', '64K', input], { env: { ...env, TMPDIR: '/tmp' } })).stdout;
+      const p = job.launch(['/usr/bin/sort', '-S', '64K', '-o', join(job.dir, 'sorted.txt'), input], { env });
+      while (readdirSync(tmp).length < 600) {   // well into the spill: more files than a small table would hold
+        if (p.exited) throw new Error(`sort ended first: ${p.tail()}`);
+        await sleep(20);
+      }
+      await job.checkpoint();
+      await job.killTree(p);
+      for (const f of readdirSync(tmp)) unlinkSync(join(tmp, f));
+      const r = job.restart();
+      assert.equal(await r.waitExit(60000), 0, r.tail());
+      assert.ok(readFileSync(join(job.dir, 'sorted.txt'), 'utf8') === `${want}\n`, 'sorted.txt is what an uninterrupted sort writes');
+      assert.deepEqual(readdirSync(tmp), [], 'sort removed its temporary files');
+    } finally {
+      await job.cleanup();
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,11 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   int input = argc > 2 && strcmp(argv[1], "-i") == 0;
   char path[4096], want[LINE + 1], got[LINE + 1];   /* each line and its NUL */
+  /* O_TMPFILE passes a mode as O_CREAT does: it must reach the kernel. */
+  int anon = open(input ? "/tmp" : argc > 1 ? argv[1] : "/tmp", O_TMPFILE | O_RDWR, 0640);
+  struct stat st;
+  if (anon >= 0 && (fstat(anon, &st) < 0 || (st.st_mode & 07777) != 0640)) { printf("BROKEN O_TMPFILE mode %o\n", st.st_mode & 07777); return 1; }
+  if (anon >= 0) close(anon);
   if (input) {
     snprintf(path, sizeof path, "%s", argv[2]);
   } else {

@@ -21,15 +21,19 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#define MAX_MADE 512
+/* sort -S 64K of 38 MB keeps some 2000 temporary files at once. The table
+ * is mmap'd once and its pages filled in order, so an image holds only the
+ * slots ever used (untouched pages are zero and skipped). */
+#define MAX_MADE 8192
 enum { FREE, BUSY, KNOWN };   /* slot states: claimed by CAS, never locked */
 struct made {
   _Atomic int state;
   unsigned long long dev, ino, size;
   unsigned int mode;
   char *data;                 /* captured at SAVE, until RESUME or RESTARTED */
-  char path[1024];
+  char path[512];
 };
+static _Atomic int top;       /* slots below it have been used */
 static struct made *made;     /* mmap'd on the first scratch file */
 
 /* The program's calls, not stasis's own (images, files put back). */
@@ -46,7 +50,7 @@ static struct made *table(void) {
 
 /* Slots whose file is gone (or another file now) are free again. */
 static void prune(struct made *t) {
-  for (int i = 0; i < MAX_MADE; i++) {
+  for (int i = 0; i < atomic_load(&top); i++) {
     int known = KNOWN;
     if (!atomic_compare_exchange_strong(&t[i].state, &known, BUSY)) continue;
     struct stat st;
@@ -58,7 +62,11 @@ static void prune(struct made *t) {
 static int claim(struct made *t) {
   for (int i = 0; i < MAX_MADE; i++) {
     int free_ = FREE;
-    if (atomic_compare_exchange_strong(&t[i].state, &free_, BUSY)) return i;
+    if (atomic_compare_exchange_strong(&t[i].state, &free_, BUSY)) {
+      int seen = atomic_load(&top);
+      while (seen <= i && !atomic_compare_exchange_weak(&top, &seen, i + 1)) {}
+      return i;
+    }
   }
   return -1;
 }
@@ -67,19 +75,24 @@ static int claim(struct made *t) {
 static void note(int fd) {
   if (fd < 0 || !active()) return;
   int saved = errno;
-  char link[64], path[1024];
+  char link[64], path[sizeof made->path];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, path, sizeof path - 1);
   struct stat st;
   struct made *t;
   if (n <= 0 || n >= (ssize_t)sizeof path - 1) goto out;
   path[n] = 0;
-  if (!in_scratch_dir(path) || (stasis_cfg.ckpt_dir[0] && strncmp(path, stasis_cfg.ckpt_dir, strlen(stasis_cfg.ckpt_dir)) == 0) || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(t = table())) goto out;
-  for (int i = 0; i < MAX_MADE; i++)
+  int in_store = stasis_cfg.ckpt_dir[0] && strncmp(path, stasis_cfg.ckpt_dir, strlen(stasis_cfg.ckpt_dir)) == 0;
+  if (!in_scratch_dir(path) || in_store || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(t = table())) goto out;
+  for (int i = 0; i < atomic_load(&top); i++)
     if (atomic_load(&t[i].state) == KNOWN && t[i].dev == st.st_dev && t[i].ino == st.st_ino) goto out;
   int i = claim(t);
   if (i < 0) { prune(t); i = claim(t); }
-  if (i < 0) { stasis_debug("%s: more than %d scratch files, not remembered", path, MAX_MADE); goto out; }
+  if (i < 0) {   /* said once: a restart may then miss them */
+    static _Atomic int said;
+    if (!atomic_exchange(&said, 1)) stasis_log("more than %d scratch files at once: %s and later ones are not captured", MAX_MADE, path);
+    goto out;
+  }
   t[i].dev = st.st_dev; t[i].ino = st.st_ino; t[i].data = NULL;
   memcpy(t[i].path, path, (size_t)n + 1);
   atomic_store(&t[i].state, KNOWN);
@@ -88,6 +101,8 @@ out:
 }
 
 static int creates(int flags) { return (flags & O_CREAT) != 0; }
+/* O_TMPFILE takes a mode too, and makes a file with no name (not noted). */
+static int needs_mode(int flags) { return creates(flags) || (flags & O_TMPFILE) == O_TMPFILE; }
 static int creates_stream(const char *mode) { return mode && (mode[0] == 'w' || mode[0] == 'a'); }
 
 /* The calls, resolved before the program runs (dlsym may allocate). */
@@ -114,7 +129,8 @@ static mkostemps_fn r_mkostemps, r_mkostemps64;
 
 static void forget_all_in_child(void) {
   /* The parent made them: it keeps them, a forked child does not. */
-  if (made) for (int i = 0; i < MAX_MADE; i++) atomic_store(&made[i].state, FREE);
+  if (made) for (int i = 0; i < atomic_load(&top); i++) atomic_store(&made[i].state, FREE);
+  atomic_store(&top, 0);
 }
 
 __attribute__((constructor(210))) static void scratch_resolve(void) {
@@ -131,7 +147,7 @@ __attribute__((constructor(210))) static void scratch_resolve(void) {
 /* A call before the constructor (another library's) resolves them first. */
 #define READY() do { if (!r_mkostemps64) scratch_resolve(); } while (0)
 #define MODE_ARG(flags) READY(); mode_t mode = 0; \
-  if (creates(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+  if (needs_mode(flags)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
 #define NOTED(call, flags) READY(); int fd = call; if (creates(flags)) note(fd); return fd
 
 API int open(const char *p, int flags, ...) { MODE_ARG(flags); NOTED(r_open(p, flags, mode), flags); }
@@ -156,14 +172,14 @@ API int mkostemps(char *t, int s, int fl) { READY(); int fd = r_mkostemps(t, s, 
 API int mkostemps64(char *t, int s, int fl) { READY(); int fd = r_mkostemps64(t, s, fl); note(fd); return fd; }
 
 static void release(void) {
-  for (int i = 0; made && i < MAX_MADE; i++)
+  for (int i = 0; made && i < top; i++)
     if (made[i].data) { fdu_free(made[i].data, made[i].size); made[i].data = NULL; }
 }
 
 /* Every thread is stopped: no slot changes meanwhile (one left BUSY by a
  * stopped thread is skipped). */
 static int save(void) {
-  for (int i = 0; made && i < MAX_MADE; i++) {
+  for (int i = 0; made && i < top; i++) {
     struct made *m = &made[i];
     if (atomic_load(&m->state) != KNOWN) continue;
     struct stat st;
@@ -189,7 +205,7 @@ static int save(void) {
 }
 
 static int restore(void) {
-  for (int i = 0; made && i < MAX_MADE; i++) {
+  for (int i = 0; made && i < top; i++) {
     struct made *m = &made[i];
     if (atomic_load(&m->state) != KNOWN || !m->data) continue;
     char path[4096];
