@@ -84,8 +84,17 @@ static void note(int fd) {
   path[n] = 0;
   int in_store = stasis_cfg.ckpt_dir[0] && strncmp(path, stasis_cfg.ckpt_dir, strlen(stasis_cfg.ckpt_dir)) == 0;
   if (!in_scratch_dir(path) || in_store || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(t = table())) goto out;
-  for (int i = 0; i < atomic_load(&top); i++)
-    if (atomic_load(&t[i].state) == KNOWN && t[i].dev == st.st_dev && t[i].ino == st.st_ino) goto out;
+  /* Known by this inode: the same file (perhaps renamed), or a deleted
+   * one whose inode number the kernel gave again — the name is the new one. */
+  for (int i = 0; i < atomic_load(&top); i++) {
+    int known = KNOWN;
+    if (atomic_load(&t[i].state) != KNOWN || t[i].dev != st.st_dev || t[i].ino != st.st_ino) continue;
+    if (strcmp(t[i].path, path) == 0) goto out;
+    if (!atomic_compare_exchange_strong(&t[i].state, &known, BUSY)) continue;
+    memcpy(t[i].path, path, (size_t)n + 1);
+    atomic_store(&t[i].state, KNOWN);
+    goto out;
+  }
   int i = claim(t);
   if (i < 0) { prune(t); i = claim(t); }
   if (i < 0) {   /* said once: a restart may then miss them */
@@ -179,14 +188,17 @@ static void release(void) {
 /* Every thread is stopped: no slot changes meanwhile (one left BUSY by a
  * stopped thread is skipped). */
 static int save(void) {
+  int kept = 0, gone = 0, busy = 0;
+  release();   /* what an aborted checkpoint left */
   for (int i = 0; made && i < top; i++) {
     struct made *m = &made[i];
-    if (atomic_load(&m->state) != KNOWN) continue;
+    if (atomic_load(&m->state) != KNOWN) { busy += atomic_load(&m->state) == BUSY; continue; }
     struct stat st;
     int fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);   /* r_open: not noted again */
     if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != m->dev || st.st_ino != m->ino) {
       if (fd >= 0) close(fd);
       atomic_store(&m->state, FREE);   /* deleted, or another file by that name */
+      gone++;
       continue;
     }
     if (written_holds(m->dev, m->ino)) { close(fd); continue; }   /* open: captured with its descriptor (the fd plugin saves first) */
@@ -200,20 +212,25 @@ static int save(void) {
     m->data = fdu_copy_out(fd, O_RDONLY, m->size);
     close(fd);
     if (!m->data) { stasis_fail("cannot capture %s, which the program made: %s", m->path, strerror(errno)); return -1; }
+    kept++;
   }
+  stasis_debug("scratch files: %d captured, %d gone since, %d being noted", kept, gone, busy);
   return 0;
 }
 
 static int restore(void) {
+  int back = 0;
   for (int i = 0; made && i < top; i++) {
     struct made *m = &made[i];
     if (atomic_load(&m->state) != KNOWN || !m->data) continue;
+    back++;
     char path[4096];
     stasis_restore_path(m->path, path, sizeof path);
     if (put_back(path, m->data, m->size, m->mode, 1) < 0) return -1;
     struct stat st;   /* perhaps a new file: the one to capture from now on */
     if (stat(path, &st) == 0 && strlen(path) < sizeof m->path) { m->dev = st.st_dev; m->ino = st.st_ino; memcpy(m->path, path, strlen(path) + 1); }
   }
+  stasis_debug("scratch files: %d put back", back);
   return 0;
 }
 
