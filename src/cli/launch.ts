@@ -14,6 +14,9 @@ import { resolveProgram, unreachable } from './reach.js';
 interface Args { coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[] }
 
 async function run(a: Args): Promise<void> {
+  // Files changed from now on are the job's own (native/plugins/file/made.c);
+  // a launch from inside a job keeps that job's time.
+  const launched = (process.env.STASIS_COORD && process.env.STASIS_LAUNCH_TIME) || String(Date.now());
   guardHandOver();
   const argv = programArgv();
   if (!argv.length) throw new Error('launch: give the program after --, e.g. stasis launch -- ./app arg');
@@ -24,7 +27,7 @@ async function run(a: Args): Promise<void> {
     process.exit(126);
   }
   const dir = resolve(a.ckptDir);
-  const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir };
+  const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir, STASIS_LAUNCH_TIME: launched };
   // libstasis loads them in its constructor; exec'd programs inherit the
   // variable, forked and restored processes have them in memory.
   const plugins = a.withPlugin ?? [];
