@@ -20,7 +20,12 @@ enum stasis_event {
   /* In a restored process, before RESTARTED: every process of the job has
    * finished RESTART and knows the job's pid table, and none has let its
    * threads run yet — the moment to take over what another process restored. */
-  STASIS_EVENT_ALL_RESTORED
+  STASIS_EVENT_ALL_RESTORED,
+  /* Every process of the job has stopped (between SUSPENDED and SAVE):
+   * the moment to take what is in flight between processes out of the
+   * kernel (a TCP connection's bytes, plugins/socket/tcp.c). May fail the
+   * checkpoint; whatever was taken must be given back at RESUME. */
+  STASIS_EVENT_DRAIN
 };
 
 /* Return 0, or -1 after stasis_fail() to refuse the checkpoint (SAVE) or the

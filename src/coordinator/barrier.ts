@@ -1,5 +1,5 @@
 // One checkpoint generation walked through the barriers of docs/protocol.md:
-// SUSPEND → SAVE → (commit) → RESUME. Any failure aborts the generation:
+// SUSPEND → DRAIN → SAVE → (commit) → RESUME. Any failure aborts the generation:
 // everyone resumes first, then its temporary directory goes (a failure to
 // remove it is only logged), and `latest` stays.
 import { join } from 'node:path';
@@ -111,6 +111,8 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
   const peers: ProcPeer[] = [];
   try {
     await suspendAll(initial, generation, late, timeoutMs, log, peers);
+    // Everyone has stopped: what is in flight between processes can be taken out.
+    await barrier(peers, () => 'DRAIN', 'DRAINED', timeoutMs);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
     const processes = peers.map((p, i) => savedEntry(p, saved[i]!));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -4,6 +4,7 @@
 // the stream it expects (lost, doubled or reordered bytes print BROKEN),
 // and the side files show that megabytes were in flight.
 import assert from 'node:assert/strict';
+import { execa } from 'execa';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Job, Running, numbers, programs, noBroken } from '../helpers/stasis.js';
@@ -22,6 +23,27 @@ function unixRecords(dir: string): { type: number; bytes: number; nmsg: number; 
       let bytes = 0, largest = 0;
       for (let k = 0; k < Number(m[5]); k++) { const len = Number(line()); bytes += len; at += len; largest = Math.max(largest, len); }
       out.push({ type: Number(m[1]), bytes, nmsg: Number(m[5]), largest });
+    }
+  }
+  return out;
+}
+
+/** The records of every X.img.tcp file of a generation (docs/image-format.md). */
+function tcpRecords(dir: string): { listen: boolean; bytes: number }[] {
+  const out: { listen: boolean; bytes: number }[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.tcp'))) {
+    const buf = readFileSync(join(dir, f));
+    let at = 0;
+    while (at < buf.length) {
+      const nl = buf.indexOf(10, at);
+      const line = buf.toString('latin1', at, nl);
+      at = nl + 1;
+      if (line.startsWith('end ')) break;
+      const conn = line.match(/^tcp conn \d+ \d+ \d+ \S+ \d+ \S+ \d+ \d+ [01] (\d+)$/);
+      assert.ok(conn || /^tcp listen \d+ \d+ \S+ \d+ \d+ [01] \d+$/.test(line), `${f}: malformed record '${line}'`);
+      const bytes = conn ? Number(conn[1]) : 0;
+      out.push({ listen: !conn, bytes });
+      at += bytes;
     }
   }
   return out;
@@ -47,7 +69,7 @@ describe('UNIX sockets: checkpoint mid-transfer, SIGKILL, restart — twice', fu
       try {
         let p: Running = job.launch([join(programs, c.program)]);
         for (let round = 1; round <= 2; round++) {
-          const r = await checkpointKillRestart(job, p, { progress }, round);
+          const r = await checkpointKillRestart(job, p, { progress }, round, 10);   // 1 s on after the checkpoint: what was drained is given back
           const recs = unixRecords(join(job.dir, `gen-00000${round}`));
           for (const t of c.types) assert.ok(recs.some((x) => x.type === t), `no socket of type ${t} recorded`);
           const bytes = recs.reduce((a, b) => a + b.bytes, 0), messages = recs.reduce((a, b) => a + b.nmsg, 0);
@@ -67,3 +89,64 @@ describe('UNIX sockets: checkpoint mid-transfer, SIGKILL, restart — twice', fu
     });
   }
 });
+
+describe('TCP over loopback, both ends in the job: checkpoint mid-transfer, SIGKILL, restart — twice', function () {
+  this.timeout(120000);
+  for (const family of ['4', '6']) {
+    it(`IPv${family}: a connection with megabytes in flight both ways, a listener at its port, clients connected across the checkpoint and after`, async () => {
+      const job = new Job();
+      const progress = /^tick (\d+) /;
+      try {
+        let p: Running = job.launch([join(programs, 'sock_tcp'), family]);
+        for (let round = 1; round <= 2; round++) {
+          const r = await checkpointKillRestart(job, p, { progress }, round, 10);   // 1 s on after the checkpoint: what was drained is given back
+          const recs = tcpRecords(join(job.dir, `gen-00000${round}`));
+          assert.ok(recs.some((x) => x.listen), 'no listener recorded');
+          const bytes = recs.reduce((a, b) => a + b.bytes, 0);
+          assert.ok(bytes > 2 << 20, `only ${bytes} bytes were in flight at checkpoint ${round}`);
+          await r.waitFor(/^child got \d+$/, 20000);    // the streaming child reads on
+          const lastClient = numbers(p.lines, /^client (\d+) ok$/).at(-1) ?? 0;
+          await r.waitFor(new RegExp(`^client ${lastClient + 2} ok$`), 20000);   // new clients connect to the same port
+          p = r;
+        }
+        const ticks = numbers(p.lines, progress).at(-1)!;
+        await p.waitFor(new RegExp(`^tick ${ticks + 10} `), 20000);
+        noBroken(p.lines);
+        await job.killTree(p);
+      } finally {
+        await job.cleanup();
+      }
+    });
+  }
+
+  it('a listener whose port another program took meanwhile: the restart stops with one line naming the port and the process', async () => {
+    const job = new Job();
+    let squatter: ReturnType<typeof execa> | null = null;
+    try {
+      const p = job.launch([join(programs, 'sock_tcp'), '4']);
+      const port = (await p.waitFor(/^listening on port (\d+)$/))[1]!;
+      await p.waitFor(/^tick 5 /);
+      await job.checkpoint();
+      await job.killTree(p);
+      squatter = execa('python3', ['-u', '-c',
+        `import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('127.0.0.1',${port}))\ns.listen()\nprint('bound',flush=True)\ntime.sleep(600)`],
+      { buffer: false, reject: false });
+      await new Promise<void>((res, rej) => {
+        squatter!.stdout!.once('data', () => res());
+        void squatter!.then((x) => rej(new Error(`the squatter ended: ${String(x.exitCode)}`)));
+      });
+      const r = job.restart();
+      const code = await r.waitExit(30000);
+      assert.notEqual(code, 0);
+      const line = r.errLines.find((l) => l.includes('cannot listen'));
+      assert.ok(line, `no message about the port: ${r.tail()}`);
+      assert.match(line, new RegExp(`sock_tcp-[^ ]*-${p.pid}\\.img: cannot listen on 127\\.0\\.0\\.1 port ${port} again \\(fd 3 of that process\\): Address already in use`));
+      assert.ok(!r.lines.some((l) => /^tick /.test(l)), 'the job ran on without its listener');
+    } finally {
+      squatter?.kill('SIGKILL');
+      await squatter?.catch(() => undefined);
+      await job.cleanup();
+    }
+  });
+});
+

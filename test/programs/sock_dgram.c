@@ -35,6 +35,7 @@ static void make(int stream, long n, unsigned char *buf) {
 }
 
 static void broken(const char *what, int stream, long want, long got) {
+  usleep(500000);   /* the job being killed: a peer died first, and this process dies here */
   printf("BROKEN %s: stream %d wanted message %ld, got %ld\n", what, stream, want, got);
   fflush(stdout);
   exit(3);

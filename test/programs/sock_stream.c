@@ -29,6 +29,7 @@
 #define S_TOTAL 300000
 
 static void broken(const char *fmt, long long a, long long b) {
+  usleep(500000);   /* the job being killed: a peer died first, and this process dies here */
   printf("BROKEN ");
   printf(fmt, a, b);
   printf("\n");

@@ -7,6 +7,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,4 +64,66 @@ int sock_unix_info(unsigned long long ino, struct unix_info *out) {
   close(nl);
   if (rc < 0) errno = err;
   return rc;
+}
+
+/* One request, one answer: the first message of the reply into `reply`
+ * (cap bytes); its length, or -1 with errno. */
+static ssize_t ask(const void *req, size_t len, char *reply, size_t cap) {
+  int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (nl < 0) return -1;
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  ssize_t n = -1;
+  if (sendto(nl, req, len, 0, (struct sockaddr *)&kernel, sizeof kernel) == (ssize_t)len)
+    while ((n = recv(nl, reply, cap, 0)) < 0 && errno == EINTR) {}
+  int err = errno;
+  close(nl);
+  errno = err;
+  return n;
+}
+
+static void put_addr(const struct sockaddr_storage *a, __be16 *port, __be32 addr[4]) {
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *in = (const void *)a;
+    *port = in->sin_port;
+    addr[0] = in->sin_addr.s_addr;
+  } else {
+    const struct sockaddr_in6 *in6 = (const void *)a;
+    *port = in6->sin6_port;
+    memcpy(addr, &in6->sin6_addr, 16);
+  }
+}
+
+int sock_inet_info(const struct sockaddr_storage *local, const struct sockaddr_storage *remote, struct inet_info *out) {
+  memset(out, 0, sizeof *out);
+  struct { struct nlmsghdr h; struct inet_diag_req_v2 r; } req = {
+    .h = { .nlmsg_len = sizeof req, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST },
+    .r = { .sdiag_family = (unsigned char)local->ss_family, .sdiag_protocol = IPPROTO_TCP, .idiag_states = ~0u,
+           .id = { .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
+  };
+  put_addr(local, &req.r.id.idiag_sport, req.r.id.idiag_src);
+  put_addr(remote, &req.r.id.idiag_dport, req.r.id.idiag_dst);
+  char buf[8192] __attribute__((aligned(8)));
+  ssize_t n = ask(&req, sizeof req, buf, sizeof buf);
+  if (n < 0) return -1;
+  const struct nlmsghdr *h = (const void *)buf;
+  if (n < (ssize_t)sizeof *h || !NLMSG_OK(h, (size_t)n)) { errno = EIO; return -1; }
+  if (h->nlmsg_type == NLMSG_ERROR) {
+    const struct nlmsgerr *e = NLMSG_DATA(h);
+    errno = e->error ? -e->error : ENOENT;
+    return -1;
+  }
+  if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) { errno = EIO; return -1; }
+  const struct inet_diag_msg *m = NLMSG_DATA(h);
+  out->state = m->idiag_state;
+  out->ino = m->idiag_inode;
+  out->rqueue = m->idiag_rqueue;
+  out->wqueue = m->idiag_wqueue;
+  const char *p = (const char *)(m + 1), *end = (const char *)h + h->nlmsg_len;
+  while (p + sizeof(struct nlattr) <= end) {
+    const struct nlattr *a = (const void *)p;
+    if (a->nla_len < sizeof *a || p + a->nla_len > end) break;
+    if ((a->nla_type & NLA_TYPE_MASK) == INET_DIAG_SHUTDOWN && a->nla_len > NLA_HDRLEN) out->shutdown = (unsigned char)p[NLA_HDRLEN];
+    p += NLA_ALIGN(a->nla_len);
+  }
+  return 0;
 }

@@ -4,6 +4,7 @@
 #ifndef STASIS_SOCK_H
 #define STASIS_SOCK_H
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* A UNIX socket as sock_diag describes it (by inode, in our netns). */
@@ -17,6 +18,17 @@ struct unix_info {
 };
 /* 0, or -1 with errno. */
 int sock_unix_info(unsigned long long ino, struct unix_info *out);
+
+/* A TCP socket as sock_diag describes it, found by its two addresses
+ * (local, remote), in our netns: any process's socket on this host. */
+struct inet_info {
+  int state;              /* TCP_ESTABLISHED, TCP_CLOSE_WAIT, ... */
+  int shutdown;           /* as for unix_info */
+  unsigned ino;
+  unsigned rqueue, wqueue; /* bytes not yet read; bytes not yet acknowledged */
+};
+/* 0, or -1 with errno (ENOENT: no such socket here). */
+int sock_inet_info(const struct sockaddr_storage *local, const struct sockaddr_storage *remote, struct inet_info *out);
 
 /* The socket options a program commonly sets (SOL_SOCKET level), read at
  * SAVE and set again on the new socket where they differ. */

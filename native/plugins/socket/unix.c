@@ -11,7 +11,7 @@
  * anything out: the checkpoint puts nothing back on resume. It writes,
  * beside its image, IMAGE.unix (docs/image-format.md): one record per
  * connected socket with its peer's inode, its shutdown state and those
- * bytes. The restart loader (loader.c, before it forks the tree) makes one
+ * bytes. The restart loader (loader_unix.c, before it forks the tree) makes one
  * socketpair per pair of records, writes each end's bytes through the
  * other, shuts down what was shut, and hands both ends to every process as
  * "unix:INO"; a socket whose peer is not in the job (closed, or held by an
