@@ -150,3 +150,45 @@ describe('TCP over loopback, both ends in the job: checkpoint mid-transfer, SIGK
   });
 });
 
+// A line-echo server outside the job (python), on a port of its choosing.
+const ECHO_SERVER = `
+import socketserver
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        for line in self.rfile:
+            self.wfile.write(line)
+            self.wfile.flush()
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+s = Server(('127.0.0.1', 0), Echo)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+`;
+
+describe('a TCP connection to a server outside the job', function () {
+  this.timeout(120000);
+  it('after each restart its peer has gone away (EOF or reset): the client connects again by itself and goes on', async () => {
+    const server = execa('python3', ['-u', '-c', ECHO_SERVER], { buffer: false, reject: false });
+    const job = new Job();
+    try {
+      const port = await new Promise<string>((res, rej) => {
+        server.stdout!.once('data', (c: Buffer) => res(c.toString().trim()));
+        void server.then((r) => rej(new Error(`echo server ended: ${String(r.exitCode)}`)));
+      });
+      let p: Running = job.launch([join(programs, 'sock_reconnect'), port]);
+      for (let round = 1; round <= 2; round++) {
+        const r = await checkpointKillRestart(job, p, { progress: /^reply (\d+)$/ }, round, 10);
+        assert.match(r.lines.find((l) => l.startsWith('peer gone')) ?? '', /^peer gone: (EOF|Connection reset by peer|Broken pipe)$/);
+        assert.ok(r.lines.includes('reconnected'), `no reconnection: ${r.tail()}`);
+        p = r;
+      }
+      noBroken(p.lines);
+      await job.killTree(p);
+    } finally {
+      await job.cleanup();
+      server.kill('SIGKILL');
+      await server;
+    }
+  });
+});
