@@ -5,7 +5,8 @@
 // and the side files show that megabytes were in flight.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, Running, numbers, programs, noBroken } from '../helpers/stasis.js';
 import { checkpointKillRestart } from '../helpers/cycle.js';
@@ -85,6 +86,38 @@ describe('UNIX sockets: checkpoint mid-transfer, SIGKILL, restart — twice', fu
         await job.killTree(p);
       } finally {
         await job.cleanup();
+      }
+    });
+  }
+});
+
+describe('a UNIX stream server in the job and its clients: checkpoint, SIGKILL, restart — twice', function () {
+  this.timeout(120000);
+  const path = join(tmpdir(), `stasis-sock-${process.pid}.sock`);
+  for (const name of [path, `@stasis-sock-${process.pid}`]) {
+    const kind = name.startsWith('@') ? 'an abstract name' : 'a path';
+    it(`listening at ${kind}: a client connected across the checkpoint goes on, new clients connect after the restart`, async () => {
+      const job = new Job();
+      const progress = /^tick (\d+) /;
+      try {
+        let p: Running = job.launch([join(programs, 'sock_unix_server'), name]);
+        for (let round = 1; round <= 2; round++) {
+          await p.waitFor(/^long \d+$/, 20000);
+          const r = await checkpointKillRestart(job, p, { progress }, round, 10);
+          const side = readdirSync(join(job.dir, `gen-00000${round}`)).filter((f) => f.endsWith('.unix'))
+            .map((f) => readFileSync(join(job.dir, `gen-00000${round}`, f), 'latin1')).join('');
+          assert.match(side, /^unixlisten 1 \d+ 8 3 \d+$/m, 'no listener recorded');
+          const lastLong = numbers(p.lines, /^long (\d+)$/).at(-1)!;
+          await r.waitFor(new RegExp(`^long ${lastLong + 10}$`), 20000);   // the same connection goes on
+          const lastClient = numbers(p.lines, /^client (\d+) ok$/).at(-1) ?? 0;
+          await r.waitFor(new RegExp(`^client ${lastClient + 2} ok$`), 20000);   // new clients connect at the name
+          p = r;
+        }
+        noBroken(p.lines);
+        await job.killTree(p);
+      } finally {
+        await job.cleanup();
+        rmSync(path, { force: true });
       }
     });
   }
@@ -192,3 +225,4 @@ describe('a TCP connection to a server outside the job', function () {
     }
   });
 });
+

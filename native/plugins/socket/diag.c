@@ -26,6 +26,9 @@ static void read_attrs(const struct unix_diag_msg *m, size_t len, struct unix_in
       break;
     case UNIX_DIAG_PEER: if (n >= 4) memcpy(&out->peer, v, 4); break;
     case UNIX_DIAG_SHUTDOWN: if (n >= 1) out->shutdown = (unsigned char)v[0]; break;
+    case UNIX_DIAG_RQLEN:
+      if (n >= sizeof(struct unix_diag_rqlen)) out->backlog = (int)((const struct unix_diag_rqlen *)v)->udiag_wqueue;
+      break;
     }
     p += NLA_ALIGN(a->nla_len);
   }
@@ -38,7 +41,7 @@ int sock_unix_info(unsigned long long ino, struct unix_info *out) {
   struct { struct nlmsghdr h; struct unix_diag_req r; } req = {
     .h = { .nlmsg_len = sizeof req, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST },
     .r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = (unsigned)ino,
-           .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER, .udiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
+           .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN, .udiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
   };
   struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
   int rc = -1, err = EIO;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,8 +33,9 @@ struct tcp_rec {
   const char *image;
 };
 
+/* Mapped only while the sockets are made (see loader_unix.c). */
 #define MAX_TCP 4096
-static struct tcp_rec recs[MAX_TCP];
+static struct tcp_rec *recs;
 static int nrecs;
 static char *bufs[1024];
 static int nbufs;
@@ -200,9 +202,12 @@ static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
 }
 
 int tcp_sockets_prepare(int count, const char *const *images, char *out, size_t cap) {
-  for (int i = 0; i < count; i++)
-    if (read_records(images[i]) < 0) return -1;
+  size_t size = MAX_TCP * sizeof *recs;
+  recs = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (recs == MAP_FAILED) { fprintf(stderr, "stasis-restart: no memory for sockets\n"); return -1; }
+  nrecs = 0;
   int rc = 0;
+  for (int i = 0; i < count && rc == 0; i++) rc = read_records(images[i]);
   for (int i = 0; i < nrecs && rc == 0; i++) {
     struct tcp_rec *a = &recs[i], *b = a->peer ? find(a->peer, 0) : NULL;
     if (a->listen || a->made) continue;
@@ -213,5 +218,7 @@ int tcp_sockets_prepare(int count, const char *const *images, char *out, size_t 
     if (recs[i].listen) rc = listen_again(&recs[i], out, cap);
   for (int i = 0; i < nbufs; i++) free(bufs[i]);
   nbufs = 0;
+  munmap(recs, size);
+  recs = NULL;
   return rc;
 }

@@ -14,6 +14,7 @@ struct unix_info {
   int shutdown;           /* sk_shutdown: 1 no more receiving, 2 no more sending */
   unsigned peer;          /* the peer's inode; 0 when none or gone */
   int name_len;           /* bytes of the bound name (0: unnamed); abstract starts with \0 */
+  int backlog;            /* a listening socket's */
   char name[108];
 };
 /* 0, or -1 with errno. */

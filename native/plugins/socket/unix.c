@@ -1,7 +1,7 @@
-/* UNIX domain sockets: socketpairs and other connected unnamed sockets
- * (stream, datagram, seqpacket), wherever their ends are in the job (a
- * parent and its forked child, two threads, one process), and unconnected
- * unnamed ones.
+/* UNIX domain sockets: socketpairs and other connected sockets (stream,
+ * datagram, seqpacket), wherever their ends are in the job (a parent and
+ * its forked child, two threads, one process), listening sockets at a path
+ * or an abstract name, and unconnected unnamed ones.
  *
  * A UNIX socket keeps what is in flight in the receiving end's queue only
  * (the sender's buffer is an accounting limit, not a queue), so at SAVE,
@@ -18,8 +18,11 @@
  * outsider) gets a peer that is closed at once: it reads what was queued,
  * then EOF, and writing fails with EPIPE. A socket has one open file
  * description wherever it is held, so its flags (O_NONBLOCK) are shared as
- * before. Descriptors in flight (SCM_RIGHTS) refuse the checkpoint. Bound
- * (pathname or abstract) and listening sockets are not handled yet. */
+ * before. A listening socket listens again at its name (loader_unix.c); a
+ * connection it had accepted is re-made as a socketpair, so neither end
+ * shows a name any more (getsockname, getpeername). Descriptors in flight
+ * (SCM_RIGHTS) refuse the checkpoint; so does a named socket neither
+ * listening nor connected (a datagram server). */
 #include "../../core/core.h"
 #include "../fd/fdutil.h"
 #include "sock.h"
@@ -32,7 +35,7 @@
 struct unix_rec {
   unsigned long long ino;
   int fd;                     /* first descriptor seen, for messages */
-  int connected;
+  int connected, listening;
   struct unix_info info;
   struct sock_opts opts;
   struct growbuf bytes;       /* its receive queue, messages one after another */
@@ -124,29 +127,36 @@ static int unix_save(const struct stasis_fd *f) {
     stasis_fail("fd %d (%s) is a UNIX socket of type %d: not supported", f->fd, f->target, r->info.type);
     return -1;
   }
-  if (r->info.state == TCP_LISTEN || r->info.name_len > 0) {
-    int abstract = r->info.name_len > 0 && r->info.name[0] == 0;
-    stasis_fail("fd %d (%s) is a UNIX %s socket %s %s%.*s: not supported yet", f->fd, f->target, type_name(r->info.type),
-                r->info.state == TCP_LISTEN ? "listening at" : "bound to", abstract ? "@" : "",
-                r->info.name_len - abstract, r->info.name + abstract);
+  r->connected = r->info.state == TCP_ESTABLISHED;
+  r->listening = r->info.state == TCP_LISTEN;
+  if (r->info.name_len > 0 && !r->connected && !r->listening) {
+    int abstract = r->info.name[0] == 0;
+    stasis_fail("fd %d (%s) is a UNIX %s socket bound to %s%.*s, neither listening nor connected: not supported yet", f->fd,
+                f->target, type_name(r->info.type), abstract ? "@" : "", r->info.name_len - abstract, r->info.name + abstract);
     return -1;
   }
-  r->connected = r->info.state == TCP_ESTABLISHED;
   sock_opts_save(f->fd, &r->opts);
   if (r->connected && copy_queue(f, r) < 0) return -1;
   return nrecs++;
 }
 
 /* IMAGE.unix: "unix TYPE INO PEER SHUTDOWN NMSG\n", then per message
- * "LEN\n" and its bytes, for every connected socket. */
+ * "LEN\n" and its bytes, for every connected socket; for every listening
+ * one "unixlisten TYPE INO BACKLOG FD NAMELEN\n" and its name's bytes. */
 static int unix_save_end(void) {
   int any = 0;
-  for (int i = 0; i < nrecs; i++) any |= recs[i].connected;
+  for (int i = 0; i < nrecs; i++) any |= recs[i].connected | recs[i].listening;
   if (!any) return 0;
   int side = stasis_side_open("unix");
   if (side < 0) return -1;
   for (int i = 0; i < nrecs; i++) {
     struct unix_rec *r = &recs[i];
+    if (r->listening) {
+      char head[128];
+      int n = snprintf(head, sizeof head, "unixlisten %d %llu %d %d %d\n", r->info.type, r->ino, r->info.backlog, r->fd, r->info.name_len);
+      if (stasis_side_write(side, head, (size_t)n) < 0 || stasis_side_write(side, r->info.name, (size_t)r->info.name_len) < 0) return -1;
+      continue;
+    }
     if (!r->connected) continue;
     size_t nmsg = r->lens.len / sizeof(size_t), at = 0;
     char head[128];
@@ -168,7 +178,7 @@ static int unix_save_end(void) {
 static int unix_restore(const struct stasis_fd *f, int cookie) {
   const struct unix_rec *r = &recs[cookie];
   int fd;
-  if (r->connected) {
+  if (r->connected || r->listening) {
     char name[48];
     snprintf(name, sizeof name, "unix:%llu", r->ino);
     int from = fd_inherited(name);
