@@ -5,7 +5,7 @@
 // and the side files show that megabytes were in flight.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, Running, numbers, programs, noBroken } from '../helpers/stasis.js';
@@ -226,3 +226,46 @@ describe('a TCP connection to a server outside the job', function () {
   });
 });
 
+describe('other sockets', function () {
+  this.timeout(120000);
+
+  it('a netlink socket comes back as a new socket of the same protocol, which answers as before', async () => {
+    const job = new Job();
+    const progress = /^tick (\d+) /;
+    try {
+      let p: Running = job.launch([join(programs, 'sock_netlink')]);
+      for (let round = 1; round <= 2; round++) p = await checkpointKillRestart(job, p, { progress }, round, 5);
+      noBroken(p.lines);
+      await job.killTree(p);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
+  const refused = [
+    { mode: 'udp', message: /process (\d+) \(unsupported\).*fd (\d+) \(socket:\[\d+\]\) is a UDP socket \(IPv4\): not supported yet/ },
+    { mode: 'scm_rights', message: /process (\d+) \(unsupported\).*fd (\d+) \(socket:\[\d+\]\) is a UNIX socket with descriptors in flight \(SCM_RIGHTS\) not yet received: not supported/ },
+  ];
+  for (const u of refused) {
+    it(`${u.mode}: the checkpoint fails naming the process and the descriptor; the program runs on`, async () => {
+      const job = new Job();
+      try {
+        const p = job.launch([join(programs, 'unsupported'), u.mode]);
+        const held = await p.waitFor(/^holding fd (\d+)/);
+        await p.waitFor(/^tick 2$/);
+        const err = await job.checkpoint().then(() => null, (e: Error) => e.message);
+        assert.ok(err, 'the checkpoint succeeded');
+        const m = err.match(u.message);
+        assert.ok(m, `unexpected message: ${err}`);
+        assert.equal(Number(m[1]), p.pid);
+        assert.equal(m[2], held[1]);
+        const seen = numbers(p.lines, /^tick (\d+)$/).at(-1)!;
+        await p.waitFor(new RegExp(`^tick ${seen + 3}$`));
+        assert.ok(!existsSync(join(job.dir, 'latest')), 'a generation was committed');
+        await job.killTree(p);
+      } finally {
+        await job.cleanup();
+      }
+    });
+  }
+});
