@@ -1,4 +1,6 @@
-/* TCP over loopback, both ends in the job (argv[1]: 4 for 127.0.0.1, 6 for ::1):
+/* TCP over loopback, both ends in the job (argv[1]: 4 for 127.0.0.1, 6 for ::1;
+ * argv[2] "udp": the parent also holds a UDP socket, which makes every
+ * checkpoint fail after the connections were drained):
  *  a listener (SO_REUSEADDR, port chosen by the kernel) in the parent;
  *  a forked child connects to it (TCP_NODELAY, SO_KEEPALIVE, a 5 s
  *  SO_RCVTIMEO) and the two stream both ways with megabytes in flight: the
@@ -172,6 +174,11 @@ int main(int argc, char **argv) {
   if (bind(l, (struct sockaddr *)&server, server_len) < 0 || listen(l, 16) < 0) { perror("listen"); return 1; }
   getsockname(l, (struct sockaddr *)&server, &server_len);
   printf("listening on port %d\n", ntohs(family == AF_INET ? ((struct sockaddr_in *)&server)->sin_port : ((struct sockaddr_in6 *)&server)->sin6_port));
+  if (argc > 2 && strcmp(argv[2], "udp") == 0) {
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (u < 0 || bind(u, (struct sockaddr *)&a, sizeof a) < 0) { perror("udp"); return 1; }
+  }
   if (fork() == 0) { close(l); streamer(); }
   int conn = accept(l, NULL, NULL);
   if (conn < 0) { perror("accept"); return 1; }
