@@ -125,12 +125,13 @@ describe('a UNIX stream server in the job and its clients: checkpoint, SIGKILL, 
 
 describe('TCP over loopback, both ends in the job: checkpoint mid-transfer, SIGKILL, restart — twice', function () {
   this.timeout(120000);
-  for (const family of ['4', '6']) {
-    it(`IPv${family}: a connection with megabytes in flight both ways, a listener at its port, clients connected across the checkpoint and after`, async () => {
+  for (const [family, shared] of [['4', ''], ['6', ''], ['4', 'shared']] as const) {
+    const also = shared ? ' (the server\'s end and listener held by a second, idle process too)' : '';
+    it(`IPv${family}: a connection with megabytes in flight both ways, a listener at its port, clients connected across the checkpoint and after${also}`, async () => {
       const job = new Job();
       const progress = /^tick (\d+) /;
       try {
-        let p: Running = job.launch([join(programs, 'sock_tcp'), family]);
+        let p: Running = job.launch([join(programs, 'sock_tcp'), family, ...(shared ? [shared] : [])]);
         for (let round = 1; round <= 2; round++) {
           const r = await checkpointKillRestart(job, p, { progress }, round, 10);   // 1 s on after the checkpoint: what was drained is given back
           const recs = tcpRecords(join(job.dir, `gen-00000${round}`));

@@ -1,6 +1,8 @@
 /* TCP over loopback, both ends in the job (argv[1]: 4 for 127.0.0.1, 6 for ::1;
  * argv[2] "udp": the parent also holds a UDP socket, which makes every
- * checkpoint fail after the connections were drained):
+ * checkpoint fail after the connections were drained; "shared": a third
+ * child, forked after the accept, holds the parent's end and the listener
+ * too, idle, so two processes hold one socket):
  *  a listener (SO_REUSEADDR, port chosen by the kernel) in the parent;
  *  a forked child connects to it (TCP_NODELAY, SO_KEEPALIVE, a 5 s
  *  SO_RCVTIMEO) and the two stream both ways with megabytes in flight: the
@@ -183,6 +185,8 @@ int main(int argc, char **argv) {
   int conn = accept(l, NULL, NULL);
   if (conn < 0) { perror("accept"); return 1; }
   if (fork() == 0) { close(l); close(conn); clients(); }
+  if (argc > 2 && strcmp(argv[2], "shared") == 0 && fork() == 0)
+    for (;;) pause();
   fcntl(conn, F_SETFL, O_NONBLOCK);
   fcntl(l, F_SETFL, O_NONBLOCK);
   static unsigned char buf[CHUNK], out[CHUNK];

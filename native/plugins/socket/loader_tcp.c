@@ -165,10 +165,17 @@ static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t 
   if (l >= 0 && c >= 0 && listen(l, 1) == 0 && getsockname(l, (struct sockaddr *)&at, &len) == 0) {
     unsigned port = ntohs(at.ss_family == AF_INET ? ((struct sockaddr_in *)&at)->sin_port : ((struct sockaddr_in6 *)&at)->sin6_port);
     inet_ntop(at.ss_family, at.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&at)->sin_addr : (void *)&((struct sockaddr_in6 *)&at)->sin6_addr, ip, sizeof ip);
-    if (to_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0) s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    int ok = to_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0;
+    if (!ok && (errno == EADDRNOTAVAIL || errno == EADDRINUSE)) {   /* the old pair of ports still lingers (TIME_WAIT) */
+      close(c);
+      c = bound(a->family, a->laddr, 0, room);
+      ok = c >= 0 && connect(c, (struct sockaddr *)&at, len) == 0;
+    }
+    if (ok) s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
   }
   int err = errno;
   if (l >= 0) close(l);
+  if (s < 0 && c >= 0) close(c);
   if (s < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot make TCP connection %s:%u > %s:%u again: %s\n", a->image, a->laddr, a->lport,
             a->paddr, a->pport, strerror(err));
