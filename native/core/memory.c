@@ -16,7 +16,7 @@ static size_t text_cap;
 static int slurp_maps(size_t *len) {
   for (;;) {
     if (!text) {
-      text_cap = text_cap ? text_cap * 2 : (1 << 20);
+      if (!text_cap) text_cap = 1 << 20;
       text = mmap(NULL, text_cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (text == MAP_FAILED) { text = NULL; return -1; }
     }
@@ -29,6 +29,7 @@ static int slurp_maps(size_t *len) {
     if (n < text_cap - 1) { text[n] = 0; *len = n; return 0; }
     munmap(text, text_cap);
     text = NULL;
+    text_cap *= 2;   /* only when the map did not fit: not once per checkpoint */
   }
 }
 

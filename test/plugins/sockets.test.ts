@@ -153,6 +153,31 @@ describe('TCP over loopback, both ends in the job: checkpoint mid-transfer, SIGK
     });
   }
 
+  it('25 checkpoints in a row while streaming (drained and given back each time), then a restart: nothing lost, nothing grows', async () => {
+    const job = new Job();
+    try {
+      const p = job.launch([join(programs, 'sock_tcp'), '4']);
+      await p.waitFor(/^child got \d+$/, 20000);
+      const sizes: number[] = [];
+      for (let g = 1; g <= 25; g++) sizes.push((await job.checkpoint()).bytes);
+      const ticks = numbers(p.lines, /^tick (\d+) /).at(-1)!;
+      await p.waitFor(new RegExp(`^tick ${ticks + 10} `), 20000);
+      noBroken(p.lines);
+      // The images hold what is in flight (a few MB) and no more each time: nothing kept from one checkpoint to the next.
+      assert.ok(Math.max(...sizes.slice(5)) < 2 * Math.max(...sizes.slice(0, 5)), `image sizes grew: ${sizes.join(' ')}`);
+      await job.killTree(p);
+      const r = job.restart();
+      const last = numbers(p.lines, /^child got (\d+)$/).at(-1)!;
+      await r.waitFor(/^child got \d+$/, 20000);
+      await r.waitFor(/^tick \d+ /, 20000);
+      assert.ok(numbers(r.lines, /^child got (\d+)$/)[0]! > 0 && last > 0);
+      noBroken(r.lines);
+      await job.killTree(r);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
   it('a checkpoint that fails after the connections were drained (a UDP socket in the job) gives every byte back: the streams go on unbroken', async () => {
     const job = new Job();
     try {
