@@ -91,6 +91,26 @@ describe('UNIX sockets: checkpoint mid-transfer, SIGKILL, restart — twice', fu
   }
 });
 
+describe('a socketpair as a child\'s stdin and stdout', function () {
+  this.timeout(120000);
+  it('is the job\'s own, not the restarter\'s: `cat` on it echoes every line in flight, once and in order, after two restarts', async () => {
+    const job = new Job();
+    const progress = /^tick (\d+) /;
+    try {
+      let p: Running = job.launch([join(programs, 'sock_stdio')]);
+      for (let round = 1; round <= 2; round++) {
+        p = await checkpointKillRestart(job, p, { progress }, round, 5);
+        const recs = unixRecords(join(job.dir, `gen-00000${round}`));
+        assert.ok(recs.reduce((a, x) => a + x.bytes, 0) >= 5000, 'the lines in flight were not recorded');
+      }
+      noBroken(p.lines);
+      await job.killTree(p);
+    } finally {
+      await job.cleanup();
+    }
+  });
+});
+
 describe('a UNIX stream server in the job and its clients: checkpoint, SIGKILL, restart — twice', function () {
   this.timeout(120000);
   const path = join(tmpdir(), `stasis-sock-${process.pid}.sock`);

@@ -205,8 +205,30 @@ static void unix_resume(void) {
   nrecs = 0;
 }
 
+/* Who holds socket `ino` in the job (on this host). */
+struct held { char want[48]; int in_job; };
+static int visit_holder(const char *pid, const char *fd, const char *target, void *ctx) {
+  (void)fd;
+  struct held *h = ctx;
+  if (strcmp(target, h->want) == 0 && fdu_in_job(pid)) h->in_job = 1;
+  return h->in_job;
+}
+
+/* A UNIX socket on stdin/stdout/stderr whose peer a process of the job
+ * holds (a child run with a socketpair as its stdio) is the job's own;
+ * any other is the restarter's. */
+static int unix_stdio_in_job(const struct stasis_fd *f) {
+  struct unix_info info;
+  if (!unix_match(f) || sock_unix_info(f->ino, &info) < 0 || !info.peer) return 0;
+  struct held h = { .in_job = 0 };
+  snprintf(h.want, sizeof h.want, "socket:[%u]", info.peer);
+  fdu_each_host_fd(visit_holder, &h);
+  return h.in_job;
+}
+
 static const struct stasis_fd_kind unix_kind = {
   .name = "unix socket", .order = 0, .match = unix_match, .save = unix_save,
   .save_end = unix_save_end, .restore = unix_restore, .resume = unix_resume,
+  .stdio_in_job = unix_stdio_in_job,
 };
 STASIS_REGISTER static void unix_register(void) { stasis_register_fd_kind(&unix_kind); }
