@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Job, Running, numbers, programs, noBroken } from '../helpers/stasis.js';
+import { Job, Running, numbers, programs, noBroken, repoRoot } from '../helpers/stasis.js';
 import { checkpointKillRestart } from '../helpers/cycle.js';
 
 /** The records of every X.img.unix file of a generation (docs/image-format.md). */
@@ -89,6 +89,22 @@ describe('UNIX sockets: checkpoint mid-transfer, SIGKILL, restart — twice', fu
       }
     });
   }
+});
+
+describe('a real program: Python\'s http.server and an urllib client in one process', function () {
+  this.timeout(120000);
+  it('answers every request after two restarts: listener, server threads, client connections', async () => {
+    const job = new Job();
+    const progress = /^tick (\d+)$/;
+    try {
+      let p: Running = job.launch(['python3', join(repoRoot, 'test', 'programs', 'http_loop.py')]);
+      for (let round = 1; round <= 2; round++) p = await checkpointKillRestart(job, p, { progress }, round, 5);
+      noBroken(p.lines);
+      await job.killTree(p);
+    } finally {
+      await job.cleanup();
+    }
+  });
 });
 
 describe('a socketpair as a child\'s stdin and stdout', function () {
