@@ -6,9 +6,8 @@
  * stopped) each end sends a marker — 32 bytes derived from the generation
  * and the connection's addresses — and reads until the peer's marker: what
  * came before it is everything in flight toward this end. At RESUME, when
- * the same processes continue, each end gives the peer back what it read
- * (a length and the bytes) and re-sends what the peer gives back, which is
- * what it had sent itself: every queue holds what it held. At a restart the
+ * the same processes continue, the bytes go back where they were
+ * (giveback.c). At a restart the
  * loader puts the bytes into the new connection instead (loader_tcp.c).
  * A connection that is half closed (shutdown) cannot carry markers: its
  * bytes are copied with MSG_PEEK once the sender's queue is empty. A
@@ -157,12 +156,6 @@ static int look_at(int fd) {
   return 0;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* MSG_PEEK from offset 0 of everything queued toward `t`. */
 static int peek_all(struct tcp_sock *t) {
   int queued = 0, zero = 0;
@@ -188,10 +181,10 @@ static int peek_all(struct tcp_sock *t) {
 /* A half-closed connection: what its queue holds, once the peer has
  * nothing left to send. */
 static int peek_settled(struct tcp_sock *t) {
-  for (double until = now() + 2; now() < until;) {
+  for (double until = tcp_now() + 2; tcp_now() < until;) {
     struct inet_info o;
     if (sock_inet_info(&t->peer, &t->local, &o) < 0 || o.wqueue == 0) break;
-    if (now() + 0.01 >= until) {
+    if (tcp_now() + 0.01 >= until) {
       char a[64];
       stasis_fail("fd %d (socket:[%llu]) is a half-closed TCP connection to %s whose peer still has %u bytes to send: "
                   "not supported yet", t->fd, t->ino, tcp_addr(&t->peer, a, sizeof a), o.wqueue);
@@ -221,13 +214,13 @@ static int drain_connections(void) {
     n++;
   }
   int left = n;
-  double until = now() + DRAIN_SECONDS;
+  double until = tcp_now() + DRAIN_SECONDS;
   while (left > 0) {
     for (int k = 0; k < n; k++) {
       pfd[k].fd = who[k] < 0 ? -1 : tcps[who[k]].fd;
       pfd[k].events = POLLIN | (who[k] >= 0 && sent[k] < MARK ? POLLOUT : 0);
     }
-    int ms = (int)((until - now()) * 1000);
+    int ms = (int)((until - tcp_now()) * 1000);
     if (ms <= 0) break;
     if (poll(pfd, (nfds_t)n, ms) < 0 && errno != EINTR) break;
     for (int k = 0; k < n; k++) {
@@ -305,81 +298,10 @@ static int drain_all(void) {
   return rc;
 }
 
-/* RESUME in the process that drained: each end sends its peer back what it
- * read ("LEN\n" + bytes), reads what the peer read, and sends that again. */
-struct refill { struct tcp_sock *t; size_t head_len, out1, back_len, back_got, out2; char head[24], in_head[24]; size_t in_head_len; struct growbuf back; int done; };
-
-static void give_back(void) {
-  static struct refill r[MAX_TCP];
-  int n = 0;
-  for (int i = 0; i < ntcps; i++)
-    if (tcps[i].taken == TAKEN_DRAINED) {
-      memset(&r[n], 0, sizeof r[n]);
-      r[n].t = &tcps[i];
-      r[n].head_len = (size_t)snprintf(r[n].head, sizeof r[n].head, "%zu\n", tcps[i].in.len);
-      r[n].back_len = (size_t)-1;
-      n++;
-    }
-  int left = n;
-  double until = now() + DRAIN_SECONDS;
-  struct pollfd pfd[MAX_TCP];
-  while (left > 0 && now() < until) {
-    for (int k = 0; k < n; k++) {
-      pfd[k].fd = r[k].done ? -1 : r[k].t->fd;
-      pfd[k].events = POLLIN | POLLOUT;
-    }
-    if (poll(pfd, (nfds_t)n, 100) < 0 && errno != EINTR) break;
-    for (int k = 0; k < n; k++) {
-      struct refill *f = &r[k];
-      if (f->done) continue;
-      int fd = f->t->fd;
-      size_t total1 = f->head_len + f->t->in.len;
-      while (f->out1 < total1) {   /* what I read, to its sender */
-        const char *p = f->out1 < f->head_len ? f->head + f->out1 : f->t->in.data + (f->out1 - f->head_len);
-        size_t len = f->out1 < f->head_len ? f->head_len - f->out1 : total1 - f->out1;
-        ssize_t w = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (w <= 0) break;
-        f->out1 += (size_t)w;
-      }
-      while (f->back_len == (size_t)-1 && f->in_head_len < sizeof f->in_head - 1) {   /* what it read: the length */
-        ssize_t g = recv(fd, f->in_head + f->in_head_len, 1, MSG_DONTWAIT);
-        if (g <= 0) break;
-        if (f->in_head[f->in_head_len++] == '\n') {
-          f->in_head[f->in_head_len] = 0;
-          f->back_len = strtoull(f->in_head, NULL, 10);
-          if (growbuf_reserve(&f->back, f->back_len) < 0) f->back_len = 0;
-        }
-      }
-      while (f->back_len != (size_t)-1 && f->back_got < f->back_len) {   /* ... and the bytes */
-        ssize_t g = recv(fd, f->back.data + f->back_got, f->back_len - f->back_got, MSG_DONTWAIT);
-        if (g <= 0) break;
-        f->back_got += (size_t)g;
-      }
-      while (f->out1 == total1 && f->back_len != (size_t)-1 && f->back_got == f->back_len && f->out2 < f->back_len) {   /* sent again, after */
-        ssize_t w = send(fd, f->back.data + f->out2, f->back_len - f->out2, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (w <= 0) {
-          int buf = get_int(fd, SOL_SOCKET, SO_SNDBUF);   /* what the queues held before must fit again */
-          if (w < 0 && errno == EAGAIN && buf > 0 && buf < (64 << 20)) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-          break;
-        }
-        f->out2 += (size_t)w;
-      }
-      if (f->out1 == total1 && f->back_len != (size_t)-1 && f->out2 == f->back_len) {
-        f->done = 1;
-        left--;
-      }
-    }
-  }
-  for (int k = 0; k < n; k++) {
-    if (!r[k].done) stasis_log("fd %d (socket:[%llu]): could not give back the bytes in flight: the connection lost some", r[k].t->fd, r[k].t->ino);
-    growbuf_free(&r[k].back);
-  }
-}
-
 static int drain_event(enum stasis_event ev) {
   if (ev == STASIS_EVENT_DRAIN) return drain_all();
   if (ev == STASIS_EVENT_RESUME) {
-    if (stasis_restored == drained_at_restart) give_back();   /* a restored process got its bytes from the loader */
+    if (stasis_restored == drained_at_restart) tcp_give_back();   /* a restored process got its bytes from the loader */
     for (int i = 0; i < ntcps; i++) growbuf_free(&tcps[i].in);
     ntcps = 0;
   }

@@ -3,6 +3,7 @@
 #ifndef STASIS_TCP_H
 #define STASIS_TCP_H
 #include "sock.h"
+#include <time.h>
 
 enum tcp_kind { TCP_NEW, TCP_LISTENER, TCP_CONNECTED };
 /* How the bytes in flight toward an end were taken: not at all (a holder
@@ -26,6 +27,13 @@ struct tcp_sock {
 #define MAX_TCP 1024
 extern struct tcp_sock tcps[MAX_TCP];
 extern int ntcps;
+/* RESUME after DRAIN in the same process: the bytes go back (giveback.c). */
+void tcp_give_back(void);
+static inline double tcp_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 /* The entry for a socket inode, or NULL. */
 struct tcp_sock *tcp_find(unsigned long long ino);
 /* "ADDR PORT" of a socket address (for messages and the side file). */
