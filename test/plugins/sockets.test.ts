@@ -41,7 +41,7 @@ function tcpRecords(dir: string): { listen: boolean; bytes: number }[] {
       at = nl + 1;
       if (line.startsWith('end ')) break;
       const conn = line.match(/^tcp conn \d+ \d+ \d+ \S+ \d+ \S+ \d+ \d+ [01] (\d+)$/);
-      assert.ok(conn || /^tcp listen \d+ \d+ \S+ \d+ \d+ [01] \d+$/.test(line), `${f}: malformed record '${line}'`);
+      assert.ok(conn || /^tcp listen \d+ \d+ \S+ \d+ \d+ [01] \d+ [01]$/.test(line), `${f}: malformed record '${line}'`);
       const bytes = conn ? Number(conn[1]) : 0;
       out.push({ listen: !conn, bytes });
       at += bytes;

@@ -13,6 +13,8 @@
  *  sends "hello N", waits for the parent's echo and closes ("client N ok";
  *  a request cut by a restart — its server end was still in the listen
  *  queue — is sent again on a new connection).
+ *  two more listeners share one port with SO_REUSEPORT (as pre-forked
+ *  workers do), and must both listen there again after a restart.
  * Byte i of a stream is stream_byte(stream, i): any byte lost, doubled or
  * reordered prints BROKEN. The parent prints "tick N ..." every 100 ms,
  * the first child "child got N" every 20 of its ticks. */
@@ -181,10 +183,21 @@ int main(int argc, char **argv) {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     if (u < 0 || bind(u, (struct sockaddr *)&a, sizeof a) < 0) { perror("udp"); return 1; }
   }
-  if (fork() == 0) { close(l); streamer(); }
+  int pair[2];
+  struct sockaddr_storage shared = server;   /* the same address, another port */
+  if (family == AF_INET) ((struct sockaddr_in *)&shared)->sin_port = 0;
+  else ((struct sockaddr_in6 *)&shared)->sin6_port = 0;
+  for (int i = 0; i < 2; i++) {
+    pair[i] = socket(family, SOCK_STREAM, 0);
+    setsockopt(pair[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    socklen_t sl = server_len;
+    if (bind(pair[i], (struct sockaddr *)&shared, server_len) < 0 || listen(pair[i], 4) < 0 ||
+        getsockname(pair[i], (struct sockaddr *)&shared, &sl) < 0) { perror("reuseport"); return 1; }
+  }
+  if (fork() == 0) { close(l); close(pair[0]); close(pair[1]); streamer(); }
   int conn = accept(l, NULL, NULL);
   if (conn < 0) { perror("accept"); return 1; }
-  if (fork() == 0) { close(l); close(conn); clients(); }
+  if (fork() == 0) { close(l); close(conn); close(pair[0]); close(pair[1]); clients(); }
   if (argc > 2 && strcmp(argv[2], "shared") == 0 && fork() == 0)
     for (;;) pause();
   fcntl(conn, F_SETFL, O_NONBLOCK);
@@ -219,6 +232,9 @@ int main(int argc, char **argv) {
     }
     if (!(fcntl(conn, F_GETFL) & O_NONBLOCK)) broken("parent: its end lost O_NONBLOCK%lld%lld", 0, 0);
     if (get_int(l, SOL_SOCKET, SO_REUSEADDR) != 1) broken("parent: the listener lost SO_REUSEADDR%lld%lld", 0, 0);
+    for (int i = 0; i < 2; i++)
+      if (get_int(pair[i], SOL_SOCKET, SO_ACCEPTCONN) != 1 || get_int(pair[i], SOL_SOCKET, SO_REUSEPORT) != 1)
+        broken("parent: a SO_REUSEPORT listener (%lld) no longer listens with it%lld", i, 0);
     printf("tick %ld sent=%lld got=%lld echoed=%lld\n", tick, sent, got, echoed);
     sleep_ms(100);
   }

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 struct tcp_rec {
-  int listen, family, shutdown, has_bytes, backlog, v6only, fd, made;
+  int listen, family, shutdown, has_bytes, backlog, v6only, fd, reuseport, made;
   unsigned long long ino, peer;
   char laddr[64], paddr[64];
   unsigned lport, pport;
@@ -61,7 +61,8 @@ static int read_records(const char *image) {
     if (nl) { memcpy(head, buf + at, (size_t)hl); head[hl] = 0; }
     if (nl && strncmp(head, "tcp listen ", 11) == 0) {
       r.listen = 1;
-      sscanf(head, "tcp listen %d %llu %63s %u %d %d %d%n", &r.family, &r.ino, r.laddr, &r.lport, &r.backlog, &r.v6only, &r.fd, &used);
+      sscanf(head, "tcp listen %d %llu %63s %u %d %d %d %d%n", &r.family, &r.ino, r.laddr, &r.lport, &r.backlog, &r.v6only, &r.fd,
+             &r.reuseport, &used);
     } else if (nl) {
       sscanf(head, "tcp conn %d %llu %llu %63s %u %63s %u %d %d %zu%n", &r.family, &r.ino, &r.peer, r.laddr, &r.lport, r.paddr,
              &r.pport, &r.shutdown, &r.has_bytes, &r.len, &used);
@@ -198,6 +199,8 @@ static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
   if (fd >= 0 && r->family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &r->v6only, sizeof r->v6only);
   /* Connections just made may hold the port: the program's own setting comes back after. */
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* Several listeners share a port only if each had SO_REUSEPORT before bind. */
+  if (fd >= 0 && r->reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (fd < 0 || to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
       listen(fd, r->backlog) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot listen on %s port %u again (fd %d of that process): %s\n", r->image, r->laddr,

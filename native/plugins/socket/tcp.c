@@ -33,7 +33,7 @@ static int tcp_save(const struct stasis_fd *f) {
 /* IMAGE.tcp, one line per connected or listening socket (and the bytes
  * in flight toward a connected one, when this process took them):
  *   tcp conn FAMILY INO PEER_INO LADDR LPORT PADDR PPORT SHUTDOWN HAS_BYTES LEN\n + LEN bytes
- *   tcp listen FAMILY INO LADDR LPORT BACKLOG V6ONLY FD\n */
+ *   tcp listen FAMILY INO LADDR LPORT BACKLOG V6ONLY FD REUSEPORT\n */
 static int tcp_save_end(void) {
   int any = 0;
   for (int i = 0; i < ntcps; i++) any |= tcps[i].kind != TCP_NEW;
@@ -45,8 +45,8 @@ static int tcp_save_end(void) {
     char head[400], l[64], p[64];
     int n = 0;
     if (t->kind == TCP_LISTENER)
-      n = snprintf(head, sizeof head, "tcp listen %d %llu %s %d %d %d\n", t->family, t->ino, tcp_addr(&t->local, l, sizeof l),
-                   t->backlog, t->v6only, t->fd);
+      n = snprintf(head, sizeof head, "tcp listen %d %llu %s %d %d %d %d\n", t->family, t->ino, tcp_addr(&t->local, l, sizeof l),
+                   t->backlog, t->v6only, t->fd, t->opts.reuseport == 1);
     else if (t->kind == TCP_CONNECTED)
       n = snprintf(head, sizeof head, "tcp conn %d %llu %u %s %s %d %d %zu\n", t->family, t->ino, t->peer_in_job ? t->other.ino : 0,
                    tcp_addr(&t->local, l, sizeof l), tcp_addr(&t->peer, p, sizeof p), t->self.shutdown, t->taken != TAKEN_NONE,
