@@ -239,6 +239,25 @@ describe('TCP over loopback, both ends in the job: checkpoint mid-transfer, SIGK
     }
   });
 
+  it('a half-closed connection (the client shut down writing after 300000 bytes): the server reads them, then EOF; the other way goes on; twice', async () => {
+    const job = new Job();
+    const progress = /^tick (\d+) /;
+    try {
+      let p: Running = job.launch([join(programs, 'sock_tcp_half')]);
+      for (let round = 1; round <= 2; round++) {
+        p = await checkpointKillRestart(job, p, { progress }, round, 10);
+        await p.waitFor(/^child got \d+$/, 20000);
+      }
+      await p.waitFor(/^eof after 300000$/, 60000);
+      const ticks = numbers(p.lines, progress).at(-1)!;
+      await p.waitFor(new RegExp(`^tick ${ticks + 5} `), 20000);
+      noBroken(p.lines);
+      await job.killTree(p);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
   it('a listener whose port another program took meanwhile: the restart stops with one line naming the port and the process', async () => {
     const job = new Job();
     let squatter: ReturnType<typeof execa> | null = null;
