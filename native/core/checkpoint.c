@@ -1,5 +1,5 @@
-/* The checkpoint thread: serves the coordinator's barriers (SUSPEND, SAVE,
- * RESUME) and, in a restored process, finishes the restart. */
+/* The checkpoint thread: serves the coordinator's barriers (SUSPEND, DRAIN,
+ * SAVE, RESUME) and, in a restored process, finishes the restart. */
 #include "core.h"
 #include <errno.h>
 #include <linux/futex.h>
@@ -56,6 +56,13 @@ static void on_suspend(void) {
   static char children[12288];   /* within coord_send's line */
   if (children_describe(children, sizeof children) < 0) { send_failed(); return; }
   coord_send("SUSPENDED%s", children);
+}
+
+/* Every process has stopped: plugins take out what is in flight between them. */
+static void on_drain(void) {
+  if (!suspended) { stasis_fail("asked to drain while running"); send_failed(); return; }
+  if (plugins_dispatch(STASIS_EVENT_DRAIN) < 0) send_failed();
+  else coord_send("DRAINED");
 }
 
 static void on_resume(void) {
@@ -169,6 +176,7 @@ static void serve(void) {
     int r = coord_read_line(line, sizeof line);
     if (r <= 0) break;
     if (strncmp(line, "SUSPEND ", 8) == 0) { stasis_generation = atoi(line + 8); on_suspend(); }
+    else if (strcmp(line, "DRAIN") == 0) on_drain();
     else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
     else if (strncmp(line, "RESUME", 6) == 0) on_resume();
     else if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);

@@ -30,6 +30,7 @@ static int slurp_maps(size_t *len) {
     if (n < cap - 1) { text[n] = 0; *len = n; return 0; }
     munmap(text, cap);
     text = NULL;
+    text_cap *= 2;   /* only when the map did not fit: not once per checkpoint */
   }
 }
 

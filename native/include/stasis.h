@@ -64,7 +64,12 @@ enum stasis_event {
   /* API version 1. The checkpoint is over (committed or aborted) and user
    * threads run again, in the process that was checkpointed; the thread
    * that called stasis_checkpoint() may already be running. */
-  STASIS_EVENT_POSTCHECKPOINT
+  STASIS_EVENT_POSTCHECKPOINT,
+  /* Every process of the job has stopped (between SUSPENDED and SAVE):
+   * the moment to take what is in flight between processes out of the
+   * kernel (a TCP connection's bytes, plugins/socket/tcp.c). May fail the
+   * checkpoint; whatever was taken must be given back at RESUME. */
+  STASIS_EVENT_DRAIN
 };
 
 /* Order of events. Checkpoint: PRECHECKPOINT, SUSPENDED, SAVE, RESUME,

@@ -4,8 +4,9 @@
  * again the child of its parent; sessions and group leaders are re-made.
  * Each node is "VPID:PPID:PGID:SID:IMAGE" (ids as the program knew them);
  * the first node is the root, the process this loader becomes. Pipes
- * between the tree's processes, pseudo-terminals and shared memory objects
- * are made before the first fork (pipes.c, ptys.c, shm.c). */
+ * between the tree's processes, pseudo-terminals, UNIX socket pairs, TCP
+ * connections and listeners, and shared memory objects are made before the
+ * first fork (pipes.c, ptys.c, plugins/socket/loader*.c, shm.c). */
 #include "image.h"
 #include "shm.h"
 #include <stdio.h>
@@ -82,6 +83,8 @@ const char *tree_restore(int count, char **specs, int new_session) {
   extern int pipes_prepare(int count, const char *const *images, char *out, size_t cap);
   extern int ptys_prepare(int count, const char *const *images, char *out, size_t cap);
   extern int inherited_prepare(int count, const char *const *images, char *out, size_t cap);
+  extern int unix_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
+  extern int tcp_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
   extern char restart_inherited[8192];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
@@ -89,6 +92,8 @@ const char *tree_restore(int count, char **specs, int new_session) {
   if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       ptys_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       inherited_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      unix_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      tcp_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       shm_prepare(count, images) < 0 || zombies_check(count, images) < 0)
     exit(3);
   free(images);

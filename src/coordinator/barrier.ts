@@ -1,5 +1,5 @@
 // One checkpoint generation walked through the barriers of docs/protocol.md:
-// SUSPEND → SAVE → (commit) → RESUME. Any failure aborts the generation:
+// SUSPEND → DRAIN → SAVE → (commit) → RESUME. Any failure aborts the generation:
 // everyone resumes first, then its temporary directory goes (a failure to
 // remove it is only logged), and `latest` stays.
 import { join } from 'node:path';
@@ -179,6 +179,8 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
   const joinedLate: ProcPeer[] = [];
   try {
     await suspendAll(initial, generation, late, timeoutMs, log, peers, execing);
+    // Everyone has stopped: what is in flight between processes can be taken out.
+    await barrier(peers, () => 'DRAIN', 'DRAINED', timeoutMs);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
     // One that joined since everyone stopped ran while the others were
     // saved: what it exchanged with them may be half in the images.

@@ -175,7 +175,7 @@ describe('plugin API: --with-plugin', function () {
   beforeEach(() => { job = new Job('stasis-plugin-'); });
   afterEach(() => job.cleanup());
 
-  const checkpointOnce = ['precheckpoint', 'suspended', 'save', 'resume', 'postcheckpoint'];
+  const checkpointOnce = ['precheckpoint', 'suspended', 'drain', 'save', 'resume', 'postcheckpoint'];
   const restartOnce = ['restart', 'all-restored', 'resume', 'restarted'];
 
   it('a plugin sees every event in order, in the launched process and its forked child, across two restarts', async () => {

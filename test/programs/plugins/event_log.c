@@ -17,7 +17,7 @@ static const char *names[] = {
   [STASIS_EVENT_SUSPENDED] = "suspended", [STASIS_EVENT_SAVE] = "save",
   [STASIS_EVENT_RESUME] = "resume", [STASIS_EVENT_RESTART] = "restart",
   [STASIS_EVENT_RESTARTED] = "restarted", [STASIS_EVENT_ALL_RESTORED] = "all-restored",
-  [STASIS_EVENT_PRECHECKPOINT] = "precheckpoint", [STASIS_EVENT_POSTCHECKPOINT] = "postcheckpoint",
+  [STASIS_EVENT_DRAIN] = "drain", [STASIS_EVENT_PRECHECKPOINT] = "precheckpoint", [STASIS_EVENT_POSTCHECKPOINT] = "postcheckpoint",
 };
 
 static void log_line(const char *what) {

@@ -1,0 +1,234 @@
+/* The loader's part of TCP sockets (linked into stasis-restart): before
+ * the tree forks, from the tree's IMAGE.tcp files (tcp.c writes them),
+ * every connection between two of the job's sockets is made again between
+ * their old addresses (a listener of a moment at one end's address, the
+ * other end bound to its own and connected to it), each end holding again
+ * what was in flight toward it and shut down as it was; a connection whose
+ * peer was outside the job is made to a peer that is closed at once, so
+ * the program reads what was queued, then EOF, and its writes fail as
+ * they would had the peer gone away (ECONNRESET, EPIPE); then every
+ * listening socket listens again at its address. All are handed to every
+ * process as "tcp:INO=FD". Host-bound: both ends of a connection are made
+ * here (across hosts, listeners will publish their new address through
+ * the coordinator and connectors look their peer up there). */
+#include "../../restart/side.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct tcp_rec {
+  int listen, family, shutdown, has_bytes, backlog, v6only, fd, reuseport, made;
+  unsigned long long ino, peer;
+  char laddr[64], paddr[64];
+  unsigned lport, pport;
+  const char *bytes;
+  size_t len;
+  const char *image;
+};
+
+/* Mapped only while the sockets are made (see loader_unix.c). */
+#define MAX_TCP 4096
+static struct tcp_rec *recs;
+static int nrecs;
+static char *bufs[1024];
+static int nbufs;
+
+static struct tcp_rec *find(unsigned long long ino, int listen) {
+  for (int i = 0; i < nrecs; i++) if (recs[i].ino == ino && recs[i].listen == listen) return &recs[i];
+  return NULL;
+}
+
+static int read_records(const char *image) {
+  char *buf, file[4200];
+  size_t len;
+  if (side_file_read(image, "tcp", &buf, &len) < 0) return -1;
+  if (!buf) return 0;
+  if (nbufs >= (int)(sizeof bufs / sizeof bufs[0])) { fprintf(stderr, "stasis-restart: too many .tcp files\n"); return -1; }
+  bufs[nbufs++] = buf;
+  snprintf(file, sizeof file, "%s.tcp", image);
+  for (size_t at = 0; at < len;) {
+    struct tcp_rec r = { .image = image };
+    const char *nl = memchr(buf + at, '\n', len - at < 400 ? len - at : 400);
+    char head[400];
+    int used = -1, hl = nl ? (int)(nl - buf - (long)at) : 0;
+    if (nl) { memcpy(head, buf + at, (size_t)hl); head[hl] = 0; }
+    if (nl && strncmp(head, "tcp listen ", 11) == 0) {
+      r.listen = 1;
+      sscanf(head, "tcp listen %d %llu %63s %u %d %d %d %d%n", &r.family, &r.ino, r.laddr, &r.lport, &r.backlog, &r.v6only, &r.fd,
+             &r.reuseport, &used);
+    } else if (nl) {
+      sscanf(head, "tcp conn %d %llu %llu %63s %u %63s %u %d %d %zu%n", &r.family, &r.ino, &r.peer, r.laddr, &r.lport, r.paddr,
+             &r.pport, &r.shutdown, &r.has_bytes, &r.len, &used);
+    }
+    if (used != hl || (r.family != AF_INET && r.family != AF_INET6)) {
+      fprintf(stderr, "stasis-restart: %s: malformed record at byte %zu\n", file, at);
+      return -1;
+    }
+    at += (size_t)hl + 1;
+    if (r.len > len - at) { fprintf(stderr, "stasis-restart: %s: truncated record for socket %llu\n", file, r.ino); return -1; }
+    r.bytes = buf + at;
+    at += r.len;
+    struct tcp_rec *seen = find(r.ino, r.listen);
+    if (seen && (seen->has_bytes || !r.has_bytes)) continue;   /* every holder records it; the one that drained has the bytes */
+    if (!seen && nrecs >= MAX_TCP) { fprintf(stderr, "stasis-restart: more than %d TCP sockets\n", MAX_TCP); return -1; }
+    *(seen ? seen : &recs[nrecs++]) = r;
+  }
+  return 0;
+}
+
+/* "ADDR" and port as a socket address of `family` (an IPv4 address for an
+ * IPv6 socket becomes ::ffff:a.b.c.d, and the reverse). */
+static int to_sockaddr(int family, const char *addr, unsigned port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (family == AF_INET) {
+    struct sockaddr_in *in = (void *)ss;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((unsigned short)port);
+    *len = sizeof *in;
+    if (strncmp(addr, "::ffff:", 7) == 0) addr += 7;
+    return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ? 0 : -1;
+  }
+  struct sockaddr_in6 *in6 = (void *)ss;
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons((unsigned short)port);
+  *len = sizeof *in6;
+  char mapped[80];
+  if (strchr(addr, '.') && !strchr(addr, ':')) { snprintf(mapped, sizeof mapped, "::ffff:%s", addr); addr = mapped; }
+  return inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1 ? 0 : -1;
+}
+
+static void set_buffers(int fd, size_t bytes) {
+  int want = (int)(bytes + (1 << 20));
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+}
+
+/* A socket of `family` bound to ADDR:port (or, when that is taken, to
+ * ADDR and any port), ready to listen or connect. */
+static int bound(int family, const char *addr, unsigned port, size_t room) {
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (fd < 0 || to_sockaddr(family, addr, port, &ss, &len) < 0) { if (fd >= 0) close(fd); return -1; }
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  set_buffers(fd, room);
+  if (bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
+  to_sockaddr(family, addr, 0, &ss, &len);
+  if (bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
+  close(fd);
+  return -1;
+}
+
+/* What was in flight toward the end at `to`, sent through `from`. */
+static int refill(const struct tcp_rec *r, int from) {
+  for (size_t off = 0; off < r->len;) {
+    ssize_t w = send(from, r->bytes + off, r->len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd p = { from, POLLOUT, 0 };
+      if (poll(&p, 1, 2000) > 0) continue;
+    }
+    if (w <= 0) {
+      fprintf(stderr, "stasis-restart: %s: cannot put the %zu bytes in flight back into TCP connection %s:%u > %s:%u "
+              "(%zu went in): %s\n", r->image, r->len, r->laddr, r->lport, r->paddr, r->pport, off, w < 0 ? strerror(errno) : "?");
+      return -1;
+    }
+    off += (size_t)w;
+  }
+  return 0;
+}
+
+static int hand_over(const struct tcp_rec *r, int fd, char *out, size_t cap) {
+  size_t used = strlen(out);
+  if (snprintf(out + used, cap - used, "%stcp:%llu=%d", used ? " " : "", r->ino, fd) >= (int)(cap - used)) {
+    fprintf(stderr, "stasis-restart: too many descriptors to hand over (sockets)\n");
+    return -1;
+  }
+  return 0;
+}
+
+/* `a` and its peer `b` (NULL: the peer is not in the job, and is closed at once). */
+static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t cap) {
+  size_t room = a->len + (b ? b->len : 0);
+  int l = b ? bound(b->family, b->laddr, b->lport, room) : bound(a->family, a->family == AF_INET ? "127.0.0.1" : "::1", 0, room);
+  int c = bound(a->family, a->laddr, a->lport, room);
+  struct sockaddr_storage at;
+  socklen_t len = sizeof at;
+  char ip[INET6_ADDRSTRLEN];
+  int s = -1;
+  if (l >= 0 && c >= 0 && listen(l, 1) == 0 && getsockname(l, (struct sockaddr *)&at, &len) == 0) {
+    unsigned port = ntohs(at.ss_family == AF_INET ? ((struct sockaddr_in *)&at)->sin_port : ((struct sockaddr_in6 *)&at)->sin6_port);
+    inet_ntop(at.ss_family, at.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&at)->sin_addr : (void *)&((struct sockaddr_in6 *)&at)->sin6_addr, ip, sizeof ip);
+    int ok = to_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0;
+    if (!ok && (errno == EADDRNOTAVAIL || errno == EADDRINUSE)) {   /* the old pair of ports still lingers (TIME_WAIT) */
+      close(c);
+      c = bound(a->family, a->laddr, 0, room);
+      ok = c >= 0 && connect(c, (struct sockaddr *)&at, len) == 0;
+    }
+    if (ok) s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+  }
+  int err = errno;
+  if (l >= 0) close(l);
+  if (s < 0 && c >= 0) close(c);
+  if (s < 0) {
+    fprintf(stderr, "stasis-restart: %s: cannot make TCP connection %s:%u > %s:%u again: %s\n", a->image, a->laddr, a->lport,
+            a->paddr, a->pport, strerror(err));
+    return -1;
+  }
+  if (refill(a, s) < 0 || (b && refill(b, c) < 0)) return -1;
+  if (a->shutdown & 2) shutdown(c, SHUT_WR);
+  a->made = 1;
+  if (hand_over(a, c, out, cap) < 0) return -1;
+  if (!b) { close(s); return 0; }
+  if (b->shutdown & 2) shutdown(s, SHUT_WR);
+  b->made = 1;
+  return hand_over(b, s, out, cap);
+}
+
+static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
+  int fd = socket(r->family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (fd >= 0 && r->family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &r->v6only, sizeof r->v6only);
+  /* Connections just made may hold the port: the program's own setting comes back after. */
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* Several listeners share a port only if each had SO_REUSEPORT before bind. */
+  if (fd >= 0 && r->reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (fd < 0 || to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+      listen(fd, r->backlog) < 0) {
+    fprintf(stderr, "stasis-restart: %s: cannot listen on %s port %u again (fd %d of that process): %s\n", r->image, r->laddr,
+            r->lport, r->fd, strerror(errno));
+    return -1;
+  }
+  r->made = 1;
+  return hand_over(r, fd, out, cap);
+}
+
+int tcp_sockets_prepare(int count, const char *const *images, char *out, size_t cap) {
+  size_t size = MAX_TCP * sizeof *recs;
+  recs = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (recs == MAP_FAILED) { fprintf(stderr, "stasis-restart: no memory for sockets\n"); return -1; }
+  nrecs = 0;
+  int rc = 0;
+  for (int i = 0; i < count && rc == 0; i++) rc = read_records(images[i]);
+  for (int i = 0; i < nrecs && rc == 0; i++) {
+    struct tcp_rec *a = &recs[i], *b = a->peer ? find(a->peer, 0) : NULL;
+    if (a->listen || a->made) continue;
+    if (b && b->peer != a->ino) b = NULL;
+    rc = connect_pair(a, b, out, cap);
+  }
+  for (int i = 0; i < nrecs && rc == 0; i++)
+    if (recs[i].listen) rc = listen_again(&recs[i], out, cap);
+  for (int i = 0; i < nbufs; i++) free(bufs[i]);
+  nbufs = 0;
+  munmap(recs, size);
+  recs = NULL;
+  return rc;
+}

@@ -1,0 +1,51 @@
+/* A child whose stdin and stdout are one end of a socketpair (as a
+ * supervisor or `socat` hands them): it execs `cat`, and the parent sends
+ * numbered lines through the other end, 1000 ahead of what it reads back,
+ * so lines are in flight at every checkpoint. Each line must come back
+ * once and in order ("tick N" every 100 ms; BROKEN otherwise). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static FILE *in;
+
+static void put(int fd, long n) {
+  char line[32];
+  int len = snprintf(line, sizeof line, "line %09ld\n", n);
+  if (write(fd, line, (size_t)len) != len) { printf("BROKEN write %ld\n", n); exit(3); }
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) { perror("socketpair"); return 1; }
+  if (fork() == 0) {
+    dup2(sv[1], 0);
+    dup2(sv[1], 1);
+    close(sv[0]);
+    close(sv[1]);
+    execlp("cat", "cat", (char *)NULL);
+    _exit(127);
+  }
+  close(sv[1]);
+  in = fdopen(sv[0], "r");
+  long sent = 0, got = 0;
+  for (; sent < 1000; sent++) put(sv[0], sent);
+  for (long tick = 0;; tick++) {
+    for (int k = 0; k < 10; k++) {
+      char line[64], want[32];
+      if (!fgets(line, sizeof line, in)) { usleep(500000); printf("BROKEN EOF after %ld\n", got); return 3; }
+      snprintf(want, sizeof want, "line %09ld\n", got);
+      if (strcmp(line, want) != 0) { usleep(500000); printf("BROKEN got %s wanted %s", line, want); return 3; }
+      got++;
+      put(sv[0], sent++);
+    }
+    printf("tick %ld got=%ld\n", tick, got);
+    struct timespec ts = { 0, 100000000 };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+  }
+}
