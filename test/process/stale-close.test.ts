@@ -23,7 +23,7 @@ describe('checkpoints while a single-threaded program closes descriptors twice',
       await p.waitFor(/^started$/, 60000);
       const loop = await checkpointWhile(job.dir, () => p.exited);
       await p.waitExit(60000);
-      assert.match(p.lines.at(-1) ?? '', / 0 second closes succeeded, 0 messages garbled$/, `${p.tail()} (${loop.committed} checkpoints)`);
+      assert.match(p.lines.at(-1) ?? '', / 0 second closes succeeded, 0 messages garbled$/, `exit ${p.exitCode}: ${p.tail()} (${loop.committed} checkpoints)`);
       assert.equal(p.exitCode, 0, p.tail());
       assert.ok(loop.committed >= 50, `only ${loop.committed} checkpoints committed: ${loop.aborted.slice(0, 3).join('; ')}`);
     } finally {
