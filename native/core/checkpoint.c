@@ -125,10 +125,12 @@ static void finish_restart(void) {
   coord_fd = -1;
   threads_wait_restored();
   adopt_new_coordinator();
+  threads_forget_proc();   /* the old process's descriptors, not restored */
   if (plugins_dispatch(STASIS_EVENT_RESTART) < 0) {
     stasis_log("restart failed: %s", stasis_failure());
     _exit(70);
   }
+  threads_open_proc();   /* the threads are held: the program's descriptors are back, ours go high */
   if (coord_connect(1, stasis_restart_info.image) < 0) {
     stasis_log("restored process continues without checkpoints");
   } else {
@@ -232,6 +234,7 @@ static void *ckpt_main(void *arg) {
   sigfillset(&all);
   syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, 8);
   stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
+  threads_open_proc();   /* the program waits for us to join: it cannot close them meanwhile */
   int joined = coord_connect(stasis_orphaned ? 2 : 0, "-") == 0;
   set_coord_state(joined ? 1 : -1);
   if (joined) serve();

@@ -25,7 +25,7 @@ static char inbuf[COORD_LINE_MAX];   /* one whole line, newline included */
 static size_t inlen;
 
 /* Keep our socket out of the program's way: a high descriptor number. */
-static int move_high(int fd) {
+int stasis_move_high(int fd) {
   struct rlimit rl;
   int target = 1000;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024) target = (int)rl.rlim_cur - 24;
@@ -106,7 +106,7 @@ void coord_decode(char *s);
 static int hello(int fd, const char *addr, const char *token, int kind, const char *image) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  coord_fd = move_high(fd);
+  coord_fd = stasis_move_high(fd);
   stasis_internal_fds[0] = coord_fd;
   inlen = 0;
   struct utsname u;

@@ -68,6 +68,14 @@ void threads_unlock_creation(void);
 void stasis_creation_enter(void);   /* around fork/pthread_create: no checkpoint meanwhile */
 void stasis_creation_leave(void);
 void threads_reset_after_fork(void);
+/* The checkpoint thread's own views of /proc, read while the program runs
+ * (threads.c): opened only while the program cannot run, kept high. */
+void threads_open_proc(void);
+void threads_close_proc(void);
+void threads_forget_proc(void);
+int threads_task_dir(void);                      /* /proc/self/task, rewound; -1 if none */
+ssize_t threads_main_status(char *buf, size_t cap);  /* the main thread's status; -1 if none */
+int stasis_move_high(int fd);       /* coord.c: fd moved out of the program's way (high, close-on-exec) */
 void exec_reset_after_fork(void);   /* exec.c */
 struct thread_rec *threads_main(void);
 struct thread_rec *threads_ckpt(void);

@@ -32,6 +32,7 @@ static void in_child(void) {
   if (coord_fd >= 0) close(coord_fd);
   coord_fd = -1;
   stasis_internal_fds[0] = -1;
+  threads_close_proc();   /* the parent's /proc: the child's checkpoint thread opens its own */
   stasis_coord_state = 0;
   threads_reset_after_fork();
   exec_reset_after_fork();

@@ -193,12 +193,60 @@ void threads_reset_after_fork(void) {
   stasis_ckpt_tid = 0;
 }
 
+/* What the checkpoint thread reads before the program's threads stop (and
+ * while they run again) comes from descriptors opened once, while the
+ * program cannot run: at the thread's start (the program waits for it to
+ * join), or in a restored process before it is released. A descriptor
+ * opened while the program runs could be closed by the program: a
+ * single-threaded program may close a number twice (bash, in every
+ * pipeline), harmless there, but the second close would then take ours,
+ * and its next pipe() reuse the number while we still read and close it:
+ * bytes stolen from the program's pipe, its pipe end closed under it. */
+static int task_dir = -1, main_status = -1;
+
+static int open_high(const char *path, int flags) {
+  int fd = open(path, flags | O_RDONLY | O_CLOEXEC);
+  return fd < 0 ? -1 : stasis_move_high(fd);
+}
+
+void threads_close_proc(void) {
+  if (task_dir >= 0) close(task_dir);
+  if (main_status >= 0) close(main_status);
+  task_dir = main_status = stasis_internal_fds[2] = stasis_internal_fds[3] = -1;
+}
+
+/* A restored process: the numbers were the old process's (not restored). */
+void threads_forget_proc(void) {
+  task_dir = main_status = stasis_internal_fds[2] = stasis_internal_fds[3] = -1;
+}
+
+void threads_open_proc(void) {
+  threads_close_proc();
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)raw_getpid());
+  stasis_internal_fds[2] = task_dir = open_high(path, O_DIRECTORY);
+  snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)raw_getpid(), (int)raw_getpid());
+  stasis_internal_fds[3] = main_status = open_high(path, 0);
+}
+
+int threads_task_dir(void) {
+  return task_dir >= 0 && lseek(task_dir, 0, SEEK_SET) == 0 ? task_dir : -1;
+}
+
+ssize_t threads_main_status(char *buf, size_t cap) {
+  if (main_status < 0 || cap == 0) return -1;
+  ssize_t n = pread(main_status, buf, cap - 1, 0);
+  if (n >= 0) buf[n] = 0;
+  return n;
+}
+
 /* Adds every task of /proc/self/task not yet known and signals it.
  * Returns how many were added. */
 static int signal_new_tasks(void) {
   char buf[4096];
   int added = 0;
-  int dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dfd = threads_task_dir(), own = dfd < 0;
+  if (own) dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return -1;
   for (;;) {
     long n = syscall(SYS_getdents64, dfd, buf, sizeof buf);
@@ -208,7 +256,7 @@ static int signal_new_tasks(void) {
       off += d->reclen;
       pid_t tid = (pid_t)strtol(d->name, NULL, 10);
       if (tid <= 0 || find_thread(tid)) continue;
-      if (stasis_nthreads >= MAX_THREADS) { close(dfd); stasis_fail("more than %d threads", MAX_THREADS); return -1; }
+      if (stasis_nthreads >= MAX_THREADS) { if (own) close(dfd); stasis_fail("more than %d threads", MAX_THREADS); return -1; }
       struct thread_rec *t = &stasis_threads[stasis_nthreads++];
       memset(t, 0, sizeof *t);
       t->tid = tid;
@@ -217,7 +265,7 @@ static int signal_new_tasks(void) {
       else stasis_nthreads--;   /* exited meanwhile */
     }
   }
-  close(dfd);
+  if (own) close(dfd);
   return added;
 }
 

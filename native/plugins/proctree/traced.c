@@ -24,8 +24,21 @@ static long tracer_of(int task_dir, const char *tid) {
   return field ? strtol(field, NULL, 10) : 0;
 }
 
+/* The program still runs: the main thread's status and the task list come
+ * from the core's kept descriptors (see threads.c); a status of another
+ * thread (a program with threads of its own) is opened. */
+static long tracer_of_task(int task_dir, const char *tid) {
+  long t = strtol(tid, NULL, 10);
+  if (t == stasis_ckpt_tid) return 0;   /* ours: traced along with the others */
+  static char buf[4096];
+  if (t != stasis_kernel_pid || threads_main_status(buf, sizeof buf) <= 0) return tracer_of(task_dir, tid);
+  const char *field = fdu_field(buf, "TracerPid:");
+  return field ? strtol(field, NULL, 10) : 0;
+}
+
 static int refuse_traced(void) {
-  int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dir = threads_task_dir(), own = dir < 0;
+  if (own) dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return 0;
   char buf[4096];
   long n, tracer = 0;
@@ -33,9 +46,9 @@ static int refuse_traced(void) {
     for (long off = 0; off < n && !tracer;) {
       struct fdu_dirent *d = (void *)(buf + off);
       off += d->reclen;
-      if (d->name[0] >= '0' && d->name[0] <= '9') tracer = tracer_of(dir, d->name);
+      if (d->name[0] >= '0' && d->name[0] <= '9') tracer = tracer_of_task(dir, d->name);
     }
-  close(dir);
+  if (own) close(dir);
   if (!tracer) return 0;
   char name[24], comm[64];
   snprintf(name, sizeof name, "%ld", tracer);
