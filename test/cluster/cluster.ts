@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const scriptsDir = join(repoRoot, 'test', 'cluster');
 export const stasisBin = join(repoRoot, 'bin', 'stasis.js');
-export const stateDir = process.env.STASIS_CLUSTER_DIR ?? '/tmp/stasis-cluster';
+/** STASIS_CLUSTER_ID (0-9) selects one of several side-by-side clusters (lib.sh). */
+const clusterId = process.env.STASIS_CLUSTER_ID && process.env.STASIS_CLUSTER_ID !== '0' ? process.env.STASIS_CLUSTER_ID : '';
+export const stateDir = process.env.STASIS_CLUSTER_DIR ?? `/tmp/stasis-cluster${clusterId ? `-${clusterId}` : ''}`;
 
 export interface Cluster {
   dir: string;
