@@ -169,7 +169,7 @@ int stasis_register_fd_kind(const struct stasis_fd_kind *kind);
  * While writing the image the core asks every claimer about each region it
  * would save; a claimed region is recorded without contents (RGN_OBJECT,
  * docs/image-format.md) and the restart loader maps it from the object the
- * plugin described beside the image (native/restart/shm.c). claim() runs on
+ * plugin described beside the image (native/plugins/shm/loader.c). claim() runs on
  * the checkpoint thread under the rule of stasis_event_fn. */
 typedef int (*stasis_memory_claim_fn)(unsigned long long start, unsigned long long end);
 int stasis_register_memory_claim(stasis_memory_claim_fn claim);

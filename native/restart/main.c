@@ -9,7 +9,7 @@
  * behind it; large allocations stay on that heap too. */
 #include "image.h"
 #include "parallel.h"
-#include "shm.h"
+#include "../plugins/shm/loader.h"
 #include "../core/path_map.h"
 #include "../core/ctx.h"
 #include <asm/prctl.h>
@@ -39,9 +39,9 @@ int zombies_check(int count, const char *const *images);
 int zombies_make(const char *image, char *out, size_t cap);
 /* Copied while the environment (on the stack the loader drops) exists. */
 static char coord[256], token[128], image_path[4096], debug;
-char restart_inherited[8192];   /* descriptors handed to the restored process (pipes.c, ptys.c) */
+char restart_inherited[8192];   /* descriptors handed to the restored process (plugins/pipe, plugins/pty loader.c) */
 char restart_path_map[4096];
-static char restart_children[8192];   /* zombies.c */
+static char restart_children[8192];   /* plugins/proctree/loader_zombies.c */
 
 struct mapping { uint64_t start, end; char name[64]; };
 static struct mapping own[256];

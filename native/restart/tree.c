@@ -6,9 +6,9 @@
  * the first node is the root, the process this loader becomes. Pipes
  * between the tree's processes, pseudo-terminals, UNIX socket pairs, TCP
  * connections and listeners, and shared memory objects are made before the
- * first fork (pipes.c, ptys.c, plugins/socket/loader*.c, shm.c). */
+ * first fork (plugins/{pipe,pty,socket,shm}/loader*.c). */
 #include "image.h"
-#include "shm.h"
+#include "../plugins/shm/loader.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +37,7 @@ static const struct tree_node *find(const struct tree_node *nodes, int n, long v
 }
 
 /* Its session and group as they were, made before it forks its own children
- * (who inherit them), then the terminals of that session (ptys.c): the
+ * (who inherit them), then the terminals of that session (plugins/pty/loader.c): the
  * tree's own leaders again, and a new session or group where the old one's
  * leader is not in the job (gone: a daemon's). The pid plugin shows the
  * program the old ids (plugins/pid/groups.c). The root stays in the

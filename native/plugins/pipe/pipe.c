@@ -7,7 +7,7 @@
  * pipe: nothing to put back, nobody races) and writes, beside its image,
  * the side file IMAGE.pipes, one record per pipe (docs/image-format.md).
  * The restart loader makes one pipe per inode for the whole tree before it
- * forks — a FIFO is opened at its path (restart/pipes.c) — fills it once,
+ * forks — a FIFO is opened at its path (plugins/pipe/loader.c) — fills it once,
  * and hands it to every process as the inherited descriptor "pipe:INO" or
  * "fifo:DEV:INO"; here each end is reopened from it (/proc/self/fd/N),
  * with its own flags and number. A pipe or FIFO also held by a process

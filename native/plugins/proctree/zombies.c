@@ -6,7 +6,7 @@
  * "zombie VPID CODE STATUS\n" (CODE: CLD_EXITED, CLD_KILLED or
  * CLD_DUMPED, STATUS: exit status or signal). The restart loader forks,
  * for the process it becomes, one child per line that ends at once that
- * way (restart/zombies.c) and hands its pid over (restart_info.children);
+ * way (plugins/proctree/loader_zombies.c) and hands its pid over (restart_info.children);
  * the pid plugin maps the virtual pid to it, so wait*() returns the same
  * pid and status as it would have before the checkpoint. */
 #include "../../core/core.h"

@@ -6,7 +6,7 @@
  * and foreground group), writes them beside its image as IMAGE.ptys and
  * puts the bytes straight back (ptyio.h) while every process is still
  * stopped. The restart loader makes one new pair per record before it
- * forks (restart/ptys.c), fills it, makes it the controlling terminal of
+ * forks (plugins/pty/loader.c), fills it, makes it the controlling terminal of
  * its session and hands both ends to every process as "ptm:N" and "pts:N";
  * here masters are dups of the loader's (one description, as after fork)
  * and slaves are reopened from it. The new slave may have another number.

@@ -13,7 +13,7 @@
  * same bytes. The core then stores these regions without
  * contents (a memory claim, RGN_OBJECT). At restart the loader makes every
  * object once before forking the tree and each process maps it where it
- * was (native/restart/shm.c): writes by one are seen by the others again. */
+ * was (native/plugins/shm/loader.c): writes by one are seen by the others again. */
 #include "../../core/core.h"
 #include "../../core/crc32c.h"
 #include "../fd/fdutil.h"

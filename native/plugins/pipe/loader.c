@@ -11,9 +11,9 @@
  * "fifo:DEV:INO=FD" and reopens its ends from there (plugins/pipe); every
  * inherited copy is closed once a process has its descriptors back, so a
  * reader sees EOF when the last real writer closes. */
-#include "image.h"
-#include "side.h"
-#include "../core/path_map.h"
+#include "../../restart/image.h"
+#include "../../restart/side.h"
+#include "../../core/path_map.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -9,8 +9,8 @@
  * the fork, the session leader of a pair's old session makes it its
  * controlling terminal again, and the leader of its old foreground group
  * takes the foreground (ptys_take_terminal, called by tree.c). */
-#include "../plugins/pty/ptyio.h"
-#include "side.h"
+#include "ptyio.h"
+#include "../../restart/side.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

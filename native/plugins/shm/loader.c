@@ -11,9 +11,9 @@
  * checked before any object is made. Forked loaders inherit them all, and each maps its own
  * process's regions of them at their old addresses (shm_map_region): every
  * holder maps the same object again. */
-#include "shm.h"
+#include "loader.h"
 #include "crc32c.h"
-#include "side.h"
+#include "../../restart/side.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

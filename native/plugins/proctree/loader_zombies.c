@@ -5,7 +5,7 @@
  * waits until each is a zombie again, without reaping it. Their pids go to
  * the restored process as restart_info.children ("VPID=PID ..."), where the
  * pid plugin maps them. */
-#include "side.h"
+#include "../../restart/side.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
