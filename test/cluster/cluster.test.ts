@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { parseQstat, jobFromQstat, torqueResourceManager } from '../../src/rm/torque.js';
 import { requeue } from '../../src/rm/verbs.js';
 import {
+  onNode,
   cluster, down, repoRoot, sbatch, scontrolShowJob, slurm, stasisBin, stateDir, useCluster, waitFile, waitJob, writeScript,
 } from './cluster.js';
 
@@ -47,6 +48,9 @@ describe('real Slurm cluster (test/cluster)', function () {
         reject: false,
       });
       assert.equal(r.stdout.trim(), `${n} ${n}`, `ssh ${n}: ${r.stderr}`);
+      // onNode() puts a command where sshd would, without ssh.
+      const o = await onNode(n, 'sh', ['-c', 'echo $(hostname) $(cat /tmp/stasis-node-marker) $(ip -4 -o addr show eth0 | wc -l)']);
+      assert.equal(o.stdout.trim(), `${n} ${n} 1`, `onNode ${n}: ${o.stderr}`);
     }
   });
 

@@ -114,6 +114,23 @@ export async function slurm(cmd: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * Runs `file args` inside node `node`: in every namespace the node's
+ * daemons live in (network, mount, UTS and whatever else up.sh gives a
+ * node), as a process sshd started there would be — without ssh. The
+ * result as execa gives it (reject: false unless opts say otherwise).
+ */
+export async function onNode(node: string, file: string, args: string[] = [],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}): Promise<NodeResult> {
+  const c = cluster();
+  const anchor = readFileSync(join(c.dir, 'run', `node-${node}.anchor`), 'utf8').trim();
+  if (!/^\d+$/.test(anchor)) throw new Error(`node ${node}: no anchor pid in ${c.dir}/run`);
+  const r = await execa('nsenter', ['-t', anchor, '-a', `--wd=${opts.cwd ?? c.shared}`, '--', file, ...args],
+    { env: { ...c.env, ...opts.env }, input: opts.input, timeout: opts.timeout, reject: false });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+export interface NodeResult { exitCode: number; stdout: string; stderr: string }
+
 /** Writes `script` into the shared dir as an executable file; returns its path. */
 export function writeScript(name: string, script: string): string {
   const path = join(cluster().shared, name);

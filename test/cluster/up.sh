@@ -98,6 +98,9 @@ for n in "${NODES[@]}"; do
   done
   # Mount namespace of the node, for down.sh's leak check.
   stat -L -c %i "/proc/$(cat "$STATE/run/slurmd-$n.pid")/ns/mnt" >> "$STATE/run/mntns-inodes"
+  # A process (as the root namespace numbers it) that lives in every
+  # namespace of the node: what `nsenter -t` enters (cluster.ts onNode).
+  cat "$STATE/run/slurmd-$n.pid" > "$STATE/run/node-$n.anchor"
 done
 
 us=$(( ${EPOCHREALTIME/./} - start_us ))
