@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Tears down what up.sh started, and only that: the daemons named in our pid
-# files, whatever still runs inside our node namespaces (job steps), the
-# namespaces, veths and bridge. Idempotent; exits non-zero if anything is
-# left. Keeps $STATE (logs) for inspection; `down.sh --purge` removes it too.
+# Tears down what up.sh started, and only that: each node's init (pid 1 of
+# the node's pid namespace; when it exits the kernel kills everything in the
+# node: daemons, ssh sessions, job steps), whatever else still runs inside
+# our node namespaces, slurmctld and munged, the namespaces, veths and
+# bridge. Idempotent; exits non-zero if anything is left. Keeps $STATE (logs)
+# for inspection; `down.sh --purge` removes it too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -51,15 +53,39 @@ ours_veth() {
   idx=$(cat "/sys/class/net/$(host_veth "$1")/ifindex" 2>/dev/null) && grep -qx "$n:$idx" "$STATE/run/veth-ifindexes" 2>/dev/null
 }
 
-pids=()
-for n in "${NODES[@]}"; do
-  p=$(live_pid "$STATE/run/sshd-$n.pid" /usr/sbin/sshd) && pids+=("$p")
-  p=$(live_pid "$STATE/run/slurmd-$n.pid" /usr/sbin/slurmd) && pids+=("$p")
-done
-stop_pids "${pids[@]}"
+# A node's init, by the root-namespace pid up.sh recorded, if that process
+# is still pid 1 of the pid namespace up.sh recorded for it. Daemons' pid
+# files inside a node hold pids of the node's namespace: useless here.
+live_init() { # node
+  local pid ino
+  pid=$(cat "$STATE/run/node-$1.init" 2>/dev/null) || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  ino=$(stat -L -c %i "/proc/$pid/ns/pid" 2>/dev/null) || return 1
+  grep -qx "$ino" "$STATE/run/pidns-inodes" 2>/dev/null || return 1
+  grep -qP '^NSpid:\t\d+\t1$' "/proc/$pid/status" 2>/dev/null || return 1
+  echo "$pid"
+}
 
-# Job steps (slurmstepd and the jobs' processes) outlive slurmd; they were
-# all started inside our namespaces, so whatever is still in one is ours.
+# Processes whose namespace of kind $1 (net, mnt, pid, ipc) is one up.sh recorded.
+in_our_ns() { # kind...
+  local kind
+  for kind in "$@"; do
+    [ -s "$STATE/run/${kind}ns-inodes" ] || continue
+    stat -L -c '%i %n' /proc/[0-9]*/ns/"$kind" 2>/dev/null |
+      awk 'NR == FNR { ours[$1] = 1; next } ($1 in ours) { split($2, p, "/"); print p[3] }' "$STATE/run/${kind}ns-inodes" - || true
+  done
+}
+
+# The inits pass SIGTERM on to their node and exit; the kernel kills the rest.
+inits=()
+for n in "${NODES[@]}"; do p=$(live_init "$n") && inits+=("$p"); done
+stop_pids "${inits[@]}"
+# Processes of a dead pid namespace die asynchronously; give them a moment.
+for i in $(seq 50); do [ -z "$(in_our_ns pid)" ] && break; sleep 0.1; done
+
+# Anything else still in a node's network namespace (an init up.sh did not
+# get to record, the unshare above each init, an nsenter from onNode()) is
+# ours: it was started inside our namespaces.
 for n in "${NODES[@]}"; do
   ours_netns "$n" || continue
   mapfile -t left < <(ip netns pids "$(node_ns "$n")" 2>/dev/null)
@@ -89,12 +115,7 @@ for n in "${NODES[@]}"; do
 done
 grep -qF "$STATE" /proc/self/mountinfo && bad+=" mount-under:$STATE"
 # A process still inside one of the node namespaces (inodes recorded by up.sh).
-inodes=$(cat "$STATE/run/netns-inodes" "$STATE/run/mntns-inodes" 2>/dev/null || true)
-if [ -n "$inodes" ]; then
-  while read -r ino path; do
-    grep -qx "$ino" <<<"$inodes" && bad+=" pid-in-ns:${path#/proc/}"
-  done < <(stat -L -c '%i %n' /proc/[0-9]*/ns/net /proc/[0-9]*/ns/mnt 2>/dev/null || true)
-fi
+for p in $(in_our_ns net mnt pid ipc | sort -u); do bad+=" pid-in-ns:$p"; done
 if [ -n "$bad" ]; then echo "down: left behind:$bad" >&2; exit 1; fi
 
 if [ "${1:-}" = --purge ]; then rm -rf "$STATE"; fi
