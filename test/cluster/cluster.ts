@@ -116,9 +116,10 @@ export async function slurm(cmd: string, args: string[]): Promise<string> {
 
 /**
  * Runs `file args` inside node `node`: in every namespace the node's
- * daemons live in (network, mount, UTS and whatever else up.sh gives a
- * node), as a process sshd started there would be — without ssh. The
- * result as execa gives it (reject: false unless opts say otherwise).
+ * daemons live in (network, mount, UTS, IPC and pid: the anchor is the
+ * node's init, and nsenter forks the command into its pid namespace), as a
+ * process sshd started there would be — without ssh. The result as execa
+ * gives it (reject: false unless opts say otherwise).
  */
 export async function onNode(node: string, file: string, args: string[] = [],
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}): Promise<NodeResult> {
