@@ -1,0 +1,69 @@
+// Each test node is its own pid namespace, so a pid free on one node may be
+// taken on another, as on real hosts. A program checkpointed on n1 restarts
+// on n3 where its pid is held by another process: it must still see its old
+// pid (stasis' virtual pids), while the kernel gives it a different one.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { cluster, onNode, repoRoot, stasisBin, useCluster, waitFile } from './cluster.js';
+
+const pidsProgram = join(repoRoot, 'native', 'build', 'programs', 'pids');
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Runs `stasis args` on a node in the background, output to `out`. */
+async function stasisInBackground(node: string, args: string[], out: string): Promise<void> {
+  const r = await onNode(node, 'sh', ['-c', `node ${q(stasisBin)} ${args.map(q).join(' ')} </dev/null >${q(out)} 2>&1 &`]);
+  assert.equal(r.exitCode, 0, r.stderr);
+}
+
+async function stasisOn(node: string, args: string[]): Promise<string> {
+  const r = await onNode(node, 'node', [stasisBin, ...args]);
+  assert.equal(r.exitCode, 0, `stasis ${args.join(' ')} on ${node}: ${r.stderr}`);
+  return r.stdout;
+}
+
+describe('stasis in the test nodes\' pid namespaces (test/cluster)', function () {
+  this.timeout(120_000);
+  useCluster();
+
+  it('a program checkpointed on n1 restarts on n3, where its pid is taken, and still sees its own pid', async () => {
+    const dir = join(cluster().shared, `pidns-${Date.now()}`);
+    mkdirSync(dir);
+    const ck = join(dir, 'ck');
+    const out1 = join(dir, 'n1.out');
+    const out3 = join(dir, 'n3.out');
+    let holder = '';
+    try {
+      await stasisInBackground('n1', ['launch', '--ckpt-dir', ck, '--', pidsProgram], out1);
+      const first = /^pids \d+ pid=(\d+) tid=(\d+)$/m.exec(await waitFile(out1, /^pids 5 /m, 30_000));
+      const [pid, tid] = [first?.[1] ?? '', first?.[2] ?? ''];
+      assert.match(await stasisOn('n1', ['command', '--ckpt-dir', ck, '--checkpoint']), /gen-000001/);
+      await stasisOn('n1', ['command', '--ckpt-dir', ck, '--quit']);
+
+      // On n3, a process takes that pid (ns_last_pid: the next fork gets pid).
+      const take = `for i in 1 2 3 4 5; do echo $((${pid} - 1)) > /proc/sys/kernel/ns_last_pid; sleep 600 </dev/null >/dev/null 2>&1 & `
+        + `if [ $! = ${pid} ]; then echo $!; exit 0; fi; kill $!; done; exit 1`;
+      const held = await onNode('n3', 'sh', ['-c', take]);
+      assert.equal(held.exitCode, 0, `could not take pid ${pid} on n3: ${held.stderr}`);
+      holder = held.stdout.trim();
+
+      await stasisInBackground('n3', ['restart', ck], out3);
+      const text = await waitFile(out3, /^pids \d+ .*\n(.*\n){5}/m, 30_000);
+      assert.doesNotMatch(text, /BROKEN/, text);
+      for (const line of text.split('\n').filter((l) => l.startsWith('pids '))) {
+        assert.match(line, new RegExp(`^pids \\d+ pid=${pid} tid=${tid}$`), text);
+      }
+      // On n3 the kernel numbers it otherwise: pid is the holder's.
+      const ps = await onNode('n3', 'ps', ['-eo', 'pid=,args=']);
+      const real = ps.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[1] === pidsProgram)?.[0];
+      assert.ok(real, `no ${pidsProgram} on n3:\n${ps.stdout}`);
+      assert.notEqual(real, pid);
+      assert.match(ps.stdout, new RegExp(`^\\s*${pid} sleep 600$`, 'm'));
+      console.log(`      (pid ${pid} on n1; on n3 pid ${pid} is a sleep and the restored program runs as ${real}, seeing ${pid})`);
+    } finally {
+      // Whichever job still runs (down.sh would kill it anyway).
+      for (const n of ['n1', 'n3']) await onNode(n, 'node', [stasisBin, 'command', '--ckpt-dir', ck, '--quit']);
+      if (holder) await onNode('n3', 'kill', [holder]);
+    }
+  });
+});
