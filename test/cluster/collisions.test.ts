@@ -1,13 +1,15 @@
-// Each test node is its own pid namespace, so a pid free on one node may be
-// taken on another, as on real hosts. A program checkpointed on n1 restarts
-// on n3 where its pid is held by another process: it must still see its old
-// pid (stasis' virtual pids), while the kernel gives it a different one.
+// Each test node is its own pid and IPC namespace, so a pid or SysV id free
+// on one node may be taken on another, as on real hosts. A program
+// checkpointed on n1 restarts on another node where its pid (or its SysV
+// segment's id) is held by another process: it must still see its old
+// numbers (stasis' virtual ids), while the kernel gives it different ones.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cluster, onNode, repoRoot, stasisBin, useCluster, waitFile } from './cluster.js';
 
-const pidsProgram = join(repoRoot, 'native', 'build', 'programs', 'pids');
+const programs = join(repoRoot, 'native', 'build', 'programs');
+const pidsProgram = join(programs, 'pids');
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Runs `stasis args` on a node in the background, output to `out`. */
@@ -22,7 +24,7 @@ async function stasisOn(node: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
-describe('stasis in the test nodes\' pid namespaces (test/cluster)', function () {
+describe('stasis across the test nodes\' pid and IPC namespaces (test/cluster)', function () {
   this.timeout(120_000);
   useCluster();
 
@@ -64,6 +66,43 @@ describe('stasis in the test nodes\' pid namespaces (test/cluster)', function ()
       // Whichever job still runs (down.sh would kill it anyway).
       for (const n of ['n1', 'n3']) await onNode(n, 'node', [stasisBin, 'command', '--ckpt-dir', ck, '--quit']);
       if (holder) await onNode('n3', 'kill', [holder]);
+    }
+  });
+
+  it('a SysV segment made on n1 comes back on n2, where its id is taken by another segment, and the program keeps its id', async () => {
+    const dir = join(cluster().shared, `sysv-${Date.now()}`);
+    mkdirSync(dir);
+    const ck = join(dir, 'ck');
+    const out1 = join(dir, 'n1.out');
+    const out2 = join(dir, 'n2.out');
+    let taken = '';
+    try {
+      // shm_sysv checks every 200 counts that its id still names its segment
+      // (size, 3 attachments, a second shmat sees the same counters).
+      await stasisInBackground('n1', ['launch', '--ckpt-dir', ck, '--', join(programs, 'shm_sysv')], out1);
+      const id = /^id (\d+)$/m.exec(await waitFile(out1, /^seen 0 /m, 30_000))?.[1] ?? '';
+      assert.match(await stasisOn('n1', ['command', '--ckpt-dir', ck, '--checkpoint']), /gen-000001/);
+      await stasisOn('n1', ['command', '--ckpt-dir', ck, '--quit']);
+
+      // n2's IPC namespace is as fresh as n1's was: its first segment gets the same id.
+      const mk = await onNode('n2', 'ipcmk', ['-M', '4096']);
+      taken = /Shared memory id: (\d+)/.exec(mk.stdout)?.[1] ?? '';
+      assert.equal(taken, id, `ipcmk on n2: ${mk.stdout} ${mk.stderr}`);
+
+      await stasisInBackground('n2', ['restart', ck], out2);
+      const text = await waitFile(out2, /^(seen .*\n){9}/m, 30_000);
+      assert.doesNotMatch(text, /BROKEN/, text);
+      // The restored segment is another one on n2; the other segment is untouched.
+      const ipcs = await onNode('n2', 'ipcs', ['-m']);
+      const segs = ipcs.stdout.split('\n').filter((l) => /^0x/.test(l)).map((l) => l.trim().split(/\s+/));
+      assert.equal(segs.length, 2, ipcs.stdout);
+      const mine = segs.find((f) => f[1] !== id);
+      assert.equal(mine?.[4], String(3 * 4096), ipcs.stdout);
+      assert.equal(segs.find((f) => f[1] === id)?.[4], '4096', ipcs.stdout);
+      console.log(`      (segment id ${id} on n1; on n2 id ${id} is another segment and the restored one is ${mine?.[1]})`);
+    } finally {
+      for (const n of ['n1', 'n2']) await onNode(n, 'node', [stasisBin, 'command', '--ckpt-dir', ck, '--quit']);
+      if (taken) await onNode('n2', 'ipcrm', ['-m', taken]);
     }
   });
 });
