@@ -5,7 +5,7 @@
 // Alone: npx tsc -p tsconfig.json && npx mocha --config test/cluster/mocharc.json
 // (the repo's .mocharc.json adds every other spec to a directory argument).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseQstat, jobFromQstat, torqueResourceManager } from '../../src/rm/torque.js';
@@ -220,10 +220,11 @@ describe('real Slurm cluster (test/cluster)', function () {
     pids.push(Number(readFileSync(join(run, 'slurmctld.pid'), 'utf8')));
     pids.push(Number(readFileSync(join(c.dir, 'munge', 'munged.pid'), 'utf8')));
     assert.equal(pids.length, 14, `expected munged, slurmctld, 4 inits, 4 slurmd, 4 sshd pids: ${pids.join(',')}`);
+    // Hold the nodes' namespaces open while we look: the kernel would give a
+    // freed namespace's inode to the next new one (another cluster's).
     const kinds = ['net', 'mnt', 'pid', 'ipc'];
-    const inodes = new Set(
-      kinds.flatMap((k) => readFileSync(join(run, `${k}ns-inodes`), 'utf8').split('\n').filter(Boolean).map(Number)),
-    );
+    const held = inits.flatMap((init) => kinds.map((k) => openSync(`/proc/${init}/ns/${k}`, 'r')));
+    const inodes = new Set(held.map((fd) => fstatSync(fd).ino));
     assert.equal(inodes.size, 16);
 
     const first = await down();
@@ -237,6 +238,7 @@ describe('real Slurm cluster (test/cluster)', function () {
           return false; // exited, or a zombie
         }
       }));
+    for (const fd of held) closeSync(fd);
     assert.deepEqual(inOurNs, [], 'processes left in the nodes\' namespaces');
     const netns = (await execa('ip', ['netns', 'list'])).stdout;
     assert.doesNotMatch(netns, /\bstasis-n\d/);

@@ -54,31 +54,60 @@ ours_veth() {
 }
 
 # A node's init, by the root-namespace pid up.sh recorded, if that process
-# is still pid 1 of the pid namespace up.sh recorded for it. Daemons' pid
-# files inside a node hold pids of the node's namespace: useless here.
+# is still node_init, pid 1 of its pid namespace, and in our network
+# namespace of the node. Daemons' pid files inside a node hold pids of the
+# node's namespace: useless here.
 live_init() { # node
-  local pid ino
+  local pid
   pid=$(cat "$STATE/run/node-$1.init" 2>/dev/null) || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  ino=$(stat -L -c %i "/proc/$pid/ns/pid" 2>/dev/null) || return 1
-  grep -qx "$ino" "$STATE/run/pidns-inodes" 2>/dev/null || return 1
+  [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" =~ /node_init( \(deleted\))?$ ]] || return 1
   grep -qP '^NSpid:\t\d+\t1$' "/proc/$pid/status" 2>/dev/null || return 1
+  ours_netns "$1" || return 1
+  [ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$(stat -L -c %i "/run/netns/$(node_ns "$1")")" ] || return 1
   echo "$pid"
 }
 
-# Processes whose namespace of kind $1 (net, mnt, pid, ipc) is one up.sh recorded.
+# Namespaces are known by inode, and the kernel gives a freed namespace's
+# inode to the next new one (another test cluster's, say). So we hold each
+# namespace of ours open (a descriptor keeps it alive) from before we stop
+# anything until after the check: while held, its inode is ours alone.
+held_inodes=$(mktemp)
+held_fds=()
+hold() { # /proc/PID/ns/KIND or /run/netns/NAME
+  local fd
+  [ -r "$1" ] || return 0
+  exec {fd}<"$1" || return 0
+  held_fds+=("$fd")
+  stat -L -c %i "/proc/$$/fd/$fd" >> "$held_inodes"
+}
+release() {
+  local fd
+  for fd in "${held_fds[@]}"; do exec {fd}<&-; done
+  held_fds=()
+  rm -f "$held_inodes"
+}
+
+# Processes in a held namespace of any of these kinds (net, mnt, pid, ipc).
 in_our_ns() { # kind...
   local kind
+  [ -s "$held_inodes" ] || return 0
   for kind in "$@"; do
-    [ -s "$STATE/run/${kind}ns-inodes" ] || continue
     stat -L -c '%i %n' /proc/[0-9]*/ns/"$kind" 2>/dev/null |
-      awk 'NR == FNR { ours[$1] = 1; next } ($1 in ours) { split($2, p, "/"); print p[3] }' "$STATE/run/${kind}ns-inodes" - || true
+      awk 'NR == FNR { ours[$1] = 1; next } ($1 in ours) { split($2, p, "/"); print p[3] }' "$held_inodes" - || true
   done
 }
 
-# The inits pass SIGTERM on to their node and exit; the kernel kills the rest.
 inits=()
-for n in "${NODES[@]}"; do p=$(live_init "$n") && inits+=("$p"); done
+for n in "${NODES[@]}"; do
+  if ours_netns "$n"; then hold "/run/netns/$(node_ns "$n")"; fi
+  if p=$(live_init "$n"); then
+    inits+=("$p")
+    for kind in mnt pid ipc; do hold "/proc/$p/ns/$kind"; done
+  fi
+done
+
+# The inits pass SIGTERM on to their node and exit; the kernel kills the rest.
 stop_pids "${inits[@]}"
 # Processes of a dead pid namespace die asynchronously; give them a moment.
 for i in $(seq 50); do [ -z "$(in_our_ns pid)" ] && break; sleep 0.1; done
@@ -95,6 +124,11 @@ done
 p=$(live_pid "$STATE/run/slurmctld.pid" /usr/sbin/slurmctld) && stop_pids "$p"
 p=$(live_pid "$STATE/munge/munged.pid" /usr/sbin/munged) && stop_pids "$p"
 
+# Check: nothing of ours left running (in a namespace we hold), mounted or configured.
+bad=""
+for p in $(in_our_ns net mnt pid ipc | sort -un); do bad+=" pid-in-ns:$p"; done
+release # the network namespaces must go, to take their veths with them
+
 for n in "${NODES[@]}"; do
   if ours_netns "$n"; then ip netns del "$(node_ns "$n")"; fi
   # Deleting the namespace destroys its veth pair, but asynchronously: the
@@ -103,8 +137,6 @@ for n in "${NODES[@]}"; do
 done
 if ours_bridge; then ip link del "$BRIDGE"; fi
 
-# Check: nothing of ours left running, mounted or configured.
-bad=""
 for n in "${NODES[@]}"; do
   ours_netns "$n" && bad+=" netns:$(node_ns "$n")"
 done
@@ -114,8 +146,6 @@ for n in "${NODES[@]}"; do
   ours_veth "$n" && bad+=" link:$(host_veth "$n")"
 done
 grep -qF "$STATE" /proc/self/mountinfo && bad+=" mount-under:$STATE"
-# A process still inside one of the node namespaces (inodes recorded by up.sh).
-for p in $(in_our_ns net mnt pid ipc | sort -u); do bad+=" pid-in-ns:$p"; done
 if [ -n "$bad" ]; then echo "down: left behind:$bad" >&2; exit 1; fi
 
 if [ "${1:-}" = --purge ]; then rm -rf "$STATE"; fi

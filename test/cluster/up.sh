@@ -103,7 +103,6 @@ for n in "${NODES[@]}"; do
   # and onNode() enters every namespace of the node through it.
   echo "$init" > "$STATE/run/node-$n.init"
   echo "$init" > "$STATE/run/node-$n.anchor"
-  for ns in mnt pid ipc; do stat -L -c %i "/proc/$init/ns/$ns" >> "$STATE/run/${ns}ns-inodes"; done
   nsenter -t "$init" -a "$here/node.sh" "$n" </dev/null >>"$STATE/log/node-$n.stdio" 2>&1 \
     || fail "node $n did not start: $(tail -n 5 "$STATE/log/node-$n.stdio")"
 done
