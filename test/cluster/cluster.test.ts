@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { parseQstat, jobFromQstat, torqueResourceManager } from '../../src/rm/torque.js';
 import { requeue } from '../../src/rm/verbs.js';
 import {
-  onNode,
+  nodePids, onNode,
   cluster, down, repoRoot, sbatch, scontrolShowJob, slurm, stasisBin, stateDir, useCluster, waitFile, waitJob, writeScript,
 } from './cluster.js';
 
@@ -208,7 +208,7 @@ describe('real Slurm cluster (test/cluster)', function () {
     const inits = c.nodes.map((n) => Number(readFileSync(join(run, `node-${n}.init`), 'utf8')));
     const pids = [...inits];
     for (const [i, n] of c.nodes.entries()) {
-      const inNode = rootPidsByNsPid(inits[i] as number);
+      const inNode = nodePids(n);
       assert.equal(inNode.get(1), inits[i], `${n}: its init is not pid 1 of its namespace`);
       for (const d of ['slurmd', 'sshd']) {
         const pid = inNode.get(Number(readFileSync(join(run, `${d}-${n}.pid`), 'utf8')));
@@ -249,22 +249,6 @@ describe('real Slurm cluster (test/cluster)', function () {
     assert.match(second.output, /down: clean/);
   });
 });
-
-/** Pid in the pid namespace of `init` (a root-namespace pid) → root-namespace pid, for every process in it. */
-function rootPidsByNsPid(init: number): Map<number, number> {
-  const ns = statSync(`/proc/${init}/ns/pid`).ino;
-  const map = new Map<number, number>();
-  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (statSync(`/proc/${p}/ns/pid`).ino !== ns) continue;
-      const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
-      if (nspid) map.set(Number(nspid[nspid.length - 1]), Number(p));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return map;
-}
 
 function isZombie(pid: number): boolean {
   try {

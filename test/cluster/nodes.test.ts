@@ -3,10 +3,12 @@
 // checkpointed on n1 restarts on another node where its pid (or its SysV
 // segment's id) is held by another process: it must still see its old
 // numbers (stasis' virtual ids), while the kernel gives it different ones.
+// And a node crashes as a host does: everything on it ends at once.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cluster, onNode, repoRoot, stasisBin, useCluster, waitFile } from './cluster.js';
+import { execa } from 'execa';
+import { cluster, crashNode, nodeInit, nodePids, onNode, repoRoot, sbatch, slurm, stasisBin, useCluster, waitFile, waitJob } from './cluster.js';
 
 const programs = join(repoRoot, 'native', 'build', 'programs');
 const pidsProgram = join(programs, 'pids');
@@ -24,7 +26,7 @@ async function stasisOn(node: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
-describe('stasis across the test nodes\' pid and IPC namespaces (test/cluster)', function () {
+describe('the test nodes as hosts: own pids and SysV ids, crashes (test/cluster)', function () {
   this.timeout(120_000);
   useCluster();
 
@@ -105,4 +107,37 @@ describe('stasis across the test nodes\' pid and IPC namespaces (test/cluster)',
       if (taken) await onNode('n2', 'ipcrm', ['-m', taken]);
     }
   });
+
+  it('crashNode: SIGKILL to n4\'s init ends every process on n4 (daemons, an ssh-started process, a job step) at once', async () => {
+    const c = cluster();
+    const ssh = ['-F', join(c.dir, 'ssh', 'config'), 'n4'];
+    const bg = await execa('ssh', [...ssh, 'sleep 611 </dev/null >/dev/null 2>&1 & echo $!'], { reject: false });
+    assert.match(bg.stdout.trim(), /^\d+$/, bg.stderr);
+    const job = await sbatch('#!/bin/sh\nsleep 612\n', ['-w', 'n4'], 'crash');
+    try {
+      await waitJob(job, 'RUNNING');
+      let onN4 = nodePids('n4');
+      for (let i = 0; i < 50 && ![...onN4.values()].some((p) => /^sleep 612/.test(cmdline(p))); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        onN4 = nodePids('n4');
+      }
+      const names = [...onN4.values()].map(cmdline);
+      for (const want of [/node_init/, /^\/usr\/sbin\/slurmd /, /^sshd: /, /^sleep 611$/, /^slurmstepd/, /^sleep 612$/]) {
+        assert.ok(names.some((n) => want.test(n)), `no ${want} on n4: ${names.join(' | ')}`);
+      }
+      assert.equal(onN4.get(1), nodeInit('n4'));
+      await crashNode('n4');
+      for (const p of onN4.values()) assert.ok(!existsSync(`/proc/${p}`), `pid ${p} (${names.join(' | ')}) outlived n4`);
+      const after = await execa('ssh', [...ssh, 'true'], { reject: false });
+      assert.equal(after.exitCode, 255, 'ssh n4 still answers');
+      // The other nodes go on.
+      assert.equal((await onNode('n3', 'hostname')).stdout.trim(), 'n3');
+    } finally {
+      await slurm('scancel', [job]);
+    }
+  });
 });
+
+function cmdline(pid: number): string {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' '); } catch { return ''; }
+}
