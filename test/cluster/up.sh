@@ -19,7 +19,7 @@ fail() { echo "up: $*" >&2; exit 1; }
 for c in ip nsenter unshare slurmctld slurmd sinfo scontrol munged sshd ssh-keygen runuser; do
   command -v "$c" >/dev/null || fail "missing command: $c"
 done
-NODE_INIT=$(cd "$here/../.." && pwd)/native/build/programs/node_init
+NODE_INIT=$(readlink -f "$here/../../native/build/programs/node_init") # as /proc/PID/exe shows it
 [ -x "$NODE_INIT" ] || fail "missing $NODE_INIT (npm run build)"
 
 # Start from nothing: stop a previous cluster of this state dir, then wipe it.
