@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { parseQstat, jobFromQstat, torqueResourceManager } from '../../src/rm/torque.js';
 import { requeue } from '../../src/rm/verbs.js';
 import {
-  nodePids, onNode,
+  linkNames, nodePids, onNode,
   cluster, down, repoRoot, sbatch, scontrolShowJob, slurm, stasisBin, stateDir, useCluster, waitFile, waitJob, writeScript,
 } from './cluster.js';
 
@@ -240,9 +240,11 @@ describe('real Slurm cluster (test/cluster)', function () {
       }));
     for (const fd of held) closeSync(fd);
     assert.deepEqual(inOurNs, [], 'processes left in the nodes\' namespaces');
-    const netns = (await execa('ip', ['netns', 'list'])).stdout;
-    assert.doesNotMatch(netns, /\bstasis-n\d/);
-    assert.doesNotMatch((await execa('ip', ['-br', 'link'])).stdout, /\bstasis(br0|-v\d)/);
+    // This cluster's names only: other clusters (STASIS_CLUSTER_ID) may be up.
+    const netns = (await execa('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
+    for (const n of c.nodes) assert.ok(!netns.includes(linkNames.netns(n)), `netns ${linkNames.netns(n)} left`);
+    const links = (await execa('ip', ['-br', 'link'])).stdout.split('\n').map((l) => l.split(/[\s@]/)[0]);
+    for (const l of [linkNames.bridge, ...c.nodes.map(linkNames.veth)]) assert.ok(!links.includes(l), `link ${l} left`);
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(stateDir), 'a mount under the state dir is left');
     const second = await down();
     assert.equal(second.exitCode, 0, second.output);

@@ -13,6 +13,12 @@ export const scriptsDir = join(repoRoot, 'test', 'cluster');
 export const stasisBin = join(repoRoot, 'bin', 'stasis.js');
 /** STASIS_CLUSTER_ID (0-9) selects one of several side-by-side clusters (lib.sh). */
 const clusterId = process.env.STASIS_CLUSTER_ID && process.env.STASIS_CLUSTER_ID !== '0' ? process.env.STASIS_CLUSTER_ID : '';
+/** What up.sh names this cluster's bridge, veths (host ends) and network namespaces (lib.sh). */
+export const linkNames = {
+  bridge: `stasisbr${clusterId || '0'}`,
+  veth: (node: string) => `stasis-v${clusterId}${node.replace(/^n/, '')}`,
+  netns: (node: string) => `stasis${clusterId}-${node}`,
+};
 export const stateDir = process.env.STASIS_CLUSTER_DIR ?? `/tmp/stasis-cluster${clusterId ? `-${clusterId}` : ''}`;
 
 export interface Cluster {
