@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 static int enabled(void) { return stasis_cfg.signal > 0; }
-static int on_ckpt_thread(void) { return stasis_ckpt_tid && (pid_t)syscall(SYS_gettid) == stasis_ckpt_tid; }
+/* In an event handler: on the checkpoint thread, or a thread event's. */
+static int on_ckpt_thread(void) {
+  return stasis_in_thread_event || (stasis_ckpt_tid && (pid_t)syscall(SYS_gettid) == stasis_ckpt_tid);
+}
 
 API int stasis_api_version(void) { return STASIS_API_VERSION; }
 API int stasis_is_enabled(void) { return coord_fd >= 0; }

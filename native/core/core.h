@@ -125,6 +125,9 @@ void image_forget_buffers(void);
 /* plugin.c */
 int plugins_dispatch(enum stasis_event ev);
 int plugins_claim_memory(uint64_t start, uint64_t end);  /* 1: a plugin restores it */
+int plugins_want_thread_events(void);            /* a user plugin wants THREAD_START/EXIT */
+void plugins_thread_event(enum stasis_event ev); /* on the user thread; answers ignored */
+extern __thread int stasis_in_thread_event;      /* inside plugins_thread_event() */
 
 /* api.c: delayed sections. On SUSPEND: 0 once no section is open (new
  * ones wait), -1 after stasis_fail past STASIS_DELAY_TIMEOUT. */

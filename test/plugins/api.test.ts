@@ -23,6 +23,7 @@ const apiCkpt = join(programs, 'api_ckpt');
 const apiForker = join(programs, 'api_forker');
 const eventLog = join(programs, 'plugins', 'event_log.so');
 const apiUname = join(programs, 'api_uname');
+const apiThreads = join(programs, 'api_threads');
 const wrapUname = join(programs, 'plugins', 'wrap_uname.so');
 
 /** The line matching `re` (throws naming the output when there is none). */
@@ -47,7 +48,7 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   it('answers STASIS_CHECKPOINTED (0) after the commit, STASIS_RESTARTED (1) in the restored process, which finds the data and virtual ids of the checkpoint', async () => {
     const p = job.launch([apiCkpt, '40'], { stdin: 'pipe' });
     await p.waitFor(/^ready /);
-    assert.equal(p.lines[0], 'api 1 enabled 1 timeout 60000');
+    assert.equal(p.lines[0], 'api 2 enabled 1 timeout 60000');
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^delay /);
     assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'returned before the generation was committed');
@@ -67,7 +68,7 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   it('Python: checkpoint() answers 0, then 1 after a restart; on_checkpoint, on_resume, on_restart run in order', async () => {
     const p = job.launch([...pyProgram('api_py.py'), '40'], { stdin: 'pipe', env: python });
     await p.waitFor(/^ready$/);
-    assert.equal(p.lines[0], 'api 1 enabled 1');
+    assert.equal(p.lines[0], 'api 2 enabled 1');
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^events /);
     assert.deepEqual(p.lines.slice(2, 5), ['delayed 0', 'returned 0 success', 'events checkpoint,resume']);
@@ -92,7 +93,7 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   it('Node: checkpoint() resolves to 0, then 1 after a restart; onCheckpoint, onResume, onRestart run in order', async () => {
     const p = job.launch([...nodeProgram, '40'], { stdin: 'pipe' });
     await p.waitFor(/^ready$/);
-    assert.equal(p.lines[0], 'api 1 enabled 1');
+    assert.equal(p.lines[0], 'api 2 enabled 1');
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^events /);
     assert.deepEqual(p.lines.slice(2, 5), ['delayed 0', 'returned 0 success', 'events checkpoint,resume']);
@@ -234,6 +235,40 @@ describe('plugin API: --with-plugin', function () {
       assert.match(r.errLines.join('\n'), why);
       assert.ok(!r.lines.some((l) => l.startsWith('api ')), 'the program ran');
     }
+  });
+});
+
+describe('plugin API: thread events (version 2)', function () {
+  this.timeout(60000);
+  let job: Job;
+  beforeEach(() => { job = new Job('stasis-threads-'); });
+  afterEach(() => job.cleanup());
+
+  it('THREAD_START runs on the new thread before its routine, THREAD_EXIT on the ending one (return, pthread_exit, and after a restart)', async () => {
+    const p = job.launch([apiThreads]);
+    await p.waitFor(/^returned /);
+    const tids = new Map<number, string>();
+    for (const l of p.lines) { const m = l.match(/^run (\d) tid (\d+)$/); if (m) tids.set(Number(m[1]), m[2]!); }
+    const [t1, t2, t3] = [tids.get(1), tids.get(2), tids.get(3)];
+    // Same tid at START as in the routine: the new thread. Its own index at
+    // EXIT: the ending thread's TLS. No event from the checkpoint thread.
+    assert.deepEqual(p.lines, ['api 2 enabled 1',
+      `start 0 tid ${t1}`, `run 1 tid ${t1}`, `exit 1 tid ${t1} ctx -3`,
+      `start 0 tid ${t2}`, `run 2 tid ${t2}`, `exit 2 tid ${t2} ctx -3`,
+      `start 0 tid ${t3}`, `run 3 tid ${t3}`, 'ready', 'returned 0']);
+    await p.kill9();
+
+    const r = job.restart();
+    assert.equal(await r.waitExit(30000), 0, r.tail());
+    const t4 = r.lines.find((l) => l.startsWith('run 4 '))?.split(' ')[3];
+    assert.match(r.lines.join('\n'), /^returned 1\nexit 3 tid \d+ ctx -3\n/);
+    assert.deepEqual(r.lines.slice(2), [`start 0 tid ${t4}`, `run 4 tid ${t4}`, `exit 4 tid ${t4} ctx -3`, 'done']);
+  });
+
+  it('without stasis: no thread event, the program runs to its end', async () => {
+    const r = await execa(apiThreads, [], { reject: false });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n').filter((l) => !l.startsWith('run ')), ['api 0 enabled 0', 'ready', 'returned -1', 'done']);
   });
 });
 
