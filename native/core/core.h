@@ -38,6 +38,10 @@ extern int stasis_internal_fds[4];  /* fds the core owns (skipped by plugins) */
 extern pid_t stasis_kernel_pid;     /* the kernel's pid of the process owning this memory */
 int stasis_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 int stasis_is_internal_fd(int fd);
+/* A descriptor a plugin keeps beside the program (high, close-on-exec):
+ * skipped like the core's own (0, -1 when the table is full). */
+int stasis_keep_fd(int fd);
+int stasis_kept_inode(unsigned long long ino);   /* a kept descriptor has this inode */
 
 /* threads.c */
 struct thread_rec {
