@@ -111,7 +111,7 @@ export class Job {
     // through stasis-handover (bin/stasis.js).
     const proc = execa(stasisBin, args, {
       env: { ...env },
-      stdin,
+      stdin: stdin as 'ignore',   // execa's types list descriptors 3-9 only; any open one works
       buffer: false,
       reject: false,
     });
