@@ -87,7 +87,10 @@ API int stasis_checkpoint(void) {
   if (stasis_restored != before) return STASIS_RESTARTED;
   if (!ok) {
     char *err = strstr(buf, "\nERROR ");
-    if (err) strtok(err + 1, "\n");
+    if (err) {
+      strtok(err + 1, "\n");
+      coord_decode(err + 7);   /* the reason travels percent-encoded (docs/protocol.md) */
+    }
     stasis_log("stasis_checkpoint: %s", err ? err + 7 : "no answer from the coordinator");
   }
   return ok ? STASIS_CHECKPOINTED : STASIS_ERR_FAILED;

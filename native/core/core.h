@@ -149,6 +149,7 @@ int coord_read_line(char *buf, size_t cap);   /* 1, 0 at EOF, -1 error, -2 line 
 int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void coord_close(void);
 void coord_encode(char *out, size_t cap, const char *s);  /* percent-encoding of one argument */
+void coord_decode(char *s);   /* in place */
 extern int coord_fd;
 
 /* Lines from the coordinator that a plugin handles (e.g. "PIDS" at restart). */

@@ -71,7 +71,7 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
     assert.equal(p.lines[0], 'api 2 enabled 1');
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^events /);
-    assert.deepEqual(p.lines.slice(2, 5), ['delayed 0', 'returned 0 success', 'events checkpoint,resume']);
+    assert.deepEqual(p.lines.slice(2, 6), ['delayed 0', 'inside -3', 'returned 0 success', 'events checkpoint,resume']);
     assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'returned before the generation was committed');
     await p.kill9();
 
@@ -84,7 +84,7 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   it('Python without stasis: every call answers ERR_NOT_ENABLED (-1), no exception, exit 0', async () => {
     const r = await execa(pyProgram('api_py.py')[0]!, [pyProgram('api_py.py')[1]!, '1'], { input: 'go\n', reject: false, env: python });
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1',
+    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1', 'inside -1',
       'returned -1 not running under stasis', 'events -', 'tick 0', 'done']);
   });
 
@@ -96,7 +96,7 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
     assert.equal(p.lines[0], 'api 2 enabled 1');
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^events /);
-    assert.deepEqual(p.lines.slice(2, 5), ['delayed 0', 'returned 0 success', 'events checkpoint,resume']);
+    assert.deepEqual(p.lines.slice(2, 6), ['delayed 0', 'inside -3', 'returned 0 success', 'events checkpoint,resume']);
     assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'resolved before the generation was committed');
     await p.kill9();
 
@@ -109,8 +109,21 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   it('Node without stasis: every call answers ERR_NOT_ENABLED (-1), no exception, exit 0', async () => {
     const r = await execa(nodeProgram[0]!, [nodeProgram[1]!, '1'], { input: 'go\n', reject: false });
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1',
+    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1', 'inside -1',
       'returned -1 not running under stasis', 'events -', 'tick 0', 'done']);
+  });
+
+  for (const [lang, argv, env, reason] of [
+    ['Python', pyProgram('api_py.py'), python, /python before: refused by the test/],
+    ['Node', nodeProgram, {}, /node onCheckpoint: .*refused by the test/],
+  ] as const) it(`${lang}: a callback that throws refuses the checkpoint, with its message; the resume callback still runs`, async () => {
+    const p = job.launch([...argv, '3'], { stdin: 'pipe', env: { ...env, STASIS_TEST_REFUSE: '1' } });
+    await p.waitFor(/^ready$/);
+    p.proc.stdin!.write('go\n');
+    await p.waitFor(/^done$/);
+    assert.deepEqual(p.lines.slice(4, 6), ['returned -2 checkpoint failed', 'events checkpoint,resume']);
+    assert.match(p.errLines.join('\n'), reason);
+    assert.ok(!existsSync(join(job.dir, 'latest')), 'a generation was committed');
   });
 
   it('without stasis every call answers STASIS_ERR_NOT_ENABLED (-1) and the program ends cleanly', async () => {
