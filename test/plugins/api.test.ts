@@ -4,7 +4,7 @@
 // and restarts.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { Job, programs, repoRoot, type Running } from '../helpers/stasis.js';
@@ -79,6 +79,19 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
     assert.equal(await r.waitExit(30000), 0, r.tail());
     assert.deepEqual(r.lines.slice(0, 2), ['returned 1 restarted from a checkpoint', 'events checkpoint,restart']);
     assert.equal(r.lines.at(-1), 'done');
+  });
+
+  it('Python installed with pip (from a copy of python/, no network): the same module, checkpoint() answers 0', async () => {
+    const src = join(job.dir, 'src');
+    cpSync(join(repoRoot, 'python'), src, { recursive: true });
+    const site = join(job.dir, 'site');
+    const pip = await execa('/usr/bin/python3', ['-m', 'pip', 'install', '--no-build-isolation', '--no-deps', '--no-index', '--target', site, src], { reject: false });
+    assert.equal(pip.exitCode, 0, pip.stderr);
+    const p = job.launch([...pyProgram('api_py.py'), '1'], { stdin: 'pipe', env: { PYTHONPATH: site } });
+    await p.waitFor(/^ready$/);
+    p.proc.stdin!.write('go\n');
+    await p.waitFor(/^done$/);
+    assert.deepEqual(p.lines.slice(0, 6), ['api 2 enabled 1', 'ready', 'delayed 0', 'inside -3', 'returned 0 success', 'events checkpoint,resume']);
   });
 
   it('Python without stasis: every call answers ERR_NOT_ENABLED (-1), no exception, exit 0', async () => {
@@ -219,6 +232,29 @@ describe('plugin API: --with-plugin', function () {
     assert.deepEqual(events.get(parent!), ['loaded 0', ...expected], `parent ${parent}`);
     assert.deepEqual(events.get(child!), expected, `child ${child}`);
     assert.deepEqual([...events.keys()].sort(), [parent, child].sort(), 'events from other processes');
+  });
+
+  it('a program the job execs loads the plugin too (STASIS_PLUGINS), before its first checkpoint, and keeps it across a restart', async () => {
+    const log = join(job.dir, 'events.log');
+    const env = { STASIS_TEST_EVENT_LOG: log };
+    // sh forks, and the child execs api_forker, which forks again.
+    const p = job.launch(['/bin/sh', '-c', `${apiForker}; exit 0`], { flags: ['--with-plugin', eventLog], env });
+    const [, execd, child] = (await p.waitFor(/^ready (\d+) (\d+)$/)).map(Number);
+    await p.waitFor(/^child 3$/);
+    assert.equal((await job.checkpoint()).generation, 1);
+    await job.killTree(p);
+    const r = job.restart(undefined, { env });
+    await r.waitFor(/^parent \d+$/);
+    assert.equal((await job.checkpoint()).generation, 2);
+    await job.killTree(r);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    const of = (pid: number) => lines.filter((l) => l.startsWith(`${pid} `)).map((l) => l.split(' ').slice(1).join(' '));
+    const gen = (g: number, events: string[]) => events.map((e) => `${e} ${g}`);
+    assert.deepEqual(of(execd!), ['loaded 0', ...gen(1, checkpointOnce), ...gen(1, restartOnce), ...gen(2, checkpointOnce)]);
+    assert.deepEqual(of(child!), [...gen(1, checkpointOnce), ...gen(1, restartOnce), ...gen(2, checkpointOnce)]);
+    const shell = [...new Set(lines.map((l) => Number(l.split(' ')[0])))].filter((pid) => pid !== execd && pid !== child);
+    assert.equal(shell.length, 1, `processes seen: ${lines.join('; ')}`);
+    assert.equal(of(shell[0]!)[0], 'loaded 0', 'the shell loaded it first');
   });
 
   it('a plugin refusing at PRECHECKPOINT fails the checkpoint with its reason; it still gets POSTCHECKPOINT, and nothing else', async () => {

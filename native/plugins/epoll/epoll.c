@@ -38,12 +38,10 @@ static size_t nwatches, watch_cap;
 /* Stand-ins, by the number they stand for (0, 1, 2). */
 static struct stand_in { int reader; unsigned long long ino; uint32_t events; uint64_t data; } stand_ins[3];
 
+/* libc's, looked up when the library loads: at RESTART a stopped thread
+ * may hold a lock dlsym takes. */
 typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
-static int real_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) {
-  static epoll_ctl_fn real;
-  if (!real) real = (epoll_ctl_fn)dlsym(RTLD_NEXT, "epoll_ctl");
-  return real(ep, op, fd, ev);
-}
+static epoll_ctl_fn real_epoll_ctl;
 
 /* The stand-in for `fd` (0..2) made in this process, or NULL. */
 static struct stand_in *stand_in_of(int fd) {
@@ -85,6 +83,7 @@ static int stand_in_ctl(int ep, int op, int fd, const struct epoll_event *ev) {
 /* The program's epoll_ctl: what the kernel refuses on a stdio number that
  * has a stand-in goes to the stand-in. Everything else is untouched. */
 API int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev) {
+  if (!real_epoll_ctl) real_epoll_ctl = (epoll_ctl_fn)dlsym(RTLD_NEXT, "epoll_ctl");   /* before our constructor */
   int rc = real_epoll_ctl(ep, op, fd, ev);
   if (rc == 0 || errno != EPERM || !stand_in_of(fd)) return rc;
   if (op != EPOLL_CTL_DEL && !ev) { errno = EFAULT; return -1; }
@@ -166,4 +165,7 @@ static const struct stasis_fd_kind epoll_kind = {
   .name = "epoll", .order = 10, .match = epoll_match, .save = epoll_save,
   .restore = epoll_restore, .resume = epoll_resume,
 };
-STASIS_REGISTER static void epoll_register(void) { stasis_register_fd_kind(&epoll_kind); }
+STASIS_REGISTER static void epoll_register(void) {
+  real_epoll_ctl = (epoll_ctl_fn)dlsym(RTLD_NEXT, "epoll_ctl");
+  stasis_register_fd_kind(&epoll_kind);
+}
