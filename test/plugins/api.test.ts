@@ -293,7 +293,7 @@ describe('plugin API: thread events (version 2)', function () {
   beforeEach(() => { job = new Job('stasis-threads-'); });
   afterEach(() => job.cleanup());
 
-  it('THREAD_START runs on the new thread before its routine, THREAD_EXIT on the ending one (return, pthread_exit, and after a restart)', async () => {
+  it('THREAD_START runs on the new thread before its routine, THREAD_EXIT on the ending one (return, pthread_exit, cancelled, and after a restart)', async () => {
     const p = job.launch([apiThreads]);
     await p.waitFor(/^returned /);
     const tids = new Map<number, string>();
@@ -309,9 +309,11 @@ describe('plugin API: thread events (version 2)', function () {
 
     const r = job.restart();
     assert.equal(await r.waitExit(30000), 0, r.tail());
-    const t4 = r.lines.find((l) => l.startsWith('run 4 '))?.split(' ')[3];
+    const tid = (k: number) => r.lines.find((l) => l.startsWith(`run ${k} `))?.split(' ')[3];
+    const [t4, t5] = [tid(4), tid(5)];
     assert.match(r.lines.join('\n'), /^returned 1\nexit 3 tid \d+ ctx -3\n/);
-    assert.deepEqual(r.lines.slice(2), [`start 0 tid ${t4}`, `run 4 tid ${t4}`, `exit 4 tid ${t4} ctx -3`, 'done']);
+    assert.deepEqual(r.lines.slice(2), [`start 0 tid ${t4}`, `run 4 tid ${t4}`, `exit 4 tid ${t4} ctx -3`,
+      `start 0 tid ${t5}`, `run 5 tid ${t5}`, `exit 5 tid ${t5} ctx -3`, 'done']);   // 5: cancelled
   });
 
   it('without stasis: no thread event, the program runs to its end', async () => {

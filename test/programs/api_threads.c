@@ -5,7 +5,8 @@
  * handler. Threads 1 (returns) and 2 (pthread_exit) run and are joined,
  * 3 waits; the main thread prints "ready", calls stasis_checkpoint() and
  * prints "returned RC". In the same process (0) it waits to be killed;
- * restored (1) or without stasis (-1) it lets 3 end, runs 4, prints "done".
+ * restored (1) or without stasis (-1) it lets 3 end, runs 4, starts 5 and
+ * cancels it (blocked in pause()), prints "done".
  * Usage: api_threads */
 #include <pthread.h>
 #include <stasis.h>
@@ -14,7 +15,7 @@
 #include <unistd.h>
 
 static __thread int my_index;
-static volatile int third_running, stop;
+static volatile int third_running, fifth_running, stop;
 
 static int on_event(enum stasis_event ev) {
   if (ev == STASIS_EVENT_THREAD_START) printf("start %d tid %d\n", my_index, (int)gettid());
@@ -30,6 +31,10 @@ static void *routine(void *arg) {
   my_index = (int)(long)arg;
   printf("run %d tid %d\n", my_index, (int)gettid());
   if (my_index == 2) pthread_exit(NULL);
+  if (my_index == 5) {
+    fifth_running = 1;
+    for (;;) pause();   /* a cancellation point */
+  }
   if (my_index == 3) {
     third_running = 1;
     while (!stop) usleep(10000);
@@ -57,6 +62,10 @@ int main(void) {
   stop = 1;
   pthread_join(third, NULL);
   pthread_join(start(4), NULL);
+  pthread_t fifth = start(5);
+  while (!fifth_running) usleep(1000);
+  pthread_cancel(fifth);
+  pthread_join(fifth, NULL);
   printf("done\n");
   return 0;
 }
