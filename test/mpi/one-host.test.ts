@@ -20,13 +20,13 @@ const impls = [
     env: { OMPI_MCA_btl_tcp_if_include: 'lo', OMPI_MCA_oob_tcp_if_include: 'lo' } as Record<string, string>,
   },
   {
-    // UCX's shared-memory transports signal through UNIX datagram sockets
-    // bound to abstract names and never connected, which the socket plugin
-    // does not restore yet: UCX over TCP only.
-    name: 'MPICH 4.0 (mpiexec.hydra, ch4:ucx over tcp)',
+    // UCX's own choice of transports: shared memory (posix/sysv, signalled
+    // through UNIX datagram sockets bound to abstract names), cross-memory
+    // attach (process_vm_readv with the peers' pids) and tcp.
+    name: 'MPICH 4.0 (mpiexec.hydra, ch4:ucx with its shared-memory, cma and tcp transports)',
     program: join(programs, 'mpi', 'mpi_exchange_mpich'),
     launcher: ['mpiexec.hydra', '-n', '4'],
-    env: { UCX_TLS: 'tcp,self', UCX_NET_DEVICES: 'lo' } as Record<string, string>,
+    env: { UCX_NET_DEVICES: 'lo' } as Record<string, string>,
   },
 ];
 

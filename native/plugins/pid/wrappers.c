@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,17 @@ API int sigqueue(pid_t pid, int sig, const union sigval value) {
 }
 
 API int pidfd_open(pid_t pid, unsigned int flags) { return (int)syscall(SYS_pidfd_open, pid_to_real(pid), flags); }
+
+/* Cross-memory attach (UCX's cma transport between MPI ranks on a node):
+ * the peer's pid is the one it told the program, its virtual pid. */
+API ssize_t process_vm_readv(pid_t pid, const struct iovec *local, unsigned long nlocal, const struct iovec *remote,
+                             unsigned long nremote, unsigned long flags) {
+  return syscall(SYS_process_vm_readv, pid_to_real(pid), local, nlocal, remote, nremote, flags);
+}
+API ssize_t process_vm_writev(pid_t pid, const struct iovec *local, unsigned long nlocal, const struct iovec *remote,
+                              unsigned long nremote, unsigned long flags) {
+  return syscall(SYS_process_vm_writev, pid_to_real(pid), local, nlocal, remote, nremote, flags);
+}
 
 /* A wait for a given child or group passes the kernel id of when it was
  * called. When the process is restored meanwhile (blocked.c) that id is
