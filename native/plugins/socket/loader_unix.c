@@ -76,36 +76,26 @@ static int read_records(const char *image) {
     const char *nl = memchr(buf + at, '\n', len - at < 128 ? len - at : 128);
     char head[128];
     if (nl) { memcpy(head, buf + at, (size_t)(nl - buf - at)); head[nl - buf - at] = 0; }
+    int ok;
     if (nl && strncmp(head, "unixlisten ", 11) == 0) {
       e.listen = 1;
-      if (sscanf(head, "unixlisten %d %llu %d %d %d%n", &e.type, &e.ino, &e.backlog, &e.fd, &e.name_len, &used) != 5 ||
-          used != nl - buf - (long)at || e.name_len <= 0 || e.name_len > (int)sizeof e.name || (size_t)e.name_len > len - (size_t)(nl + 1 - buf)) {
-        fprintf(stderr, "stasis-restart: %s: malformed record at byte %zu\n", file, at);
-        return -1;
-      }
-      memcpy(e.name, nl + 1, (size_t)e.name_len);
-      e.image = image;
-      at = (size_t)(nl + 1 - buf) + (size_t)e.name_len;
-      if (find(e.ino)) continue;
-      if (nends >= MAX_ENDS) { fprintf(stderr, "stasis-restart: more than %d UNIX sockets\n", MAX_ENDS); return -1; }
-      ends[nends++] = e;
-      continue;
-    }
-    if (nl && strncmp(head, "unixbound ", 10) == 0) {
+      ok = sscanf(head, "unixlisten %d %llu %d %d %d%n", &e.type, &e.ino, &e.backlog, &e.fd, &e.name_len, &used) == 5;
+    } else if (nl && strncmp(head, "unixbound ", 10) == 0) {
       e.bound = 1;
-      if (sscanf(head, "unixbound %d %llu %d %d %zu%n", &e.type, &e.ino, &e.fd, &e.name_len, &e.nmsg, &used) != 5 ||
-          used != nl - buf - (long)at || e.name_len <= 0 || e.name_len > (int)sizeof e.name || (size_t)e.name_len > len - (size_t)(nl + 1 - buf)) {
-        fprintf(stderr, "stasis-restart: %s: malformed record at byte %zu\n", file, at);
-        return -1;
-      }
-      memcpy(e.name, nl + 1, (size_t)e.name_len);
-      at = (size_t)(nl + 1 - buf) + (size_t)e.name_len;
-    } else if (!nl || sscanf(head, "unix %d %llu %llu %d %zu%n", &e.type, &e.ino, &e.peer, &e.shutdown, &e.nmsg, &used) != 5 ||
-        used != nl - buf - (long)at) {
+      ok = sscanf(head, "unixbound %d %llu %d %d %zu%n", &e.type, &e.ino, &e.fd, &e.name_len, &e.nmsg, &used) == 5;
+    } else {
+      ok = nl && sscanf(head, "unix %d %llu %llu %d %zu%n", &e.type, &e.ino, &e.peer, &e.shutdown, &e.nmsg, &used) == 5;
+    }
+    int named = e.listen || e.bound;   /* the name's bytes follow the line */
+    if (!ok || used != nl - buf - (long)at ||
+        (named && (e.name_len <= 0 || e.name_len > (int)sizeof e.name || (size_t)e.name_len > len - (size_t)(nl + 1 - buf)))) {
       fprintf(stderr, "stasis-restart: %s: malformed record at byte %zu\n", file, at);
       return -1;
-    } else {
-      at = (size_t)(nl - buf) + 1;
+    }
+    at = (size_t)(nl + 1 - buf);
+    if (named) {
+      memcpy(e.name, nl + 1, (size_t)e.name_len);
+      at += (size_t)e.name_len;
     }
     long n = messages_len(buf + at, len - at, e.nmsg);
     if (n < 0) { fprintf(stderr, "stasis-restart: %s: truncated record for socket %llu\n", file, e.ino); return -1; }
