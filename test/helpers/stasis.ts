@@ -116,6 +116,11 @@ export class Job {
     return r;
   }
 
+  /** Any `stasis ARGS` command, ended with the job (e.g. a coordinator several launches join). */
+  stasis(args: string[], env: Record<string, string> = {}): Running {
+    return this.start(args, env);
+  }
+
   launch(argv: string[], opts: { env?: Record<string, string>; stdin?: 'pipe' | 'ignore'; flags?: string[] } = {}): Running {
     return this.start(['launch', '--ckpt-dir', this.dir, ...(opts.flags ?? []), '--', ...argv], opts.env, opts.stdin);
   }

@@ -1,0 +1,126 @@
+/* One end of a TCP connection whose other end is another program of the
+ * job, started on its own (another `stasis launch`, possibly on another
+ * host):
+ *   xtcp_peer server PORT [ADDR]   listens on ADDR (default 0.0.0.0):PORT (0:
+ *                                  any, printed), accepts one connection,
+ *                                  closes the listener;
+ *   xtcp_peer client ADDR PORT     connects (retrying while refused).
+ * Both then stream both ways with megabytes in flight: a writer thread
+ * always blocked in write (the server sends stream 1, the client stream 2),
+ * the main thread reading at most 512 KiB every 50 ms (slower than the
+ * writer, so both directions' queues stay full: 2 MiB socket buffers).
+ * Byte i of a stream is stream_byte(stream, i): a byte lost, doubled or
+ * reordered prints BROKEN. Prints "server|client tick N got BYTES" every tick. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK (512 * 1024)
+
+static void broken(const char *what, long long a, long long b) {
+  usleep(500000);   /* the job being killed: a peer died first, and this process dies here */
+  printf("BROKEN %s %lld %lld\n", what, a, b);
+  fflush(stdout);
+  exit(3);
+}
+
+static unsigned char stream_byte(int stream, long long i) {
+  return (unsigned char)((((uint64_t)i * 0x9E3779B97F4A7C15ull) >> 56) ^ (uint64_t)(stream * 37));
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = { 0, ms * 1000000L };
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+struct writer { int fd, stream; long long sent; };
+static void *write_forever(void *arg) {
+  struct writer *w = arg;
+  static unsigned char buf[65536];
+  for (;;) {
+    for (size_t k = 0; k < sizeof buf; k++) buf[k] = stream_byte(w->stream, w->sent + (long long)k);
+    for (size_t off = 0; off < sizeof buf;) {
+      ssize_t n = write(w->fd, buf + off, sizeof buf - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) broken("write failed (stream, errno)", w->stream, n < 0 ? errno : 0);
+      off += (size_t)n;
+    }
+    w->sent += (long long)sizeof buf;
+  }
+  return NULL;
+}
+
+static void address(const char *ip, int port, struct sockaddr_in *a) {
+  memset(a, 0, sizeof *a);
+  a->sin_family = AF_INET;
+  a->sin_port = htons((unsigned short)port);
+  if (inet_pton(AF_INET, ip, &a->sin_addr) != 1) { fprintf(stderr, "bad address %s\n", ip); exit(2); }
+}
+
+static int serve(int port, const char *ip) {
+  struct sockaddr_in a;
+  address(ip, port, &a);
+  int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0) { perror("listen"); exit(1); }
+  socklen_t len = sizeof a;
+  getsockname(l, (struct sockaddr *)&a, &len);
+  printf("listening on %s %d\n", ip, ntohs(a.sin_port));
+  int fd = accept(l, NULL, NULL);
+  if (fd < 0) { perror("accept"); exit(1); }
+  close(l);
+  return fd;
+}
+
+static int dial(const char *ip, int port) {
+  struct sockaddr_in a;
+  address(ip, port, &a);
+  for (int tries = 0;; tries++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
+    close(fd);
+    if (tries > 400) { perror("connect"); exit(1); }
+    sleep_ms(50);
+  }
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  signal(SIGPIPE, SIG_IGN);
+  int server = argc >= 3 && strcmp(argv[1], "server") == 0;
+  if (!server && !(argc == 4 && strcmp(argv[1], "client") == 0)) {
+    fprintf(stderr, "usage: xtcp_peer server PORT [ADDR] | client ADDR PORT\n");
+    return 2;
+  }
+  int fd = server ? serve(atoi(argv[2]), argc > 3 ? argv[3] : "0.0.0.0") : dial(argv[2], atoi(argv[3]));
+  int size = 2 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  printf("connected\n");
+  static struct writer w;
+  w = (struct writer){ fd, server ? 1 : 2, 0 };
+  pthread_t t;
+  pthread_create(&t, NULL, write_forever, &w);
+  static unsigned char buf[CHUNK];
+  int in = server ? 2 : 1;
+  long long pos = 0;
+  for (long tick = 1;; tick++) {
+    ssize_t n = read(fd, buf, CHUNK);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) broken("read failed or EOF (errno, at)", n < 0 ? errno : 0, pos);
+    for (ssize_t k = 0; k < n; k++)
+      if (buf[k] != stream_byte(in, pos + k)) broken("wrong byte (stream, at)", in, pos + k);
+    pos += n;
+    printf("%s tick %ld got %lld\n", argv[1], tick, pos);
+    sleep_ms(50);
+  }
+}
