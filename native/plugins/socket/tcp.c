@@ -32,8 +32,10 @@ static int tcp_save(const struct stasis_fd *f) {
 
 /* IMAGE.tcp, one line per connected or listening socket (and the bytes
  * in flight toward a connected one, when this process took them):
- *   tcp conn FAMILY INO PEER_INO LADDR LPORT PADDR PPORT SHUTDOWN HAS_BYTES LEN\n + LEN bytes
- *   tcp listen FAMILY INO LADDR LPORT BACKLOG V6ONLY FD REUSEPORT\n */
+ *   tcp conn FAMILY INO PEER LADDR LPORT PADDR PPORT SHUTDOWN HAS_BYTES LEN\n + LEN bytes
+ *   tcp listen FAMILY INO LADDR LPORT BACKLOG V6ONLY FD REUSEPORT\n
+ * PEER: the peer's inode on this host, 0 (outside the job) or "remote" (in
+ * the job, on another host). */
 static int tcp_save_end(void) {
   int any = 0;
   for (int i = 0; i < ntcps; i++) any |= tcps[i].kind != TCP_NEW;
@@ -47,10 +49,13 @@ static int tcp_save_end(void) {
     if (t->kind == TCP_LISTENER)
       n = snprintf(head, sizeof head, "tcp listen %d %llu %s %d %d %d %d\n", t->family, t->ino, tcp_addr(&t->local, l, sizeof l),
                    t->backlog, t->v6only, t->fd, t->opts.reuseport == 1);
-    else if (t->kind == TCP_CONNECTED)
-      n = snprintf(head, sizeof head, "tcp conn %d %llu %u %s %s %d %d %zu\n", t->family, t->ino, t->peer_in_job ? t->other.ino : 0,
+    else if (t->kind == TCP_CONNECTED) {
+      char peer[24];
+      snprintf(peer, sizeof peer, "%u", t->peer_in_job ? t->other.ino : 0);
+      n = snprintf(head, sizeof head, "tcp conn %d %llu %s %s %s %d %d %zu\n", t->family, t->ino, t->far ? "remote" : peer,
                    tcp_addr(&t->local, l, sizeof l), tcp_addr(&t->peer, p, sizeof p), t->self.shutdown, t->taken != TAKEN_NONE,
                    t->in.len);
+    }
     if (n && (stasis_side_write(side, head, (size_t)n) < 0 || (t->kind == TCP_CONNECTED && t->in.len && stasis_side_write(side, t->in.data, t->in.len) < 0)))
       return -1;
   }

@@ -17,6 +17,7 @@ struct tcp_sock {
   struct sockaddr_storage local, peer;
   struct inet_info self, other;    /* sock_diag of this end and of its peer (other.ino 0: not here) */
   int peer_in_job, leader;
+  int far;                         /* the peer is in the job on another host (the coordinator paired them: CONNS) */
   int taken;                       /* enum tcp_taken */
   struct growbuf in;               /* bytes toward this end */
   int backlog, v6only;

@@ -1,0 +1,148 @@
+// A TCP connection between two processes of one job on two hosts of the
+// test cluster (server on n2, client on n3, each `stasis launch --coord`
+// joined to one coordinator in the root namespace): megabytes in flight
+// both ways. Checkpointed and continued, the connection is drained across
+// hosts (CONNS pairs its ends) and given back; checkpointed, every process
+// killed and each node's images restored on that node, it is made again
+// through the coordinator (PUBLISH/LOOKUP). test/programs/xtcp_peer.c
+// checks every byte it receives (lost, doubled or reordered prints BROKEN).
+// Alone: STASIS_CLUSTER_ID=N npx mocha --no-config --timeout 300000 --exit dist/test/cluster/xtcp.test.js
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { cluster, onNode, repoRoot, stasisBin, useCluster } from './cluster.js';
+import { loaderArgvs } from '../../src/images/tree.js';
+import type { Manifest } from '../../src/images/manifest.js';
+
+const build = join(repoRoot, 'native', 'build');
+const peer = join(build, 'programs', 'xtcp_peer');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Starts `argv` inside `node` in the background, its output into `out`. */
+async function startOnNode(node: string, argv: string[], out: string, env: Record<string, string> = {}): Promise<void> {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
+  const r = await onNode(node, 'sh', ['-c', `${vars} nohup ${argv.map(quote).join(' ')} > ${quote(out)} 2>&1 < /dev/null &`]);
+  assert.equal(r.exitCode, 0, `starting on ${node}: ${r.stderr}`);
+}
+
+const text = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+
+function lastGot(t: string, role: string): number {
+  const all = [...t.matchAll(new RegExp(`^${role} tick \\d+ got (\\d+)$`, 'gm'))];
+  return all.length ? Number(all.at(-1)![1]) : -1;
+}
+
+/** Until both ends have read `more` bytes past `from`; fails on BROKEN. */
+async function bothGoOn(files: { server: string; client: string }, from: { server: number; client: number }, more: number): Promise<void> {
+  for (const until = Date.now() + 90000; ; await sleep(200)) {
+    const s = text(files.server), c = text(files.client);
+    for (const t of [s, c]) assert.ok(!/BROKEN/.test(t), t.split('\n').filter((l) => /BROKEN|stasis/.test(l)).join('\n'));
+    if (lastGot(s, 'server') >= from.server + more && lastGot(c, 'client') >= from.client + more) return;
+    if (Date.now() > until)
+      throw new Error(`the streams stopped: server ${lastGot(s, 'server')}, client ${lastGot(c, 'client')}, wanted ${more} past ${from.server}, ${from.client}\n` +
+        `server: ${s.split('\n').slice(-4).join(' | ')}\nclient: ${c.split('\n').slice(-4).join(' | ')}`);
+  }
+}
+
+/** Bytes in flight recorded in a generation's .tcp files, and whether a peer is "remote". */
+function tcpRecords(dir: string): { bytes: number; remote: number } {
+  let bytes = 0, remote = 0;
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.tcp'))) {
+    const buf = readFileSync(join(dir, f));
+    for (let at = 0; at < buf.length;) {
+      const nl = buf.indexOf(10, at);
+      const line = buf.toString('latin1', at, nl);
+      at = nl + 1;
+      if (line.startsWith('end ')) break;
+      const m = line.match(/^tcp conn \d+ \d+ (\S+) \S+ \d+ \S+ \d+ \d+ [01] (\d+)$/);
+      if (m) { bytes += Number(m[2]); remote += m[1] === 'remote' ? 1 : 0; at += Number(m[2]); }
+    }
+  }
+  return { bytes, remote };
+}
+
+describe('TCP across hosts (test cluster): server on n2, client on n3, one job', function () {
+  this.timeout(300_000);
+  useCluster();
+  const coordinators: ResultPromise[] = [];
+  let clients: Array<{ host: string; kernelPid: number }> = [];
+
+  const stasis = (args: string[]) => execa('node', [stasisBin, ...args], { reject: false, stdin: 'ignore' });
+
+  async function coordinator(dir: string, expect = 0): Promise<string> {
+    const c = cluster();
+    const bridge = c.env.STASIS_CLUSTER_CONTROLLER!;
+    coordinators.push(execa('node', [stasisBin, 'coordinator', '--ckpt-dir', dir, '--host', bridge, '--port', '0', '--exit-on-last',
+      '--expect', String(expect)], { reject: false, stdin: 'ignore' }));
+    for (let i = 0; i < 200 && !existsSync(join(dir, 'coordinator.json')); i++) await sleep(50);
+    const port = JSON.parse(readFileSync(join(dir, 'coordinator.json'), 'utf8')).port as number;
+    return `${bridge}:${port}`;
+  }
+
+  async function status(dir: string): Promise<Array<{ host: string; kernelPid: number }>> {
+    const r = await stasis(['command', '--ckpt-dir', dir, '--status', '--json']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    return JSON.parse(r.stdout).clients;
+  }
+
+  async function killAll(): Promise<void> {
+    for (const p of clients) await onNode(p.host, 'kill', ['-9', String(p.kernelPid)]);
+    clients = [];
+  }
+
+  after(async () => {
+    await killAll().catch(() => undefined);
+    for (const c of coordinators) c.kill('SIGKILL');
+  });
+
+  it('megabytes in flight both ways: checkpoint and go on, then checkpoint, kill all, restart each on its node — every byte once', async () => {
+    const c = cluster();
+    const dir = mkdtempSync(join(c.shared, 'xtcp-'));
+    const coord = await coordinator(dir);
+    const n2 = c.addrs.get('n2')!;
+    const joinFlags = ['--coord', coord, '--token-file', join(dir, 'token'), '--ckpt-dir', dir];
+    const files = { server: join(dir, 'server-0.out'), client: join(dir, 'client-0.out') };
+    await startOnNode('n2', ['node', stasisBin, 'launch', ...joinFlags, '--', peer, 'server', '0', n2], files.server);
+    let port = '';
+    for (let i = 0; i < 200 && !port; i++, await sleep(50)) port = /^listening on \S+ (\d+)$/m.exec(text(files.server))?.[1] ?? '';
+    assert.ok(port, `the server did not listen: ${text(files.server)}`);
+    await startOnNode('n3', ['node', stasisBin, 'launch', ...joinFlags, '--', peer, 'client', n2, port], files.client);
+    await bothGoOn(files, { server: 0, client: 0 }, 8 << 20);
+    clients = await status(dir);
+    assert.deepEqual(clients.map((p) => p.host).sort(), ['n2', 'n3']);
+
+    // 1: checkpoint and go on: drained across hosts, given back.
+    let ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
+    assert.equal(ck.exitCode, 0, ck.stderr);
+    let recs = tcpRecords(JSON.parse(ck.stdout).dir);
+    assert.equal(recs.remote, 2, 'each end records its peer as in the job on another host');
+    assert.ok(recs.bytes > 1 << 20, `only ${recs.bytes} bytes were in flight`);
+    const at1 = { server: lastGot(text(files.server), 'server'), client: lastGot(text(files.client), 'client') };
+    await bothGoOn(files, at1, recs.bytes + (8 << 20));
+
+    // 2: checkpoint, kill everything, restore each node's images on that node.
+    ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
+    assert.equal(ck.exitCode, 0, ck.stderr);
+    const gen = JSON.parse(ck.stdout).dir as string;
+    recs = tcpRecords(gen);
+    assert.equal(recs.remote, 2);
+    await sleep(300);
+    await killAll();
+    const killedAt = { server: lastGot(text(files.server), 'server'), client: lastGot(text(files.client), 'client') };
+    await Promise.race([coordinators[0], sleep(20000)]);   // it exits after the last process left (--exit-on-last)
+    assert.ok(!existsSync(join(dir, 'coordinator.json')), 'the coordinator did not exit after the job was killed');
+    const manifest = JSON.parse(readFileSync(join(gen, 'manifest.json'), 'utf8')) as Manifest;
+    const restartCoord = await coordinator(dir, manifest.processes.length);
+    const env = { STASIS_COORD: restartCoord, STASIS_CKPT_DIR: dir, STASIS_TOKEN: readFileSync(join(dir, 'token'), 'utf8').trim() };
+    const restored = { server: join(dir, 'server-1.out'), client: join(dir, 'client-1.out') };
+    for (const [node, role] of [['n2', 'server'], ['n3', 'client']] as const) {
+      const own = { ...manifest, processes: manifest.processes.filter((p) => p.host === node) };
+      for (const argv of loaderArgvs(own, gen)) await startOnNode(node, [join(build, 'stasis-restart'), ...argv], restored[role], env);
+    }
+    await bothGoOn(restored, killedAt, recs.bytes + (8 << 20));
+    clients = await status(dir);
+    assert.deepEqual(clients.map((p) => p.host).sort(), ['n2', 'n3']);
+  });
+});
