@@ -97,14 +97,27 @@ describe('TCP across hosts (test cluster): server on n2, client on n3, one job',
     for (const c of coordinators) c.kill('SIGKILL');
   });
 
-  it('megabytes in flight both ways: checkpoint and go on, then checkpoint, kill all, restart each on its node — every byte once', async () => {
+  /** Checkpoint through the coordinator serving `dir`; the generation's directory and what its .tcp files hold. */
+  async function checkpoint(dir: string): Promise<{ gen: string; bytes: number; remote: number }> {
+    const ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
+    assert.equal(ck.exitCode, 0, ck.stderr);
+    const gen = JSON.parse(ck.stdout).dir as string;
+    return { gen, ...tcpRecords(gen) };
+  }
+
+  async function probe(addr: string, port: string): Promise<void> {
+    const r = await onNode('n1', peer, ['probe', addr, port], { timeout: 20000 });
+    assert.equal(r.stdout.trim(), 'probe ok', `the server's listener at ${addr} ${port}: ${r.stdout} ${r.stderr}`);
+  }
+
+  it('megabytes in flight both ways: checkpoint and go on; checkpoint, kill all, restore each on its node; then on other nodes — every byte once', async () => {
     const c = cluster();
     const dir = mkdtempSync(join(c.shared, 'xtcp-'));
     const coord = await coordinator(dir);
     const n2 = c.addrs.get('n2')!;
     const joinFlags = ['--coord', coord, '--token-file', join(dir, 'token'), '--ckpt-dir', dir];
-    const files = { server: join(dir, 'server-0.out'), client: join(dir, 'client-0.out') };
-    await startOnNode('n2', ['node', stasisBin, 'launch', ...joinFlags, '--', peer, 'server', '0', n2], files.server);
+    let files = { server: join(dir, 'server-0.out'), client: join(dir, 'client-0.out') };
+    await startOnNode('n2', ['node', stasisBin, 'launch', ...joinFlags, '--', peer, 'server', '0', n2, 'keep'], files.server);
     let port = '';
     for (let i = 0; i < 200 && !port; i++, await sleep(50)) port = /^listening on \S+ (\d+)$/m.exec(text(files.server))?.[1] ?? '';
     assert.ok(port, `the server did not listen: ${text(files.server)}`);
@@ -114,35 +127,38 @@ describe('TCP across hosts (test cluster): server on n2, client on n3, one job',
     assert.deepEqual(clients.map((p) => p.host).sort(), ['n2', 'n3']);
 
     // 1: checkpoint and go on: drained across hosts, given back.
-    let ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
-    assert.equal(ck.exitCode, 0, ck.stderr);
-    let recs = tcpRecords(JSON.parse(ck.stdout).dir);
-    assert.equal(recs.remote, 2, 'each end records its peer as in the job on another host');
-    assert.ok(recs.bytes > 1 << 20, `only ${recs.bytes} bytes were in flight`);
+    let ck = await checkpoint(dir);
+    assert.equal(ck.remote, 2, 'each end records its peer as in the job on another host');
+    assert.ok(ck.bytes > 1 << 20, `only ${ck.bytes} bytes were in flight`);
     const at1 = { server: lastGot(text(files.server), 'server'), client: lastGot(text(files.client), 'client') };
-    await bothGoOn(files, at1, recs.bytes + (8 << 20));
+    await bothGoOn(files, at1, ck.bytes + (8 << 20));
+    await probe(n2, port);
 
-    // 2: checkpoint, kill everything, restore each node's images on that node.
-    ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
-    assert.equal(ck.exitCode, 0, ck.stderr);
-    const gen = JSON.parse(ck.stdout).dir as string;
-    recs = tcpRecords(gen);
-    assert.equal(recs.remote, 2);
-    await sleep(300);
-    await killAll();
-    const killedAt = { server: lastGot(text(files.server), 'server'), client: lastGot(text(files.client), 'client') };
-    await Promise.race([coordinators[0], sleep(20000)]);   // it exits after the last process left (--exit-on-last)
-    assert.ok(!existsSync(join(dir, 'coordinator.json')), 'the coordinator did not exit after the job was killed');
-    const manifest = JSON.parse(readFileSync(join(gen, 'manifest.json'), 'utf8')) as Manifest;
-    const restartCoord = await coordinator(dir, manifest.processes.length);
-    const env = { STASIS_COORD: restartCoord, STASIS_CKPT_DIR: dir, STASIS_TOKEN: readFileSync(join(dir, 'token'), 'utf8').trim() };
-    const restored = { server: join(dir, 'server-1.out'), client: join(dir, 'client-1.out') };
-    for (const [node, role] of [['n2', 'server'], ['n3', 'client']] as const) {
-      const own = { ...manifest, processes: manifest.processes.filter((p) => p.host === node) };
-      for (const argv of loaderArgvs(own, gen)) await startOnNode(node, [join(build, 'stasis-restart'), ...argv], restored[role], env);
+    // 2: checkpoint, kill everything, restore each node's images on that node;
+    // 3: the same, n2's images on n4 and n3's on n1 (the old addresses are not there).
+    const moves = [{ n2: 'n2', n3: 'n3' }, { n2: 'n4', n3: 'n1' }];
+    for (const [round, move] of moves.entries()) {
+      ck = await checkpoint(dir);
+      assert.equal(ck.remote, 2);
+      await sleep(300);
+      const exited = coordinators.at(-1)!;
+      await killAll();
+      const killedAt = { server: lastGot(text(files.server), 'server'), client: lastGot(text(files.client), 'client') };
+      await Promise.race([exited, sleep(20000)]);   // it exits after the last process left (--exit-on-last)
+      assert.ok(!existsSync(join(dir, 'coordinator.json')), 'the coordinator did not exit after the job was killed');
+      const manifest = JSON.parse(readFileSync(join(ck.gen, 'manifest.json'), 'utf8')) as Manifest;
+      const restartCoord = await coordinator(dir, manifest.processes.length);
+      const env = { STASIS_COORD: restartCoord, STASIS_CKPT_DIR: dir, STASIS_TOKEN: readFileSync(join(dir, 'token'), 'utf8').trim() };
+      files = { server: join(dir, `server-${round + 1}.out`), client: join(dir, `client-${round + 1}.out`) };
+      for (const [old, role] of [['n2', 'server'], ['n3', 'client']] as const) {
+        const own = { ...manifest, processes: manifest.processes.filter((p) => p.host === old) };
+        for (const argv of loaderArgvs(own, ck.gen)) await startOnNode(move[old], [join(build, 'stasis-restart'), ...argv], files[role], env);
+      }
+      await bothGoOn(files, killedAt, ck.bytes + (8 << 20));
+      clients = await status(dir);
+      assert.deepEqual(clients.map((p) => p.host).sort(), [move.n2, move.n3].sort());
+      // The listener bound to n2's address listens again at its port: on n4, at every address.
+      await probe(c.addrs.get(move.n2)!, port);
     }
-    await bothGoOn(restored, killedAt, recs.bytes + (8 << 20));
-    clients = await status(dir);
-    assert.deepEqual(clients.map((p) => p.host).sort(), ['n2', 'n3']);
   });
 });

@@ -1,10 +1,15 @@
 /* One end of a TCP connection whose other end is another program of the
  * job, started on its own (another `stasis launch`, possibly on another
  * host):
- *   xtcp_peer server PORT [ADDR]   listens on ADDR (default 0.0.0.0):PORT (0:
- *                                  any, printed), accepts one connection,
- *                                  closes the listener;
- *   xtcp_peer client ADDR PORT     connects (retrying while refused).
+ *   xtcp_peer server PORT [ADDR [keep]]
+ *                                  listens on ADDR (default 0.0.0.0):PORT (0:
+ *                                  any, printed), accepts one connection and
+ *                                  closes the listener — or, with "keep",
+ *                                  keeps it, answering "ping" with "pong" on
+ *                                  every further connection;
+ *   xtcp_peer client ADDR PORT     connects (retrying while refused);
+ *   xtcp_peer probe ADDR PORT      connects once, sends "ping", prints "probe ok"
+ *                                  when "pong" comes back (not a stream). 
  * Both then stream both ways with megabytes in flight: a writer thread
  * always blocked in write (the server sends stream 1, the client stream 2),
  * the main thread reading at most 512 KiB every 50 ms (slower than the
@@ -66,7 +71,35 @@ static void address(const char *ip, int port, struct sockaddr_in *a) {
   if (inet_pton(AF_INET, ip, &a->sin_addr) != 1) { fprintf(stderr, "bad address %s\n", ip); exit(2); }
 }
 
-static int serve(int port, const char *ip) {
+/* "keep": every further connection to the listener gets "pong" for its "ping". */
+static void *answer_pings(void *arg) {
+  int l = (int)(long)arg;
+  for (;;) {
+    int c = accept(l, NULL, NULL);
+    if (c < 0) { if (errno == EINTR) continue; broken("accept failed (errno, -)", errno, 0); }
+    char buf[8];
+    ssize_t n = recv(c, buf, 5, MSG_WAITALL);
+    if (n == 5 && memcmp(buf, "ping\n", 5) == 0) send(c, "pong\n", 5, MSG_NOSIGNAL);
+    close(c);
+  }
+  return NULL;
+}
+
+static int probe(const char *ip, int port) {
+  struct sockaddr_in a;
+  address(ip, port, &a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  char buf[8];
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { perror("connect"); return 1; }
+  if (send(fd, "ping\n", 5, MSG_NOSIGNAL) != 5 || recv(fd, buf, 5, MSG_WAITALL) != 5 || memcmp(buf, "pong\n", 5) != 0) {
+    printf("probe: no pong\n");
+    return 1;
+  }
+  printf("probe ok\n");
+  return 0;
+}
+
+static int serve(int port, const char *ip, int keep) {
   struct sockaddr_in a;
   address(ip, port, &a);
   int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
@@ -77,7 +110,9 @@ static int serve(int port, const char *ip) {
   printf("listening on %s %d\n", ip, ntohs(a.sin_port));
   int fd = accept(l, NULL, NULL);
   if (fd < 0) { perror("accept"); exit(1); }
-  close(l);
+  pthread_t t;
+  if (keep) pthread_create(&t, NULL, answer_pings, (void *)(long)l);
+  else close(l);
   return fd;
 }
 
@@ -97,11 +132,13 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   signal(SIGPIPE, SIG_IGN);
   int server = argc >= 3 && strcmp(argv[1], "server") == 0;
+  if (argc == 4 && strcmp(argv[1], "probe") == 0) return probe(argv[2], atoi(argv[3]));
   if (!server && !(argc == 4 && strcmp(argv[1], "client") == 0)) {
-    fprintf(stderr, "usage: xtcp_peer server PORT [ADDR] | client ADDR PORT\n");
+    fprintf(stderr, "usage: xtcp_peer server PORT [ADDR [keep]] | client ADDR PORT | probe ADDR PORT\n");
     return 2;
   }
-  int fd = server ? serve(atoi(argv[2]), argc > 3 ? argv[3] : "0.0.0.0") : dial(argv[2], atoi(argv[3]));
+  int keep = server && argc > 4 && strcmp(argv[4], "keep") == 0;
+  int fd = server ? serve(atoi(argv[2]), argc > 3 ? argv[3] : "0.0.0.0", keep) : dial(argv[2], atoi(argv[3]));
   int size = 2 << 20;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);

@@ -199,8 +199,13 @@ static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   /* Several listeners share a port only if each had SO_REUSEPORT before bind. */
   if (fd >= 0 && r->reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (fd < 0 || tcp_to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-      listen(fd, r->backlog) < 0) {
+  int bad = fd < 0 || tcp_to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0;
+  int bound = !bad && bind(fd, (struct sockaddr *)&ss, len) == 0;
+  /* An old host's own address, not this host's (restored on another): the same port on every address. */
+  if (!bad && !bound && errno == EADDRNOTAVAIL)
+    bound = tcp_to_sockaddr(r->family, r->family == AF_INET ? "0.0.0.0" : "::", r->lport, &ss, &len) == 0 &&
+            bind(fd, (struct sockaddr *)&ss, len) == 0;
+  if (!bound || listen(fd, r->backlog) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot listen on %s port %u again (fd %d of that process): %s\n", r->image, r->laddr,
             r->lport, r->fd, strerror(errno));
     return -1;
