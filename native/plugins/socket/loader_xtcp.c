@@ -84,8 +84,16 @@ static int ns_open(void) {
   socklen_t len;
   int family = strchr(h, ':') ? AF_INET6 : AF_INET;
   if (read_token(token, sizeof token) < 0) { fprintf(stderr, "stasis-restart: no job token (STASIS_TOKEN or STASIS_CKPT_DIR/token)\n"); return -1; }
-  if (tcp_to_sockaddr(family, h, (unsigned)atoi(colon + 1), &ss, &len) < 0 || (ns = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-      connect(ns, (struct sockaddr *)&ss, len) < 0) {
+  int ok = tcp_to_sockaddr(family, h, (unsigned)atoi(colon + 1), &ss, &len) == 0;
+  for (int tries = 0; ok; tries++) {   /* a coordinator started with the loaders may not listen yet */
+    if ((ns = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 && connect(ns, (struct sockaddr *)&ss, len) == 0) break;
+    ok = errno == ECONNREFUSED && tries < 200;
+    if (ns >= 0) close(ns);
+    ns = -1;
+    struct timespec ms50 = { 0, 50000000 };
+    if (ok) nanosleep(&ms50, NULL);
+  }
+  if (!ok) {
     fprintf(stderr, "stasis-restart: cannot reach coordinator %s for the job's TCP connections: %s\n", coord, strerror(errno));
     return -1;
   }

@@ -75,7 +75,14 @@ static int tcp_restore(const struct stasis_fd *f, int cookie) {
     if (fd >= 0) sock_opts_restore(fd, &t->opts);
     int port = t->family == AF_INET ? ((const struct sockaddr_in *)&t->local)->sin_port : ((const struct sockaddr_in6 *)&t->local)->sin6_port;
     socklen_t len = t->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (fd >= 0 && port && bind(fd, (const struct sockaddr *)&t->local, len) < 0) {
+    int bad = fd >= 0 && port && bind(fd, (const struct sockaddr *)&t->local, len) < 0;
+    if (bad && errno == EADDRNOTAVAIL) {   /* an old host's own address (restored on another): the same port on every address */
+      struct sockaddr_storage any = { .ss_family = (sa_family_t)t->family };
+      if (t->family == AF_INET) ((struct sockaddr_in *)&any)->sin_port = (in_port_t)port;
+      else ((struct sockaddr_in6 *)&any)->sin6_port = (in_port_t)port;
+      bad = bind(fd, (const struct sockaddr *)&any, len) < 0;
+    }
+    if (bad) {
       char a[64];
       stasis_fail("fd %d (%s): cannot bind a TCP socket to %s again: %s", f->fd, f->target, tcp_addr(&t->local, a, sizeof a), strerror(errno));
       close(fd);
