@@ -152,7 +152,7 @@ static void finish_restart(void) {
     static char line[COORD_LINE_MAX];   /* PIDS: the job's whole pid table */
     int got;
     while ((got = coord_read_line(line, sizeof line)) > 0 && strncmp(line, "RESUME", 6) != 0) {
-      if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
+      if (strcmp(line, "KILL") == 0) stasis_kill_self();
       else if (strcmp(line, "ALL_RESTORED") == 0) {
         plugins_dispatch(STASIS_EVENT_ALL_RESTORED);
         coord_send("READY");
@@ -197,7 +197,7 @@ static void serve(void) {
     else if (strncmp(line, "DRAIN", 5) == 0 && (line[5] == 0 || line[5] == ' ')) on_drain(line[5] ? line + 6 : "");
     else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
     else if (strncmp(line, "RESUME", 6) == 0) on_resume();
-    else if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
+    else if (strcmp(line, "KILL") == 0) stasis_kill_self();
     else if (!coord_dispatch_line(line)) stasis_debug("coordinator said: %s", line);
   }
   /* Coordinator gone: never leave the program frozen. */
