@@ -69,37 +69,39 @@ export async function bothGoOn(out: Running[], from: { server: number; client: n
 describe('TCP between two programs of a job launched apart: checkpoint, SIGKILL, restart (two loaders) — twice', function () {
   this.timeout(180000);
 
-  it('megabytes in flight both ways: every byte arrives once and in order, and the streams go on', async () => {
-    const job = new Job();
-    try {
-      job.stasis(['coordinator', '--ckpt-dir', job.dir, '--port', '0', '--exit-on-last']);
-      const joinFlags = ['--coord', `127.0.0.1:${await publishedPort(job.dir)}`, '--token-file', join(job.dir, 'token')];
-      const server = job.launch([peer, 'server', '0', '127.0.0.1'], { flags: joinFlags });
-      const port = (await server.waitFor(/^listening on \S+ (\d+)$/))[1]!;
-      const client = job.launch([peer, 'client', '127.0.0.1', port], { flags: joinFlags });
-      let out: Running[] = [server, client];
-      await bothGoOn(out, { server: 0, client: 0 }, 8 << 20);
-      for (let round = 1; round <= 2; round++) {
-        const ck = await job.checkpoint();
-        assert.equal(ck.generation, round);
-        const inFlight = tcpBytes(ck.dir);
-        assert.ok(inFlight > 1 << 20, `only ${inFlight} bytes were in flight at checkpoint ${round}`);
-        await sleep(300);
-        for (const pid of await job.kernelPids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-        for (const r of out) await r.kill9();
-        const lines = out.flatMap((r) => r.lines);
-        noBroken(lines);
-        const killedAt = { server: lastGot(lines, 'server'), client: lastGot(lines, 'client') };
-        await coordinatorGone(job);
-        const r = job.restart();
-        out = [r];
-        // Past what was in flight and what they had read when killed: the given-back bytes were read, and more.
-        await bothGoOn(out, killedAt, inFlight + (4 << 20));
+  for (const [family, loopback] of [['IPv4', '127.0.0.1'], ['IPv6', '::1']] as const) {
+    it(`${family}: megabytes in flight both ways: every byte arrives once and in order, and the streams go on`, async () => {
+      const job = new Job();
+      try {
+        job.stasis(['coordinator', '--ckpt-dir', job.dir, '--port', '0', '--exit-on-last']);
+        const joinFlags = ['--coord', `127.0.0.1:${await publishedPort(job.dir)}`, '--token-file', join(job.dir, 'token')];
+        const server = job.launch([peer, 'server', '0', loopback], { flags: joinFlags });
+        const port = (await server.waitFor(/^listening on \S+ (\d+)$/))[1]!;
+        const client = job.launch([peer, 'client', loopback, port], { flags: joinFlags });
+        let out: Running[] = [server, client];
+        await bothGoOn(out, { server: 0, client: 0 }, 8 << 20);
+        for (let round = 1; round <= 2; round++) {
+          const ck = await job.checkpoint();
+          assert.equal(ck.generation, round);
+          const inFlight = tcpBytes(ck.dir);
+          assert.ok(inFlight > 1 << 20, `only ${inFlight} bytes were in flight at checkpoint ${round}`);
+          await sleep(300);
+          for (const pid of await job.kernelPids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+          for (const r of out) await r.kill9();
+          const lines = out.flatMap((r) => r.lines);
+          noBroken(lines);
+          const killedAt = { server: lastGot(lines, 'server'), client: lastGot(lines, 'client') };
+          await coordinatorGone(job);
+          const r = job.restart();
+          out = [r];
+          // Past what was in flight and what they had read when killed: the given-back bytes were read, and more.
+          await bothGoOn(out, killedAt, inFlight + (4 << 20));
+        }
+        noBroken(out[0]!.lines);
+        assert.ok(!existsSync(join(job.dir, 'gen-000003')));
+      } finally {
+        await job.cleanup();
       }
-      noBroken(out[0]!.lines);
-      assert.ok(!existsSync(join(job.dir, 'gen-000003')));
-    } finally {
-      await job.cleanup();
-    }
-  });
+    });
+  }
 });

@@ -14,7 +14,7 @@
  * always blocked in write (the server sends stream 1, the client stream 2),
  * the main thread reading at most 512 KiB every 50 ms (slower than the
  * writer, so both directions' queues stay full: 2 MiB socket buffers).
- * Byte i of a stream is stream_byte(stream, i): a byte lost, doubled or
+ * ADDR is IPv4, or IPv6 when it has a colon. Byte i of a stream is stream_byte(stream, i): a byte lost, doubled or
  * reordered prints BROKEN. Prints "server|client tick N got BYTES" every tick. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,11 +64,20 @@ static void *write_forever(void *arg) {
   return NULL;
 }
 
-static void address(const char *ip, int port, struct sockaddr_in *a) {
-  memset(a, 0, sizeof *a);
-  a->sin_family = AF_INET;
-  a->sin_port = htons((unsigned short)port);
-  if (inet_pton(AF_INET, ip, &a->sin_addr) != 1) { fprintf(stderr, "bad address %s\n", ip); exit(2); }
+/* IPv4, or IPv6 when the address has a colon; its length. */
+static socklen_t address(const char *ip, int port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *a = (void *)ss;
+  struct sockaddr_in6 *a6 = (void *)ss;
+  int v6 = strchr(ip, ':') != NULL;
+  if (v6) { a6->sin6_family = AF_INET6; a6->sin6_port = htons((unsigned short)port); }
+  else { a->sin_family = AF_INET; a->sin_port = htons((unsigned short)port); }
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, ip, v6 ? (void *)&a6->sin6_addr : (void *)&a->sin_addr) != 1) { fprintf(stderr, "bad address %s\n", ip); exit(2); }
+  return v6 ? sizeof *a6 : sizeof *a;
+}
+
+static int port_of(const struct sockaddr_storage *ss) {
+  return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port : ((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
 /* "keep": every further connection to the listener gets "pong" for its "ping". */
@@ -86,11 +95,11 @@ static void *answer_pings(void *arg) {
 }
 
 static int probe(const char *ip, int port) {
-  struct sockaddr_in a;
-  address(ip, port, &a);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_storage a;
+  socklen_t alen = address(ip, port, &a);
+  int fd = socket(a.ss_family, SOCK_STREAM, 0);
   char buf[8];
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { perror("connect"); return 1; }
+  if (connect(fd, (struct sockaddr *)&a, alen) < 0) { perror("connect"); return 1; }
   if (send(fd, "ping\n", 5, MSG_NOSIGNAL) != 5 || recv(fd, buf, 5, MSG_WAITALL) != 5 || memcmp(buf, "pong\n", 5) != 0) {
     printf("probe: no pong\n");
     return 1;
@@ -100,14 +109,14 @@ static int probe(const char *ip, int port) {
 }
 
 static int serve(int port, const char *ip, int keep) {
-  struct sockaddr_in a;
-  address(ip, port, &a);
-  int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  struct sockaddr_storage a;
+  socklen_t len = address(ip, port, &a);
+  int l = socket(a.ss_family, SOCK_STREAM, 0), one = 1;
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0) { perror("listen"); exit(1); }
-  socklen_t len = sizeof a;
+  if (bind(l, (struct sockaddr *)&a, len) < 0 || listen(l, 1) < 0) { perror("listen"); exit(1); }
+  len = sizeof a;
   getsockname(l, (struct sockaddr *)&a, &len);
-  printf("listening on %s %d\n", ip, ntohs(a.sin_port));
+  printf("listening on %s %d\n", ip, port_of(&a));
   int fd = accept(l, NULL, NULL);
   if (fd < 0) { perror("accept"); exit(1); }
   pthread_t t;
@@ -117,11 +126,11 @@ static int serve(int port, const char *ip, int keep) {
 }
 
 static int dial(const char *ip, int port) {
-  struct sockaddr_in a;
-  address(ip, port, &a);
+  struct sockaddr_storage a;
+  socklen_t len = address(ip, port, &a);
   for (int tries = 0;; tries++) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
+    int fd = socket(a.ss_family, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&a, len) == 0) return fd;
     close(fd);
     if (tries > 400) { perror("connect"); exit(1); }
     sleep_ms(50);
