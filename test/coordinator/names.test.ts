@@ -61,18 +61,19 @@ describe('coordinator name service: PUBLISH and LOOKUP', function () {
 
 describe('CONNS: pairing the ends of TCP connections across hosts', () => {
   const item = (s: string) => encodeArg(s);
-  it('pairs A.local = B.peer and the reverse on two hosts; not on one host, not loopback, not a lone end', () => {
-    const a = parseConns(`CONNS ${item('11/10.0.0.2/40000/10.0.0.3/5000')},${item('12/127.0.0.1/40001/127.0.0.1/6000')},${item('13/10.0.0.2/40002/10.0.0.9/80')}`);
-    const b = parseConns(`CONNS ${item('21/10.0.0.3/5000/10.0.0.2/40000')},${item('22/127.0.0.1/6000/127.0.0.1/40001')}`);
-    const sameHost = parseConns(`CONNS ${item('31/10.0.0.3/5000/10.0.0.2/40000')}`);
-    const v6 = parseConns(`CONNS ${item('41/fd00::2/7000/fd00::3/7001')}`);
-    const v6peer = parseConns(`CONNS ${item('51/fd00::3/7001/fd00::2/7000')}`);
+  it('pairs A.local = B.peer and the reverse on two hosts (half when either end is); not on one host, not loopback, not a lone end', () => {
+    const a = parseConns(`CONNS ${item('11/10.0.0.2/40000/10.0.0.3/5000/0')},${item('12/127.0.0.1/40001/127.0.0.1/6000/0')},${item('13/10.0.0.2/40002/10.0.0.9/80/1')}`);
+    const b = parseConns(`CONNS ${item('21/10.0.0.3/5000/10.0.0.2/40000/0')},${item('22/127.0.0.1/6000/127.0.0.1/40001/0')}`);
+    const sameHost = parseConns(`CONNS ${item('31/10.0.0.3/5000/10.0.0.2/40000/0')}`);
+    const v6 = parseConns(`CONNS ${item('41/fd00::2/7000/fd00::3/7001/0')}`);
+    const v6peer = parseConns(`CONNS ${item('51/fd00::3/7001/fd00::2/7000/1')}`);
     assert.deepEqual(parseConns('CONNS'), []);
     assert.deepEqual(pairAcrossHosts([
       { host: 'n2', ends: a }, { host: 'n3', ends: b }, { host: 'n2', ends: sameHost }, { host: 'n4', ends: v6 }, { host: 'n1', ends: v6peer },
-    ]), [['11'], ['21'], [], ['41'], ['51']]);   // 31: its peer's end is on its own host
+    ]), [['11/0'], ['21/0'], [], ['41/1'], ['51/1']]);   // 31: its peer's end is on its own host
     // The same two ends on one host only: no pair (sock_diag would have found it there).
     assert.deepEqual(pairAcrossHosts([{ host: 'n2', ends: a }, { host: 'n2', ends: b }]), [[], []]);
-    assert.throws(() => parseConns(`CONNS ${item('x/10.0.0.2/1/10.0.0.3/2')}`), /malformed CONNS item/);
+    assert.throws(() => parseConns(`CONNS ${item('x/10.0.0.2/1/10.0.0.3/2/0')}`), /malformed CONNS item/);
+    assert.throws(() => parseConns(`CONNS ${item('1/10.0.0.2/1/10.0.0.3/2')}`), /malformed CONNS item/);
   });
 });

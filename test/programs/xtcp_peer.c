@@ -1,20 +1,24 @@
 /* One end of a TCP connection whose other end is another program of the
  * job, started on its own (another `stasis launch`, possibly on another
  * host):
- *   xtcp_peer server PORT [ADDR [keep]]
+ *   xtcp_peer server PORT [ADDR [keep|half [BYTES]]]
  *                                  listens on ADDR (default 0.0.0.0):PORT (0:
  *                                  any, printed), accepts one connection and
  *                                  closes the listener — or, with "keep",
  *                                  keeps it, answering "ping" with "pong" on
  *                                  every further connection;
- *   xtcp_peer client ADDR PORT     connects (retrying while refused);
+ *   xtcp_peer client ADDR PORT [half [BYTES]]
+ *                                  connects (retrying while refused);
  *   xtcp_peer probe ADDR PORT      connects once, sends "ping", prints "probe ok"
- *                                  when "pong" comes back (not a stream). 
+ *                                  when "pong" comes back (not a stream).
  * Both then stream both ways with megabytes in flight: a writer thread
  * always blocked in write (the server sends stream 1, the client stream 2),
  * the main thread reading at most 512 KiB every 50 ms (slower than the
  * writer, so both directions' queues stay full: 2 MiB socket buffers).
- * ADDR is IPv4, or IPv6 when it has a colon. Byte i of a stream is stream_byte(stream, i): a byte lost, doubled or
+ * With "half [BYTES]" on both: the client shuts down writing after BYTES
+ * (1.5 MiB), the server reads 4 KiB a tick, prints "server eof after BYTES" at EOF and
+ * writes 4 KiB a tick on. ADDR is IPv4, or IPv6 when it has a colon.
+ * Byte i of a stream is stream_byte(stream, i): a byte lost, doubled or
  * reordered prints BROKEN. Prints "server|client tick N got BYTES" every tick. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,19 +51,31 @@ static void sleep_ms(int ms) {
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
+/* "half": the client shuts down writing after HALF_BYTES; the server
+ * reads and writes 4 KiB a tick (its queue toward the client stays short). */
+static int half;
+static long long half_bytes = 1536 * 1024;   /* a multiple of 64 KiB */
+
 struct writer { int fd, stream; long long sent; };
 static void *write_forever(void *arg) {
   struct writer *w = arg;
   static unsigned char buf[65536];
+  size_t chunk = half && w->stream == 1 ? 4096 : sizeof buf;
   for (;;) {
-    for (size_t k = 0; k < sizeof buf; k++) buf[k] = stream_byte(w->stream, w->sent + (long long)k);
-    for (size_t off = 0; off < sizeof buf;) {
-      ssize_t n = write(w->fd, buf + off, sizeof buf - off);
+    if (half && w->stream == 2 && w->sent == half_bytes) {
+      shutdown(w->fd, SHUT_WR);
+      printf("client shut down writing after %lld\n", w->sent);
+      return NULL;
+    }
+    for (size_t k = 0; k < chunk; k++) buf[k] = stream_byte(w->stream, w->sent + (long long)k);
+    for (size_t off = 0; off < chunk;) {
+      ssize_t n = write(w->fd, buf + off, chunk - off);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) broken("write failed (stream, errno)", w->stream, n < 0 ? errno : 0);
       off += (size_t)n;
     }
-    w->sent += (long long)sizeof buf;
+    w->sent += (long long)chunk;
+    if (chunk < sizeof buf) sleep_ms(50);
   }
   return NULL;
 }
@@ -142,11 +158,13 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   int server = argc >= 3 && strcmp(argv[1], "server") == 0;
   if (argc == 4 && strcmp(argv[1], "probe") == 0) return probe(argv[2], atoi(argv[3]));
-  if (!server && !(argc == 4 && strcmp(argv[1], "client") == 0)) {
-    fprintf(stderr, "usage: xtcp_peer server PORT [ADDR [keep]] | client ADDR PORT | probe ADDR PORT\n");
+  if (!server && !(argc >= 4 && argc <= 6 && strcmp(argv[1], "client") == 0)) {
+    fprintf(stderr, "usage: xtcp_peer server PORT [ADDR [keep|half [BYTES]]] | client ADDR PORT [half [BYTES]] | probe ADDR PORT\n");
     return 2;
   }
   int keep = server && argc > 4 && strcmp(argv[4], "keep") == 0;
+  half = argc > 4 && strcmp(argv[4], "half") == 0;
+  if (half && argc > 5) half_bytes = atoll(argv[5]);
   int fd = server ? serve(atoi(argv[2]), argc > 3 ? argv[3] : "0.0.0.0", keep) : dial(argv[2], atoi(argv[3]));
   int size = 2 << 20;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
@@ -160,8 +178,12 @@ int main(int argc, char **argv) {
   int in = server ? 2 : 1;
   long long pos = 0;
   for (long tick = 1;; tick++) {
-    ssize_t n = read(fd, buf, CHUNK);
+    ssize_t n = read(fd, buf, half && server ? 4096 : CHUNK);
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0 && half && server && pos == half_bytes) {
+      printf("server eof after %lld\n", pos);
+      for (;;) sleep_ms(1000);
+    }
     if (n <= 0) broken("read failed or EOF (errno, at)", n < 0 ? errno : 0, pos);
     for (ssize_t k = 0; k < n; k++)
       if (buf[k] != stream_byte(in, pos + k)) broken("wrong byte (stream, at)", in, pos + k);

@@ -199,6 +199,37 @@ static int peek_settled(struct tcp_sock *t) {
   return peek_all(t);
 }
 
+/* A half-closed connection to another host cannot carry markers either,
+ * and the peer's queue is not on this host: each end waits here until
+ * what it sent has reached the peer (its send queue is empty), and copies
+ * its own queue only at SAVE, once every end has (tcp_peek_settled). */
+static int sent_all(struct tcp_sock *t) {
+  t->taken = TAKEN_PEEKED;   /* no marker, whatever happens: copied at SAVE */
+  for (double until = tcp_now() + 2;;) {
+    struct inet_info me;
+    if (sock_inet_info(&t->local, &t->peer, &me) < 0 || me.wqueue == 0) break;
+    if (tcp_now() >= until) {
+      char a[64];
+      stasis_fail("fd %d (socket:[%llu]) is a half-closed TCP connection to %s on another host with %u bytes still to send: "
+                  "not supported yet", t->fd, t->ino, tcp_addr(&t->peer, a, sizeof a), me.wqueue);
+      return -1;
+    }
+    struct timespec ms = { 0, 10000000 };
+    nanosleep(&ms, NULL);
+  }
+  t->settled_far = 1;
+  return 0;
+}
+
+int tcp_peek_settled(void) {
+  for (int i = 0; i < ntcps; i++)
+    if (tcps[i].settled_far) {
+      tcps[i].settled_far = 0;
+      if (peek_all(&tcps[i]) < 0) return -1;
+    }
+  return 0;
+}
+
 /* Every connection to drain at once: markers out, bytes in, until each
  * has its peer's marker (a process may hold both ends, or ends of
  * connections whose peers wait for one another). */
@@ -305,7 +336,8 @@ static void end_item(const struct sockaddr_storage *a, char *out, size_t cap) {
   if (sp) *sp = '/';
 }
 
-/* CONNS: every connection whose peer is not on this host, "ino/laddr/lport/paddr/pport". */
+/* CONNS: every connection whose peer is not on this host,
+ * "ino/laddr/lport/paddr/pport/half" (half 1: shut down either way here). */
 static void on_conns(const char *args) {
   (void)args;
   static char line[14000];
@@ -317,7 +349,8 @@ static void on_conns(const char *args) {
     char l[80], p[80], item[200], enc[400];
     end_item(&t->local, l, sizeof l);
     end_item(&t->peer, p, sizeof p);
-    snprintf(item, sizeof item, "%llu/%s/%s", t->ino, l, p);
+    int half = t->self.shutdown != 0 || t->self.state != TCP_ESTABLISHED;
+    snprintf(item, sizeof item, "%llu/%s/%s/%d", t->ino, l, p, half);
     coord_encode(enc, sizeof enc, item);
     if (len + strlen(enc) + 2 >= sizeof line) {
       stasis_fail("more TCP connections to other hosts than one CONNS line holds (%d sockets)", ntcps);
@@ -332,12 +365,18 @@ static void on_conns(const char *args) {
   coord_send("CONNS%s", line);
 }
 
-/* DRAIN's argument names the connections whose peer is in the job on another host. */
+/* DRAIN's argument names the connections whose peer is in the job on
+ * another host, "ino/half": half 1 when either end was shut down (both
+ * ends must treat the connection alike, and each sees only its own). */
 static void mark_far(const char *list) {
   for (const char *p = list; *p;) {
-    unsigned long long ino = strtoull(p, NULL, 10);
+    char *end = NULL;
+    unsigned long long ino = strtoull(p, &end, 10);
     struct tcp_sock *t = tcp_find(ino);
-    if (t && t->kind == TCP_CONNECTED && !t->other.ino) t->far = t->peer_in_job = 1;
+    if (t && t->kind == TCP_CONNECTED && !t->other.ino) {
+      t->far = t->peer_in_job = 1;
+      t->far_half = end && strncmp(end, "/1", 2) == 0;
+    }
     const char *comma = strchr(p, ',');
     if (!comma) break;
     p = comma + 1;
@@ -352,11 +391,12 @@ static int drain_all(void) {
   for (int i = 0; i < ntcps; i++) {
     struct tcp_sock *t = &tcps[i];
     if (t->kind != TCP_CONNECTED || !t->leader) continue;
-    int half = (t->self.shutdown | t->other.shutdown) != 0 || t->self.state != TCP_ESTABLISHED;
+    int half = t->far ? t->far_half : (t->self.shutdown | t->other.shutdown) != 0 || t->self.state != TCP_ESTABLISHED;
     /* A peer outside the job will not be there after a restart: what has
      * reached this end is all it gets, whatever the peer still sends. */
     if (!t->peer_in_job && peek_all(t) < 0) rc = -1;
-    else if (t->peer_in_job && half && peek_settled(t) < 0) rc = -1;
+    else if (t->peer_in_job && half && t->far && sent_all(t) < 0) rc = -1;
+    else if (t->peer_in_job && half && !t->far && peek_settled(t) < 0) rc = -1;
   }
   if (drain_connections() < 0) rc = -1;
   return rc;

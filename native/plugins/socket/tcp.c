@@ -37,6 +37,7 @@ static int tcp_save(const struct stasis_fd *f) {
  * PEER: the peer's inode on this host, 0 (outside the job) or "remote" (in
  * the job, on another host). */
 static int tcp_save_end(void) {
+  if (tcp_peek_settled() < 0) return -1;
   int any = 0;
   for (int i = 0; i < ntcps; i++) any |= tcps[i].kind != TCP_NEW;
   if (!any) return 0;
