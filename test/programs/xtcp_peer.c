@@ -1,7 +1,7 @@
 /* One end of a TCP connection whose other end is another program of the
  * job, started on its own (another `stasis launch`, possibly on another
  * host):
- *   xtcp_peer server PORT [ADDR [keep|half [BYTES]]]
+ *   xtcp_peer server PORT [ADDR [keep|half [BYTES [RCVBUF]]]]
  *                                  listens on ADDR (default 0.0.0.0):PORT (0:
  *                                  any, printed), accepts one connection and
  *                                  closes the listener — or, with "keep",
@@ -55,6 +55,7 @@ static void sleep_ms(int ms) {
  * reads and writes 4 KiB a tick (its queue toward the client stays short). */
 static int half;
 static long long half_bytes = 1536 * 1024;   /* a multiple of 64 KiB */
+static int rcvbuf = 2 << 20;                  /* the server's, with "half BYTES RCVBUF": a small one keeps the client's bytes in its send queue */
 
 struct writer { int fd, stream; long long sent; };
 static void *write_forever(void *arg) {
@@ -129,6 +130,7 @@ static int serve(int port, const char *ip, int keep) {
   socklen_t len = address(ip, port, &a);
   int l = socket(a.ss_family, SOCK_STREAM, 0), one = 1;
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);   /* before the connection: its window */
   if (bind(l, (struct sockaddr *)&a, len) < 0 || listen(l, 1) < 0) { perror("listen"); exit(1); }
   len = sizeof a;
   getsockname(l, (struct sockaddr *)&a, &len);
@@ -159,16 +161,17 @@ int main(int argc, char **argv) {
   int server = argc >= 3 && strcmp(argv[1], "server") == 0;
   if (argc == 4 && strcmp(argv[1], "probe") == 0) return probe(argv[2], atoi(argv[3]));
   if (!server && !(argc >= 4 && argc <= 6 && strcmp(argv[1], "client") == 0)) {
-    fprintf(stderr, "usage: xtcp_peer server PORT [ADDR [keep|half [BYTES]]] | client ADDR PORT [half [BYTES]] | probe ADDR PORT\n");
+    fprintf(stderr, "usage: xtcp_peer server PORT [ADDR [keep|half [BYTES [RCVBUF]]]] | client ADDR PORT [half [BYTES]] | probe ADDR PORT\n");
     return 2;
   }
   int keep = server && argc > 4 && strcmp(argv[4], "keep") == 0;
   half = argc > 4 && strcmp(argv[4], "half") == 0;
   if (half && argc > 5) half_bytes = atoll(argv[5]);
+  if (half && server && argc > 6) rcvbuf = atoi(argv[6]);
   int fd = server ? serve(atoi(argv[2]), argc > 3 ? argv[3] : "0.0.0.0", keep) : dial(argv[2], atoi(argv[3]));
   int size = 2 << 20;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, server ? &rcvbuf : &size, sizeof size);
   printf("connected\n");
   static struct writer w;
   w = (struct writer){ fd, server ? 1 : 2, 0 };
