@@ -193,6 +193,7 @@ describe('TCP across hosts (test cluster): server on n2, client on n3, one job',
     assert.ok(port, `the server did not listen: ${text(files.server)}`);
     await startOnNode('n3', ['node', stasisBin, 'launch', ...joinFlags, '--', peer, 'client', n2, port, 'half'], files.client);
     for (let i = 0; i < 400 && !/^client shut down writing after 1572864$/m.test(text(files.client)); i++) await sleep(50);
+    assert.match(text(files.client), /^client shut down writing after 1572864$/m);
     await bothGoOn(files, { server: 0, client: 0 }, 64 << 10);
     clients = await status(dir);
 
