@@ -58,10 +58,25 @@ static void on_suspend(void) {
   coord_send("SUSPENDED%s", children);
 }
 
-/* Every process has stopped: plugins take out what is in flight between them. */
-static void on_drain(void) {
+/* Every process has stopped: the TCP connections whose peer this host
+ * does not know, for the coordinator to pair across hosts (the socket
+ * plugin answers; without it, none). */
+static void on_conns(const char *line) {
+  if (!suspended) { stasis_fail("asked for connections while running"); send_failed(); return; }
+  if (!coord_dispatch_line(line)) coord_send("CONNS");
+}
+
+const char *stasis_drain_far = "";
+
+/* Every process has stopped: plugins take out what is in flight between
+ * them. `far`: DRAIN's argument (the inos of connections whose peer is in
+ * the job on another host). */
+static void on_drain(const char *far) {
   if (!suspended) { stasis_fail("asked to drain while running"); send_failed(); return; }
-  if (plugins_dispatch(STASIS_EVENT_DRAIN) < 0) send_failed();
+  stasis_drain_far = far;
+  int rc = plugins_dispatch(STASIS_EVENT_DRAIN);
+  stasis_drain_far = "";
+  if (rc < 0) send_failed();
   else coord_send("DRAINED");
 }
 
@@ -178,7 +193,8 @@ static void serve(void) {
     int r = coord_read_line(line, sizeof line);
     if (r <= 0) break;
     if (strncmp(line, "SUSPEND ", 8) == 0) { stasis_generation = atoi(line + 8); on_suspend(); }
-    else if (strcmp(line, "DRAIN") == 0) on_drain();
+    else if (strcmp(line, "CONNS") == 0) on_conns(line);
+    else if (strncmp(line, "DRAIN", 5) == 0 && (line[5] == 0 || line[5] == ' ')) on_drain(line[5] ? line + 6 : "");
     else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
     else if (strncmp(line, "RESUME", 6) == 0) on_resume();
     else if (strcmp(line, "KILL") == 0) stasis_kill_self();

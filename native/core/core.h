@@ -167,6 +167,7 @@ void ckpt_start_thread(void);
 extern volatile int stasis_restored;   /* restart count as seen by this process */
 extern struct restart_info stasis_restart_info;
 extern const char *stasis_save_path;   /* SAVE: the image being written (plugins may write beside it) */
+extern const char *stasis_drain_far;   /* DRAIN: "ino,ino...", TCP connections whose peer is in the job on another host */
 
 /* side_file.c: IMAGE.SUFFIX files for the restart loader, checksummed and
  * listed in the manifest. open returns an id (or -1 after stasis_fail);

@@ -8,6 +8,7 @@ import type { Manifest, ManifestProcess } from '../images/manifest.js';
 import { decodeArg, encodeArg } from './protocol.js';
 import type { ProcPeer } from './peer.js';
 import { STASIS_VERSION } from '../version.js';
+import { pairAcrossHosts, parseConns } from './conns.js';
 import { cannotJoin, commOf, hasLibstasis, isExecing, isLocal, runningNotZombie } from './procfs.js';
 
 export interface CheckpointResult { generation: number; dir: string; bytes: number; seconds: number }
@@ -179,8 +180,12 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
   const joinedLate: ProcPeer[] = [];
   try {
     await suspendAll(initial, generation, late, timeoutMs, log, peers, execing);
-    // Everyone has stopped: what is in flight between processes can be taken out.
-    await barrier(peers, () => 'DRAIN', 'DRAINED', timeoutMs);
+    // Everyone has stopped: which TCP connections join processes on two hosts
+    // (each host sees only its own end), then what is in flight between
+    // processes can be taken out.
+    const conns = await barrier(peers, () => 'CONNS', 'CONNS', timeoutMs);
+    const far = pairAcrossHosts(peers.map((p, i) => ({ host: p.info.host, ends: parseConns(conns[i]!) })));
+    await barrier(peers, (p) => (far[peers.indexOf(p)]!.length ? `DRAIN ${far[peers.indexOf(p)]!.join(',')}` : 'DRAIN'), 'DRAINED', timeoutMs);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
     // One that joined since everyone stopped ran while the others were
     // saved: what it exchanged with them may be half in the images.

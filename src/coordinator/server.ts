@@ -9,6 +9,7 @@ import { decodeArg, encodeArg, listLines, PROTOCOL_VERSION, readLines, sendLine 
 import { ProcPeer } from './peer.js';
 import { JoinedLate, namedOutsiders, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
 import { Every } from './every.js';
+import { Names } from './names.js';
 
 const MAX_ATTEMPTS = 5;   // of one checkpoint, while processes keep joining during it
 
@@ -48,6 +49,7 @@ export class Coordinator {
   private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
   private execing = new Map<string, ProcPeer>();   // left while exec'ing; their new image has not joined yet
   private intervalTimer: Every | null = null;
+  private names = new Names();   // PUBLISH/LOOKUP of restart loaders
   private lastGeneration = 0;   // the last committed
   private lastNumber = 0;       // the last tried: an aborted generation's number is never reused
   private lastOutcome: Outcome | null = null;
@@ -364,6 +366,20 @@ export class Coordinator {
         return reply('OK');
       }
       case 'KILL': this.killAll(); return reply('OK');
+      case 'PUBLISH': {   // PUBLISH KEY ADDR PORT
+        const [, key, addr, port] = line.split(' ');
+        if (!key || !addr || !/^\d{1,5}$/.test(port ?? '')) return reply(`ERROR ${encodeArg('bad PUBLISH: want KEY ADDR PORT')}`);
+        this.names.publish(key, { addr: decodeArg(addr), port: Number(port) });
+        return reply('OK');
+      }
+      case 'LOOKUP': {   // LOOKUP KEY SECONDS
+        const [, key, secs] = line.split(' ');
+        if (!key || !/^\d{1,5}$/.test(secs ?? '')) return reply(`ERROR ${encodeArg('bad LOOKUP: want KEY SECONDS')}`);
+        try {
+          const w = await this.names.lookup(key, Number(secs) * 1000);
+          return reply(`FOUND ${encodeArg(w.addr)} ${w.port}`);
+        } catch (e) { return reply(`ERROR ${encodeArg((e as Error).message)}`); }
+      }
       case 'QUIT':
         this.killAll();
         reply('OK');

@@ -120,6 +120,11 @@ export class Job {
     return r;
   }
 
+  /** Any `stasis ARGS` command, ended with the job (e.g. a coordinator several launches join). */
+  stasis(args: string[], env: Record<string, string> = {}): Running {
+    return this.start(args, env);
+  }
+
   launch(argv: string[], opts: { env?: Record<string, string>; stdin?: Stdin; flags?: string[] } = {}): Running {
     return this.start(['launch', '--ckpt-dir', this.dir, ...(opts.flags ?? []), '--', ...argv], opts.env, opts.stdin);
   }

@@ -13,8 +13,11 @@
  * bytes are copied with MSG_PEEK once the sender's queue is empty. A
  * socket held by several processes is drained by one: the job's holder on
  * this host with the lowest kernel pid. Finding the peer and its holders
- * goes through this host's sock_diag and /proc: host-bound, as is every
- * pair today (across hosts the coordinator will have to carry it). */
+ * goes through this host's sock_diag and /proc; a connection whose peer
+ * this host does not have is reported to the coordinator at CONNS (before
+ * DRAIN), which pairs such reports across hosts and names, in DRAIN's
+ * argument, those whose peer is in the job on another host: they are
+ * drained with markers as local pairs are. */
 #include "../../core/core.h"
 #include "../fd/fdutil.h"
 #include "tcp.h"
@@ -196,6 +199,37 @@ static int peek_settled(struct tcp_sock *t) {
   return peek_all(t);
 }
 
+/* A half-closed connection to another host cannot carry markers either,
+ * and the peer's queue is not on this host: each end waits here until
+ * what it sent has reached the peer (its send queue is empty), and copies
+ * its own queue only at SAVE, once every end has (tcp_peek_settled). */
+static int sent_all(struct tcp_sock *t) {
+  t->taken = TAKEN_PEEKED;   /* no marker, whatever happens: copied at SAVE */
+  for (double until = tcp_now() + 2;;) {
+    struct inet_info me;
+    if (sock_inet_info(&t->local, &t->peer, &me) < 0 || me.wqueue == 0) break;
+    if (tcp_now() >= until) {
+      char a[64];
+      stasis_fail("fd %d (socket:[%llu]) is a half-closed TCP connection to %s on another host with %u bytes still to send: "
+                  "not supported yet", t->fd, t->ino, tcp_addr(&t->peer, a, sizeof a), me.wqueue);
+      return -1;
+    }
+    struct timespec ms = { 0, 10000000 };
+    nanosleep(&ms, NULL);
+  }
+  t->settled_far = 1;
+  return 0;
+}
+
+int tcp_peek_settled(void) {
+  for (int i = 0; i < ntcps; i++)
+    if (tcps[i].settled_far) {
+      tcps[i].settled_far = 0;
+      if (peek_all(&tcps[i]) < 0) return -1;
+    }
+  return 0;
+}
+
 /* Every connection to drain at once: markers out, bytes in, until each
  * has its peer's marker (a process may hold both ends, or ends of
  * connections whose peers wait for one another). */
@@ -265,34 +299,104 @@ static int drain_connections(void) {
   return 0;
 }
 
-static int drain_all(void) {
+/* This process's TCP sockets, looked at once per checkpoint: at CONNS, or
+ * at DRAIN when no CONNS came. A refusal does not stop the walk or the
+ * drain: the peers drain too, and whatever is taken out is given back at
+ * RESUME; it is reported at DRAIN. */
+static int scanned, scan_rc;
+
+static void scan(void) {
   for (int i = 0; i < ntcps; i++) growbuf_free(&tcps[i].in);
   ntcps = 0;
+  scanned = 1;
+  scan_rc = 0;
   drained_at_restart = stasis_restored;
   int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) { stasis_fail("cannot list /proc/self/fd"); return -1; }
+  if (dfd < 0) { stasis_fail("cannot list /proc/self/fd"); scan_rc = -1; return; }
   char buf[4096];
   long n;
-  int rc = 0;
   fdu_host_fds_begin();
-  /* A refusal does not stop the walk or the drain: the peers drain too,
-   * and whatever is taken out is given back at RESUME. */
   while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0)
     for (long off = 0; off < n;) {
       struct fdu_dirent *d = (void *)(buf + off);
       off += d->reclen;
-      if (d->name[0] >= '0' && d->name[0] <= '9' && atoi(d->name) != dfd && look_at(atoi(d->name)) < 0) rc = -1;
+      if (d->name[0] >= '0' && d->name[0] <= '9' && atoi(d->name) != dfd && look_at(atoi(d->name)) < 0) scan_rc = -1;
     }
   fdu_host_fds_end();
   close(dfd);
+}
+
+/* "ADDR/PORT" of an end as both hosts name it (an IPv4 peer of an IPv6 socket: a.b.c.d). */
+static void end_item(const struct sockaddr_storage *a, char *out, size_t cap) {
+  char text[64];
+  const char *s = tcp_addr(a, text, sizeof text);
+  if (strncmp(s, "::ffff:", 7) == 0 && strchr(s, '.')) s += 7;
+  snprintf(out, cap, "%s", s);
+  char *sp = strchr(out, ' ');
+  if (sp) *sp = '/';
+}
+
+/* CONNS: every connection whose peer is not on this host,
+ * "ino/laddr/lport/paddr/pport/half" (half 1: shut down either way here). */
+static void on_conns(const char *args) {
+  (void)args;
+  static char line[14000];
+  size_t len = 0;
+  scan();
+  for (int i = 0; i < ntcps; i++) {
+    struct tcp_sock *t = &tcps[i];
+    if (t->kind != TCP_CONNECTED || t->other.ino) continue;
+    char l[80], p[80], item[200], enc[400];
+    end_item(&t->local, l, sizeof l);
+    end_item(&t->peer, p, sizeof p);
+    int half = t->self.shutdown != 0 || t->self.state != TCP_ESTABLISHED;
+    snprintf(item, sizeof item, "%llu/%s/%s/%d", t->ino, l, p, half);
+    coord_encode(enc, sizeof enc, item);
+    if (len + strlen(enc) + 2 >= sizeof line) {
+      stasis_fail("more TCP connections to other hosts than one CONNS line holds (%d sockets)", ntcps);
+      char msg[600];
+      coord_encode(msg, sizeof msg, stasis_failure());
+      coord_send("FAILED %s", msg);
+      return;
+    }
+    len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? "," : " ", enc);
+  }
+  line[len] = 0;
+  coord_send("CONNS%s", line);
+}
+
+/* DRAIN's argument names the connections whose peer is in the job on
+ * another host, "ino/half": half 1 when either end was shut down (both
+ * ends must treat the connection alike, and each sees only its own). */
+static void mark_far(const char *list) {
+  for (const char *p = list; *p;) {
+    char *end = NULL;
+    unsigned long long ino = strtoull(p, &end, 10);
+    struct tcp_sock *t = tcp_find(ino);
+    if (t && t->kind == TCP_CONNECTED && !t->other.ino) {
+      t->far = t->peer_in_job = 1;
+      t->far_half = end && strncmp(end, "/1", 2) == 0;
+    }
+    const char *comma = strchr(p, ',');
+    if (!comma) break;
+    p = comma + 1;
+  }
+}
+
+static int drain_all(void) {
+  if (!scanned) scan();
+  scanned = 0;
+  int rc = scan_rc;
+  mark_far(stasis_drain_far);
   for (int i = 0; i < ntcps; i++) {
     struct tcp_sock *t = &tcps[i];
     if (t->kind != TCP_CONNECTED || !t->leader) continue;
-    int half = (t->self.shutdown | t->other.shutdown) != 0 || t->self.state != TCP_ESTABLISHED;
+    int half = t->far ? t->far_half : (t->self.shutdown | t->other.shutdown) != 0 || t->self.state != TCP_ESTABLISHED;
     /* A peer outside the job will not be there after a restart: what has
      * reached this end is all it gets, whatever the peer still sends. */
     if (!t->peer_in_job && peek_all(t) < 0) rc = -1;
-    else if (t->peer_in_job && half && peek_settled(t) < 0) rc = -1;
+    else if (t->peer_in_job && half && t->far && sent_all(t) < 0) rc = -1;
+    else if (t->peer_in_job && half && !t->far && peek_settled(t) < 0) rc = -1;
   }
   if (drain_connections() < 0) rc = -1;
   return rc;
@@ -304,9 +408,13 @@ static int drain_event(enum stasis_event ev) {
     if (stasis_restored == drained_at_restart) tcp_give_back();   /* a restored process got its bytes from the loader */
     for (int i = 0; i < ntcps; i++) growbuf_free(&tcps[i].in);
     ntcps = 0;
+    scanned = 0;
   }
   return 0;
 }
 
 static const struct stasis_plugin drain_plugin = { "tcp drain", drain_event };
-STASIS_REGISTER static void drain_register(void) { stasis_register_plugin(&drain_plugin); }
+STASIS_REGISTER static void drain_register(void) {
+  stasis_register_plugin(&drain_plugin);
+  stasis_on_coord_line("CONNS", on_conns);
+}

@@ -8,10 +8,12 @@
  * the program reads what was queued, then EOF, and its writes fail as
  * they would had the peer gone away (ECONNRESET, EPIPE); then every
  * listening socket listens again at its address. All are handed to every
- * process as "tcp:INO=FD". Host-bound: both ends of a connection are made
- * here (across hosts, listeners will publish their new address through
- * the coordinator and connectors look their peer up there). */
+ * process as "tcp:INO=FD". A connection whose other end is in the job but
+ * restored by another loader (another host, or another root's loader
+ * here: its record's peer is "remote", or an inode none of this loader's
+ * images has) is made through the coordinator instead (loader_xtcp.c). */
 #include "../../restart/side.h"
+#include "loader_tcp.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,16 +24,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-struct tcp_rec {
-  int listen, family, shutdown, has_bytes, backlog, v6only, fd, reuseport, made;
-  unsigned long long ino, peer;
-  char laddr[64], paddr[64];
-  unsigned lport, pport;
-  const char *bytes;
-  size_t len;
-  const char *image;
-};
 
 /* Mapped only while the sockets are made (see loader_unix.c). */
 #define MAX_TCP 4096
@@ -64,8 +56,14 @@ static int read_records(const char *image) {
       sscanf(head, "tcp listen %d %llu %63s %u %d %d %d %d%n", &r.family, &r.ino, r.laddr, &r.lport, &r.backlog, &r.v6only, &r.fd,
              &r.reuseport, &used);
     } else if (nl) {
-      sscanf(head, "tcp conn %d %llu %llu %63s %u %63s %u %d %d %zu%n", &r.family, &r.ino, &r.peer, r.laddr, &r.lport, r.paddr,
+      char peer[24] = "";
+      sscanf(head, "tcp conn %d %llu %23s %63s %u %63s %u %d %d %zu%n", &r.family, &r.ino, peer, r.laddr, &r.lport, r.paddr,
              &r.pport, &r.shutdown, &r.has_bytes, &r.len, &used);
+      /* PEER: its inode on this host, 0 (outside the job) or "remote" (in the job, on another host). */
+      r.far = strcmp(peer, "remote") == 0;
+      char *end = NULL;
+      if (!r.far) r.peer = strtoull(peer, &end, 10);
+      if (!r.far && (!end || *end || !peer[0])) used = -1;
     }
     if (used != hl || (r.family != AF_INET && r.family != AF_INET6)) {
       fprintf(stderr, "stasis-restart: %s: malformed record at byte %zu\n", file, at);
@@ -85,7 +83,7 @@ static int read_records(const char *image) {
 
 /* "ADDR" and port as a socket address of `family` (an IPv4 address for an
  * IPv6 socket becomes ::ffff:a.b.c.d, and the reverse). */
-static int to_sockaddr(int family, const char *addr, unsigned port, struct sockaddr_storage *ss, socklen_t *len) {
+int tcp_to_sockaddr(int family, const char *addr, unsigned port, struct sockaddr_storage *ss, socklen_t *len) {
   memset(ss, 0, sizeof *ss);
   if (family == AF_INET) {
     struct sockaddr_in *in = (void *)ss;
@@ -104,7 +102,7 @@ static int to_sockaddr(int family, const char *addr, unsigned port, struct socka
   return inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1 ? 0 : -1;
 }
 
-static void set_buffers(int fd, size_t bytes) {
+void tcp_set_buffers(int fd, size_t bytes) {
   int want = (int)(bytes + (1 << 20));
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
@@ -116,11 +114,11 @@ static int bound(int family, const char *addr, unsigned port, size_t room) {
   int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
   struct sockaddr_storage ss;
   socklen_t len;
-  if (fd < 0 || to_sockaddr(family, addr, port, &ss, &len) < 0) { if (fd >= 0) close(fd); return -1; }
+  if (fd < 0 || tcp_to_sockaddr(family, addr, port, &ss, &len) < 0) { if (fd >= 0) close(fd); return -1; }
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  set_buffers(fd, room);
+  tcp_set_buffers(fd, room);
   if (bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
-  to_sockaddr(family, addr, 0, &ss, &len);
+  tcp_to_sockaddr(family, addr, 0, &ss, &len);
   if (bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
   close(fd);
   return -1;
@@ -145,7 +143,7 @@ static int refill(const struct tcp_rec *r, int from) {
   return 0;
 }
 
-static int hand_over(const struct tcp_rec *r, int fd, char *out, size_t cap) {
+int tcp_hand_over(const struct tcp_rec *r, int fd, char *out, size_t cap) {
   size_t used = strlen(out);
   if (snprintf(out + used, cap - used, "%stcp:%llu=%d", used ? " " : "", r->ino, fd) >= (int)(cap - used)) {
     fprintf(stderr, "stasis-restart: too many descriptors to hand over (sockets)\n");
@@ -166,7 +164,7 @@ static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t 
   if (l >= 0 && c >= 0 && listen(l, 1) == 0 && getsockname(l, (struct sockaddr *)&at, &len) == 0) {
     unsigned port = ntohs(at.ss_family == AF_INET ? ((struct sockaddr_in *)&at)->sin_port : ((struct sockaddr_in6 *)&at)->sin6_port);
     inet_ntop(at.ss_family, at.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&at)->sin_addr : (void *)&((struct sockaddr_in6 *)&at)->sin6_addr, ip, sizeof ip);
-    int ok = to_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0;
+    int ok = tcp_to_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0;
     if (!ok && (errno == EADDRNOTAVAIL || errno == EADDRINUSE)) {   /* the old pair of ports still lingers (TIME_WAIT) */
       close(c);
       c = bound(a->family, a->laddr, 0, room);
@@ -185,11 +183,11 @@ static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t 
   if (refill(a, s) < 0 || (b && refill(b, c) < 0)) return -1;
   if (a->shutdown & 2) shutdown(c, SHUT_WR);
   a->made = 1;
-  if (hand_over(a, c, out, cap) < 0) return -1;
+  if (tcp_hand_over(a, c, out, cap) < 0) return -1;
   if (!b) { close(s); return 0; }
   if (b->shutdown & 2) shutdown(s, SHUT_WR);
   b->made = 1;
-  return hand_over(b, s, out, cap);
+  return tcp_hand_over(b, s, out, cap);
 }
 
 /* Whether every socket the kernel has on local `port` (in `table`,
@@ -234,14 +232,19 @@ static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   /* Several listeners share a port only if each had SO_REUSEPORT before bind. */
   if (fd >= 0 && r->reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (fd < 0 || to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0 || bind_listener(fd, r, &ss, len) < 0 ||
-      listen(fd, r->backlog) < 0) {
+  int bad = fd < 0 || tcp_to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0;
+  int bound = !bad && bind_listener(fd, r, &ss, len) == 0;
+  /* An old host's own address, not this host's (restored on another): the same port on every address. */
+  if (!bad && !bound && errno == EADDRNOTAVAIL)
+    bound = tcp_to_sockaddr(r->family, r->family == AF_INET ? "0.0.0.0" : "::", r->lport, &ss, &len) == 0 &&
+            bind_listener(fd, r, &ss, len) == 0;
+  if (!bound || listen(fd, r->backlog) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot listen on %s port %u again (fd %d of that process): %s\n", r->image, r->laddr,
             r->lport, r->fd, strerror(errno));
     return -1;
   }
   r->made = 1;
-  return hand_over(r, fd, out, cap);
+  return tcp_hand_over(r, fd, out, cap);
 }
 
 int tcp_sockets_prepare(int count, const char *const *images, char *out, size_t cap) {
@@ -249,14 +252,18 @@ int tcp_sockets_prepare(int count, const char *const *images, char *out, size_t 
   recs = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (recs == MAP_FAILED) { fprintf(stderr, "stasis-restart: no memory for sockets\n"); return -1; }
   nrecs = 0;
-  int rc = 0;
+  int rc = 0, nfar = 0;
   for (int i = 0; i < count && rc == 0; i++) rc = read_records(images[i]);
   for (int i = 0; i < nrecs && rc == 0; i++) {
     struct tcp_rec *a = &recs[i], *b = a->peer ? find(a->peer, 0) : NULL;
     if (a->listen || a->made) continue;
+    /* Not among this loader's images: another loader restores it. */
+    if (a->peer && !b) a->far = 1;
+    if (a->far) { nfar++; continue; }
     if (b && b->peer != a->ino) b = NULL;
     rc = connect_pair(a, b, out, cap);
   }
+  if (rc == 0 && nfar) rc = xtcp_connect_all(recs, nrecs, out, cap);
   for (int i = 0; i < nrecs && rc == 0; i++)
     if (recs[i].listen) rc = listen_again(&recs[i], out, cap);
   for (int i = 0; i < nbufs; i++) free(bufs[i]);

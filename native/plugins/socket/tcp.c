@@ -32,9 +32,12 @@ static int tcp_save(const struct stasis_fd *f) {
 
 /* IMAGE.tcp, one line per connected or listening socket (and the bytes
  * in flight toward a connected one, when this process took them):
- *   tcp conn FAMILY INO PEER_INO LADDR LPORT PADDR PPORT SHUTDOWN HAS_BYTES LEN\n + LEN bytes
- *   tcp listen FAMILY INO LADDR LPORT BACKLOG V6ONLY FD REUSEPORT\n */
+ *   tcp conn FAMILY INO PEER LADDR LPORT PADDR PPORT SHUTDOWN HAS_BYTES LEN\n + LEN bytes
+ *   tcp listen FAMILY INO LADDR LPORT BACKLOG V6ONLY FD REUSEPORT\n
+ * PEER: the peer's inode on this host, 0 (outside the job) or "remote" (in
+ * the job, on another host). */
 static int tcp_save_end(void) {
+  if (tcp_peek_settled() < 0) return -1;
   int any = 0;
   for (int i = 0; i < ntcps; i++) any |= tcps[i].kind != TCP_NEW;
   if (!any) return 0;
@@ -47,10 +50,13 @@ static int tcp_save_end(void) {
     if (t->kind == TCP_LISTENER)
       n = snprintf(head, sizeof head, "tcp listen %d %llu %s %d %d %d %d\n", t->family, t->ino, tcp_addr(&t->local, l, sizeof l),
                    t->backlog, t->v6only, t->fd, t->opts.reuseport == 1);
-    else if (t->kind == TCP_CONNECTED)
-      n = snprintf(head, sizeof head, "tcp conn %d %llu %u %s %s %d %d %zu\n", t->family, t->ino, t->peer_in_job ? t->other.ino : 0,
+    else if (t->kind == TCP_CONNECTED) {
+      char peer[24];
+      snprintf(peer, sizeof peer, "%u", t->peer_in_job ? t->other.ino : 0);
+      n = snprintf(head, sizeof head, "tcp conn %d %llu %s %s %s %d %d %zu\n", t->family, t->ino, t->far ? "remote" : peer,
                    tcp_addr(&t->local, l, sizeof l), tcp_addr(&t->peer, p, sizeof p), t->self.shutdown, t->taken != TAKEN_NONE,
                    t->in.len);
+    }
     if (n && (stasis_side_write(side, head, (size_t)n) < 0 || (t->kind == TCP_CONNECTED && t->in.len && stasis_side_write(side, t->in.data, t->in.len) < 0)))
       return -1;
   }
@@ -70,7 +76,14 @@ static int tcp_restore(const struct stasis_fd *f, int cookie) {
     if (fd >= 0) sock_opts_restore(fd, &t->opts);
     int port = t->family == AF_INET ? ((const struct sockaddr_in *)&t->local)->sin_port : ((const struct sockaddr_in6 *)&t->local)->sin6_port;
     socklen_t len = t->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (fd >= 0 && port && bind(fd, (const struct sockaddr *)&t->local, len) < 0) {
+    int bad = fd >= 0 && port && bind(fd, (const struct sockaddr *)&t->local, len) < 0;
+    if (bad && errno == EADDRNOTAVAIL) {   /* an old host's own address (restored on another): the same port on every address */
+      struct sockaddr_storage any = { .ss_family = (sa_family_t)t->family };
+      if (t->family == AF_INET) ((struct sockaddr_in *)&any)->sin_port = (in_port_t)port;
+      else ((struct sockaddr_in6 *)&any)->sin6_port = (in_port_t)port;
+      bad = bind(fd, (const struct sockaddr *)&any, len) < 0;
+    }
+    if (bad) {
       char a[64];
       stasis_fail("fd %d (%s): cannot bind a TCP socket to %s again: %s", f->fd, f->target, tcp_addr(&t->local, a, sizeof a), strerror(errno));
       close(fd);

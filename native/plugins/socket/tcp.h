@@ -17,6 +17,9 @@ struct tcp_sock {
   struct sockaddr_storage local, peer;
   struct inet_info self, other;    /* sock_diag of this end and of its peer (other.ino 0: not here) */
   int peer_in_job, leader;
+  int far;                         /* the peer is in the job on another host (the coordinator paired them: CONNS) */
+  int far_half;                    /* far, and one end or the other was shut down (DRAIN says) */
+  int settled_far;                 /* far and half-closed: its queue is copied at SAVE */
   int taken;                       /* enum tcp_taken */
   struct growbuf in;               /* bytes toward this end */
   int backlog, v6only;
@@ -34,6 +37,9 @@ static inline double tcp_now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+/* SAVE: copies the queues of half-closed connections to other hosts, now
+ * that every end has sent all it had (drain.c); 0, or -1. */
+int tcp_peek_settled(void);
 /* The entry for a socket inode, or NULL. */
 struct tcp_sock *tcp_find(unsigned long long ino);
 /* "ADDR PORT" of a socket address (for messages and the side file). */
