@@ -124,15 +124,17 @@ export async function slurm(cmd: string, args: string[]): Promise<string> {
  * Runs `file args` inside node `node`: in every namespace the node's
  * daemons live in (network, mount, UTS, IPC and pid: the anchor is the
  * node's init, and nsenter forks the command into its pid namespace), as a
- * process sshd started there would be — without ssh. The result as execa
- * gives it (reject: false unless opts say otherwise).
+ * process sshd started there would be — without ssh, and like sshd's
+ * children with no descriptor above stderr (whatever this test process
+ * inherited stays here). The result as execa gives it.
  */
 export async function onNode(node: string, file: string, args: string[] = [],
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}): Promise<NodeResult> {
   const c = cluster();
   const anchor = readFileSync(join(c.dir, 'run', `node-${node}.anchor`), 'utf8').trim();
   if (!/^\d+$/.test(anchor)) throw new Error(`node ${node}: no anchor pid in ${c.dir}/run`);
-  const r = await execa('nsenter', ['-t', anchor, '-a', `--wd=${opts.cwd ?? c.shared}`, '--', file, ...args],
+  const closeAbove2 = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null; exec "$@"';
+  const r = await execa('nsenter', ['-t', anchor, '-a', `--wd=${opts.cwd ?? c.shared}`, '--', '/bin/sh', '-c', closeAbove2, 'sh', file, ...args],
     { env: { ...c.env, ...opts.env }, input: opts.input, timeout: opts.timeout, reject: false });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
