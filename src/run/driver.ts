@@ -17,6 +17,7 @@ import { repoRoot } from '../native.js';
 import type { ResourceManager } from '../rm/index.js';
 import { requeue } from '../rm/verbs.js';
 import { readRunRecord, writeRunRecord, type RunRecord } from './record.js';
+import { replaceDeadCoordinator } from './replace-coordinator.js';
 
 export interface RunOptions {
   dir: string;
@@ -92,7 +93,9 @@ export async function drive(o: RunOptions): Promise<number> {
   let stopping: Promise<number> | null = null;
   const onSignal = (sig: NodeJS.Signals) => { stopping ??= stop(o, sig, child, exited, ended); };
   for (const sig of stopSignals) process.on(sig, onSignal);
+  const coordinatorWatch = child.pid ? replaceDeadCoordinator(o.dir, child.pid, stasisBin, env, () => stopping !== null, say, o) : null;
   const end = await exited;
+  coordinatorWatch?.stop();
   // Under a scheduler, the job's end also kills the command (SIGTERM to every
   // process of the job); our own signal may be a moment behind.
   if (!stopping && o.rm.kind !== 'local' && (end.signal === 'SIGTERM' || end.signal === 'SIGKILL')) await sleep(1000);
