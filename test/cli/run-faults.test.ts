@@ -68,6 +68,37 @@ describe('stasis run: the fault matrix (SIGKILL at each checkpoint phase)', func
   beforeEach(() => { job = new Job('stasis-faults-'); });
   afterEach(() => job.cleanup());
 
+  it('SIGKILL of one process of a two-process application at drain: the checkpoint aborts in one line, the other runs on and is checkpointed and resumed', async () => {
+    // The root (count_to N) has a child of its own (count_to writing to /dev/null), never waited for.
+    const script = `${countTo} 400 /dev/null & exec ${countTo} ${N}`;   // the child ends a little after the root
+    const p = job.run(['/bin/sh', '-c', script], { env: envFor('drain') });
+    await p.waitFor(/^count 5$/);
+    const atG1 = numbers(p.lines, count).at(-1)!;
+    assert.equal((await job.checkpoint()).generation, 1);
+    const child = (await job.kernelPids()).find((pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/dev/null'); } catch { return false; } });
+    assert.ok(child, 'the child is not in the job');
+    const second = job.checkpoint().then(() => null, (e: Error) => e.message);
+    await held(job, p, 'drain');
+    process.kill(child, 'SIGKILL');
+    writeFileSync(join(job.dir, 'test-release'), '');
+    const failed = await second;
+    assert.ok(failed, 'generation 2 committed without the process that died');
+    assert.equal(failed.split('\n').length, 1, failed);
+    assert.match(failed, /checkpoint aborted, generation 2 not committed: process \d+ \(count_to\) .*disconnected/);
+    const lastCount = numbers(p.lines, count).at(-1)!;
+    await p.waitFor(new RegExp(`^count ${lastCount + 10}$`), 10000);
+    assert.equal((await job.checkpoint()).generation, 3);
+    process.kill(p.pid, 'SIGTERM');
+    assert.equal(await p.waitExit(30000), 143, p.tail());
+    assert.match(stasisLines(p).at(-1)!, /^stasis: SIGTERM: checkpointed gen-000004 into .*; stopped/);
+    await sleep(300);
+    const last = job.run(['/bin/sh', '-c', script], { env: { STASIS_RM: 'local' } });
+    assert.equal(await last.waitExit(60000), 0, last.tail());
+    noBroken(last.lines);
+    assert.ok(numbers(last.lines, count)[0]! > atG1);
+    assert.deepEqual([...p.lines, ...last.lines], uninterrupted);
+  });
+
   for (const victim of ['driver', 'application', 'coordinator'] as Victim[]) {
     for (const phase of phases) {
       it(`SIGKILL of the ${victim} at ${phase}`, async () => {
