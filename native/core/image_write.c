@@ -281,16 +281,19 @@ static void writer_close(struct writer *w) {
   pagemap_fd = -1;
 }
 
-/* STASIS_FAULT=NAME or NAME@GEN (only in that generation) stops here so a
- * test can kill the process at a known point. */
+/* STASIS_FAULT=NAME or NAME@GEN (only in that generation), optionally
+ * followed by :SECONDS (default 30), stops here so a test can kill the
+ * process, or its coordinator, at a known point. */
 extern int stasis_generation;
 static void fault_point(const char *name) {
   size_t n = strlen(name);
   if (strncmp(stasis_cfg.fault, name, n) != 0) return;
   const char *at = stasis_cfg.fault + n;
-  if (*at == '@' ? atoi(at + 1) != stasis_generation : *at != 0) return;
-  stasis_log("fault injection: %s (sleeping 30 s)", name);
-  struct timespec ts = { 30, 0 };
+  if (*at == '@' ? atoi(at + 1) != stasis_generation : *at != 0 && *at != ':') return;
+  const char *colon = strchr(at, ':');
+  long seconds = colon ? atol(colon + 1) : 30;
+  stasis_log("fault injection: %s (sleeping %ld s)", name, seconds);
+  struct timespec ts = { seconds, 0 };
   nanosleep(&ts, NULL);
 }
 

@@ -6,6 +6,7 @@ import { CommandClient, locate } from '../coordinator/client.js';
 import { decodeArg } from '../coordinator/protocol.js';
 import { generationName } from '../images/manifest.js';
 import { intOption, pathOption } from './options.js';
+import { showCheckpointProgress } from './checkpoint-progress.js';
 
 interface Args {
   coord?: string; ckptDir?: string; tokenFile?: string; json: boolean;
@@ -27,11 +28,14 @@ function lastCheckpointText(s: Status): string {
 async function run(a: Args): Promise<void> {
   const chosen = [a.checkpoint, a.status, a.kill, a.quit, a.interval !== undefined].filter(Boolean).length;
   if (chosen !== 1) throw new Error('command: give exactly one of --checkpoint, --status, --interval S, --kill, --quit');
-  const client = await CommandClient.open(locate(a));
+  const target = locate(a);
+  const client = await CommandClient.open(target);
   const out = (human: string, json: unknown) => process.stdout.write(`${a.json ? JSON.stringify(json) : human}\n`);
   try {
     if (a.checkpoint) {
-      const [, g, bytes, seconds] = await client.request('CHECKPOINT');
+      // On a terminal, what it is doing while it runs (stderr); the summary line as in scripts.
+      const stop = await showCheckpointProgress(target, client.ckptDir);
+      const [, g, bytes, seconds] = await client.request('CHECKPOINT').finally(stop);
       const r = { generation: Number(g), dir: join(client.ckptDir, generationName(Number(g))), bytes: Number(bytes), seconds: Number(seconds) };
       out(`${generationName(r.generation)} ${r.bytes} bytes ${r.seconds.toFixed(2)} s`, r);
     } else if (a.status) {

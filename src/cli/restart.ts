@@ -5,10 +5,11 @@ import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
-import { resolveGeneration } from '../images/store.js';
+import { chooseRestorable } from '../images/restorable.js';
+import { generationName } from '../images/manifest.js';
+import { Progress, rate, size } from './progress.js';
 import { jobSettings, readSettings, writeSettings, SETTINGS_FILE, type JobSettings } from '../images/settings.js';
 import { loaderArgvs } from '../images/tree.js';
-import { checkAgainstManifest } from '../images/manifest-check.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, guardHandOver, handedOver, loaderPath } from '../native.js';
@@ -68,11 +69,19 @@ async function run(a: Args): Promise<void> {
   const pathMap = pathMapEnv([a.pathMap ?? []].flat());  // repeated: an array
   const target = a.target ?? (process.env.STASIS_CKPT_DIR || 'stasis-ckpt');
   if (target === '') throw new Error('restart: an empty target path');
-  const { store, dir, manifest, notice } = resolveGeneration(target);
+  // Every byte verified before anything is restored; a damaged newest generation is skipped, saying so.
+  const progress = new Progress();
+  const t0 = Date.now();
+  const { store, dir, manifest, notice, generation } = await chooseRestorable(target, (p) => progress.update(
+    `stasis: verifying ${generationName(p.generation)}: image ${Math.min(p.image + 1, p.images)} of ${p.images}, `
+    + `${size(p.bytes)} of ${size(p.total)}, ${rate(p.bytes, (Date.now() - t0) / 1000)}`, p.image === p.images)).finally(() => progress.clear());
   if (notice) process.stderr.write(`stasis: ${notice}\n`);
   const images = manifest.processes.map((p) => join(dir, p.image));
-  // What inspect refuses, restart refuses: a file missing or not the one the manifest describes.
-  checkAgainstManifest(dir, manifest);
+  if (progress.enabled) {
+    const s = (Date.now() - t0) / 1000;
+    process.stderr.write(`stasis: ${generationName(generation)} verified (${images.length} image(s), ${size(manifest.totalBytes)} in ${s.toFixed(2)} s, `
+      + `${rate(manifest.totalBytes, s)}); restoring ${images.length} process(es)\n`);
+  }
   const root = a.root ? resolve(a.root) : undefined;
   if (root && !existsSync(join(root, 'proc', 'self'))) throw new Error(`--root ${root}: not a directory with /proc mounted inside`);
   if (liveCoordinator(store.dir)?.private === false)

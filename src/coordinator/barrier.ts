@@ -9,6 +9,7 @@ import { decodeArg, encodeArg } from './protocol.js';
 import type { ProcPeer } from './peer.js';
 import { STASIS_VERSION } from '../version.js';
 import { pairAcrossHosts, parseConns } from './conns.js';
+import { testPause, testPauseSync } from './test-pause.js';
 import { cannotJoin, commOf, hasLibstasis, isExecing, isLocal, runningNotZombie } from './procfs.js';
 
 export interface CheckpointResult { generation: number; dir: string; bytes: number; seconds: number }
@@ -180,13 +181,16 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
   const joinedLate: ProcPeer[] = [];
   try {
     await suspendAll(initial, generation, late, timeoutMs, log, peers, execing);
+    await testPause(store.dir, 'suspend', generation, log);
     // Everyone has stopped: which TCP connections join processes on two hosts
     // (each host sees only its own end), then what is in flight between
     // processes can be taken out.
     const conns = await barrier(peers, () => 'CONNS', 'CONNS', timeoutMs);
     const far = pairAcrossHosts(peers.map((p, i) => ({ host: p.info.host, ends: parseConns(conns[i]!) })));
     await barrier(peers, (p) => (far[peers.indexOf(p)]!.length ? `DRAIN ${far[peers.indexOf(p)]!.join(',')}` : 'DRAIN'), 'DRAINED', timeoutMs);
+    await testPause(store.dir, 'drain', generation, log);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
+    await testPause(store.dir, 'saved', generation, log);
     // One that joined since everyone stopped ran while the others were
     // saved: what it exchanged with them may be half in the images.
     joinedLate.push(...late());
@@ -199,8 +203,9 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
       job: { rm: job.rm, id: job.id, hosts: [...new Set(peers.map((p) => p.info.host))] },
       seconds, totalBytes: processes.reduce((n, p) => n + p.bytes, 0), processes,
     };
-    const dir = store.commit(manifest);
+    const dir = store.commit(manifest, (at) => testPauseSync(store.dir, at, generation, log));
     log(`generation ${generation} committed: ${manifest.totalBytes} bytes, ${processes.length} process(es)`);
+    await testPause(store.dir, 'committed', generation, log);
     // Stopping the job: killed still suspended, nothing runs past the checkpoint.
     if (thenKill) for (const p of peers) p.send('KILL');
     else await barrier(peers, () => `RESUME ${generation}`, 'RESUMED', timeoutMs).catch((e: Error) => log(`after commit: ${e.message}`));

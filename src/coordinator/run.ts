@@ -50,7 +50,8 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
       // Its stderr is no one's to write to now, and our copy must not keep
       // a reader of it (`$(stasis launch … 2>&1)`) waiting for the job's other processes.
       if (alertFd !== undefined) { try { closeSync(alertFd); } catch { /* already */ } alertFd = undefined; }
-      if (coord.processCount === 0) coord.shutdown(`owner ${a.ownerPid} is gone`);
+      // Once processes joined, the last one leaving ends us (after a checkpoint in progress).
+      if (!coord.hadProcesses) coord.shutdown(`owner ${a.ownerPid} is gone`);
     }, 200);
   }
   const driver = watchDriver(coord, log);

@@ -103,6 +103,9 @@ export class Coordinator {
 
   get processCount(): number { return this.peers.size; }
 
+  /** Whether any process ever joined (then the last one leaving ends a private coordinator). */
+  get hadProcesses(): boolean { return this.everConnected; }
+
   private setInterval(seconds: number): void {
     this.opts.interval = seconds;
     this.intervalTimer?.stop();

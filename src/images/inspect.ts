@@ -74,7 +74,7 @@ async function exists(path: string): Promise<boolean> {
  * A side file (docs/image-format.md, "Side files"): its size, trailer and checksum against the manifest's.
  * Read in pieces: a shm-*.data file can be as large as the memory it holds.
  */
-async function verifySideFile(dir: string, f: ManifestFile): Promise<void> {
+export async function verifySideFile(dir: string, f: ManifestFile): Promise<void> {
   const path = join(dir, f.name);
   const file = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
     throw new Error(`${path}: ${e.code === 'ENOENT' ? 'missing, though the manifest lists it' : e.message}`);

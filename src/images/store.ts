@@ -110,8 +110,11 @@ export class Store {
     rmSync(this.tmpDir(generation), { recursive: true, force: true });
   }
 
-  /** Writes the manifest, fsyncs everything, renames, and moves `latest`. */
-  commit(manifest: Manifest): string {
+  /**
+   * Writes the manifest, fsyncs everything, renames, and moves `latest`.
+   * `step` is called before the rename ('commit') and before `latest` moves ('renamed'): test pauses.
+   */
+  commit(manifest: Manifest, step?: (at: 'commit' | 'renamed') => void): string {
     const tmp = this.tmpDir(manifest.generation);
     const final = this.genDir(manifest.generation);
     if (existsSync(final)) throw new Error(`${final} already exists: refusing to overwrite a committed generation`);
@@ -129,8 +132,10 @@ export class Store {
     }
     writeFileDurable(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     fsyncPath(tmp);
+    step?.('commit');
     renameSync(tmp, final);
     fsyncPath(this.dir);
+    step?.('renamed');
     const link = join(this.dir, `.latest.${process.pid}.tmp`);
     rmSync(link, { force: true });
     symlinkSync(basename(final), link);

@@ -17,6 +17,7 @@ import { repoRoot } from '../native.js';
 import type { ResourceManager } from '../rm/index.js';
 import { requeue } from '../rm/verbs.js';
 import { readRunRecord, writeRunRecord, type RunRecord } from './record.js';
+import { replaceDeadCoordinator } from './replace-coordinator.js';
 
 export interface RunOptions {
   dir: string;
@@ -92,12 +93,18 @@ export async function drive(o: RunOptions): Promise<number> {
   let stopping: Promise<number> | null = null;
   const onSignal = (sig: NodeJS.Signals) => { stopping ??= stop(o, sig, child, exited, ended); };
   for (const sig of stopSignals) process.on(sig, onSignal);
+  const coordinatorWatch = child.pid ? replaceDeadCoordinator(o.dir, child.pid, stasisBin, env, () => stopping !== null, say, o) : null;
   const end = await exited;
+  coordinatorWatch?.stop();
   // Under a scheduler, the job's end also kills the command (SIGTERM to every
   // process of the job); our own signal may be a moment behind.
   if (!stopping && o.rm.kind !== 'local' && (end.signal === 'SIGTERM' || end.signal === 'SIGKILL')) await sleep(1000);
   if (stopping) return stopping;
   const status = statusOf(end);
+  // Killed by someone else (OOM killer, kill -9): say what there is to resume from.
+  // Its coordinator may still be committing a checkpoint it had written: let it finish first.
+  if (end.signal) for (let t = 0; t < 30_000 && liveCoordinator(o.dir); t += 100) await sleep(100);
+  if (end.signal) say(`the command was killed by ${end.signal}; ${newestText(o.dir)}: run the same command again to resume from it`);
   writeRunRecord(o.dir, { ...record, driver: null, finished: status === 0 ? { at: new Date().toISOString() } : null });
   return status;
 }
@@ -117,12 +124,19 @@ async function checkpointAndKill(dir: string): Promise<{ generation: number } | 
   } finally { client?.close(); }
 }
 
+function newestText(dir: string): string {
+  const newest = committedGeneration(new Store(dir));
+  return newest !== null ? `${generationName(newest)} in ${dir} is the newest generation` : `no generation in ${dir} yet`;
+}
+
 async function stop(o: RunOptions, sig: NodeJS.Signals, child: ChildProcess, exited: Promise<Exit>, ended: Exit | null): Promise<number> {
   const store = new Store(o.dir);
+  // Without a coordinator (it died) nobody else stops the command: no point waiting for it.
+  const coordinated = liveCoordinator(o.dir) !== null;
   // A scheduler's SIGTERM reaches every process of the job: the command may be gone already.
   const r = ended ? { error: `the command was already gone (${ended.signal ?? `exit ${ended.code}`})` } : await checkpointAndKill(o.dir);
   // Anything left of the command's session (the loader, a process that missed KILL).
-  const gone = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
+  const gone = await Promise.race([exited.then(() => true), sleep(coordinated ? 10_000 : 0).then(() => false)]);
   if (!gone && child.pid) { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } await exited; }
   const rec = readRunRecord(o.dir);
   if (rec) writeRunRecord(o.dir, { ...rec, driver: null });

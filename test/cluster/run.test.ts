@@ -80,6 +80,24 @@ describe('stasis run on the real Slurm cluster (test/cluster)', function () {
     assert.match(text, /^stasis: SIGTERM: checkpointed gen-000001 into .*; the job was already requeued, it resumes when it runs again$/m, text);
   });
 
+  it('10 consecutive requeue cycles of one job: output as uninterrupted, restart count and generation numbers increasing', async function () {
+    this.timeout(900_000);
+    const n = 560;
+    const id = await submitTemplate('sbatch/single.sbatch', `exec stasis run --interval 1800 --keep 2 -- ${programs}/count_to ${n}`);
+    const file = join(cluster().shared, `stasis-single-${id}.out`);
+    for (let cycle = 1; cycle <= 10; cycle++) await usr1When(id, file, 40 * cycle);
+    const info = await waitJob(id, 'COMPLETED', 300_000);
+    const text = readFileSync(file, 'utf8');
+    assert.deepEqual(countLines(text), uninterrupted(n), text.split('\n').filter((l) => !/^count/.test(l)).join('\n'));
+    assert.equal(info.get('Restarts'), '10');
+    const gens = [...text.matchAll(/^stasis: SIGUSR1: checkpointed gen-(\d{6}) into .*; job requeued/gm)].map((m) => Number(m[1]));
+    assert.equal(gens.length, 10, text);
+    assert.ok(gens.every((g, i) => i === 0 || g > gens[i - 1]!), `generations ${gens.join(',')}`);
+    const rec = JSON.parse(readFileSync(join(cluster().shared, `stasis-ckpt-${id}`, 'run.json'), 'utf8')) as { restarts: number; finished: unknown };
+    assert.equal(rec.restarts, 10);
+    assert.ok(rec.finished);
+  });
+
   it('threaded.sbatch: USR1 to the batch shell checkpoints 4 threads, requeues, and the job resumes and completes', async () => {
     const n = 200;
     const id = await submitTemplate('sbatch/threaded.sbatch',

@@ -1,0 +1,81 @@
+// Which generation `stasis restart D` (and so `stasis run`) restores: the
+// one chooseGeneration picks, if every byte of it verifies; else the newest
+// older committed one that does, with a one-line notice naming what was
+// skipped and why. Verified by the loader's own check (stasis-restart
+// --verify: every record's CRC-32C) and each side file's checksum, before
+// anything is restored: a damaged newest generation costs the work since the
+// one before, never the job.
+import { spawn } from 'node:child_process';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { loaderPath } from '../native.js';
+import { verifySideFile } from './inspect.js';
+import { checkAgainstManifest } from './manifest-check.js';
+import { generationName, generationNumber, type Manifest } from './manifest.js';
+import { chooseGeneration, resolveGeneration, Store } from './store.js';
+
+export interface VerifyProgress { generation: number; image: number; images: number; bytes: number; total: number }
+
+/** The loader's verdict on one image: null, or its one-line complaint. */
+function loaderVerify(image: string): Promise<string | null> {
+  return new Promise((res) => {
+    const child = spawn(loaderPath, ['--verify', image], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', (e) => res(`${loaderPath}: ${e.message}`));
+    child.on('exit', (code) => res(code === 0 ? null
+      : err.trim().split('\n').at(-1)?.replace(/^stasis-restart: /, '') || `${image}: not verified (exit ${code})`));
+  });
+}
+
+/** Every byte of generation `dir` against its manifest; throws one line at the first damage. */
+export async function verifyGeneration(dir: string, manifest: Manifest, progress?: (p: VerifyProgress) => void): Promise<void> {
+  checkAgainstManifest(dir, manifest);
+  const sizes = manifest.processes.map((p) => p.bytes + (p.files ?? []).reduce((n, f) => n + f.bytes, 0));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let bytes = 0;
+  for (const [i, p] of manifest.processes.entries()) {
+    progress?.({ generation: manifest.generation, image: i, images: manifest.processes.length, bytes, total });
+    const why = await loaderVerify(join(dir, p.image));
+    if (why) throw new Error(why);
+    for (const f of p.files ?? []) await verifySideFile(dir, f);
+    bytes += sizes[i]!;
+  }
+  progress?.({ generation: manifest.generation, image: manifest.processes.length, images: manifest.processes.length, bytes, total });
+}
+
+export interface Restorable {
+  store: Store; generation: number; dir: string; manifest: Manifest;
+  notice: string | null;   // one line: which generation and why, when not simply the newest
+}
+
+/**
+ * `target` names a generation (gen-NNNNNN, D/latest): that one, verified.
+ * A store: its chosen generation, or the newest older one that verifies.
+ */
+export async function chooseRestorable(target: string, progress?: (p: VerifyProgress) => void): Promise<Restorable> {
+  const path = resolve(target);
+  if (!existsSync(path)) throw new Error(`${target}: no such checkpoint directory`);
+  if (!statSync(path).isDirectory()) throw new Error(`${target}: not a directory`);
+  if (generationNumber(basename(realpathSync(path))) !== null) {
+    const named = resolveGeneration(target);
+    await verifyGeneration(named.dir, named.manifest, progress);
+    return named;
+  }
+  const store = new Store(path);
+  const { generation: chosen, notice } = chooseGeneration(store, target);
+  const skipped: string[] = [];
+  const candidates = [chosen, ...store.generations().filter((g) => g < chosen).reverse()];
+  for (const g of candidates) {
+    try {
+      const manifest = store.readManifest(g);
+      await verifyGeneration(store.genDir(g), manifest, progress);
+      const why = [notice?.replace(/^using gen-\d+ of .*?: /, ''), ...skipped].filter(Boolean);
+      return { store, generation: g, dir: store.genDir(g), manifest,
+        notice: skipped.length ? `using ${generationName(g)} of ${target}: ${why.join('; ')}` : notice };
+    } catch (e) {
+      skipped.push(`${generationName(g)} is not restorable (${(e as Error).message})`);
+    }
+  }
+  throw new Error(`${target}: no restorable generation: ${skipped.join('; ')}`);
+}
