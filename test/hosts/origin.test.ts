@@ -1,0 +1,72 @@
+// Processes of two hosts whose pids collide (each is pid 2 of its own pid
+// namespace, hosts hA and hB) in one job: checkpointed, restarted together
+// on this one host, checkpointed and restarted again. Each keeps its pid and
+// reaches itself by it (each learns only its own origin's pid table), and
+// their images never share a name (docs/protocol.md, HELLO <origin>).
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Job, noBroken, programs, type Running } from '../helpers/stasis.js';
+import { startCoordinator } from '../coordinator/util.js';
+import { launchAsHost, whyNoFakeHosts } from './as-host.js';
+
+describe('hosts: origin identity (pid namespaces as hosts)', function () {
+  this.timeout(120000);
+  let job: Job;
+  const started: Running[] = [];
+  before(async function () {
+    const why = await whyNoFakeHosts();
+    if (why) { console.log(`    skipped: ${why}`); this.skip(); }
+  });
+  beforeEach(() => { job = new Job('stasis-origin-'); });
+  afterEach(async () => {
+    for (const r of started.splice(0)) await r.kill9().catch(() => undefined);
+    await job.cleanup();
+  });
+
+  const manifestOf = (gen: string) => JSON.parse(readFileSync(join(gen, 'manifest.json'), 'utf8')) as
+    { processes: Array<{ pid: number; host: string; origin: string; image: string }> };
+
+  it('two hosts\' pid 2 checkpointed, restarted onto one host twice: own pid, own signals, distinct images', async () => {
+    const coord = await startCoordinator(job.dir);
+    started.push(coord.run);
+    const addr = `127.0.0.1:${coord.port}`;
+    const a = launchAsHost('hA', addr, job.dir, [join(programs, 'origin_self'), '60', 'A']);
+    const b = launchAsHost('hB', addr, job.dir, [join(programs, 'origin_self'), '60', 'B']);
+    started.push(a, b);
+    await a.waitFor(/^A pid=2 tick=5$/);
+    await b.waitFor(/^B pid=2 tick=5$/);
+    const g1 = await job.checkpoint();
+    const m1 = manifestOf(g1.dir);
+    assert.deepEqual(m1.processes.map((p) => `${p.origin}/${p.pid}@${p.host}`).sort(), ['hA/2@hA', 'hB/2@hB']);
+    assert.deepEqual(m1.processes.map((p) => p.image).sort(), ['origin_self-hA-2.img', 'origin_self-hB-2.img']);
+    // QUIT: every process killed, and the user's coordinator leaves (restart starts its own).
+    assert.equal((await job.cli(['command', '--ckpt-dir', job.dir, '--quit'])).exitCode, 0);
+    await a.waitExit();
+    await b.waitExit();
+    await coord.run.waitExit();
+
+    // Both origins now on this host: pid 2 twice, and the second checkpoint names both.
+    const r1 = job.restart();
+    const seen = (tag: string, from: number) => r1.waitFor(new RegExp(`^${tag} pid=2 tick=(\\d+)$`), 20000, from);
+    const from = r1.lines.length;
+    await seen('A', from);
+    await seen('B', from);
+    const g2 = await job.checkpoint();
+    const m2 = manifestOf(g2.dir);
+    assert.deepEqual(m2.processes.map((p) => `${p.origin}/${p.pid}`).sort(), ['hA/2', 'hB/2']);
+    assert.equal(new Set(m2.processes.map((p) => p.host)).size, 1, 'both ran on this one host');
+    assert.deepEqual(readdirSync(g2.dir).filter((f) => f.endsWith('.img')).sort(), ['origin_self-hA-2.img', 'origin_self-hB-2.img']);
+    await job.killTree(r1);
+
+    const r2 = job.restart();
+    await r2.waitFor(/^A done$/, 30000);
+    await r2.waitFor(/^B done$/, 30000);
+    assert.equal(await r2.waitExit(), 0, r2.tail());
+    for (const out of [a, b, r1, r2]) noBroken(out.lines);
+    for (const tag of ['A', 'B']) {
+      const pids = new Set([a, b, r1, r2].flatMap((o) => o.lines).filter((l) => l.startsWith(`${tag} pid=`)).map((l) => l.split(' ')[1]));
+      assert.deepEqual([...pids], ['pid=2'], `${tag} saw pids ${[...pids].join(', ')}`);
+    }
+  });
+});
