@@ -13,8 +13,9 @@ import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, guardHandOver, handedOver, loaderPath } from '../native.js';
 import { intOption, pathOption } from './options.js';
+import { coordHostOption, coordinatorHost } from '../coordinator/hosts.js';
 
-interface Args { target?: string; interval?: number; keep?: number; root?: string; pathMap?: string | string[] }
+interface Args { coordHost?: string; target?: string; interval?: number; keep?: number; root?: string; pathMap?: string | string[] }
 
 /**
  * `--path-map OLD=NEW` specs as the loader takes them (STASIS_PATH_MAP: one
@@ -79,7 +80,8 @@ async function run(a: Args): Promise<void> {
     throw new Error(`a coordinator already serves ${store.dir}: stop it first (stasis command --ckpt-dir ${store.dir} --quit)`);
   const settings = restartSettings(store.dir, a);
   writeSettings(store.dir, settings);
-  const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: settings.interval, keep: settings.keep, expect: images.length });
+  const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: settings.interval, keep: settings.keep, expect: images.length,
+    host: await coordinatorHost(a.coordHost) });
   const env: NodeJS.ProcessEnv = {
     ...process.env, STASIS_COORD: formatAddress(address), STASIS_TOKEN: token, STASIS_CKPT_DIR: store.dir,
   };
@@ -103,6 +105,7 @@ export const restartCommand: CommandModule<object, Args> = {
   describe: 'Restart from a checkpoint directory (its newest generation) or a gen-NNNNNN directory',
   builder: (y) => y
     .positional('target', { type: 'string', describe: 'checkpoint directory or generation directory (default: STASIS_CKPT_DIR or ./stasis-ckpt)' })
+    .option('coord-host', coordHostOption)
     .option('interval', intOption('interval', 'seconds between checkpoints after the restart (default: as the job ran, from settings.json)'))
     .option('keep', intOption('keep', 'keep the newest N generations, 0: all (default: as the job ran, from settings.json)'))
     .option('root', pathOption('root', 'restore inside this chroot, where the program ran (default: STASIS_ROOT)', process.env.STASIS_ROOT || undefined))

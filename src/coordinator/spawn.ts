@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { detachPath, repoRoot } from '../native.js';
 import type { CoordinatorArgs } from './run.js';
 import { formatAddress, liveCoordinator, newToken, publish, type CoordAddress } from './publish.js';
@@ -26,7 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function waitForPrevious(dir: string, seconds = 5): Promise<void> {
   for (let i = 0; ; i++) {
     const live = liveCoordinator(dir);
-    if (!live || live.pid === process.pid) return;
+    if (!live || (live.pid === process.pid && live.node === hostname())) return;
     if (i >= seconds * 10) throw new Error(`a coordinator (pid ${live.pid}) already serves ${dir} at ${formatAddress(live)}`);
     await sleep(100);
   }
