@@ -22,9 +22,11 @@ async function numeric(host: string): Promise<string> {
 }
 
 /** The numeric address a coordinator of this job binds and advertises. */
-export async function coordinatorHost(given?: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function coordinatorHost(given?: string, env: NodeJS.ProcessEnv = process.env, otherHosts = false): Promise<string> {
   const want = given ?? env.STASIS_COORD_HOST;
   if (want) return numeric(want);
+  // Processes on other hosts (a restart onto them) must reach it: this host's address.
+  if (otherHosts) return numeric(hostname());
   let nodes: string[] = [];
   let here = hostname();
   try {

@@ -3,6 +3,7 @@
 // answers commands (docs/protocol.md).
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { basename } from 'node:path';
 import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
@@ -21,6 +22,7 @@ export interface CoordinatorOptions {
   interval: number;          // seconds between checkpoints, 0: none
   keep: number;              // generations kept, 0: all
   expect: number;            // restored processes to wait for before releasing them
+  expectImages?: string[];   // their image names (a restart): only these count, each once
   exitWhenIdle: boolean;     // private coordinator: exit after the last process leaves
   exitOnLast?: boolean;      // a user-started one asked to (dmtcp_coordinator --exit-on-last): the same exit only
   timeoutMs: number;
@@ -178,7 +180,7 @@ export class Coordinator {
     peer.send(`WELCOME ${peer.id} ${encodeArg(this.store.dir)}`);
     this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : peer.info.rejoined ? ' (rejoined)' : ''}`);
     this.lateJoiners?.push(peer);
-    if (peer.info.restored && this.restoring.length < this.opts.expect) {
+    if (peer.info.restored && this.awaited(peer)) {
       this.restoring.push(peer);
       if (this.restoring.length >= this.opts.expect) {
         this.releasing = true;
@@ -187,6 +189,15 @@ export class Coordinator {
     } else if (peer.info.restored) {
       peer.send('RESUME 0');   // nobody to wait for
     }
+  }
+
+  /** A restored process the release still waits for: one of the named images (if named), not yet joined. */
+  private awaited(peer: ProcPeer): boolean {
+    if (this.restoring.length >= this.opts.expect) return false;
+    const names = this.opts.expectImages;
+    if (!names) return true;
+    const name = basename(peer.info.image ?? '');
+    return names.includes(name) && !this.restoring.some((p) => basename(p.info.image ?? '') === name);
   }
 
   /** Virtual pids learned from restored processes, by (host, kernel pid); handed out by origin. */

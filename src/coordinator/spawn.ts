@@ -19,6 +19,7 @@ export interface PrivateOptions {
   expect?: number;
   host?: string;
   port?: number;   // 0 or unset: any free port
+  restoreFrom?: string;   // a restart: the generation whose named images are awaited
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -52,7 +53,7 @@ export async function startPrivateCoordinator(o: PrivateOptions): Promise<{ addr
   const token = newToken();
   const options: CoordinatorArgs = {
     ckptDir: o.ckptDir, host, port: 0, interval: o.interval ?? 0, keep: o.keep ?? 0, expect: o.expect ?? 0,
-    private: true, ownerPid: process.pid, listenFd: 3, timeout: 300, alertFd: 4,
+    private: true, ownerPid: process.pid, listenFd: 3, timeout: 300, alertFd: 4, restoreFrom: o.restoreFrom,
   };
   const args = [join(repoRoot, 'dist', 'src', 'coordinator', 'private-main.js'), JSON.stringify(options)];
   const log = openSync(join(o.ckptDir, 'coordinator.log'), 'a', 0o600);

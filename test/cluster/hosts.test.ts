@@ -3,7 +3,7 @@
 // --coord-host). Alone (with your cluster id):
 // npx tsc -p tsconfig.json && STASIS_CLUSTER_ID=N npx mocha --no-config --timeout 120000 --exit dist/test/cluster/hosts.test.js
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -70,5 +70,107 @@ describe('hosts: one job on several hosts (test cluster)', function () {
       await here.kill9();
       for (const o of others) await o;
     }
+  });
+
+  // Processes of n2 and n3 with equal pids (each tree in a pid namespace of
+  // its own: parent pid 2, child pid 3, as on real hosts), a pipe between
+  // parent and child, output to a file of the shared dir.
+  const LINES = 30000;
+  let expected = '';
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+  async function jobOnN2N3(name: string): Promise<{ dir: string; gen: string; pids: number[] }> {
+    const c = cluster();
+    if (!expected) expected = (await execa(join(programs, 'pipeline'), [String(LINES)])).stdout + '\n';
+    const dir = join(c.shared, `${name}-${Date.now()}`);
+    mkdirSync(dir);
+    const coord = new Running(execa('node', [stasisBin, 'coordinator', '--ckpt-dir', dir, '--coord-host', c.env.STASIS_CLUSTER_CONTROLLER!],
+      { env: c.env, buffer: false, reject: false, stdin: 'ignore' }));
+    await coord.waitFor(/listening on/);
+    const runs = ['n2', 'n3'].map((n) => onNode(n, 'unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c',
+      // The output file is opened inside the job (by its shell), so it is the job's: restored with it.
+      `${q(stasisBin)} launch --ckpt-dir ${q(dir)} -- sh -c ${q(`exec ${q(join(programs, 'pipeline'))} ${LINES} > ${q(join(dir, `out-${n}.txt`))}`)} & wait $!`],
+      { timeout: 120_000 }));
+    try {
+      await waitClients(dir, 4);
+      for (const n of ['n2', 'n3']) {
+        const out = join(dir, `out-${n}.txt`);
+        for (let i = 0; !(existsSync(out) && readFileSync(out, 'utf8').split('\n').length > 20); i++) {
+          if (i > 100) throw new Error(`${out}: no progress`);
+          await sleep(100);
+        }
+      }
+      const ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
+      assert.equal(ck.exitCode, 0, ck.stderr);
+      const gen = JSON.parse(ck.stdout).dir as string;
+      const m = JSON.parse(readFileSync(join(gen, 'manifest.json'), 'utf8')) as Manifest;
+      // The same pids on both nodes (parent 2, its child whatever the namespace gave next).
+      const pids = m.processes.filter((p) => p.origin === 'n2').map((p) => p.pid).sort((x, y) => x - y);
+      assert.equal(pids[0], 2);
+      assert.deepEqual(m.processes.map((p) => `${p.host}/${p.origin}/${p.pid}`).sort(), ['n2', 'n3'].flatMap((n) => pids.map((pid) => `${n}/${n}/${pid}`)).sort());
+      return { dir, gen, pids };
+    } finally {
+      await stasis(['command', '--ckpt-dir', dir, '--quit']);
+      for (const r of runs) await r;
+      await coord.waitExit(20_000).catch(() => coord.kill9());
+    }
+  }
+
+  /** While a restart runs: where its processes are, once all four joined. */
+  async function placement(dir: string, restart: Promise<NodeResult>): Promise<string[]> {
+    let ended: NodeResult | null = null;
+    void restart.then((r) => { ended = r; });
+    for (let i = 0; ; i++) {
+      if (ended) throw new Error(`the restart ended before its processes were seen: ${JSON.stringify(ended)}`);
+      const r = await stasis(['command', '--ckpt-dir', dir, '--status', '--json']);
+      const clients = r.exitCode === 0 ? (JSON.parse(r.stdout).clients as Array<{ host: string; origin: string; pid: number }>) : [];
+      if (clients.length >= 4) return clients.map((k) => `${k.host}/${k.origin}/${k.pid}`).sort();
+      if (i > 150) throw new Error(`${clients.length} of 4 restored processes seen: ${r.stderr}`);
+      await sleep(200);
+    }
+  }
+
+  /** Each node's output file: the same as an uninterrupted run's (said briefly when not). */
+  function sameOutputs(dir: string): void {
+    for (const n of ['n2', 'n3']) {
+      const text = readFileSync(join(dir, `out-${n}.txt`), 'utf8');
+      if (text !== expected) assert.fail(`out-${n}.txt differs from an uninterrupted run: ${text.length} bytes, ends ${JSON.stringify(text.slice(-40))}`);
+    }
+  }
+
+  it('restart with n2→n4, n3→n1 (n4 by ssh): the processes move, and finish with the output of an uninterrupted run; a host without mapping and an unreachable host are refused with one line, the generation intact', async () => {
+    const { dir, gen, pids } = await jobOnN2N3('hosts-move');
+    const before = readFileSync(join(gen, 'manifest.json'), 'utf8');
+
+    const unmapped = await onNode('n1', stasisBin, ['restart', dir, '--host-map', 'n2=n4'], { timeout: 60_000 });
+    assert.notEqual(unmapped.exitCode, 0);
+    assert.equal(unmapped.stderr.trim(), 'stasis: restart: n3 in the image has no mapping: add n3=NEW to --host-map');
+
+    const unreachable = await onNode('n1', stasisBin, ['restart', dir, '--host-map', 'n2=n9,n3=n1'], { timeout: 60_000 });
+    assert.notEqual(unreachable.exitCode, 0);
+    const last = unreachable.stderr.trim().split('\n').pop()!;
+    assert.match(last, /^stasis: restart: n9 \(images of n2\): ssh: .*n9/, unreachable.stderr);
+    assert.equal(readFileSync(join(gen, 'manifest.json'), 'utf8'), before);
+
+    const restart = onNode('n1', stasisBin, ['restart', dir, '--host-map', 'n2=n4,n3=n1'], { timeout: 90_000 });
+    assert.deepEqual(await placement(dir, restart), [...pids.map((p) => `n1/n3/${p}`), ...pids.map((p) => `n4/n2/${p}`)].sort());
+    const r = await restart;
+    assert.equal(r.exitCode, 0, r.stderr);
+    sameOutputs(dir);
+    assert.equal(readFileSync(join(gen, 'manifest.json'), 'utf8'), before);
+  });
+
+  it('restart of n2 and n3 onto one node (n1), their pids colliding there: checkpointed again, images by origin, and both finish with the output of an uninterrupted run', async () => {
+    const { dir, pids } = await jobOnN2N3('hosts-one');
+    // All on n1: no loader elsewhere, so --coord-host makes its coordinator reachable from here.
+    const restart = onNode('n1', stasisBin, ['restart', dir, '--hosts', 'n1', '--coord-host', 'n1'], { timeout: 90_000 });
+    assert.deepEqual(await placement(dir, restart), ['n2', 'n3'].flatMap((n) => pids.map((p) => `n1/${n}/${p}`)).sort());
+    const ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
+    assert.equal(ck.exitCode, 0, ck.stderr);
+    const images = readdirSync(JSON.parse(ck.stdout).dir as string).filter((f) => f.endsWith('.img')).sort();
+    assert.deepEqual(images, ['n2', 'n3'].flatMap((n) => pids.map((p) => `pipeline-${n}-${p}.img`)).sort());
+    const r = await restart;
+    assert.equal(r.exitCode, 0, r.stderr);
+    sameOutputs(dir);
   });
 });
