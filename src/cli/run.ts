@@ -27,7 +27,7 @@ export const runCommand: CommandModule<object, Args> = {
   command: 'run',
   describe: 'Run a command that survives preemption and time limits: stasis run [options] -- cmd args',
   builder: (y) => y
-    .usage('$0 run [--ckpt-dir D] [--interval S] [--keep N] [--max-restarts N] -- cmd args')
+    .usage('$0 run [--ckpt-dir D] [--interval S] [--keep N] [--max-restarts N] [--coord-host A] -- cmd args')
     .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory (default: STASIS_CKPT_DIR; in a batch job SUBMIT_DIR/stasis-ckpt-JOBID[_TASK]; else ./stasis-ckpt)'))
     .option('coord-host', coordHostOption)
     .option('interval', intOption('interval', 'seconds between checkpoints (0: only at the end of the job; default: as the job ran, else 0)'))

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { Job, noBroken, programs, type Running } from '../helpers/stasis.js';
 import { startCoordinator } from '../coordinator/util.js';
 import { launchAsHost, whyNoFakeHosts } from './as-host.js';
@@ -31,8 +32,9 @@ describe('hosts: origin identity (pid namespaces as hosts)', function () {
     const coord = await startCoordinator(job.dir);
     started.push(coord.run);
     const addr = `127.0.0.1:${coord.port}`;
-    const a = launchAsHost('hA', addr, job.dir, [join(programs, 'origin_self'), '60', 'A']);
-    const b = launchAsHost('hB', addr, job.dir, [join(programs, 'origin_self'), '60', 'B']);
+    // A execs itself at tick 30 (after the first restart) and its new image forks a child.
+    const a = launchAsHost('hA', addr, job.dir, [join(programs, 'origin_self'), '70', 'A', '30']);
+    const b = launchAsHost('hB', addr, job.dir, [join(programs, 'origin_self'), '70', 'B']);
     started.push(a, b);
     await a.waitFor(/^A pid=2 tick=5$/);
     await b.waitFor(/^B pid=2 tick=5$/);
@@ -47,7 +49,7 @@ describe('hosts: origin identity (pid namespaces as hosts)', function () {
     await coord.run.waitExit();
 
     // Both origins now on this host: pid 2 twice, and the second checkpoint names both.
-    const r1 = job.restart();
+    const r1 = job.restart(undefined, { flags: ['--hosts', hostname()] });
     const seen = (tag: string, from: number) => r1.waitFor(new RegExp(`^${tag} pid=2 tick=(\\d+)$`), 20000, from);
     const from = r1.lines.length;
     await seen('A', from);
@@ -57,9 +59,13 @@ describe('hosts: origin identity (pid namespaces as hosts)', function () {
     assert.deepEqual(m2.processes.map((p) => `${p.origin}/${p.pid}`).sort(), ['hA/2', 'hB/2']);
     assert.equal(new Set(m2.processes.map((p) => p.host)).size, 1, 'both ran on this one host');
     assert.deepEqual(readdirSync(g2.dir).filter((f) => f.endsWith('.img')).sort(), ['origin_self-hA-2.img', 'origin_self-hB-2.img']);
+    // A's new image, here, still has origin hA (STASIS_ORIGIN), and so has the child it forks.
+    const child = Number((await r1.waitFor(/^A child=(\d+)$/, 20000))[1]);
+    const g3 = await job.checkpoint();
+    assert.deepEqual(manifestOf(g3.dir).processes.map((p) => `${p.origin}/${p.pid}`).sort(), ['hA/2', `hA/${child}`, 'hB/2'].sort());
     await job.killTree(r1);
 
-    const r2 = job.restart();
+    const r2 = job.restart(undefined, { flags: ['--hosts', hostname()] });
     await r2.waitFor(/^A done$/, 30000);
     await r2.waitFor(/^B done$/, 30000);
     assert.equal(await r2.waitExit(), 0, r2.tail());
