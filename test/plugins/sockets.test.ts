@@ -305,6 +305,33 @@ print(s.server_address[1], flush=True)
 s.serve_forever()
 `;
 
+describe('a job killed by its coordinator (stasis command --kill)', function () {
+  this.timeout(60000);
+  it('leaves no TCP port in TIME_WAIT: a listener without SO_REUSEADDR listens again at once on restart', async () => {
+    // Connections closed with FIN hold their ports for a minute; a program
+    // that did not set SO_REUSEADDR (UCX in MPICH ranks) could not listen
+    // there again: the loader would wait (or fail) until then.
+    const job = new Job();
+    try {
+      const p = job.launch([python, join(repoRoot, 'test', 'programs', 'tcp_noreuse.py')]);
+      const port = Number((await p.waitFor(/^port (\d+)$/))[1]);
+      await p.waitFor(/^tick 5$/);
+      await job.checkpoint();
+      const k = await job.cli(['command', '--ckpt-dir', job.dir, '--kill']);
+      assert.equal(k.exitCode, 0, k.stderr);
+      await p.waitExit();
+      const ss = await execa('ss', ['-tanH', 'state', 'time-wait'], { reject: false });
+      const held = String(ss.stdout).split('\n').filter((l) => l.includes(`:${port} `) || l.endsWith(`:${port}`));
+      assert.deepEqual(held, [], `port ${port} left in TIME_WAIT`);
+      const r = job.restart();
+      const last = numbers(p.lines, /^tick (\d+)$/).at(-1)!;
+      await r.waitFor(new RegExp(`^tick ${last + 5}$`), 20000);
+      noBroken(r.lines);
+      await r.kill9();
+    } finally { await job.cleanup(); }
+  });
+});
+
 describe('a TCP connection to a server outside the job', function () {
   this.timeout(120000);
   it('after each restart its peer has gone away (EOF or reset): the client connects again by itself and goes on', async () => {
