@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { cluster, onNode, repoRoot, stasisBin, useCluster, type NodeResult } from './cluster.js';
+import { cluster, onNode, repoRoot, sbatch, stasisBin, useCluster, waitJob, type NodeResult } from './cluster.js';
 import { Running } from '../helpers/stasis.js';
 
 const programs = join(repoRoot, 'native', 'build', 'programs');
@@ -171,6 +171,15 @@ describe('hosts: one job on several hosts (test cluster)', function () {
     assert.deepEqual(images, ['n2', 'n3'].flatMap((n) => pids.map((p) => `pipeline-${n}-${p}.img`)).sort());
     const r = await restart;
     assert.equal(r.exitCode, 0, r.stderr);
+    sameOutputs(dir);
+  });
+
+  it('restart inside a new Slurm allocation of n3,n4 with no flags: n2\'s processes onto n3 (the batch host), n3\'s onto n4 through srun --overlap; both finish as uninterrupted', async () => {
+    const { dir, pids } = await jobOnN2N3('hosts-alloc');
+    const id = await sbatch(`#!/bin/sh\nexec node ${q(stasisBin)} restart ${q(dir)}\n`, ['-N2', '--nodelist=n3,n4'], 'hosts-alloc');
+    assert.deepEqual(await placement(dir, waitJob(id, 'COMPLETED', 120_000).then(() => ({ exitCode: 0, stdout: '', stderr: 'job ended' }))),
+      [...pids.map((p) => `n3/n2/${p}`), ...pids.map((p) => `n4/n3/${p}`)].sort());
+    await waitJob(id, 'COMPLETED', 120_000);
     sameOutputs(dir);
   });
 });
