@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 static int enabled(void) { return stasis_cfg.signal > 0; }
-static int on_ckpt_thread(void) { return stasis_ckpt_tid && (pid_t)syscall(SYS_gettid) == stasis_ckpt_tid; }
+/* In an event handler: on the checkpoint thread, or a thread event's. */
+static int on_ckpt_thread(void) {
+  return stasis_in_thread_event || (stasis_ckpt_tid && (pid_t)syscall(SYS_gettid) == stasis_ckpt_tid);
+}
 
 API int stasis_api_version(void) { return STASIS_API_VERSION; }
 API int stasis_is_enabled(void) { return coord_fd >= 0; }
@@ -84,7 +87,10 @@ API int stasis_checkpoint(void) {
   if (stasis_restored != before) return STASIS_RESTARTED;
   if (!ok) {
     char *err = strstr(buf, "\nERROR ");
-    if (err) strtok(err + 1, "\n");
+    if (err) {
+      strtok(err + 1, "\n");
+      coord_decode(err + 7);   /* the reason travels percent-encoded (docs/protocol.md) */
+    }
     stasis_log("stasis_checkpoint: %s", err ? err + 7 : "no answer from the coordinator");
   }
   return ok ? STASIS_CHECKPOINTED : STASIS_ERR_FAILED;

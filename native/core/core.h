@@ -41,6 +41,10 @@ int stasis_real_sigaction(int sig, const struct sigaction *act, struct sigaction
 void stasis_at_kill(void (*fn)(void));
 void stasis_kill_self(void) __attribute__((noreturn));
 int stasis_is_internal_fd(int fd);
+/* A descriptor a plugin keeps beside the program (high, close-on-exec):
+ * skipped like the core's own (0, -1 when the table is full). */
+int stasis_keep_fd(int fd);
+int stasis_kept_inode(unsigned long long ino);   /* a kept descriptor has this inode */
 
 /* threads.c */
 struct thread_rec {
@@ -128,6 +132,9 @@ void image_forget_buffers(void);
 /* plugin.c */
 int plugins_dispatch(enum stasis_event ev);
 int plugins_claim_memory(uint64_t start, uint64_t end);  /* 1: a plugin restores it */
+int plugins_want_thread_events(void);            /* a user plugin wants THREAD_START/EXIT */
+void plugins_thread_event(enum stasis_event ev); /* on the user thread; answers ignored */
+extern __thread int stasis_in_thread_event;      /* inside plugins_thread_event() */
 
 /* api.c: delayed sections. On SUSPEND: 0 once no section is open (new
  * ones wait), -1 after stasis_fail past STASIS_DELAY_TIMEOUT. */
@@ -151,6 +158,7 @@ int coord_read_line(char *buf, size_t cap);   /* 1, 0 at EOF, -1 error, -2 line 
 int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void coord_close(void);
 void coord_encode(char *out, size_t cap, const char *s);  /* percent-encoding of one argument */
+void coord_decode(char *s);   /* in place */
 extern int coord_fd;
 
 /* Lines from the coordinator that a plugin handles (e.g. "PIDS" at restart). */

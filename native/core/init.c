@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,8 +14,37 @@ struct stasis_config stasis_cfg;
 int stasis_internal_fds[4] = { -1, -1, -1, -1 };
 pid_t stasis_kernel_pid;
 
+/* Descriptors a plugin keeps for itself while the program runs (epoll's
+ * stand-ins), known by number and inode: in a restored process the number
+ * may be the program's again, and is not mistaken for ours. */
+#define MAX_KEPT 32
+static struct { int fd; dev_t dev; ino_t ino; } kept[MAX_KEPT];
+
+static int still_kept(int i) {
+  struct stat st;
+  return kept[i].fd >= 0 && fstat(kept[i].fd, &st) == 0 && st.st_dev == kept[i].dev && st.st_ino == kept[i].ino;
+}
+
+int stasis_keep_fd(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -1;
+  for (int i = 0; i < MAX_KEPT; i++) {
+    if (kept[i].fd > 0 && still_kept(i)) continue;
+    kept[i].fd = fd, kept[i].dev = st.st_dev, kept[i].ino = st.st_ino;
+    return 0;
+  }
+  return -1;
+}
+
+int stasis_kept_inode(unsigned long long ino) {
+  for (int i = 0; i < MAX_KEPT; i++) if (kept[i].fd > 0 && kept[i].ino == ino && still_kept(i)) return 1;
+  return 0;
+}
+
 int stasis_is_internal_fd(int fd) {
-  for (int i = 0; i < 4; i++) if (stasis_internal_fds[i] == fd && fd >= 0) return 1;
+  if (fd < 0) return 0;
+  for (int i = 0; i < 4; i++) if (stasis_internal_fds[i] == fd) return 1;
+  for (int i = 0; i < MAX_KEPT; i++) if (kept[i].fd > 0 && kept[i].fd == fd && still_kept(i)) return 1;
   return 0;
 }
 

@@ -12,6 +12,19 @@ static const struct stasis_plugin *plugins[MAX_PLUGINS];
 static int nplugins;
 
 static unsigned int wanted[MAX_PLUGINS];   /* event masks, 0: all */
+static unsigned char internal[MAX_PLUGINS]; /* libstasis's own (no thread events) */
+static volatile int thread_plugins;         /* plugins that want thread events */
+
+#define THREAD_EVENTS (STASIS_EVENT_BIT(STASIS_EVENT_THREAD_START) | STASIS_EVENT_BIT(STASIS_EVENT_THREAD_EXIT))
+
+/* Whether the plugin structure lives in libstasis itself. Registration
+ * order cannot tell: a library the program links may register before
+ * libstasis's constructors run (the loader initializes it first). */
+static int in_libstasis(const void *p) {
+  Dl_info self, other;
+  if (!dladdr((void *)plugins_dispatch, &self) || !dladdr(p, &other)) return 0;
+  return self.dli_fbase == other.dli_fbase;
+}
 
 API int stasis_register_plugin_for(const struct stasis_plugin *p, unsigned int events) {
   if (!p || !p->event) return STASIS_ERR_INVALID;
@@ -20,7 +33,11 @@ API int stasis_register_plugin_for(const struct stasis_plugin *p, unsigned int e
     return STASIS_ERR_NO_SPACE;
   }
   wanted[nplugins] = events;
-  plugins[nplugins++] = p;
+  internal[nplugins] = (unsigned char)in_libstasis(p);
+  plugins[nplugins] = p;
+  __atomic_store_n(&nplugins, nplugins + 1, __ATOMIC_RELEASE);
+  if (!internal[nplugins - 1] && (!events || (events & THREAD_EVENTS)))
+    __atomic_add_fetch(&thread_plugins, 1, __ATOMIC_SEQ_CST);
   return STASIS_OK;
 }
 
@@ -53,6 +70,23 @@ int plugins_dispatch(enum stasis_event ev) {
     if (ev == STASIS_EVENT_SAVE || ev == STASIS_EVENT_RESTART) break;
   }
   return rc;
+}
+
+int plugins_want_thread_events(void) { return __atomic_load_n(&thread_plugins, __ATOMIC_SEQ_CST) > 0; }
+
+/* THREAD_START / THREAD_EXIT, on the user thread itself (wrappers.c). The
+ * handlers' answers are ignored: a thread cannot be refused. While one runs,
+ * stasis_checkpoint() and delays answer STASIS_ERR_CONTEXT (api.c). */
+__thread int stasis_in_thread_event;
+
+void plugins_thread_event(enum stasis_event ev) {
+  int n = __atomic_load_n(&nplugins, __ATOMIC_ACQUIRE);
+  stasis_in_thread_event = 1;
+  for (int i = 0; i < n; i++) {
+    if (internal[i] || (wanted[i] && !(wanted[i] & STASIS_EVENT_BIT(ev)))) continue;
+    plugins[i]->event(ev);
+  }
+  stasis_in_thread_event = 0;
 }
 
 /* Kinds of file descriptor, consulted by the fd plugin (see stasis.h). */

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 void stasis_creation_enter(void);
@@ -134,12 +135,37 @@ API int pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
   return real(how, without_ours(how, set, &copy), old);
 }
 
+/* A thread started while a user plugin wants thread events runs its start
+ * routine through started_thread(), which sends THREAD_START before it and
+ * THREAD_EXIT when it ends: a cleanup handler, so pthread_exit() and
+ * cancellation send it too, on the thread, before its TLS is freed. */
+struct thread_start { void *(*fn)(void *); void *arg; };
+
+static void thread_exit_event(void *unused) { (void)unused; plugins_thread_event(STASIS_EVENT_THREAD_EXIT); }
+
+static void *started_thread(void *p) {
+  struct thread_start start = *(struct thread_start *)p;
+  free(p);
+  void *ret;
+  plugins_thread_event(STASIS_EVENT_THREAD_START);
+  pthread_cleanup_push(thread_exit_event, NULL);
+  ret = start.fn(start.arg);
+  pthread_cleanup_pop(1);
+  return ret;
+}
+
 API int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
   static create_fn real;
   if (!real) real = (create_fn)next("pthread_create");
   if (!active()) return real(th, attr, fn, arg);
+  struct thread_start *start = NULL;
+  if (plugins_want_thread_events() && (start = malloc(sizeof *start))) {
+    start->fn = fn;
+    start->arg = arg;
+  }
   stasis_creation_enter();
-  int rc = real(th, attr, fn, arg);
+  int rc = start ? real(th, attr, started_thread, start) : real(th, attr, fn, arg);
   stasis_creation_leave();
+  if (rc != 0) free(start);
   return rc;
 }

@@ -19,8 +19,11 @@
 extern "C" {
 #endif
 
-/* Bumped when a function or an event is added or changes meaning. */
-#define STASIS_API_VERSION 1
+/* Bumped when a function or an event is added or changes meaning.
+ * 1: the first public version. 2: STASIS_EVENT_THREAD_START and
+ * STASIS_EVENT_THREAD_EXIT (a plugin that needs them checks
+ * stasis_api_version() >= 2: an older libstasis never sends them). */
+#define STASIS_API_VERSION 2
 
 /* The API version of the libstasis running this process (STASIS_API_VERSION
  * it was built with), or 0 when the program runs without stasis. */
@@ -69,7 +72,15 @@ enum stasis_event {
    * the moment to take what is in flight between processes out of the
    * kernel (a TCP connection's bytes, plugins/socket/tcp.c). May fail the
    * checkpoint; whatever was taken must be given back at RESUME. */
-  STASIS_EVENT_DRAIN
+  STASIS_EVENT_DRAIN,
+  /* API version 2. In a thread the program starts with pthread_create(),
+   * on that thread, before its start routine runs. */
+  STASIS_EVENT_THREAD_START,
+  /* API version 2. On a thread started with pthread_create() that ends
+   * (its start routine returns, it calls pthread_exit() or is cancelled),
+   * on that thread, with its thread-local variables still there — in a
+   * restored process too, for a thread that was running at the checkpoint. */
+  STASIS_EVENT_THREAD_EXIT
 };
 
 /* Order of events. Checkpoint: PRECHECKPOINT, SUSPENDED, SAVE, RESUME,
@@ -85,6 +96,14 @@ enum stasis_event {
  * user threads may hold (malloc, stdio included) and should use plain
  * system calls. PRECHECKPOINT, POSTCHECKPOINT and RESTARTED run beside the
  * program's threads: anything goes but stasis_checkpoint() and delays.
+ * THREAD_START and THREAD_EXIT run on the program's thread itself, beside
+ * the others (a checkpoint may stop it inside the handler like anywhere
+ * else), under the same rule; their return value is ignored. They reach
+ * plugins registered outside libstasis only, and only for threads started
+ * while one of them wanted these events (so a plugin registers in a
+ * constructor, before the program starts threads). The main thread, the
+ * checkpoint thread and threads made without pthread_create() (a raw
+ * clone) send none.
  * Unknown events (added by a later version) must be ignored (return 0). */
 typedef int (*stasis_event_fn)(enum stasis_event event);
 

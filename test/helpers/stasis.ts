@@ -93,6 +93,10 @@ export class Running {
   }
 }
 
+/** The job's stdin: a pipe from the test, /dev/null, or a descriptor of the
+ * test's (openSync: the file itself; execa's { file } would be a pipe). */
+type Stdin = 'pipe' | 'ignore' | number;
+
 /** One checkpoint directory per test, cleaned up with everything it started. */
 export class Job {
   readonly dir: string;
@@ -102,12 +106,12 @@ export class Job {
     this.dir = mkdtempSync(join(tmpdir(), prefix));
   }
 
-  private start(args: string[], env: Record<string, string> = {}, stdin: 'pipe' | 'ignore' = 'ignore'): Running {
+  private start(args: string[], env: Record<string, string> = {}, stdin: Stdin = 'ignore'): Running {
     // Run as a program (not `node stasisBin`), as users do: descriptors go
     // through stasis-handover (bin/stasis.js).
     const proc = execa(stasisBin, args, {
       env: { ...env },
-      stdin,
+      stdin: stdin as 'ignore',   // execa's types list descriptors 3-9 only; any open one works
       buffer: false,
       reject: false,
     });
@@ -116,7 +120,7 @@ export class Job {
     return r;
   }
 
-  launch(argv: string[], opts: { env?: Record<string, string>; stdin?: 'pipe' | 'ignore'; flags?: string[] } = {}): Running {
+  launch(argv: string[], opts: { env?: Record<string, string>; stdin?: Stdin; flags?: string[] } = {}): Running {
     return this.start(['launch', '--ckpt-dir', this.dir, ...(opts.flags ?? []), '--', ...argv], opts.env, opts.stdin);
   }
 
@@ -125,7 +129,7 @@ export class Job {
     return this.start(['run', '--ckpt-dir', this.dir, ...(opts.flags ?? []), '--', ...argv], opts.env);
   }
 
-  restart(target?: string, opts: { stdin?: 'pipe' | 'ignore'; env?: Record<string, string>; flags?: string[] } = {}): Running {
+  restart(target?: string, opts: { stdin?: Stdin; env?: Record<string, string>; flags?: string[] } = {}): Running {
     return this.start(['restart', ...(opts.flags ?? []), target ?? this.dir], opts.env, opts.stdin);
   }
 

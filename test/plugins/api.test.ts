@@ -4,7 +4,7 @@
 // and restarts.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { Job, programs, repoRoot, type Running } from '../helpers/stasis.js';
@@ -23,6 +23,7 @@ const apiCkpt = join(programs, 'api_ckpt');
 const apiForker = join(programs, 'api_forker');
 const eventLog = join(programs, 'plugins', 'event_log.so');
 const apiUname = join(programs, 'api_uname');
+const apiThreads = join(programs, 'api_threads');
 const wrapUname = join(programs, 'plugins', 'wrap_uname.so');
 
 /** The line matching `re` (throws naming the output when there is none). */
@@ -47,7 +48,7 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   it('answers STASIS_CHECKPOINTED (0) after the commit, STASIS_RESTARTED (1) in the restored process, which finds the data and virtual ids of the checkpoint', async () => {
     const p = job.launch([apiCkpt, '40'], { stdin: 'pipe' });
     await p.waitFor(/^ready /);
-    assert.equal(p.lines[0], 'api 1 enabled 1 timeout 60000');
+    assert.equal(p.lines[0], 'api 2 enabled 1 timeout 60000');
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^delay /);
     assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'returned before the generation was committed');
@@ -67,10 +68,10 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   it('Python: checkpoint() answers 0, then 1 after a restart; on_checkpoint, on_resume, on_restart run in order', async () => {
     const p = job.launch([...pyProgram('api_py.py'), '40'], { stdin: 'pipe', env: python });
     await p.waitFor(/^ready$/);
-    assert.equal(p.lines[0], 'api 1 enabled 1');
+    assert.equal(p.lines[0], 'api 2 enabled 1');
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^events /);
-    assert.deepEqual(p.lines.slice(2, 5), ['delayed 0', 'returned 0 success', 'events checkpoint,resume']);
+    assert.deepEqual(p.lines.slice(2, 6), ['delayed 0', 'inside -3', 'returned 0 success', 'events checkpoint,resume']);
     assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'returned before the generation was committed');
     await p.kill9();
 
@@ -80,10 +81,23 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
     assert.equal(r.lines.at(-1), 'done');
   });
 
+  it('Python installed with pip (from a copy of python/, no network): the same module, checkpoint() answers 0', async () => {
+    const src = join(job.dir, 'src');
+    cpSync(join(repoRoot, 'python'), src, { recursive: true });
+    const site = join(job.dir, 'site');
+    const pip = await execa('/usr/bin/python3', ['-m', 'pip', 'install', '--no-build-isolation', '--no-deps', '--no-index', '--target', site, src], { reject: false });
+    assert.equal(pip.exitCode, 0, pip.stderr);
+    const p = job.launch([...pyProgram('api_py.py'), '1'], { stdin: 'pipe', env: { PYTHONPATH: site } });
+    await p.waitFor(/^ready$/);
+    p.proc.stdin!.write('go\n');
+    await p.waitFor(/^done$/);
+    assert.deepEqual(p.lines.slice(0, 6), ['api 2 enabled 1', 'ready', 'delayed 0', 'inside -3', 'returned 0 success', 'events checkpoint,resume']);
+  });
+
   it('Python without stasis: every call answers ERR_NOT_ENABLED (-1), no exception, exit 0', async () => {
     const r = await execa(pyProgram('api_py.py')[0]!, [pyProgram('api_py.py')[1]!, '1'], { input: 'go\n', reject: false, env: python });
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1',
+    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1', 'inside -1',
       'returned -1 not running under stasis', 'events -', 'tick 0', 'done']);
   });
 
@@ -92,10 +106,10 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   it('Node: checkpoint() resolves to 0, then 1 after a restart; onCheckpoint, onResume, onRestart run in order', async () => {
     const p = job.launch([...nodeProgram, '40'], { stdin: 'pipe' });
     await p.waitFor(/^ready$/);
-    assert.equal(p.lines[0], 'api 1 enabled 1');
+    assert.equal(p.lines[0], 'api 2 enabled 1');
     p.proc.stdin!.write('go\n');
     await p.waitFor(/^events /);
-    assert.deepEqual(p.lines.slice(2, 5), ['delayed 0', 'returned 0 success', 'events checkpoint,resume']);
+    assert.deepEqual(p.lines.slice(2, 6), ['delayed 0', 'inside -3', 'returned 0 success', 'events checkpoint,resume']);
     assert.ok(existsSync(join(job.dir, 'gen-000001', 'manifest.json')), 'resolved before the generation was committed');
     await p.kill9();
 
@@ -108,8 +122,21 @@ describe('plugin API: stasis_checkpoint() and a plugin\'s data', function () {
   it('Node without stasis: every call answers ERR_NOT_ENABLED (-1), no exception, exit 0', async () => {
     const r = await execa(nodeProgram[0]!, [nodeProgram[1]!, '1'], { input: 'go\n', reject: false });
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1',
+    assert.deepEqual(r.stdout.split('\n'), ['api 0 enabled 0', 'ready', 'delayed -1', 'inside -1',
       'returned -1 not running under stasis', 'events -', 'tick 0', 'done']);
+  });
+
+  for (const [lang, argv, env, reason] of [
+    ['Python', pyProgram('api_py.py'), python, /python before: refused by the test/],
+    ['Node', nodeProgram, {}, /node onCheckpoint: .*refused by the test/],
+  ] as const) it(`${lang}: a callback that throws refuses the checkpoint, with its message; the resume callback still runs`, async () => {
+    const p = job.launch([...argv, '3'], { stdin: 'pipe', env: { ...env, STASIS_TEST_REFUSE: '1' } });
+    await p.waitFor(/^ready$/);
+    p.proc.stdin!.write('go\n');
+    await p.waitFor(/^done$/);
+    assert.deepEqual(p.lines.slice(4, 6), ['returned -2 checkpoint failed', 'events checkpoint,resume']);
+    assert.match(p.errLines.join('\n'), reason);
+    assert.ok(!existsSync(join(job.dir, 'latest')), 'a generation was committed');
   });
 
   it('without stasis every call answers STASIS_ERR_NOT_ENABLED (-1) and the program ends cleanly', async () => {
@@ -207,6 +234,29 @@ describe('plugin API: --with-plugin', function () {
     assert.deepEqual([...events.keys()].sort(), [parent, child].sort(), 'events from other processes');
   });
 
+  it('a program the job execs loads the plugin too (STASIS_PLUGINS), before its first checkpoint, and keeps it across a restart', async () => {
+    const log = join(job.dir, 'events.log');
+    const env = { STASIS_TEST_EVENT_LOG: log };
+    // sh forks, and the child execs api_forker, which forks again.
+    const p = job.launch(['/bin/sh', '-c', `${apiForker}; exit 0`], { flags: ['--with-plugin', eventLog], env });
+    const [, execd, child] = (await p.waitFor(/^ready (\d+) (\d+)$/)).map(Number);
+    await p.waitFor(/^child 3$/);
+    assert.equal((await job.checkpoint()).generation, 1);
+    await job.killTree(p);
+    const r = job.restart(undefined, { env });
+    await r.waitFor(/^parent \d+$/);
+    assert.equal((await job.checkpoint()).generation, 2);
+    await job.killTree(r);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    const of = (pid: number) => lines.filter((l) => l.startsWith(`${pid} `)).map((l) => l.split(' ').slice(1).join(' '));
+    const gen = (g: number, events: string[]) => events.map((e) => `${e} ${g}`);
+    assert.deepEqual(of(execd!), ['loaded 0', ...gen(1, checkpointOnce), ...gen(1, restartOnce), ...gen(2, checkpointOnce)]);
+    assert.deepEqual(of(child!), [...gen(1, checkpointOnce), ...gen(1, restartOnce), ...gen(2, checkpointOnce)]);
+    const shell = [...new Set(lines.map((l) => Number(l.split(' ')[0])))].filter((pid) => pid !== execd && pid !== child);
+    assert.equal(shell.length, 1, `processes seen: ${lines.join('; ')}`);
+    assert.equal(of(shell[0]!)[0], 'loaded 0', 'the shell loaded it first');
+  });
+
   it('a plugin refusing at PRECHECKPOINT fails the checkpoint with its reason; it still gets POSTCHECKPOINT, and nothing else', async () => {
     const log = join(job.dir, 'events.log');
     const p = job.launch([apiForker], { flags: ['--with-plugin', eventLog], env: { STASIS_TEST_EVENT_LOG: log, STASIS_TEST_REFUSE: '1' } });
@@ -234,6 +284,42 @@ describe('plugin API: --with-plugin', function () {
       assert.match(r.errLines.join('\n'), why);
       assert.ok(!r.lines.some((l) => l.startsWith('api ')), 'the program ran');
     }
+  });
+});
+
+describe('plugin API: thread events (version 2)', function () {
+  this.timeout(60000);
+  let job: Job;
+  beforeEach(() => { job = new Job('stasis-threads-'); });
+  afterEach(() => job.cleanup());
+
+  it('THREAD_START runs on the new thread before its routine, THREAD_EXIT on the ending one (return, pthread_exit, cancelled, and after a restart)', async () => {
+    const p = job.launch([apiThreads]);
+    await p.waitFor(/^returned /);
+    const tids = new Map<number, string>();
+    for (const l of p.lines) { const m = l.match(/^run (\d) tid (\d+)$/); if (m) tids.set(Number(m[1]), m[2]!); }
+    const [t1, t2, t3] = [tids.get(1), tids.get(2), tids.get(3)];
+    // Same tid at START as in the routine: the new thread. Its own index at
+    // EXIT: the ending thread's TLS. No event from the checkpoint thread.
+    assert.deepEqual(p.lines, ['api 2 enabled 1',
+      `start 0 tid ${t1}`, `run 1 tid ${t1}`, `exit 1 tid ${t1} ctx -3`,
+      `start 0 tid ${t2}`, `run 2 tid ${t2}`, `exit 2 tid ${t2} ctx -3`,
+      `start 0 tid ${t3}`, `run 3 tid ${t3}`, 'ready', 'returned 0']);
+    await p.kill9();
+
+    const r = job.restart();
+    assert.equal(await r.waitExit(30000), 0, r.tail());
+    const tid = (k: number) => r.lines.find((l) => l.startsWith(`run ${k} `))?.split(' ')[3];
+    const [t4, t5] = [tid(4), tid(5)];
+    assert.match(r.lines.join('\n'), /^returned 1\nexit 3 tid \d+ ctx -3\n/);
+    assert.deepEqual(r.lines.slice(2), [`start 0 tid ${t4}`, `run 4 tid ${t4}`, `exit 4 tid ${t4} ctx -3`,
+      `start 0 tid ${t5}`, `run 5 tid ${t5}`, `exit 5 tid ${t5} ctx -3`, 'done']);   // 5: cancelled
+  });
+
+  it('without stasis: no thread event, the program runs to its end', async () => {
+    const r = await execa(apiThreads, [], { reject: false });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n').filter((l) => !l.startsWith('run ')), ['api 0 enabled 0', 'ready', 'returned -1', 'done']);
   });
 });
 

@@ -4,7 +4,10 @@ const { readSync } = require('node:fs');
 const stasis = require('../../node/stasis.cjs');
 
 const events = [];
-stasis.onCheckpoint(() => events.push('checkpoint'));
+stasis.onCheckpoint(() => {
+  events.push('checkpoint');
+  if (process.env.STASIS_TEST_REFUSE) throw new Error('refused by the test');
+});
 stasis.onResume(() => events.push('resume'));
 stasis.onRestart(() => events.push('restart'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -16,6 +19,7 @@ async function main() {
   // it is whatever the restarting command gives, /dev/null included).
   readSync(0, Buffer.alloc(64));
   console.log(`delayed ${stasis.delayed(() => undefined).result}`);
+  console.log(`inside ${stasis.delayed(() => stasis.checkpointSync()).value}`);
   const rc = await stasis.checkpoint();
   console.log(`returned ${rc} ${stasis.strerror(rc)}`);
   await sleep(500);   // onResume and onRestart come through the event loop

@@ -1,8 +1,11 @@
 """The Python binding (python/stasis): what api_ckpt does, in Python. Prints
 the API it runs with, "ready", waits for a line on stdin, runs an empty
-delayed section ("delayed R"), asks for a checkpoint ("returned N TEXT"),
+delayed section ("delayed R") and one that asks for a checkpoint
+("inside R": not allowed there), asks for a checkpoint ("returned N TEXT"),
 then, after the callbacks had time to run, "events LIST" (on_checkpoint,
-on_resume, on_restart, in the order they ran) and ticks; exits 0."""
+on_resume, on_restart, in the order they ran) and ticks; exits 0. With
+STASIS_TEST_REFUSE set, on_checkpoint raises: the checkpoint is refused."""
+import os
 import sys
 import time
 
@@ -14,6 +17,8 @@ events = []
 @stasis.on_checkpoint
 def before():
     events.append("checkpoint")
+    if os.environ.get("STASIS_TEST_REFUSE"):
+        raise RuntimeError("refused by the test")
 
 
 @stasis.on_resume
@@ -32,6 +37,8 @@ sys.stdin.readline()
 with stasis.delayed() as section:
     pass
 print("delayed", section.result, flush=True)
+with stasis.delayed():
+    print("inside", stasis.checkpoint(), flush=True)
 rc = stasis.checkpoint()
 print("returned", rc, stasis.strerror(rc), flush=True)
 time.sleep(0.5)   # on_resume and on_restart run beside this thread

@@ -18,6 +18,7 @@ static const char *names[] = {
   [STASIS_EVENT_RESUME] = "resume", [STASIS_EVENT_RESTART] = "restart",
   [STASIS_EVENT_RESTARTED] = "restarted", [STASIS_EVENT_ALL_RESTORED] = "all-restored",
   [STASIS_EVENT_DRAIN] = "drain", [STASIS_EVENT_PRECHECKPOINT] = "precheckpoint", [STASIS_EVENT_POSTCHECKPOINT] = "postcheckpoint",
+  [STASIS_EVENT_THREAD_START] = "thread-start", [STASIS_EVENT_THREAD_EXIT] = "thread-exit",
 };
 
 static void log_line(const char *what) {
