@@ -30,7 +30,7 @@ export interface PlaceOptions {
 }
 
 /**
- * The new host of every old host (in the order given: the manifest's). By
+ * The new host of every old host (`old` in name order). By
  * hand, every old host must be named; onto a list, old hosts take its
  * entries in turn, several sharing one when the list is shorter. Outside
  * an allocation and without flags, a job of one host restarts here (null:

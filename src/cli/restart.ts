@@ -89,7 +89,9 @@ async function run(a: Args): Promise<void> {
   // Where each old host's trees go: refused before anything starts when a host has no place.
   const rm = resourceManager();
   const trees = loaderTrees(manifest, dir);
-  const newHost = placeHosts([...new Set(manifest.processes.map((p) => p.host))], {
+  // Old hosts in name order (n2 before n10), whatever order they joined in.
+  const oldHosts = [...new Set(manifest.processes.map((p) => p.host))].sort((x, y) => x.localeCompare(y, 'en', { numeric: true }));
+  const newHost = placeHosts(oldHosts, {
     hostMap: a.hostMap !== undefined ? parseHostMap([a.hostMap].flat()) : undefined,
     hosts: a.hosts !== undefined ? parseHosts(a.hosts) : undefined,
     allocation: rm.kind === 'local' ? null : rm.job.nodes.map((n) => n.host),

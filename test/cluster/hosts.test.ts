@@ -12,6 +12,7 @@ import { Running } from '../helpers/stasis.js';
 
 const programs = join(repoRoot, 'native', 'build', 'programs');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 interface Manifest { processes: Array<{ pid: number; host: string; origin: string; image: string }> }
 
@@ -48,10 +49,13 @@ describe('hosts: one job on several hosts (test cluster)', function () {
       const published = JSON.parse(readFileSync(join(dir, 'coordinator.json'), 'utf8')) as { host: string; port: number; node: string };
       assert.equal(published.host, bridge);
       assert.equal(published.node, hostname());
-      others.push(onNode('n2', stasisBin, ['launch', '--coord', `${bridge}:${published.port}`, '--token-file', join(dir, 'token'),
-        '--ckpt-dir', dir, '--', join(programs, 'origin_self'), '600', 'N2'], { timeout: 120_000 }));
+      // Each as pid 2 of a pid namespace of its own on its node: equal kernel pids.
+      const asPid2 = (node: string, args: string[]) => onNode(node, 'unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c',
+        `${[stasisBin, ...args].map(q).join(' ')} & wait $!`], { timeout: 120_000 });
+      others.push(asPid2('n2', ['launch', '--coord', `${bridge}:${published.port}`, '--token-file', join(dir, 'token'),
+        '--ckpt-dir', dir, '--', join(programs, 'origin_self'), '600', 'N2']));
       // No address, no token given: the store names both (its pid means nothing on n3: it is asked by TCP).
-      others.push(onNode('n3', stasisBin, ['launch', '--ckpt-dir', dir, '--', join(programs, 'origin_self'), '600', 'N3'], { timeout: 120_000 }));
+      others.push(asPid2('n3', ['launch', '--ckpt-dir', dir, '--', join(programs, 'origin_self'), '600', 'N3']));
       assert.deepEqual(await waitClients(dir, 3), [hostname(), 'n2', 'n3'].sort());
       const ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
       assert.equal(ck.exitCode, 0, ck.stderr);
@@ -61,6 +65,7 @@ describe('hosts: one job on several hosts (test cluster)', function () {
       // Named by origin: distinct even where kernel pids are equal (own pid namespaces per node).
       const images = readdirSync(gen).filter((f) => f.endsWith('.img')).sort();
       assert.deepEqual(images, m.processes.map((p) => `origin_self-${p.origin}-${p.pid}.img`).sort());
+      assert.deepEqual(m.processes.filter((p) => p.host !== hostname()).map((p) => p.pid), [2, 2]);
       // From a node, `stasis command` finds the coordinator on another host through the store.
       const st = await onNode('n2', stasisBin, ['command', '--ckpt-dir', dir, '--status', '--json']);
       assert.equal(st.exitCode, 0, st.stderr);
@@ -77,7 +82,6 @@ describe('hosts: one job on several hosts (test cluster)', function () {
   // parent and child, output to a file of the shared dir.
   const LINES = 30000;
   let expected = '';
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
   async function jobOnN2N3(name: string): Promise<{ dir: string; gen: string; pids: number[] }> {
     const c = cluster();
