@@ -150,11 +150,21 @@ describe('hosts: one job on several hosts (test cluster)', function () {
     assert.notEqual(unmapped.exitCode, 0);
     assert.equal(unmapped.stderr.trim(), 'stasis: restart: n3 in the image has no mapping: add n3=NEW to --host-map');
 
-    const unreachable = await onNode('n1', stasisBin, ['restart', dir, '--host-map', 'n2=n9,n3=n1'], { timeout: 60_000 });
+    // An address of the cluster's network where nobody answers: ssh gives up after seconds (no ARP
+    // answer, or its ConnectTimeout), after n1's loader restored n3's processes, held until all are back.
+    const nobody = cluster().env.STASIS_CLUSTER_CONTROLLER!.replace(/\.1$/, '.99');
+    const unreachable = await onNode('n1', stasisBin, ['restart', dir, '--host-map', `n2=${nobody},n3=n1`], { timeout: 60_000 });
     assert.notEqual(unreachable.exitCode, 0);
     const last = unreachable.stderr.trim().split('\n').pop()!;
-    assert.match(last, /^stasis: restart: n9 \(images of n2\): ssh: .*n9/, unreachable.stderr);
+    assert.equal(last.replace(/(No route to host|Connection timed out)$/, 'UNREACHABLE'),
+      `stasis: restart: ${nobody} (images of n2): ssh: connect to host ${nobody} port 22: UNREACHABLE`, unreachable.stderr);
+    assert.match(readFileSync(join(dir, 'coordinator.log'), 'utf8'), /process 2 \(pipeline\) on n1 \(of n3\) connected \(restored/);
     assert.equal(readFileSync(join(gen, 'manifest.json'), 'utf8'), before);
+    // What n1's loader restored meanwhile was killed: nothing of the job runs on.
+    for (const n of ['n1', 'n4']) {
+      const left = await onNode(n, 'pgrep', ['-x', 'pipeline']);
+      assert.equal(left.exitCode, 1, `on ${n} the job still runs: ${left.stdout}`);
+    }
 
     const restart = onNode('n1', stasisBin, ['restart', dir, '--host-map', 'n2=n4,n3=n1'], { timeout: 90_000 });
     assert.deepEqual(await placement(dir, restart), [...pids.map((p) => `n1/n3/${p}`), ...pids.map((p) => `n4/n2/${p}`)].sort());
