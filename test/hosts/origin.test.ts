@@ -4,7 +4,8 @@
 // reaches itself by it (each learns only its own origin's pid table), and
 // their images never share a name (docs/protocol.md, HELLO <origin>).
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { Job, noBroken, programs, type Running } from '../helpers/stasis.js';
@@ -74,5 +75,33 @@ describe('hosts: origin identity (pid namespaces as hosts)', function () {
       const pids = new Set([a, b, r1, r2].flatMap((o) => o.lines).filter((l) => l.startsWith(`${tag} pid=`)).map((l) => l.split(' ')[1]));
       assert.deepEqual([...pids], ['pid=2'], `${tag} saw pids ${[...pids].join(', ')}`);
     }
+  });
+
+  it('a restart whose images on another host never join ends at STASIS_RESTORE_TIMEOUT with one line naming it, killing what was restored here', async () => {
+    const coord = await startCoordinator(job.dir);
+    started.push(coord.run);
+    const addr = `127.0.0.1:${coord.port}`;
+    const a = launchAsHost('hA', addr, job.dir, [join(programs, 'origin_self'), '600', 'A']);
+    const b = launchAsHost('hB', addr, job.dir, [join(programs, 'origin_self'), '600', 'B']);
+    started.push(a, b);
+    await a.waitFor(/^A pid=2 tick=3$/);
+    await b.waitFor(/^B pid=2 tick=3$/);
+    await job.checkpoint();
+    assert.equal((await job.cli(['command', '--ckpt-dir', job.dir, '--quit'])).exitCode, 0);
+    await coord.run.waitExit();
+    // hB's new host is reached by an ssh that never gets through (a stand-in
+    // for a host that drops the connection: it waits without a word).
+    const bin = join(job.dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'ssh'), '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
+    const r = job.restart(undefined, { flags: ['--host-map', `hA=${hostname()},hB=nowhere`],
+      env: { PATH: `${bin}:${process.env.PATH}`, STASIS_RESTORE_TIMEOUT: '3' } });
+    assert.notEqual(await r.waitExit(30000), 0);
+    assert.equal(r.errLines.filter((l) => l.trim()).pop(), 'stasis: restart: nowhere (images of hB): not restored within 3 s (STASIS_RESTORE_TIMEOUT)');
+    // hA's process was restored here and held; it is gone, having never run on.
+    assert.match(readFileSync(join(job.dir, 'coordinator.log'), 'utf8'), /process 2 \(origin_self\) on \S+ \(of hA\) connected \(restored/);
+    assert.deepEqual(r.lines.filter((l) => l.startsWith('A ')), []);
+    const left = await execa('pgrep', ['-x', 'origin_self'], { reject: false });
+    assert.equal(left.exitCode, 1, `still running: ${left.stdout}`);
   });
 });
