@@ -166,6 +166,7 @@ static void finish_restart(void) {
   restoring = 1;
   on_resume();
   adopt_new_coordinator_later();   /* malloc is safe again */
+  origin_after_restart();
   plugins_dispatch(STASIS_EVENT_RESTARTED);
   restoring = 0;
   delay_release();

@@ -111,7 +111,7 @@ static int hello(int fd, const char *addr, const char *token, int kind, const ch
   inlen = 0;
   struct utsname u;
   uname(&u);
-  char comm[64] = "", enc_comm[200], enc_img[8192];
+  char comm[64] = "", enc_comm[200], enc_img[8192], enc_origin[3 * STASIS_HOST_MAX];
   int cfd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
   if (cfd >= 0) {
     ssize_t n = read(cfd, comm, sizeof comm - 1);
@@ -120,9 +120,11 @@ static int hello(int fd, const char *addr, const char *token, int kind, const ch
   }
   coord_encode(enc_comm, sizeof enc_comm, comm[0] ? comm : "?");
   coord_encode(enc_img, sizeof enc_img, image && *image ? image : "-");
-  /* pid: as the program knows it (virtual); the kernel's follows. */
-  if (coord_send("HELLO 1 %s proc %d %s %s %d %s %ld", token, getpid(), u.nodename, enc_comm,
-                 kind, enc_img, syscall(SYS_getpid)) < 0) {
+  coord_encode(enc_origin, sizeof enc_origin, stasis_origin);
+  /* pid: as the program knows it (virtual); the kernel's follows, then
+   * the origin host, where that virtual pid is unique. */
+  if (coord_send("HELLO 1 %s proc %d %s %s %d %s %ld %s", token, getpid(), u.nodename, enc_comm,
+                 kind, enc_img, syscall(SYS_getpid), enc_origin) < 0) {
     snprintf(last_error, sizeof last_error, "coordinator %s: connection lost", addr);
     coord_close();
     return -1;

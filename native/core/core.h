@@ -141,6 +141,12 @@ extern __thread int stasis_in_thread_event;      /* inside plugins_thread_event(
 int delay_hold_off(void);
 void delay_release(void);   /* the checkpoint is over: sections may begin */
 
+/* origin.c: the host whose pid namespace this process's pids come from */
+#define STASIS_HOST_MAX 256
+extern char stasis_origin[STASIS_HOST_MAX];
+void origin_init(void);            /* from STASIS_ORIGIN when it names this host, else this host */
+void origin_after_restart(void);   /* STASIS_ORIGIN for exec'd images (the allocator is safe) */
+
 /* coord.c */
 #define COORD_LINE_MAX 65536   /* docs/protocol.md: a line and its newline */
 int coord_connect(int kind, const char *image);   /* kind: 0 new, 1 restored, 2 orphaned */

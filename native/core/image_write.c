@@ -254,6 +254,8 @@ static int write_meta(struct writer *w, const struct memory_map *m) {
   exe[n > 0 ? n : 0] = 0;
   size_t len = snprintf(meta, sizeof meta, "{\"pid\":%d,\"restarts\":%d,\"regions\":%d,\"host\":", getpid(), stasis_restored, m->count);
   len += json_str(meta + len, sizeof meta - len, u.nodename);
+  len += snprintf(meta + len, sizeof meta - len, ",\"origin\":");
+  len += json_str(meta + len, sizeof meta - len, stasis_origin);
   len += snprintf(meta + len, sizeof meta - len, ",\"exe\":");
   len += json_str(meta + len, sizeof meta - len, exe);
   len += snprintf(meta + len, sizeof meta - len, ",\"threads\":[");

@@ -75,6 +75,7 @@ __attribute__((constructor)) static void stasis_init(void) {
   copy_env(stasis_cfg.fault, sizeof stasis_cfg.fault, "STASIS_FAULT");
   stasis_debug_on = getenv("STASIS_DEBUG") != NULL;
   stasis_kernel_pid = (pid_t)syscall(SYS_getpid);
+  origin_init();
   if (!stasis_cfg.coord[0]) return;
   const char *sig = getenv("STASIS_SIGNAL");
   stasis_cfg.signal = sig ? atoi(sig) : SIGRTMAX - 2;

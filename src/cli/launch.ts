@@ -10,8 +10,14 @@ import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
 import { defaultCkptDir, fileListOption, intOption, pathOption } from './options.js';
 import { resolveProgram, unreachable } from './reach.js';
+import { coordHostOption, coordinatorHost } from '../coordinator/hosts.js';
+import { existsSync } from 'node:fs';
 
-interface Args { coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[] }
+function tokenIn(dir: string): string | undefined {
+  return existsSync(join(dir, TOKEN_FILE)) ? readToken(join(dir, TOKEN_FILE)) : undefined;
+}
+
+interface Args { coordHost?: string; coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[] }
 
 async function run(a: Args): Promise<void> {
   // Files changed from now on are the job's own (native/plugins/file/made.c);
@@ -35,8 +41,9 @@ async function run(a: Args): Promise<void> {
   else delete env.STASIS_PLUGINS;
   const coord = a.coord ?? process.env.STASIS_COORD;
   if (coord) {
-    const token = a.tokenFile ? readToken(a.tokenFile) : process.env.STASIS_TOKEN;
-    if (!token) throw new Error('launch: --coord needs the job token in STASIS_TOKEN or --token-file');
+    // A process on another host: the token from the store when nothing carries it (ssh carries no environment).
+    const token = a.tokenFile ? readToken(a.tokenFile) : process.env.STASIS_TOKEN || tokenIn(dir);
+    if (!token) throw new Error(`launch: --coord needs the job token in STASIS_TOKEN, --token-file or ${join(dir, TOKEN_FILE)}`);
     Object.assign(env, { STASIS_COORD: coord, STASIS_TOKEN: token });
   } else {
     new Store(dir).ensure();
@@ -44,7 +51,7 @@ async function run(a: Args): Promise<void> {
     // The job's own coordinator: its settings are the job's, kept by restart.
     if (!live) writeSettings(dir, jobSettings(a.interval, a.keep, process.env.STASIS_COMPRESS ?? null, plugins));
     const { address, token } = live ? { address: live, token: readToken(join(dir, TOKEN_FILE)) }
-      : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep, port: a.port });
+      : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep, port: a.port, host: await coordinatorHost(a.coordHost) });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
   }
   execve(launcherPath, ['stasis-launch', '--', ...argv], env, a.closeInherited ? 'launch-close' : 'launch');
@@ -54,7 +61,8 @@ export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--close-inherited] [--allow-static] [--with-plugin a.so,b.so] -- prog args')
+    .usage('$0 launch [--coord H:P | --coord-host ADDR] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--close-inherited] [--allow-static] [--with-plugin a.so,b.so] -- prog args')
+    .option('coord-host', coordHostOption)
     .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory', defaultCkptDir()))
     .option('interval', intOption('interval', 'seconds between checkpoints (0: only on request)', {}, 0))

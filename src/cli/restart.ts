@@ -9,13 +9,17 @@ import { chooseRestorable } from '../images/restorable.js';
 import { generationName } from '../images/manifest.js';
 import { Progress, rate, size } from './progress.js';
 import { jobSettings, readSettings, writeSettings, SETTINGS_FILE, type JobSettings } from '../images/settings.js';
-import { loaderArgvs } from '../images/tree.js';
+import { loaderTrees } from '../images/tree.js';
+import { detectJob, type ResourceManager } from '../rm/index.js';
+import { parseHostMap, parseHosts, placeHosts } from './host-map.js';
+import { isThisHost, restartOnHosts, type Placed } from './restart-hosts.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, guardHandOver, handedOver, loaderPath } from '../native.js';
 import { intOption, pathOption } from './options.js';
+import { coordHostOption, coordinatorHost } from '../coordinator/hosts.js';
 
-interface Args { target?: string; interval?: number; keep?: number; root?: string; pathMap?: string | string[] }
+interface Args { hosts?: string; hostMap?: string | string[]; coordHost?: string; target?: string; interval?: number; keep?: number; root?: string; pathMap?: string | string[] }
 
 /**
  * `--path-map OLD=NEW` specs as the loader takes them (STASIS_PATH_MAP: one
@@ -64,6 +68,11 @@ async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<numbe
   return codes.find((c) => c !== 0) ?? 0;
 }
 
+/** The allocation restart runs in; one it cannot read (a PBS job without its node file) counts as none. */
+function resourceManager(): ResourceManager {
+  try { return detectJob(process.env); } catch { return detectJob(process.env, { rm: 'local' }); }
+}
+
 async function run(a: Args): Promise<void> {
   guardHandOver();
   const pathMap = pathMapEnv([a.pathMap ?? []].flat());  // repeated: an array
@@ -86,9 +95,22 @@ async function run(a: Args): Promise<void> {
   if (root && !existsSync(join(root, 'proc', 'self'))) throw new Error(`--root ${root}: not a directory with /proc mounted inside`);
   if (liveCoordinator(store.dir)?.private === false)
     throw new Error(`a coordinator already serves ${store.dir}: stop it first (stasis command --ckpt-dir ${store.dir} --quit)`);
+  // Where each old host's trees go: refused before anything starts when a host has no place.
+  const rm = resourceManager();
+  const trees = loaderTrees(manifest, dir);
+  // Old hosts in name order (n2 before n10), whatever order they joined in.
+  const oldHosts = [...new Set(manifest.processes.map((p) => p.host))].sort((x, y) => x.localeCompare(y, 'en', { numeric: true }));
+  const newHost = placeHosts(oldHosts, {
+    hostMap: a.hostMap !== undefined ? parseHostMap([a.hostMap].flat()) : undefined,
+    hosts: a.hosts !== undefined ? parseHosts(a.hosts) : undefined,
+    allocation: rm.kind === 'local' ? null : rm.job.nodes.map((n) => n.host),
+  });
+  const placed: Placed[] = trees.map((tree) => ({ tree, host: newHost.get(tree.host) ?? null }));
+  const elsewhere = placed.some((p) => !isThisHost(p.host, rm));
   const settings = restartSettings(store.dir, a);
   writeSettings(store.dir, settings);
-  const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: settings.interval, keep: settings.keep, expect: images.length });
+  const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: settings.interval, keep: settings.keep, expect: images.length,
+    host: await coordinatorHost(a.coordHost, process.env, elsewhere), restoreFrom: dir });
   const env: NodeJS.ProcessEnv = {
     ...process.env, STASIS_COORD: formatAddress(address), STASIS_TOKEN: token, STASIS_CKPT_DIR: store.dir,
   };
@@ -101,8 +123,13 @@ async function run(a: Args): Promise<void> {
   // The loader and the restored processes look for moved files under NEW.
   if (pathMap) env.STASIS_PATH_MAP = pathMap;
   else delete env.STASIS_PATH_MAP;
+  if (elsewhere) {
+    const timeout = Number(process.env.STASIS_RESTORE_TIMEOUT ?? 120);
+    process.exitCode = await restartOnHosts(placed, env, rm, store.dir, { address, token }, timeout > 0 ? timeout : 120);
+    return;
+  }
   // One root (the launched program, its children below it): this process becomes its loader.
-  const argvs = loaderArgvs(manifest, dir);
+  const argvs = trees.map((t) => t.argv);
   if (argvs.length === 1) execve(loaderPath, ['stasis-restart', ...argvs[0]!], env);
   process.exitCode = await waitAll(argvs, env);
 }
@@ -112,9 +139,14 @@ export const restartCommand: CommandModule<object, Args> = {
   describe: 'Restart from a checkpoint directory (its newest generation) or a gen-NNNNNN directory',
   builder: (y) => y
     .positional('target', { type: 'string', describe: 'checkpoint directory or generation directory (default: STASIS_CKPT_DIR or ./stasis-ckpt)' })
+    .option('coord-host', coordHostOption)
     .option('interval', intOption('interval', 'seconds between checkpoints after the restart (default: as the job ran, from settings.json)'))
     .option('keep', intOption('keep', 'keep the newest N generations, 0: all (default: as the job ran, from settings.json)'))
     .option('root', pathOption('root', 'restore inside this chroot, where the program ran (default: STASIS_ROOT)', process.env.STASIS_ROOT || undefined))
+    .option('hosts', { type: 'string', requiresArg: true,
+      describe: 'restart onto these hosts (comma-separated), the old hosts in turn, several onto one when fewer (default: the allocation\'s nodes)' })
+    .option('host-map', { type: 'string', requiresArg: true,
+      describe: 'OLD=NEW,...: the processes that ran on OLD restart on NEW (repeatable); every old host must be named' })
     .option('path-map', { type: 'string', requiresArg: true,
       describe: 'OLD=NEW: files under OLD at the checkpoint are now under NEW (repeatable)' }) as never,
   handler: (a) => run(a),

@@ -33,7 +33,8 @@ async function barrier(peers: ProcPeer[], message: (p: ProcPeer) => string, expe
 
 export function imageName(p: ProcPeer): string {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
-  return `${safe(p.info.name)}-${safe(p.info.host)}-${p.info.pid}.img`;
+  // The origin, not the host: two old hosts' processes may share one node now.
+  return `${safe(p.info.name)}-${safe(p.info.origin)}-${p.info.pid}.img`;
 }
 
 /** A process of the job that is neither stopped nor ended: the generation waits for it to join. */
@@ -155,7 +156,7 @@ function notJoined(o: Outside): string {
 function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
   const [, bytes, checksum, ppid, pgid, sid, ...sides] = answer.split(' ');
   const image = imageName(p);
-  const entry: ManifestProcess = { pid: p.info.pid, host: p.info.host, name: p.info.name, image,
+  const entry: ManifestProcess = { pid: p.info.pid, host: p.info.host, origin: p.info.origin, name: p.info.name, image,
     bytes: Number(bytes), checksum: checksum ?? '' };
   if (ppid !== undefined) Object.assign(entry, { ppid: Number(ppid), pgid: Number(pgid), sid: Number(sid) });
   const files = sides.filter((s) => s).map((s) => {

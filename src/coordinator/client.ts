@@ -2,7 +2,8 @@
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
-import { liveCoordinator, parseAddress, publishedProblem, readPublished, readToken, TOKEN_FILE, type CoordAddress } from './publish.js';
+import { hostname } from 'node:os';
+import { formatAddress, liveCoordinator, parseAddress, publishedProblem, readPublished, readToken, TOKEN_FILE, type CoordAddress } from './publish.js';
 
 export interface Target { address: CoordAddress; token: string; ckptDir: string | null }
 
@@ -19,7 +20,8 @@ export function locate(opts: { coord?: string; ckptDir?: string; tokenFile?: str
   if (!live) {
     const stale = readPublished(dir);
     const problem = publishedProblem(dir);
-    throw new Error(stale ? `no coordinator is running for ${dir} (pid ${stale.pid} in coordinator.json is gone)`
+    const elsewhere = stale?.node && stale.node !== hostname();
+    throw new Error(stale ? `no coordinator is running for ${dir} (${elsewhere ? `${formatAddress(stale)} on ${stale.node} does not answer` : `pid ${stale.pid} in coordinator.json is gone`})`
       : problem ? `cannot find the coordinator for ${dir}: ${problem}`
         : `no coordinator is running for ${dir} (no coordinator.json there)`);
   }

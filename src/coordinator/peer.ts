@@ -11,6 +11,7 @@ export interface ProcInfo {
   rejoined: boolean;    // a running process joining a new coordinator (its old one is gone)
   image: string | null;
   kernelPid: number;   // the kernel's pid now (differs from pid after a restart)
+  origin: string;      // the host whose pid namespace `pid` belongs to (unique within it)
 }
 
 export class ProcPeer {
@@ -20,7 +21,8 @@ export class ProcPeer {
   constructor(readonly id: number, readonly sock: Socket, readonly info: ProcInfo) {}
 
   get label(): string {
-    return `process ${this.info.pid} (${this.info.name}) on ${this.info.host}`;
+    const of = this.info.origin !== this.info.host ? ` (of ${this.info.origin})` : '';
+    return `process ${this.info.pid} (${this.info.name}) on ${this.info.host}${of}`;
   }
 
   send(line: string): void {

@@ -4,9 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { spawnSync } from 'node:child_process';
 
 export interface CoordAddress { host: string; port: number }
-export interface Published extends CoordAddress { pid: number; private?: boolean }
+/** `node`: the host (uname) it runs on, where `pid` means something. */
+export interface Published extends CoordAddress { pid: number; private?: boolean; node?: string }
 
 export const COORD_FILE = 'coordinator.json';
 export const TOKEN_FILE = 'token';
@@ -23,14 +26,14 @@ function writeAtomic(path: string, data: string): void {
 
 export function publish(dir: string, info: Published, token: string): void {
   writeAtomic(join(dir, TOKEN_FILE), `${token}\n`);
-  writeAtomic(join(dir, COORD_FILE), `${JSON.stringify(info)}\n`);
+  writeAtomic(join(dir, COORD_FILE), `${JSON.stringify({ ...info, node: hostname() })}\n`);
 }
 
 /** Removes coordinator.json if it still describes this process. */
 export function unpublish(dir: string): void {
   const f = join(dir, COORD_FILE);
   const cur = readPublished(dir);
-  if (cur && cur.pid === process.pid) rmSync(f, { force: true });
+  if (cur && cur.pid === process.pid && (!cur.node || cur.node === hostname())) rmSync(f, { force: true });
 }
 
 export function pidAlive(pid: number): boolean {
@@ -64,10 +67,22 @@ export function publishedProblem(dir: string): string | null {
   return `${f} is corrupt (not the {"host","port","pid"} a coordinator writes)`;
 }
 
+/**
+ * Whether a published coordinator still runs: its pid, on its own node; a
+ * coordinator on another node (a pid there means nothing here) is asked
+ * with a TCP connection, given up after `ms`.
+ */
+export function publishedAlive(p: Published, ms = 2000): boolean {
+  if (!p.node || p.node === hostname()) return pidAlive(p.pid);
+  const probe = `const s=require('net').connect(${JSON.stringify(p.port)},${JSON.stringify(p.host)},()=>process.exit(0));`
+    + `s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),${ms}).unref()`;
+  return spawnSync(process.execPath, ['-e', probe], { stdio: 'ignore', timeout: ms + 3000 }).status === 0;
+}
+
 /** A coordinator that published itself in `dir` and still runs, else null. */
 export function liveCoordinator(dir: string): Published | null {
   const p = readPublished(dir);
-  return p && pidAlive(p.pid) ? p : null;
+  return p && publishedAlive(p) ? p : null;
 }
 
 export function readToken(file: string): string {

@@ -1,7 +1,8 @@
 // Running a coordinator until it is done: shared by `stasis coordinator`
 // and the lean entry private coordinators start through (private-main.ts).
-import { resolve } from 'node:path';
-import { closeSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { parseManifest } from '../images/manifest.js';
 import { Coordinator } from './server.js';
 import { newToken, pidAlive, publish, unpublish, formatAddress } from './publish.js';
 import { waitForPrevious } from './spawn.js';
@@ -12,6 +13,12 @@ export interface CoordinatorArgs {
   ckptDir: string; host: string; port: number; interval: number; keep: number; expect: number;
   private?: boolean; exitOnLast?: boolean; ownerPid?: number; listenFd?: number; timeout: number;
   alertFd?: number;   // a private coordinator: the stderr of the launch or restart that started it
+  restoreFrom?: string;   // a restart: the generation directory whose images (named in its manifest) are awaited
+}
+
+/** The image names of a generation's manifest: a restart releases its processes once each has joined. */
+function awaitedImages(gen: string): string[] {
+  return parseManifest(readFileSync(join(gen, 'manifest.json'), 'utf8'), join(gen, 'manifest.json')).processes.map((p) => p.image);
 }
 
 export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
@@ -25,7 +32,7 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   let alertFd = a.alertFd;
   const coord = new Coordinator({
     ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
-    expect: a.expect, exitWhenIdle: a.private === true, exitOnLast: a.exitOnLast === true, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
+    expect: a.expect, expectImages: a.restoreFrom ? awaitedImages(a.restoreFrom) : undefined, exitWhenIdle: a.private === true, exitOnLast: a.exitOnLast === true, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
     // Written whole or not at all: the user's terminal or job output file may be gone (EPIPE, EBADF).
     alert: a.alertFd === undefined ? undefined : (s: string) => {
       if (alertFd === undefined) return;

@@ -3,13 +3,15 @@
 // answers commands (docs/protocol.md).
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { basename } from 'node:path';
 import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
-import { decodeArg, encodeArg, listLines, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
+import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
 import { ProcPeer } from './peer.js';
 import { JoinedLate, namedOutsiders, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
 import { Every } from './every.js';
 import { Names } from './names.js';
+import { PidTable, releaseLines } from './pid-table.js';
 
 const MAX_ATTEMPTS = 5;   // of one checkpoint, while processes keep joining during it
 
@@ -21,6 +23,7 @@ export interface CoordinatorOptions {
   interval: number;          // seconds between checkpoints, 0: none
   keep: number;              // generations kept, 0: all
   expect: number;            // restored processes to wait for before releasing them
+  expectImages?: string[];   // their image names (a restart): only these count, each once
   exitWhenIdle: boolean;     // private coordinator: exit after the last process leaves
   exitOnLast?: boolean;      // a user-started one asked to (dmtcp_coordinator --exit-on-last): the same exit only
   timeoutMs: number;
@@ -158,7 +161,7 @@ export class Coordinator {
         peer = new ProcPeer(this.nextId++, sock, {
           pid: Number(w[4]), host: decodeArg(w[5]!), name: decodeArg(w[6]!),
           restored: w[7] === '1', rejoined: w[7] === '2', image: w[8] === '-' ? null : decodeArg(w[8]!),
-          kernelPid: Number(w[9] ?? w[4]),
+          kernelPid: Number(w[9] ?? w[4]), origin: w[10] ? decodeArg(w[10]) : decodeArg(w[5]!),
         });
         this.join(peer);
       } else {
@@ -174,15 +177,15 @@ export class Coordinator {
     this.peers.set(peer.id, peer);
     this.execing.delete(`${peer.info.host}/${peer.info.kernelPid}`);
     this.everConnected = true;
-    this.learnPid(peer);
+    this.pids.learn(peer);
     // A new image (after exec, or a child started since a restart) learns
     // the job's pid table before anything else, then is welcomed.
     // (One rejoining after its coordinator was lost has its table already.)
-    if (!peer.info.restored && !peer.info.rejoined) for (const l of listLines('PIDS', this.pidTable())) peer.send(l);
+    if (!peer.info.restored && !peer.info.rejoined) for (const l of this.pids.linesFor(peer.info.origin)) peer.send(l);
     peer.send(`WELCOME ${peer.id} ${encodeArg(this.store.dir)}`);
     this.opts.log(`${peer.label} connected${peer.info.restored ? ` (restored from ${peer.info.image})` : peer.info.rejoined ? ' (rejoined)' : ''}`);
     this.lateJoiners?.push(peer);
-    if (peer.info.restored && this.restoring.length < this.opts.expect) {
+    if (peer.info.restored && this.awaited(peer)) {
       this.restoring.push(peer);
       if (this.restoring.length >= this.opts.expect) {
         this.releasing = true;
@@ -193,33 +196,24 @@ export class Coordinator {
     }
   }
 
-  /**
-   * The job's virtual pids by kernel pid, learned from restored processes.
-   * A process that execs keeps its kernel pid but its new image knows only
-   * that: it is given back the pid its parent knows it by.
-   */
-  private virtualOf = new Map<number, number>();
-
-  private learnPid(peer: ProcPeer): void {
-    const known = this.virtualOf.get(peer.info.kernelPid);
-    if (peer.info.restored || peer.info.rejoined) {
-      if (peer.info.pid !== peer.info.kernelPid) this.virtualOf.set(peer.info.kernelPid, peer.info.pid);
-    } else if (known !== undefined) {
-      peer.info.pid = known;
-    }
+  /** A restored process the release still waits for: one of the named images (if named), not yet joined. */
+  private awaited(peer: ProcPeer): boolean {
+    if (this.restoring.length >= this.opts.expect) return false;
+    const names = this.opts.expectImages;
+    if (!names) return true;
+    const name = basename(peer.info.image ?? '');
+    return names.includes(name) && !this.restoring.some((p) => basename(p.info.image ?? '') === name);
   }
 
-  private pidTable(): string[] {
-    return [...this.virtualOf].map(([kernel, virt]) => `${virt}=${kernel}`);
-  }
+  /** Virtual pids learned from restored processes, by (host, kernel pid); handed out by origin. */
+  private pids = new PidTable();
 
   /** Every expected process is back: let them all continue together. */
   private async releaseRestored(): Promise<void> {
     const peers = this.restoring.filter((p) => !p.closed);
     this.opts.log(`all ${this.opts.expect} restored process(es) connected: resuming`);
-    // Each learns where the others are now, before any of them runs on.
-    const pids = listLines('PIDS', peers.map((p) => `${p.info.pid}=${p.info.kernelPid}`));
-    for (const p of peers) for (const l of pids) p.send(l);
+    // Each learns where the others of its origin are now, before any of them runs on.
+    for (const [p, lines] of releaseLines(peers)) for (const l of lines) p.send(l);
     // Pids not in the table map to themselves: the coordinator need not say so.
     // Then, with everyone restored and still, a process may take over what
     // another restored (a description they share); only then do any run.
@@ -342,7 +336,7 @@ export class Coordinator {
       processes: this.peers.size, generation: this.lastGeneration, state: this.state,
       ckptDir: this.store.dir, interval: this.opts.interval, keep: this.opts.keep, pid: process.pid,
       lastCheckpoint: this.lastOutcome,
-      clients: [...this.peers.values()].map((p) => ({ pid: p.info.pid, host: p.info.host, name: p.info.name, restored: p.info.restored, kernelPid: p.info.kernelPid })),
+      clients: [...this.peers.values()].map((p) => ({ pid: p.info.pid, host: p.info.host, origin: p.info.origin, name: p.info.name, restored: p.info.restored, kernelPid: p.info.kernelPid })),
     };
   }
 

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { detachPath, repoRoot } from '../native.js';
 import type { CoordinatorArgs } from './run.js';
 import { formatAddress, liveCoordinator, newToken, publish, type CoordAddress } from './publish.js';
@@ -18,6 +19,7 @@ export interface PrivateOptions {
   expect?: number;
   host?: string;
   port?: number;   // 0 or unset: any free port
+  restoreFrom?: string;   // a restart: the generation whose named images are awaited
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,7 +28,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function waitForPrevious(dir: string, seconds = 5): Promise<void> {
   for (let i = 0; ; i++) {
     const live = liveCoordinator(dir);
-    if (!live || live.pid === process.pid) return;
+    if (!live || (live.pid === process.pid && live.node === hostname())) return;
     if (i >= seconds * 10) throw new Error(`a coordinator (pid ${live.pid}) already serves ${dir} at ${formatAddress(live)}`);
     await sleep(100);
   }
@@ -51,7 +53,7 @@ export async function startPrivateCoordinator(o: PrivateOptions): Promise<{ addr
   const token = newToken();
   const options: CoordinatorArgs = {
     ckptDir: o.ckptDir, host, port: 0, interval: o.interval ?? 0, keep: o.keep ?? 0, expect: o.expect ?? 0,
-    private: true, ownerPid: process.pid, listenFd: 3, timeout: 300, alertFd: 4,
+    private: true, ownerPid: process.pid, listenFd: 3, timeout: 300, alertFd: 4, restoreFrom: o.restoreFrom,
   };
   const args = [join(repoRoot, 'dist', 'src', 'coordinator', 'private-main.js'), JSON.stringify(options)];
   const log = openSync(join(o.ckptDir, 'coordinator.log'), 'a', 0o600);

@@ -11,7 +11,8 @@ export interface ManifestFile {
 
 export interface ManifestProcess {
   pid: number;
-  host: string;
+  host: string;       // where it ran at the checkpoint
+  origin?: string;    // the host its pids come from (absent: host); (origin, pid) is unique
   name: string;
   image: string;      // file name inside the generation directory
   bytes: number;
@@ -32,6 +33,11 @@ export interface Manifest {
   seconds: number;
   totalBytes: number;
   processes: ManifestProcess[];
+}
+
+/** The host a process's pids come from: a manifest from before origins names only `host`. */
+export function originOf(p: ManifestProcess): string {
+  return p.origin ?? p.host;
 }
 
 export const GEN_PREFIX = 'gen-';
@@ -69,6 +75,14 @@ export function parseManifest(text: string, where: string): Manifest {
         || f.name.includes('/') || f.name === 'manifest.json' || !Number.isInteger(f.bytes)
         || !/^crc32c:[0-9a-f]{8}$/.test(String(f.checksum)))))
       fail(where, `bad side files of ${p.image}: ${JSON.stringify(p.files)}`);
+    if (p.origin !== undefined && (typeof p.origin !== 'string' || !p.origin)) fail(where, `bad origin of ${p.image}: ${JSON.stringify(p.origin)}`);
+  }
+  // A virtual pid is unique within its origin host: two entries for one would restore one process twice.
+  const seen = new Set<string>();
+  for (const p of m.processes) {
+    const id = `${originOf(p)}/${p.pid}`;
+    if (seen.has(id)) fail(where, `process ${p.pid} of ${originOf(p)} listed twice`);
+    seen.add(id);
   }
   return m as Manifest;
 }

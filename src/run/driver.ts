@@ -26,6 +26,7 @@ export interface RunOptions {
   keep?: number;
   maxRestarts?: number;
   rm: ResourceManager;
+  coordHost?: string;
 }
 
 const stasisBin = join(repoRoot, 'bin', 'stasis.js');
@@ -67,7 +68,7 @@ function plan(o: RunOptions): { restart: boolean; record: RunRecord } {
 
 function childArgv(o: RunOptions, restart: boolean): string[] {
   const opt = (name: string, v: number | undefined) => (v === undefined ? [] : [`--${name}`, String(v)]);
-  const common = [...opt('interval', o.interval), ...opt('keep', o.keep)];
+  const common = [...opt('interval', o.interval), ...opt('keep', o.keep), ...(o.coordHost ? ['--coord-host', o.coordHost] : [])];
   return restart ? [stasisBin, 'restart', ...common, o.dir]
     : [stasisBin, 'launch', '--ckpt-dir', o.dir, ...common, '--', ...o.argv];
 }

@@ -55,7 +55,7 @@ describe('stasis command', function () {
     assert.equal(s.ckptDir, job.dir);
     assert.equal(s.interval, 0);
     assert.equal(s.pid, coordPid(job.dir));
-    assert.deepEqual(s.clients, [{ pid: p.pid, host: hostname(), name: 'counter', restored: false, kernelPid: p.pid }]);
+    assert.deepEqual(s.clients, [{ pid: p.pid, host: hostname(), origin: hostname(), name: 'counter', restored: false, kernelPid: p.pid }]);
 
     await job.checkpoint();
     const t = await cli(['command', '--ckpt-dir', job.dir, '--status']);

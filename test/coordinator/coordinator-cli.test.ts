@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, programs, Running, stasisBin } from '../helpers/stasis.js';
 import { freePort, killPid, pidAlive, readJson, startCoordinator, waitUntil } from './util.js';
@@ -38,7 +38,7 @@ describe('stasis coordinator (user-started, foreground)', function () {
     const port = await freePort();
     coord = await startCoordinator(job.dir, ['--port', String(port)]);
     assert.equal(coord.port, port);
-    assert.deepEqual(readJson(join(job.dir, 'coordinator.json')), { host: '127.0.0.1', port, pid: coord.pid, private: false });
+    assert.deepEqual(readJson(join(job.dir, 'coordinator.json')), { host: '127.0.0.1', port, pid: coord.pid, private: false, node: hostname() });
     assert.equal(statSync(join(job.dir, 'token')).mode & 0o777, 0o600);
     assert.equal(coord.token.length, 64);
 

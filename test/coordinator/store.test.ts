@@ -227,6 +227,8 @@ describe('resolveGeneration (what stasis restart D|gen means)', () => {
     ['not a manifest', '{"hello": 1}'],
     ['a bad process entry', JSON.stringify({ ...manifest(1), processes: [{ image: '../x', pid: 1, bytes: 1, checksum: 'nope' }] })],
     ['a side file outside the generation', JSON.stringify({ ...manifest(1), processes: [{ ...manifest(1).processes[0], files: [{ name: '../shm-1.data', bytes: 1, checksum: 'crc32c:0a1b2c3d' }] }] })],
+    ['one process of one origin listed twice', JSON.stringify({ ...manifest(1), processes: [
+      { ...manifest(1).processes[0], origin: 'n2', pid: 7 }, { ...manifest(1).processes[0], host: 'n4', origin: 'n2', pid: 7 }] })],
     ['a side file named manifest.json', JSON.stringify({ ...manifest(1), processes: [{ ...manifest(1).processes[0], files: [{ name: 'manifest.json', bytes: 1, checksum: 'crc32c:0a1b2c3d' }] }] })],
   ] as const) {
     it(`a corrupt manifest.json (${what}) is named in a one-line error`, () => {

@@ -26,7 +26,7 @@
 
 /* An object as an object line describes it, then what was made of it. */
 struct object {
-  char key[64], kind[16], data[4300];
+  char key[320], kind[16], data[4300];
   char *name, *shm_file;
   uint64_t size;
   unsigned mode;
@@ -233,13 +233,13 @@ static int read_records(const char *image) {
   for (char *line = text, *next; rc == 0 && *line; line = next) {
     next = line + strcspn(line, "\n");
     if (*next) *next++ = 0;
-    char kind[16], key[64];
+    char kind[16], key[320];
     unsigned long long size, start, end, off;
     unsigned mode;
     int pos = 0;
-    if (sscanf(line, "object %15s %63s %llu %o %n", kind, key, &size, &mode, &pos) == 4 && pos) {
+    if (sscanf(line, "object %15s %319s %llu %o %n", kind, key, &size, &mode, &pos) == 4 && pos) {
       rc = add_object(path, kind, key, size, mode, line + pos);
-    } else if (sscanf(line, "map %llx %llx %llx %63s", &start, &end, &off, key) == 4 && find_object(key) >= 0) {
+    } else if (sscanf(line, "map %llx %llx %llx %319s", &start, &end, &off, key) == 4 && find_object(key) >= 0) {
       maps = realloc(maps, (nmaps + 1) * sizeof *maps);
       maps[nmaps++] = (struct shm_map){ image, start, end, off, find_object(key) };
     } else {

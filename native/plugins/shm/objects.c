@@ -29,7 +29,8 @@
 #define MAX_OBJECTS 1024
 static struct { unsigned long long start, end; } claimed[MAX_MAPS];
 static int nclaimed;
-static char keys[MAX_OBJECTS][64];
+#define KEY_MAX 320   /* origin, device, inode */
+static char keys[MAX_OBJECTS][KEY_MAX];
 static int nkeys;
 static char *maps, *out;
 static size_t maps_cap, out_cap, out_len;
@@ -169,10 +170,15 @@ static int save_mapping(unsigned long long start, unsigned long long end, unsign
                         const char *perms, const char *dev, unsigned long long ino, const char *path) {
   const char *kind = kind_of(path);
   if (!kind) return 0;
-  char key[64], name[1024], proc[96];
+  char key[KEY_MAX], name[1024], proc[96], origin[STASIS_HOST_MAX];
+  /* Device and inode numbers are one kernel's: the origin host tells two
+   * hosts' objects apart in one generation (file-name safe, ':' ends it). */
+  snprintf(origin, sizeof origin, "%s", stasis_origin);
+  for (char *c = origin; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '.')) *c = '_';
   /* A SysV segment's inode in maps is its id, not a shmem inode. */
-  if (strcmp(kind, "sysv") == 0) snprintf(key, sizeof key, "sysv:%llu", ino);
-  else snprintf(key, sizeof key, "%s:%llu", dev, ino);
+  if (strcmp(kind, "sysv") == 0) snprintf(key, sizeof key, "%s:sysv:%llu", origin, ino);
+  else snprintf(key, sizeof key, "%s:%s:%llu", origin, dev, ino);
   snprintf(name, sizeof name, "%s", path);
   if (fdu_ends_with(name, " (deleted)")) name[strlen(name) - 10] = 0;
   if (nclaimed >= MAX_MAPS) { stasis_fail("more than %d shared memory mappings", MAX_MAPS); return -1; }
