@@ -66,8 +66,18 @@ function badPort(p: string): boolean {
   return n < 1 || n > 65535;
 }
 
+/** %XX decoded (bytes, read as UTF-8); null when malformed or %00, as the C side. */
 function decodeUriPart(s: string): string | null {
-  try { return decodeURIComponent(s); } catch { return null; }
+  const bytes: number[] = [];
+  const raw = Buffer.from(s);
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] !== 0x25) { bytes.push(raw[i]!); continue; }
+    const hex = raw.subarray(i + 1, i + 3).toString('latin1');
+    if (!/^[0-9a-fA-F]{2}$/.test(hex) || hex === '00') return null;
+    bytes.push(parseInt(hex, 16));
+    i += 2;
+  }
+  return Buffer.from(bytes).toString();
 }
 
 /** ssh://[user[;params]@]host[:port][/]: null when not a URI, 'bad' when a malformed one. */
