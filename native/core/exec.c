@@ -12,7 +12,9 @@
  * If exec fails, the handler is back and the lock released. glibc's own
  * execs (posix_spawn, system, popen) bypass these wrappers; their children
  * are new processes no checkpoint thread targets before their own
- * constructor runs (a checkpoint thread signals only its own threads). */
+ * constructor runs (a checkpoint thread signals only its own threads).
+ * In a job, a plugin may run another program instead (exec_register_rewrite:
+ * plugins/ssh relays ssh, rsh and srun); the core knows nothing of which. */
 #include "core.h"
 #include <dlfcn.h>
 #include <sched.h>
