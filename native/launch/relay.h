@@ -13,6 +13,9 @@
 #include <sys/types.h>
 
 #define HEADER_LEN 64
+/* The remote side's status when it cannot run there (no stasis-relay at
+ * this path, no token): the local side runs the client as given instead. */
+#define NOT_HERE 121
 enum role { ROLE_IN, ROLE_OUT, ROLE_ERR, ROLE_CTL, NROLES };
 extern const char *const role_names[NROLES];
 

@@ -249,14 +249,17 @@ int relay_local(int argc, char **argv) {
     for (int i = rp.command; cargv[i]; i++) len += strlen(cargv[i]) + 1;
     char *command = calloc(len + 1, 1);
     for (int i = rp.command; cargv[i]; i++) { if (i > rp.command) strcat(command, " "); strcat(command, cargv[i]); }
-    size_t rl = 32;
-    char *words[sizeof remote / sizeof *remote + 2];
+    /* Checked first: a host without stasis-relay at this path answers NOT_HERE
+     * (sh, bash, zsh, ksh, csh and fish all read this line). */
+    char *self_q = quoted(self), *words[sizeof remote / sizeof *remote + 2];
+    size_t rl = 64 + 2 * strlen(self_q);
     int nw = 0;
     for (size_t i = 0; i < sizeof remote / sizeof *remote; i++) rl += strlen(words[nw++] = quoted(remote[i])) + 1;
     rl += strlen(words[nw++] = quoted("--shell")) + 1;
     rl += strlen(words[nw++] = quoted(command)) + 1;
     char *line = calloc(rl, 1);
-    for (int i = 0; i < nw; i++) { if (i) strcat(line, " "); strcat(line, words[i]); }
+    sprintf(line, "test -x %s || exit %d; exec", self_q, NOT_HERE);
+    for (int i = 0; i < nw; i++) { strcat(line, " "); strcat(line, words[i]); }
     push(&a, line);
   }
   pid_t pid = start_client(client, a.v);
@@ -299,6 +302,14 @@ int relay_local(int argc, char **argv) {
       int to = role[i] == ROLE_IN ? t->fd[ROLE_IN] : role[i] == ROLE_OUT ? 1 : 2;
       if (!pump(from, to)) { close(t->fd[role[i]]); t->fd[role[i]] = -2; }
     }
+  }
+  if (ntasks == 0 && client_status == NOT_HERE) {
+    /* The other side cannot join the job: the client as given, as before the relay. */
+    if (getenv("STASIS_DEBUG")) fprintf(stderr, "stasis-relay: %s runs without the relay (the other side cannot join the job)\n", argv_basename(client));
+    close(lfd);
+    setenv("STASIS_RELAY", "off", 1);
+    execv(client, cargv);
+    die(255, "cannot run %s: %s", client, strerror(errno));
   }
   if (ntasks == 0) {
     if (client_status > 0) return client_status;

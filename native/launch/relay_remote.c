@@ -8,7 +8,10 @@
  *   coordinator at COORD). FLAGS "w": wait for it and exit with its status
  *   (srun: the step lasts as long as its task); otherwise return at once
  *   (ssh: the login ends, the relayed command goes on in its own session).
- *   A failure before that exits 255 with a message, as ssh does.
+ *   A failure before that exits 255 with a message, as ssh does; when
+ *   this host cannot join the job at all (no CKPT-DIR/token here: the
+ *   directory is not shared), it exits NOT_HERE without a word and the
+ *   local side runs the client as given instead.
  *
  * --inside (--shell COMMAND | --argv WORD...)
  *   In the job, fds 0-2 the in/out/err connections and 3 the control one:
@@ -49,7 +52,7 @@ static void read_token(const char *dir, char *token, size_t cap) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/token", dir);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die(255, "cannot read the job's token from %s: %s", path, strerror(errno));
+  if (fd < 0) exit(NOT_HERE);
   ssize_t n = read(fd, token, cap - 1);
   close(fd);
   if (n <= 0) die(255, "%s is empty", path);

@@ -38,6 +38,14 @@ describe('ssh inside a job (the relay)', function () {
     assert.deepEqual(sshSaid(plain.err), sshSaid(relayed.err));
   });
 
+  it('runs ssh as given when the other side cannot join the job (no checkpoint directory there)', async () => {
+    // The remote side finds no <ckpt-dir>/token: as on a host that does not share the directory.
+    const script = `rm "$STASIS_CKPT_DIR/token"; printf 'x\\n' | ${ssh()} 'cat; echo err >&2; grep -q libstasis /proc/$$/maps || echo outside; exit 5'; echo "status $?"`;
+    const r = await finish(job.launch(['sh', '-c', script]));
+    assert.equal(r.out, 'x\noutside\nstatus 5', r.err);
+    assert.deepEqual(sshSaid(r.err), ['err']);
+  });
+
   it('passes ssh\'s own failure through: status 255 and its message', async () => {
     const script = `ssh -F ${sshd.config} -p 1 127.0.0.1 true; echo "status $?"`;
     const relayed = await finish(job.launch(['sh', '-c', script]));
