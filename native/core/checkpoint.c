@@ -138,7 +138,7 @@ static void finish_restart(void) {
     static char line[COORD_LINE_MAX];   /* PIDS: the job's whole pid table */
     int got;
     while ((got = coord_read_line(line, sizeof line)) > 0 && strncmp(line, "RESUME", 6) != 0) {
-      if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
+      if (strcmp(line, "KILL") == 0) stasis_kill_self();
       else if (strcmp(line, "ALL_RESTORED") == 0) {
         plugins_dispatch(STASIS_EVENT_ALL_RESTORED);
         coord_send("READY");
@@ -182,7 +182,7 @@ static void serve(void) {
     else if (strcmp(line, "DRAIN") == 0) on_drain();
     else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
     else if (strncmp(line, "RESUME", 6) == 0) on_resume();
-    else if (strcmp(line, "KILL") == 0) kill(getpid(), SIGKILL);
+    else if (strcmp(line, "KILL") == 0) stasis_kill_self();
     else if (!coord_dispatch_line(line)) stasis_debug("coordinator said: %s", line);
   }
   /* Coordinator gone: never leave the program frozen. */

@@ -37,6 +37,9 @@ extern struct stasis_config stasis_cfg;
 extern int stasis_internal_fds[4];  /* fds the core owns (skipped by plugins) */
 extern pid_t stasis_kernel_pid;     /* the kernel's pid of the process owning this memory */
 int stasis_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* The coordinator's KILL: every fn registered runs, then SIGKILL (kill.c). */
+void stasis_at_kill(void (*fn)(void));
+void stasis_kill_self(void) __attribute__((noreturn));
 int stasis_is_internal_fd(int fd);
 
 /* threads.c */

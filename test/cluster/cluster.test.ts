@@ -1,17 +1,17 @@
-// Against a real Slurm cluster (4 nodes, each in its own network, mount and
-// UTS namespace): the Slurm and Torque adapters read real jobs, spawn on the
+// Against a real Slurm cluster (4 nodes, each in its own network, mount,
+// UTS, IPC and pid namespace): the Slurm and Torque adapters read real jobs, spawn on the
 // real nodes and requeue for real; and the cluster itself comes up fast and
 // goes away without a trace. Skipped, with the reason, when not root.
 // Alone: npx tsc -p tsconfig.json && npx mocha --config test/cluster/mocharc.json
 // (the repo's .mocharc.json adds every other spec to a directory argument).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseQstat, jobFromQstat, torqueResourceManager } from '../../src/rm/torque.js';
 import { requeue } from '../../src/rm/verbs.js';
 import {
-  onNode,
+  linkNames, nodePids, onNode,
   cluster, down, repoRoot, sbatch, scontrolShowJob, slurm, stasisBin, stateDir, useCluster, waitFile, waitJob, writeScript,
 } from './cluster.js';
 
@@ -51,6 +51,58 @@ describe('real Slurm cluster (test/cluster)', function () {
       // onNode() puts a command where sshd would, without ssh.
       const o = await onNode(n, 'sh', ['-c', 'echo $(hostname) $(cat /tmp/stasis-node-marker) $(ip -4 -o addr show eth0 | wc -l)']);
       assert.equal(o.stdout.trim(), `${n} ${n} 1`, `onNode ${n}: ${o.stderr}`);
+    }
+  });
+
+  it('each node is its own pid namespace: node_init is pid 1, and onNode, ssh and job steps see only that node\'s processes', async () => {
+    const c = cluster();
+    const myPidNs = readlinkSync('/proc/self/ns/pid');
+    const probe = 'echo "$(readlink /proc/self/ns/pid) $(cat /proc/1/comm) $(ls /proc | grep -c "^[0-9]")"';
+    const nodeNs = new Map<string, string>();
+    for (const n of c.nodes) {
+      const o = await onNode(n, 'sh', ['-c', probe]);
+      const [ns, init, count] = o.stdout.trim().split(' ');
+      assert.notEqual(ns, myPidNs, `onNode ${n} ran in the test's pid namespace`);
+      assert.equal(init, 'node_init', `pid 1 on ${n}`);
+      // node_init, slurmd, sshd, the probe's sh, its ls and grep, maybe a subshell.
+      assert.ok(Number(count) <= 8, `${n} sees ${count} processes`);
+      nodeNs.set(n, ns as string);
+      const s = await execa('ssh', ['-F', join(c.dir, 'ssh', 'config'), n, probe], { reject: false });
+      assert.equal(s.stdout.trim().split(' ').slice(0, 2).join(' '), `${ns} node_init`, `ssh ${n}: ${s.stderr}`);
+    }
+    assert.equal(new Set(nodeNs.values()).size, 4, 'nodes share a pid namespace');
+
+    // A process started on n1 is visible to a job step on n1 and not on n2.
+    const bg = await onNode('n1', 'sh', ['-c', 'sleep 3217 </dev/null >/dev/null 2>&1 & echo $!']);
+    const sleeper = bg.stdout.trim();
+    assert.match(sleeper, /^\d+$/, bg.stderr);
+    try {
+      const step = 'echo "step $(hostname) $(readlink /proc/self/ns/pid) $(ps -eo args | grep -c "^sleep[ ]3217")"';
+      const out = await slurm('srun', ['-N2', '-w', 'n1,n2', 'sh', '-c', step]);
+      const steps = out.split('\n').filter((l) => l.startsWith('step ')).sort();
+      assert.deepEqual(steps, [`step n1 ${nodeNs.get('n1')} 1`, `step n2 ${nodeNs.get('n2')} 0`]);
+    } finally {
+      await onNode('n1', 'kill', [sleeper]);
+    }
+  });
+
+  it('each node has its own SysV IPC namespace: ids collide between nodes, a third node sees none', async () => {
+    const made: Array<[string, string]> = [];
+    try {
+      for (const n of ['n1', 'n2']) {
+        const r = await onNode(n, 'ipcmk', ['-Q']);
+        const id = /Message queue id: (\d+)/.exec(r.stdout)?.[1];
+        assert.ok(id, `ipcmk on ${n}: ${r.stdout} ${r.stderr}`);
+        made.push([n, id]);
+      }
+      assert.equal(made[0]?.[1], made[1]?.[1], 'fresh IPC namespaces hand out the same first id');
+      const n3 = await onNode('n3', 'ipcs', ['-q']);
+      assert.doesNotMatch(n3.stdout, /^0x/m, `n3 sees a queue:\n${n3.stdout}`);
+      // A job step on n1 is in n1's IPC namespace.
+      const step = await slurm('srun', ['-w', 'n1', 'ipcs', '-q']);
+      assert.equal(step.split('\n').filter((l) => /^0x/.test(l)).length, 1, step);
+    } finally {
+      for (const [n, id] of made) await onNode(n, 'ipcrm', ['-q', id]);
     }
   });
 
@@ -151,29 +203,48 @@ describe('real Slurm cluster (test/cluster)', function () {
   it('down.sh stops every process, namespace, bridge and mount it made, and is idempotent', async () => {
     const c = cluster();
     const run = join(c.dir, 'run');
-    const pids = readdirSync(run).filter((f) => f.endsWith('.pid')).map((f) => Number(readFileSync(join(run, f), 'utf8')));
+    // Daemons inside a node write pids of the node's pid namespace; find the
+    // root-namespace pid of each through the node's init.
+    const inits = c.nodes.map((n) => Number(readFileSync(join(run, `node-${n}.init`), 'utf8')));
+    const pids = [...inits];
+    for (const [i, n] of c.nodes.entries()) {
+      const inNode = nodePids(n);
+      assert.equal(inNode.get(1), inits[i], `${n}: its init is not pid 1 of its namespace`);
+      for (const d of ['slurmd', 'sshd']) {
+        const pid = inNode.get(Number(readFileSync(join(run, `${d}-${n}.pid`), 'utf8')));
+        assert.ok(pid, `${d} of ${n}: its pid file names no process of the node`);
+        assert.equal(readlinkSync(`/proc/${pid}/exe`), realpathSync(`/usr/sbin/${d}`));
+        pids.push(pid);
+      }
+    }
+    pids.push(Number(readFileSync(join(run, 'slurmctld.pid'), 'utf8')));
     pids.push(Number(readFileSync(join(c.dir, 'munge', 'munged.pid'), 'utf8')));
-    assert.equal(pids.length, 10, `expected munged, slurmctld, 4 slurmd, 4 sshd pids: ${pids.join(',')}`);
-    const inodes = new Set(
-      ['netns-inodes', 'mntns-inodes'].flatMap((f) => readFileSync(join(run, f), 'utf8').split('\n').filter(Boolean).map(Number)),
-    );
-    assert.equal(inodes.size, 8);
+    assert.equal(pids.length, 14, `expected munged, slurmctld, 4 inits, 4 slurmd, 4 sshd pids: ${pids.join(',')}`);
+    // Hold the nodes' namespaces open while we look: the kernel would give a
+    // freed namespace's inode to the next new one (another cluster's).
+    const kinds = ['net', 'mnt', 'pid', 'ipc'];
+    const held = inits.flatMap((init) => kinds.map((k) => openSync(`/proc/${init}/ns/${k}`, 'r')));
+    const inodes = new Set(held.map((fd) => fstatSync(fd).ino));
+    assert.equal(inodes.size, 16);
 
     const first = await down();
     assert.equal(first.exitCode, 0, first.output);
     for (const pid of pids) assert.ok(!existsSync(`/proc/${pid}`) || isZombie(pid), `pid ${pid} still running`);
     const inOurNs = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) =>
-      ['net', 'mnt'].some((ns) => {
+      kinds.some((ns) => {
         try {
           return inodes.has(statSync(`/proc/${p}/ns/${ns}`).ino);
         } catch {
           return false; // exited, or a zombie
         }
       }));
+    for (const fd of held) closeSync(fd);
     assert.deepEqual(inOurNs, [], 'processes left in the nodes\' namespaces');
-    const netns = (await execa('ip', ['netns', 'list'])).stdout;
-    assert.doesNotMatch(netns, /\bstasis-n\d/);
-    assert.doesNotMatch((await execa('ip', ['-br', 'link'])).stdout, /\bstasis(br0|-v\d)/);
+    // This cluster's names only: other clusters (STASIS_CLUSTER_ID) may be up.
+    const netns = (await execa('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
+    for (const n of c.nodes) assert.ok(!netns.includes(linkNames.netns(n)), `netns ${linkNames.netns(n)} left`);
+    const links = (await execa('ip', ['-br', 'link'])).stdout.split('\n').map((l) => l.split(/[\s@]/)[0]);
+    for (const l of [linkNames.bridge, ...c.nodes.map(linkNames.veth)]) assert.ok(!links.includes(l), `link ${l} left`);
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(stateDir), 'a mount under the state dir is left');
     const second = await down();
     assert.equal(second.exitCode, 0, second.output);

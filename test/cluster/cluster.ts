@@ -3,7 +3,7 @@
 // when a test or the bring-up fails. Without root, `ip netns` or Slurm the
 // suite is skipped with the reason printed — never silently.
 import { execa } from 'execa';
-import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,6 +13,12 @@ export const scriptsDir = join(repoRoot, 'test', 'cluster');
 export const stasisBin = join(repoRoot, 'bin', 'stasis.js');
 /** STASIS_CLUSTER_ID (0-9) selects one of several side-by-side clusters (lib.sh). */
 const clusterId = process.env.STASIS_CLUSTER_ID && process.env.STASIS_CLUSTER_ID !== '0' ? process.env.STASIS_CLUSTER_ID : '';
+/** What up.sh names this cluster's bridge, veths (host ends) and network namespaces (lib.sh). */
+export const linkNames = {
+  bridge: `stasisbr${clusterId || '0'}`,
+  veth: (node: string) => `stasis-v${clusterId}${node.replace(/^n/, '')}`,
+  netns: (node: string) => `stasis${clusterId}-${node}`,
+};
 export const stateDir = process.env.STASIS_CLUSTER_DIR ?? `/tmp/stasis-cluster${clusterId ? `-${clusterId}` : ''}`;
 
 export interface Cluster {
@@ -116,9 +122,10 @@ export async function slurm(cmd: string, args: string[]): Promise<string> {
 
 /**
  * Runs `file args` inside node `node`: in every namespace the node's
- * daemons live in (network, mount, UTS and whatever else up.sh gives a
- * node), as a process sshd started there would be — without ssh. The
- * result as execa gives it (reject: false unless opts say otherwise).
+ * daemons live in (network, mount, UTS, IPC and pid: the anchor is the
+ * node's init, and nsenter forks the command into its pid namespace), as a
+ * process sshd started there would be — without ssh. The result as execa
+ * gives it (reject: false unless opts say otherwise).
  */
 export async function onNode(node: string, file: string, args: string[] = [],
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}): Promise<NodeResult> {
@@ -130,6 +137,59 @@ export async function onNode(node: string, file: string, args: string[] = [],
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 export interface NodeResult { exitCode: number; stdout: string; stderr: string }
+
+/** The root-namespace pid of node `node`'s init (pid 1 of the node's pid namespace). */
+export function nodeInit(node: string): number {
+  const init = readFileSync(join(cluster().dir, 'run', `node-${node}.init`), 'utf8').trim();
+  if (!/^\d+$/.test(init)) throw new Error(`node ${node}: no init pid in ${cluster().dir}/run`);
+  return Number(init);
+}
+
+/** Every process of node `node`: its pid in the node → its pid in the root namespace. */
+export function nodePids(node: string): Map<number, number> {
+  return pidsInNamespaceOf(nodeInit(node));
+}
+
+function pidsInNamespaceOf(init: number): Map<number, number> {
+  const ns = statSync(`/proc/${init}/ns/pid`).ino;
+  const map = new Map<number, number>();
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (statSync(`/proc/${p}/ns/pid`).ino !== ns) continue;
+      const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
+      if (nspid) map.set(Number(nspid[nspid.length - 1]), Number(p));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return map;
+}
+
+/**
+ * Crashes node `node` as a power cut would: SIGKILL to its init, after
+ * which the kernel kills every process of the node (daemons, ssh sessions,
+ * job steps). Returns once none is left. The node's network namespace and
+ * address stay (nothing answers there); down.sh cleans up as usual.
+ */
+export async function crashNode(node: string, timeoutMs = 10_000): Promise<void> {
+  const init = nodeInit(node);
+  const held = openSync(`/proc/${init}/ns/pid`, 'r'); // its inode stays the node's while we look
+  try {
+    const ns = fstatSync(held).ino;
+    process.kill(init, 'SIGKILL');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+        try { return statSync(`/proc/${d}/ns/pid`).ino === ns; } catch { return false; }
+      });
+      if (left.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`node ${node}: processes ${left.join(',')} outlived its init`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    closeSync(held);
+  }
+}
 
 /** Writes `script` into the shared dir as an executable file; returns its path. */
 export function writeScript(name: string, script: string): string {

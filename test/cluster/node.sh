@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Starts one node's daemons. up.sh runs it as
-#   nsenter --net=/run/netns/stasis-nK unshare --mount --uts --propagation private node.sh nK
-# so it is already inside the node's network namespace with a fresh mount and
-# UTS namespace. Only /tmp, /etc/hosts and /etc/ssh/ssh_config differ from the host: the repo,
-# node binary and state dir stay shared, as on a cluster with a shared FS.
+#   nsenter -t <node's init> -a node.sh nK
+# so it is already inside the node's network, mount, UTS, IPC and pid
+# namespaces (the init's unshare has mounted the node's own /proc). Only
+# /tmp, /dev/shm, /dev/mqueue, /etc/hosts and /etc/ssh/ssh_config differ from
+# the host: the repo, node binary and state dir stay shared, as on a cluster
+# with a shared FS. The daemons daemonize, so the init becomes their parent.
 set -euo pipefail
 [ -n "${STASIS_CLUSTER_TRACE:-}" ] && set -x
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +27,10 @@ for keep in "$STATE" "$repo"; do
   fi
 done
 mount --rbind "$dir/tmp" /tmp
+# POSIX shared memory and message queues of this node only, as on a real
+# host (the mqueue fs shows the IPC namespace of whoever mounts it).
+mount -t tmpfs -o mode=1777,nosuid,nodev "shm-$node" /dev/shm
+if [ -d /dev/mqueue ]; then mount -t mqueue "mqueue-$node" /dev/mqueue; fi
 # Names of the nodes and controller as seen from inside (the host's
 # /etc/hosts maps its hostname to 127.0.0.1, which is the node's own loopback here).
 mount --bind "$STATE/etc/hosts" /etc/hosts

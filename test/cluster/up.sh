@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Brings up a real Slurm cluster on this machine: munged, slurmctld on the
 # bridge address, and nodes n1..n4, each in its own network namespace (own
-# IP), mount namespace (private /tmp) and UTS namespace (hostname nK), each
-# running its own slurmd and sshd. All state lives under $STASIS_CLUSTER_DIR
+# IP), mount namespace (private /tmp, own /proc), UTS namespace (hostname
+# nK), IPC namespace and pid namespace (pid 1: node_init), each running its
+# own slurmd and sshd. All state lives under $STASIS_CLUSTER_DIR
 # (default /tmp/stasis-cluster); $STATE/env is what tests source.
 # Traffic stays on loopback and the bridge we create: no default route in the
 # namespaces, SLURM_CONF always set (no DNS SRV lookups), IPs in configs.
@@ -18,6 +19,8 @@ fail() { echo "up: $*" >&2; exit 1; }
 for c in ip nsenter unshare slurmctld slurmd sinfo scontrol munged sshd ssh-keygen runuser; do
   command -v "$c" >/dev/null || fail "missing command: $c"
 done
+NODE_INIT=$(readlink -f "$here/../../native/build/programs/node_init") # as /proc/PID/exe shows it
+[ -x "$NODE_INIT" ] || fail "missing $NODE_INIT (npm run build)"
 
 # Start from nothing: stop a previous cluster of this state dir, then wipe it.
 "$here/down.sh" >/dev/null
@@ -77,11 +80,30 @@ until scontrol ping 2>/dev/null | grep -q 'is UP'; do
   sleep 0.2
 done
 
+# A node = a network namespace, then mount, UTS, IPC and pid namespaces
+# made by unshare, whose pid 1 is node_init (reaps orphans; when it dies the
+# kernel kills the whole node). /proc is remounted inside for the new pid
+# namespace, so slurmd (proctrack/linuxproc), ssh sessions and job steps see
+# only the node's processes. node.sh then starts the daemons inside all of it.
+# nsenter rather than `ip netns exec`: the latter remounts /sys, hiding
+# /sys/fs/cgroup, and slurmd 22.05 refuses to start without it.
 for n in "${NODES[@]}"; do
-  # nsenter rather than `ip netns exec`: the latter remounts /sys, hiding
-  # /sys/fs/cgroup, and slurmd 22.05 refuses to start without it.
-  nsenter --net="/run/netns/$(node_ns "$n")" unshare --mount --uts --propagation private \
-    "$here/node.sh" "$n" </dev/null >>"$STATE/log/node-$n.stdio" 2>&1 \
+  nsenter --net="/run/netns/$(node_ns "$n")" \
+    unshare --mount --uts --ipc --pid --fork --mount-proc --propagation private "$NODE_INIT" \
+    </dev/null >>"$STATE/log/node-$n.stdio" 2>&1 &
+  outer=$! # unshare, in the root pid namespace; its only child is the node's init
+  init=""
+  until [ -n "$init" ] && [ "$(readlink "/proc/$init/exe" 2>/dev/null)" = "$NODE_INIT" ]; do
+    kill -0 "$outer" 2>/dev/null || fail "node $n: init did not start: $(tail -n 5 "$STATE/log/node-$n.stdio")"
+    [ "$(date +%s)" -lt "$(( ${start_us:0:-6} + 50 ))" ] || fail "node $n: init not running after 50 s"
+    read -r init _ < "/proc/$outer/task/$outer/children" || true
+    [ -n "$init" ] || sleep 0.05
+  done
+  # The init as the root namespace numbers it: down.sh stops the node by it,
+  # and onNode() enters every namespace of the node through it.
+  echo "$init" > "$STATE/run/node-$n.init"
+  echo "$init" > "$STATE/run/node-$n.anchor"
+  nsenter -t "$init" -a "$here/node.sh" "$n" </dev/null >>"$STATE/log/node-$n.stdio" 2>&1 \
     || fail "node $n did not start: $(tail -n 5 "$STATE/log/node-$n.stdio")"
 done
 
@@ -96,11 +118,6 @@ for n in "${NODES[@]}"; do
     [ "$(date +%s)" -lt "$deadline" ] || fail "sshd on $n not answering"
     sleep 0.2
   done
-  # Mount namespace of the node, for down.sh's leak check.
-  stat -L -c %i "/proc/$(cat "$STATE/run/slurmd-$n.pid")/ns/mnt" >> "$STATE/run/mntns-inodes"
-  # A process (as the root namespace numbers it) that lives in every
-  # namespace of the node: what `nsenter -t` enters (cluster.ts onNode).
-  cat "$STATE/run/slurmd-$n.pid" > "$STATE/run/node-$n.anchor"
 done
 
 us=$(( ${EPOCHREALTIME/./} - start_us ))

@@ -38,7 +38,7 @@ const cases: Case[] = [
     argv: [join(programs, 'timerfd')], progress: /^tick (\d+) /,
   },
   {
-    name: 'epoll: level, edge-triggered and one-shot interests with their data; a thread in epoll_wait',
+    name: 'epoll: level, edge-triggered and one-shot interests with their data; a thread in epoll_wait; nested in an epoll of a lower number',
     argv: [join(programs, 'epoll')], progress: /^tick (\d+) /,
   },
   {

@@ -16,18 +16,23 @@ import { checkpointKillRestart } from '../helpers/cycle.js';
 const python = '/usr/bin/python3';
 
 /** The records of every X.img.unix file of a generation (docs/image-format.md). */
-function unixRecords(dir: string): { type: number; bytes: number; nmsg: number; largest: number }[] {
-  const out: { type: number; bytes: number; nmsg: number; largest: number }[] = [];
+function unixRecords(dir: string): { type: number; bytes: number; nmsg: number; largest: number; bound: boolean }[] {
+  const out: { type: number; bytes: number; nmsg: number; largest: number; bound: boolean }[] = [];
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.unix'))) {
     const buf = readFileSync(join(dir, f));
     let at = 0;
     const line = () => { const nl = buf.indexOf(10, at); const s = buf.toString('latin1', at, nl); at = nl + 1; return s; };
     while (at < buf.length && !buf.toString('latin1', at, at + 4).startsWith('end ')) {
-      const m = line().match(/^unix (\d+) (\d+) (\d+) (\d+) (\d+)$/);
-      assert.ok(m, `${f}: malformed record`);
+      const head = line();
+      const listen = head.match(/^unixlisten \d+ \d+ -?\d+ \d+ (\d+)$/);
+      if (listen) { at += Number(listen[1]); continue; }
+      const bound = head.match(/^unixbound (\d+) \d+ \d+ (\d+) (\d+)$/);
+      if (bound) at += Number(bound[2]);
+      const m = bound ? [head, bound[1], '', '', '', bound[3]] : head.match(/^unix (\d+) (\d+) (\d+) (\d+) (\d+)$/);
+      assert.ok(m, `${f}: malformed record '${head}'`);
       let bytes = 0, largest = 0;
       for (let k = 0; k < Number(m[5]); k++) { const len = Number(line()); bytes += len; at += len; largest = Math.max(largest, len); }
-      out.push({ type: Number(m[1]), bytes, nmsg: Number(m[5]), largest });
+      out.push({ type: Number(m[1]), bytes, nmsg: Number(m[5]), largest, bound: !!bound });
     }
   }
   return out;
@@ -86,6 +91,36 @@ describe('UNIX sockets: checkpoint mid-transfer, SIGKILL, restart — twice', fu
         }
         const ticks = numbers(p.lines, progress).at(-1)!;
         await p.waitFor(new RegExp(`^tick ${ticks + 10} `), 20000);
+        noBroken(p.lines);
+        await job.killTree(p);
+      } finally {
+        await job.cleanup();
+      }
+    });
+  }
+});
+
+describe('a UNIX datagram server bound to a name, never connected (UCX\'s shared-memory signalling)', function () {
+  this.timeout(120000);
+  for (const where of ['abstract', 'path'] as const) {
+    it(`at ${where === 'abstract' ? 'an abstract name' : 'a path'}: clients by sendto() and by a connected socket lose and repeat no datagram across two C/R`, async () => {
+      const job = new Job();
+      const progress = /^tick (\d+) /;
+      try {
+        let p: Running = job.launch([join(programs, 'sock_dgram_server'), where === 'abstract' ? 'abstract' : join(job.dir, 'server.sock')]);
+        for (let round = 1; round <= 2; round++) {
+          const r = await checkpointKillRestart(job, p, { progress }, round, 5);
+          const recs = unixRecords(join(job.dir, `gen-00000${round}`)).filter((x) => x.bound);
+          assert.ok(recs.length >= 1, 'the bound socket was not recorded');   // by each of its three holders
+          assert.ok(recs[0]!.nmsg >= 5, `only ${recs[0]!.nmsg} datagrams were queued at checkpoint ${round}`);
+          const got = (lines: string[]) => lines.map((l) => l.match(/^tick \d+ got (\d+) (\d+)$/)).filter((m) => m).map((m) => [Number(m![1]), Number(m![2])]);
+          const before = got(r.lines).at(-1)!;
+          await r.waitFor(progress, 20000, r.lines.length);
+          await r.waitFor(progress, 20000, r.lines.length);
+          const after = got(r.lines).at(-1)!;
+          assert.ok(after[0]! > before[0]! && after[1]! > before[1]!, `the clients stopped getting through: ${before} then ${after}`);
+          p = r;
+        }
         noBroken(p.lines);
         await job.killTree(p);
       } finally {
@@ -304,6 +339,33 @@ s = Server(('127.0.0.1', 0), Echo)
 print(s.server_address[1], flush=True)
 s.serve_forever()
 `;
+
+describe('a job killed by its coordinator (stasis command --kill)', function () {
+  this.timeout(60000);
+  it('leaves no TCP port in TIME_WAIT: a listener without SO_REUSEADDR listens again at once on restart', async () => {
+    // Connections closed with FIN hold their ports for a minute; a program
+    // that did not set SO_REUSEADDR (UCX in MPICH ranks) could not listen
+    // there again: the loader would wait (or fail) until then.
+    const job = new Job();
+    try {
+      const p = job.launch([python, join(repoRoot, 'test', 'programs', 'tcp_noreuse.py')]);
+      const port = Number((await p.waitFor(/^port (\d+)$/))[1]);
+      await p.waitFor(/^tick 5$/);
+      await job.checkpoint();
+      const k = await job.cli(['command', '--ckpt-dir', job.dir, '--kill']);
+      assert.equal(k.exitCode, 0, k.stderr);
+      await p.waitExit();
+      const ss = await execa('ss', ['-tanH', 'state', 'time-wait'], { reject: false });
+      const held = String(ss.stdout).split('\n').filter((l) => l.includes(`:${port} `) || l.endsWith(`:${port}`));
+      assert.deepEqual(held, [], `port ${port} left in TIME_WAIT`);
+      const r = job.restart();
+      const last = numbers(p.lines, /^tick (\d+)$/).at(-1)!;
+      await r.waitFor(new RegExp(`^tick ${last + 5}$`), 20000);
+      noBroken(r.lines);
+      await r.kill9();
+    } finally { await job.cleanup(); }
+  });
+});
 
 describe('a TCP connection to a server outside the job', function () {
   this.timeout(120000);

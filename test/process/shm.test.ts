@@ -94,6 +94,17 @@ describe('shared memory between processes', function () {
     try { await counters(job, [join(programs, 'shm_sysv')], 1); } finally { await job.cleanup(); }
   });
 
+  it('a library constructor that uses SysV segments before stasis is set up works (UCX\'s libucm in MPICH ranks)', async () => {
+    // Before the fix the shmget wrapper called a null pointer: every MPICH
+    // rank died of SIGSEGV under stasis.
+    const job = new Job();
+    try {
+      const r = job.launch([join(programs, 'early_shm')]);
+      assert.equal(await r.waitExit(), 0, r.tail());
+      assert.match(r.tail(), /early shm: 0/);
+    } finally { await job.cleanup(); }
+  });
+
   it('counting semaphores between producer and consumer lose and repeat nothing across two C/R', async () => {
     const job = new Job();
     try {

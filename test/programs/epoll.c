@@ -4,6 +4,8 @@
  *  E  an eventfd, edge-triggered, never read: reported once per write,
  *  O  an eventfd, EPOLLONESHOT, fired once at start: disarmed, never again,
  * and a second epoll a thread waits on in epoll_wait() for an eventfd W.
+ * The main loop first waits on an outer epoll of a lower number that
+ * watches the first one (nested, as UCX does in MPICH's ranks).
  * After each T expiry, exactly {P, E} must be ready, then nothing.
  * Prints "tick N"; "BROKEN ..." when readiness or data differ. */
 #include <errno.h>
@@ -22,6 +24,7 @@
 #define DE 0x7300000000000003ull
 #define DO 0x7400000000000004ull
 #define DW 0x7500000000000005ull
+#define DX 0x7600000000000006ull
 
 static void broken(const char *m) { printf("BROKEN %s\n", m); fflush(stdout); }
 
@@ -43,13 +46,14 @@ static void *waiter(void *arg) {
 
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  int outer = epoll_create1(0);
   int ep = epoll_create1(EPOLL_CLOEXEC);
   ep2 = epoll_create1(0);
   int t = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
   int p[2];
   int e = eventfd(0, EFD_NONBLOCK), o = eventfd(0, EFD_NONBLOCK);
   w = eventfd(0, EFD_NONBLOCK);
-  if (ep < 0 || ep2 < 0 || t < 0 || pipe2(p, O_NONBLOCK) < 0 || e < 0 || o < 0 || w < 0) { perror("setup"); return 1; }
+  if (outer < 0 || ep < 0 || ep2 < 0 || t < 0 || pipe2(p, O_NONBLOCK) < 0 || e < 0 || o < 0 || w < 0) { perror("setup"); return 1; }
   struct itimerspec per = { { 0, 100000000 }, { 0, 100000000 } };
   timerfd_settime(t, 0, &per, NULL);
   struct epoll_event ev;
@@ -58,6 +62,7 @@ int main(void) {
   ev = (struct epoll_event){ EPOLLIN | EPOLLET, { .u64 = DE } }; epoll_ctl(ep, EPOLL_CTL_ADD, e, &ev);
   ev = (struct epoll_event){ EPOLLIN | EPOLLONESHOT, { .u64 = DO } }; epoll_ctl(ep, EPOLL_CTL_ADD, o, &ev);
   ev = (struct epoll_event){ EPOLLIN, { .u64 = DW } }; epoll_ctl(ep2, EPOLL_CTL_ADD, w, &ev);
+  ev = (struct epoll_event){ EPOLLIN, { .u64 = DX } }; epoll_ctl(outer, EPOLL_CTL_ADD, ep, &ev);
   uint64_t one = 1;
   if (write(o, &one, 8) != 8) return 1;
   pthread_t th;
@@ -68,7 +73,11 @@ int main(void) {
     /* 1: wait for the timer; anything else seen meanwhile must be known. */
     int got_t = 0;
     while (!got_t) {
-      struct epoll_event evs[8];
+      struct epoll_event evs[8], xev;
+      int nx = epoll_wait(outer, &xev, 1, 1000);
+      if (nx < 0 && errno == EINTR) continue;
+      if (nx == 0) { broken("the outer epoll did not report the inner one within 1 s"); continue; }
+      if (nx == 1 && xev.data.u64 != DX) broken("the outer epoll reported unknown data");
       int n = epoll_wait(ep, evs, 8, 1000);
       if (n < 0 && errno == EINTR) continue;
       if (n == 0) { broken("T did not fire within 1 s"); continue; }

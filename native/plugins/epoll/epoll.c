@@ -1,9 +1,11 @@
 /* epoll: the interest list from fdinfo ("tfd: N events: E data: D"), re-armed
  * with the same events and data after the descriptors it watches are back
- * (order 10). A watched descriptor that was closed or replaced since it was
+ * (order 10). An epoll watching an epoll of a higher number (UCX nests them
+ * in every MPICH rank) gets that watch at ALL_RESTORED (settle), once every
+ * descriptor has its old number: epoll keys a watch by the number it was
+ * added under. A watched descriptor that was closed or replaced since it was
  * added — epoll still watches the description, under a number that no longer
- * names it — refuses the checkpoint, as does an epoll watching an epoll of a
- * higher number. */
+ * names it — refuses the checkpoint. */
 #include "../../core/core.h"
 #include "../fd/fdutil.h"
 #include <stdio.h>
@@ -12,7 +14,7 @@
 #include <sys/stat.h>
 
 #define MAX_EPOLLS 256
-struct watch { int fd; uint32_t events; uint64_t data; };
+struct watch { int fd; uint32_t events; uint64_t data; int later; };
 static struct { int first, count; } epolls[MAX_EPOLLS];
 static int nepolls;
 static struct watch *watches;     /* mmap'd, grows */
@@ -55,11 +57,8 @@ static int epoll_save(const struct stasis_fd *f) {
       stasis_fail("fd %d (epoll) watches fd %d, which was closed or replaced since: not supported", f->fd, tfd);
       return -1;
     }
-    if (tfd > f->fd && strcmp(target, "anon_inode:[eventpoll]") == 0) {
-      stasis_fail("fd %d (epoll) watches epoll fd %d, of a higher number: not supported yet", f->fd, tfd);
-      return -1;
-    }
-    if (add_watch((struct watch){ tfd, events, data }) < 0) { stasis_fail("no memory for epoll fd %d", f->fd); return -1; }
+    int later = tfd > f->fd && strcmp(target, "anon_inode:[eventpoll]") == 0;
+    if (add_watch((struct watch){ tfd, events, data, later }) < 0) { stasis_fail("no memory for epoll fd %d", f->fd); return -1; }
   }
   epolls[nepolls].count = nwatches - epolls[nepolls].first;
   return nepolls++;
@@ -71,6 +70,7 @@ static int epoll_restore(const struct stasis_fd *f, int cookie) {
   for (int i = 0; i < epolls[cookie].count; i++) {
     struct watch *w = &watches[epolls[cookie].first + i];
     struct epoll_event ev = { .events = w->events, .data.u64 = w->data };
+    if (w->later) continue;
     if (epoll_ctl(ep, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
       stasis_fail("epoll fd %d: cannot watch fd %d again: %s", f->fd, w->fd, strerror(errno));
       close(ep);
@@ -80,10 +80,21 @@ static int epoll_restore(const struct stasis_fd *f, int cookie) {
   return ep;
 }
 
+/* The watches of epolls of a higher number, now that they are restored. */
+static int epoll_settle(const struct stasis_fd *f, int cookie) {
+  for (int i = 0; i < epolls[cookie].count; i++) {
+    struct watch *w = &watches[epolls[cookie].first + i];
+    struct epoll_event ev = { .events = w->events, .data.u64 = w->data };
+    if (w->later && epoll_ctl(f->fd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
+      stasis_log("epoll fd %d: cannot watch epoll fd %d again: %s", f->fd, w->fd, strerror(errno));
+  }
+  return -1;
+}
+
 static void epoll_resume(void) { nepolls = 0; nwatches = 0; }
 
 static const struct stasis_fd_kind epoll_kind = {
   .name = "epoll", .order = 10, .match = epoll_match, .save = epoll_save,
-  .restore = epoll_restore, .resume = epoll_resume,
+  .restore = epoll_restore, .resume = epoll_resume, .settle = epoll_settle,
 };
 STASIS_REGISTER static void epoll_register(void) { stasis_register_fd_kind(&epoll_kind); }

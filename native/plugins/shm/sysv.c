@@ -57,22 +57,32 @@ static int virt_of(int real, key_t key) {
   return virt;
 }
 
-/* Resolved when the library loads: dlsym may take locks later. */
+/* Resolved when the library loads (dlsym may take locks later), or at the
+ * first call when that comes first: another library's constructor (UCX's
+ * libucm, loaded by MPICH's ranks) can run before ours. */
 static int (*real_shmget)(key_t, size_t, int);
 static void *(*real_shmat)(int, const void *, int);
 static int (*real_shmctl)(int, int, struct shmid_ds *);
+static void resolve(void) {
+  if (!real_shmget) real_shmget = (int (*)(key_t, size_t, int))dlsym(RTLD_NEXT, "shmget");
+  if (!real_shmat) real_shmat = (void *(*)(int, const void *, int))dlsym(RTLD_NEXT, "shmat");
+  if (!real_shmctl) real_shmctl = (int (*)(int, int, struct shmid_ds *))dlsym(RTLD_NEXT, "shmctl");
+}
 
 API int shmget(key_t key, size_t size, int flags) {
+  if (!real_shmget) resolve();
   int id = real_shmget(key, size, flags);
   return id < 0 ? id : virt_of(id, key);
 }
 
 API void *shmat(int id, const void *addr, int flags) {
+  if (!real_shmat) resolve();
   int r = real_of(id);
   return r < 0 ? (void *)-1 : real_shmat(r, addr, flags);
 }
 
 API int shmctl(int id, int cmd, struct shmid_ds *buf) {
+  if (!real_shmctl) resolve();
   /* These take an index into the kernel's table, not an id. */
   if (cmd == IPC_INFO || cmd == SHM_INFO || cmd == SHM_STAT || cmd == SHM_STAT_ANY) return real_shmctl(id, cmd, buf);
   int r = real_of(id);
@@ -135,8 +145,6 @@ static int sysv_event(enum stasis_event ev) {
 
 static const struct stasis_plugin sysv_plugin = { "sysv", sysv_event };
 STASIS_REGISTER static void sysv_register(void) {
-  real_shmget = (int (*)(key_t, size_t, int))dlsym(RTLD_NEXT, "shmget");
-  real_shmat = (void *(*)(int, const void *, int))dlsym(RTLD_NEXT, "shmat");
-  real_shmctl = (int (*)(int, int, struct shmid_ds *))dlsym(RTLD_NEXT, "shmctl");
+  resolve();
   stasis_register_plugin(&sysv_plugin);
 }

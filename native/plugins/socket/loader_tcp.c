@@ -192,6 +192,39 @@ static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t 
   return hand_over(b, s, out, cap);
 }
 
+/* Whether every socket the kernel has on local `port` (in `table`,
+ * /proc/net/tcp or tcp6) is in TIME_WAIT: a killed job's connections, not
+ * a live program holding the port. */
+static int only_time_wait(const char *table, unsigned port) {
+  FILE *f = fopen(table, "r");
+  char line[512];
+  int seen = 0, other = 0;
+  if (!f) return 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned lport, state;
+    char *colon = strchr(line, ':'), *at = colon ? strchr(colon + 1, ':') : NULL;
+    if (!at || sscanf(at + 1, "%x %*s %x", &lport, &state) != 2 || lport != port) continue;
+    seen = 1;
+    other |= state != 0x06;
+  }
+  fclose(f);
+  return seen && !other;
+}
+
+/* bind() of a listener, waiting (up to a minute, TCP's TIME_WAIT) while
+ * the port is held only by connections of the job that was killed: a
+ * program that did not set SO_REUSEADDR cannot listen there before. */
+static int bind_listener(int fd, const struct tcp_rec *r, const struct sockaddr_storage *ss, socklen_t len) {
+  const char *table = r->family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
+  for (int waited = 0;; waited++) {
+    if (bind(fd, (const struct sockaddr *)ss, len) == 0) return 0;
+    if (errno != EADDRINUSE || waited >= 300 || !only_time_wait(table, r->lport)) return -1;
+    if (waited == 5)
+      fprintf(stderr, "stasis-restart: port %u is held by closed connections (TIME_WAIT) of the job that ended; waiting up to a minute\n", r->lport);
+    poll(NULL, 0, 200);
+  }
+}
+
 static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
   int fd = socket(r->family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
   struct sockaddr_storage ss;
@@ -201,7 +234,7 @@ static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   /* Several listeners share a port only if each had SO_REUSEPORT before bind. */
   if (fd >= 0 && r->reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (fd < 0 || to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+  if (fd < 0 || to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0 || bind_listener(fd, r, &ss, len) < 0 ||
       listen(fd, r->backlog) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot listen on %s port %u again (fd %d of that process): %s\n", r->image, r->laddr,
             r->lport, r->fd, strerror(errno));

@@ -2,7 +2,9 @@
  * libstasis): before the tree forks, one socketpair for every pair of
  * connected sockets found in the tree's IMAGE.unix files (unix.c writes
  * them), each end holding again what it held, shut down as it was, and
- * every listening socket bound and listening at its name again; each is
+ * every listening socket bound and listening at its name again, every
+ * bound datagram socket bound there again with the datagrams it held
+ * (sent to it from an unnamed socket); each is
  * handed to every process as "unix:INO=FD". An end whose peer has no record (it
  * was closed, or held outside the job) gets a peer that is closed here:
  * what was queued is read, then EOF. Both ends are made on this host:
@@ -22,9 +24,9 @@
 #include <unistd.h>
 
 struct unix_end {
-  int type, shutdown, made, listen, backlog, fd;
+  int type, shutdown, made, listen, bound, backlog, fd;
   int name_len;
-  char name[108];            /* a listener's: a path (with its NUL) or \0 and an abstract name */
+  char name[108];            /* a listener's or bound one's: a path (with its NUL) or \0 and an abstract name */
   unsigned long long ino, peer;
   const char *msgs;          /* "LEN\n" + bytes, nmsg times, in the side file's buffer */
   size_t nmsg, msgs_len;
@@ -89,12 +91,22 @@ static int read_records(const char *image) {
       ends[nends++] = e;
       continue;
     }
-    if (!nl || sscanf(head, "unix %d %llu %llu %d %zu%n", &e.type, &e.ino, &e.peer, &e.shutdown, &e.nmsg, &used) != 5 ||
+    if (nl && strncmp(head, "unixbound ", 10) == 0) {
+      e.bound = 1;
+      if (sscanf(head, "unixbound %d %llu %d %d %zu%n", &e.type, &e.ino, &e.fd, &e.name_len, &e.nmsg, &used) != 5 ||
+          used != nl - buf - (long)at || e.name_len <= 0 || e.name_len > (int)sizeof e.name || (size_t)e.name_len > len - (size_t)(nl + 1 - buf)) {
+        fprintf(stderr, "stasis-restart: %s: malformed record at byte %zu\n", file, at);
+        return -1;
+      }
+      memcpy(e.name, nl + 1, (size_t)e.name_len);
+      at = (size_t)(nl + 1 - buf) + (size_t)e.name_len;
+    } else if (!nl || sscanf(head, "unix %d %llu %llu %d %zu%n", &e.type, &e.ino, &e.peer, &e.shutdown, &e.nmsg, &used) != 5 ||
         used != nl - buf - (long)at) {
       fprintf(stderr, "stasis-restart: %s: malformed record at byte %zu\n", file, at);
       return -1;
+    } else {
+      at = (size_t)(nl - buf) + 1;
     }
-    at = (size_t)(nl - buf) + 1;
     long n = messages_len(buf + at, len - at, e.nmsg);
     if (n < 0) { fprintf(stderr, "stasis-restart: %s: truncated record for socket %llu\n", file, e.ino); return -1; }
     e.msgs = buf + at;
@@ -180,41 +192,111 @@ static int make_pair(struct unix_end *a, struct unix_end *b, char *out, size_t c
   return hand_over(b, sv[1], out, cap);
 }
 
-/* A listener at its name again. A socket file left at the path by the
- * process that died is removed first (nobody answers there); one where
- * somebody listens is another program's, and stops the restart. */
-static int listen_again(struct unix_end *e, char *out, size_t cap) {
-  struct sockaddr_un a = { .sun_family = AF_UNIX };
+/* A socket of e's type bound at e's name again (a path is mapped by
+ * --path-map). A socket file left at the path by the process that died is
+ * removed first (nobody answers there); one where somebody answers is
+ * another program's, and stops the restart. */
+static int bind_again(const struct unix_end *e, struct sockaddr_un *a, socklen_t *alen, char *shown, size_t shown_cap) {
   size_t n = (size_t)e->name_len;
-  char shown[120];
-  if (e->name[0]) {   /* a path, mapped by --path-map */
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  if (e->name[0]) {
     char saved[sizeof e->name + 1];
     memcpy(saved, e->name, n);
     saved[n] = 0;
-    path_map_apply(restart_path_map, saved, a.sun_path, sizeof a.sun_path);
-    n = strlen(a.sun_path) + 1;
-    snprintf(shown, sizeof shown, "%s", a.sun_path);
+    path_map_apply(restart_path_map, saved, a->sun_path, sizeof a->sun_path);
+    n = strlen(a->sun_path) + 1;
+    snprintf(shown, shown_cap, "%s", a->sun_path);
     struct stat st;
-    if (lstat(a.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+    if (lstat(a->sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
       int probe = socket(AF_UNIX, e->type | SOCK_CLOEXEC, 0);
-      if (probe >= 0 && connect(probe, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0 &&
+      if (probe >= 0 && connect(probe, (struct sockaddr *)a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0 &&
           errno == ECONNREFUSED)
-        unlink(a.sun_path);
+        unlink(a->sun_path);
       if (probe >= 0) close(probe);
     }
   } else {
-    memcpy(a.sun_path, e->name, n);
-    snprintf(shown, sizeof shown, "@%.*s", (int)n - 1, e->name + 1);
+    memcpy(a->sun_path, e->name, n);
+    snprintf(shown, shown_cap, "@%.*s", (int)n - 1, e->name + 1);
   }
+  *alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
   int fd = socket(AF_UNIX, e->type | SOCK_CLOEXEC, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0 ||
-      listen(fd, e->backlog > 0 ? e->backlog : 128) < 0) {
+  if (fd >= 0 && bind(fd, (struct sockaddr *)a, *alen) == 0) return fd;
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
+static int listen_again(struct unix_end *e, char *out, size_t cap) {
+  struct sockaddr_un a;
+  socklen_t alen;
+  char shown[120];
+  int fd = bind_again(e, &a, &alen, shown, sizeof shown);
+  if (fd < 0 || listen(fd, e->backlog > 0 ? e->backlog : 128) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot listen on UNIX socket %s again (fd %d of that process): %s\n", e->image, shown,
             e->fd, strerror(errno));
     return -1;
   }
   e->made = 1;
   return hand_over(e, fd, out, cap);
+}
+
+/* A bound datagram socket at its name again, its datagrams sent back in. */
+static int bound_again(struct unix_end *e, char *out, size_t cap) {
+  struct sockaddr_un a;
+  socklen_t alen;
+  char shown[120];
+  int fd = bind_again(e, &a, &alen, shown, sizeof shown), from = -1;
+  if (fd < 0) {
+    fprintf(stderr, "stasis-restart: %s: cannot bind UNIX datagram socket %s again (fd %d of that process): %s\n", e->image, shown,
+            e->fd, strerror(errno));
+    return -1;
+  }
+  if (e->nmsg) {
+    from = socket(AF_UNIX, e->type | SOCK_CLOEXEC, 0);
+    if (from < 0 || connect(from, (struct sockaddr *)&a, alen) < 0) {
+      fprintf(stderr, "stasis-restart: %s: cannot send datagrams to %s again: %s\n", e->image, shown, strerror(errno));
+      return -1;
+    }
+    if (refill(e, from) < 0) return -1;
+    close(from);
+  }
+  e->made = 1;
+  return hand_over(e, fd, out, cap);
+}
+
+/* A datagram socket `a` that was connected to the bound socket `b`: a new
+ * one connected to b's name (b is bound again already). What was queued
+ * toward `a` came from `b`: `a` is autobound to an abstract name so that
+ * b's socket can send it back in. */
+static int connect_to_bound(struct unix_end *a, const struct unix_end *b, int b_fd, char *out, size_t cap) {
+  struct sockaddr_un to = { .sun_family = AF_UNIX }, me;
+  socklen_t tolen = sizeof to, melen = sizeof me;
+  int fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC, 0);
+  if (fd < 0 || getsockname(b_fd, (struct sockaddr *)&to, &tolen) < 0 || connect(fd, (struct sockaddr *)&to, tolen) < 0) {
+    fprintf(stderr, "stasis-restart: %s.unix: cannot connect a datagram socket to its server again: %s\n", a->image, strerror(errno));
+    return -1;
+  }
+  if (a->nmsg) {
+    sa_family_t fam = AF_UNIX;
+    int from = socket(AF_UNIX, a->type | SOCK_CLOEXEC, 0);
+    if (bind(fd, (struct sockaddr *)&fam, sizeof fam) < 0 || getsockname(fd, (struct sockaddr *)&me, &melen) < 0 ||
+        from < 0 || connect(from, (struct sockaddr *)&me, melen) < 0 || refill(a, from) < 0) {
+      fprintf(stderr, "stasis-restart: %s.unix: cannot put the datagrams from its server back: %s\n", a->image, strerror(errno));
+      return -1;
+    }
+    close(from);
+  }
+  (void)b;
+  a->made = 1;
+  return hand_over(a, fd, out, cap);
+}
+
+/* The descriptor handed over for `e` (made already), from `out`. */
+static int made_fd(const struct unix_end *e, const char *out) {
+  char key[48];
+  snprintf(key, sizeof key, "unix:%llu=", e->ino);
+  const char *at = strstr(out, key);
+  return at ? atoi(at + strlen(key)) : -1;
 }
 
 int unix_sockets_prepare(int count, const char *const *images, char *out, size_t cap) {
@@ -224,10 +306,13 @@ int unix_sockets_prepare(int count, const char *const *images, char *out, size_t
   nends = 0;
   int rc = 0;
   for (int i = 0; i < count && rc == 0; i++) rc = read_records(images[i]);
+  for (int i = 0; i < nends && rc == 0; i++)
+    if (ends[i].bound) rc = bound_again(&ends[i], out, cap);
   for (int i = 0; i < nends && rc == 0; i++) {
     struct unix_end *a = &ends[i], *b = a->peer ? find(a->peer) : NULL;
-    if (a->made || a->listen) continue;
-    if (b && b->listen) b = NULL;
+    if (a->made || a->listen || a->bound) continue;
+    if (b && b->bound && made_fd(b, out) >= 0) { rc = connect_to_bound(a, b, made_fd(b, out), out, cap); continue; }
+    if (b && (b->listen || b->bound)) b = NULL;
     if (b && (b->peer != a->ino || b->type != a->type)) b = NULL;   /* a datagram socket connected one way */
     rc = make_pair(a, b, out, cap);
   }

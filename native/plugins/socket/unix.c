@@ -21,8 +21,12 @@
  * before. A listening socket listens again at its name (loader_unix.c); a
  * connection it had accepted is re-made as a socketpair, so neither end
  * shows a name any more (getsockname, getpeername). Descriptors in flight
- * (SCM_RIGHTS) refuse the checkpoint; so does a named socket neither
- * listening nor connected (a datagram server). */
+ * (SCM_RIGHTS) refuse the checkpoint. A datagram socket bound to a name
+ * and not connected (a datagram server; UCX's shared-memory transports
+ * signal through one) is bound at its name again by the loader, with the
+ * datagrams it held; they come back without their senders' addresses
+ * (recvfrom() reports an unnamed sender). A stream or seqpacket socket
+ * bound but neither listening nor connected refuses the checkpoint. */
 #include "../../core/core.h"
 #include "../fd/fdutil.h"
 #include "sock.h"
@@ -35,7 +39,7 @@
 struct unix_rec {
   unsigned long long ino;
   int fd;                     /* first descriptor seen, for messages */
-  int connected, listening;
+  int connected, listening, bound;   /* bound: a named datagram socket, not connected */
   struct unix_info info;
   struct sock_opts opts;
   struct growbuf bytes;       /* its receive queue, messages one after another */
@@ -127,25 +131,46 @@ static int unix_save(const struct stasis_fd *f) {
     stasis_fail("fd %d (%s) is a UNIX socket of type %d: not supported", f->fd, f->target, r->info.type);
     return -1;
   }
-  r->connected = r->info.state == TCP_ESTABLISHED;
+  /* A datagram socket another one connected to shows ESTABLISHED too
+   * (Linux 6.x), with no peer of its own: it is not connected. */
+  r->connected = r->info.state == TCP_ESTABLISHED && (r->info.type != SOCK_DGRAM || r->info.peer);
   r->listening = r->info.state == TCP_LISTEN;
-  if (r->info.name_len > 0 && !r->connected && !r->listening) {
+  r->bound = r->info.name_len > 0 && !r->connected && !r->listening && r->info.type == SOCK_DGRAM;
+  if (r->info.name_len > 0 && !r->connected && !r->listening && !r->bound) {
     int abstract = r->info.name[0] == 0;
     stasis_fail("fd %d (%s) is a UNIX %s socket bound to %s%.*s, neither listening nor connected: not supported yet", f->fd,
                 f->target, type_name(r->info.type), abstract ? "@" : "", r->info.name_len - abstract, r->info.name + abstract);
     return -1;
   }
   sock_opts_save(f->fd, &r->opts);
-  if (r->connected && copy_queue(f, r) < 0) return -1;
+  if ((r->connected || r->bound) && copy_queue(f, r) < 0) return -1;
   return nrecs++;
+}
+
+/* Per message "LEN\n" and its bytes. */
+static int write_messages(int side, struct unix_rec *r) {
+  size_t nmsg = r->lens.len / sizeof(size_t), at = 0;
+  for (size_t k = 0; k < nmsg; k++) {
+    char head[32];
+    size_t len = ((size_t *)r->lens.data)[k];
+    int n = snprintf(head, sizeof head, "%zu\n", len);
+    if (stasis_side_write(side, head, (size_t)n) < 0 || (len && stasis_side_write(side, r->bytes.data + at, len) < 0)) return -1;
+    at += len;
+  }
+  /* The loader has them now; the image need not. */
+  growbuf_free(&r->bytes);
+  growbuf_free(&r->lens);
+  return 0;
 }
 
 /* IMAGE.unix: "unix TYPE INO PEER SHUTDOWN NMSG\n", then per message
  * "LEN\n" and its bytes, for every connected socket; for every listening
- * one "unixlisten TYPE INO BACKLOG FD NAMELEN\n" and its name's bytes. */
+ * one "unixlisten TYPE INO BACKLOG FD NAMELEN\n" and its name's bytes; for
+ * every bound datagram one "unixbound TYPE INO FD NAMELEN NMSG\n", its
+ * name's bytes, then its messages. */
 static int unix_save_end(void) {
   int any = 0;
-  for (int i = 0; i < nrecs; i++) any |= recs[i].connected | recs[i].listening;
+  for (int i = 0; i < nrecs; i++) any |= recs[i].connected | recs[i].listening | recs[i].bound;
   if (!any) return 0;
   int side = stasis_side_open("unix");
   if (side < 0) return -1;
@@ -157,20 +182,17 @@ static int unix_save_end(void) {
       if (stasis_side_write(side, head, (size_t)n) < 0 || stasis_side_write(side, r->info.name, (size_t)r->info.name_len) < 0) return -1;
       continue;
     }
-    if (!r->connected) continue;
-    size_t nmsg = r->lens.len / sizeof(size_t), at = 0;
+    size_t nmsg = r->lens.len / sizeof(size_t);
     char head[128];
-    int n = snprintf(head, sizeof head, "unix %d %llu %u %d %zu\n", r->info.type, r->ino, r->info.peer, r->info.shutdown, nmsg);
-    if (stasis_side_write(side, head, (size_t)n) < 0) return -1;
-    for (size_t k = 0; k < nmsg; k++) {
-      size_t len = ((size_t *)r->lens.data)[k];
-      n = snprintf(head, sizeof head, "%zu\n", len);
-      if (stasis_side_write(side, head, (size_t)n) < 0 || (len && stasis_side_write(side, r->bytes.data + at, len) < 0)) return -1;
-      at += len;
+    if (r->bound) {
+      int n = snprintf(head, sizeof head, "unixbound %d %llu %d %d %zu\n", r->info.type, r->ino, r->fd, r->info.name_len, nmsg);
+      if (stasis_side_write(side, head, (size_t)n) < 0 || stasis_side_write(side, r->info.name, (size_t)r->info.name_len) < 0 ||
+          write_messages(side, r) < 0) return -1;
+      continue;
     }
-    /* The loader has them now; the image need not. */
-    growbuf_free(&r->bytes);
-    growbuf_free(&r->lens);
+    if (!r->connected) continue;
+    int n = snprintf(head, sizeof head, "unix %d %llu %u %d %zu\n", r->info.type, r->ino, r->info.peer, r->info.shutdown, nmsg);
+    if (stasis_side_write(side, head, (size_t)n) < 0 || write_messages(side, r) < 0) return -1;
   }
   return stasis_side_close(side);
 }
@@ -178,7 +200,7 @@ static int unix_save_end(void) {
 static int unix_restore(const struct stasis_fd *f, int cookie) {
   const struct unix_rec *r = &recs[cookie];
   int fd;
-  if (r->connected || r->listening) {
+  if (r->connected || r->listening || r->bound) {
     char name[48];
     snprintf(name, sizeof name, "unix:%llu", r->ino);
     int from = fd_inherited(name);
