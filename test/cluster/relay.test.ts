@@ -13,8 +13,10 @@ const driver = join(programs, 'relay_driver');
 const worker = join(programs, 'relay_worker');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function checkpoint(dir: string) {
-  const r = await execa('node', [stasisBin, 'command', '--ckpt-dir', dir, '--checkpoint', '--json'], { reject: false });
+/** `stasis command --checkpoint`, here or (a coordinator in a node's pid namespace) on that node. */
+async function checkpoint(dir: string, node?: string) {
+  const args = [stasisBin, 'command', '--ckpt-dir', dir, '--checkpoint', '--json'];
+  const r = node ? await onNode(node, 'node', args) : await execa('node', args, { reject: false });
   assert.equal(r.exitCode, 0, r.stderr);
   return JSON.parse(r.stdout) as { generation: number; dir: string };
 }
@@ -86,10 +88,10 @@ describe('ssh and srun inside a job on the real cluster (test/cluster)', functio
       'echo "launch exit $?" >> $D.out',
       'kill $!', '',
     ].join('\n');
-    const runJob = async (rounds: number, during?: (dir: string) => Promise<void>) => {
+    const runJob = async (rounds: number, during?: (dir: string, batchHost: string) => Promise<void>) => {
       const id = await sbatch(script, ['-N2', `--export=ALL,ROUNDS=${rounds}`], 'relay-srun');
       const dir = join(c.shared, `relay-srun-${id}`);
-      if (during) await during(dir);
+      if (during) await during(dir, (await waitJob(id, 'RUNNING')).get('BatchHost')!);
       await waitJob(id, 'COMPLETED', 120_000);
       assert.equal(readFileSync(`${dir}.err`, 'utf8'), 'worker stderr: done\n');
       return readFileSync(`${dir}.out`, 'utf8');
@@ -98,9 +100,9 @@ describe('ssh and srun inside a job on the real cluster (test/cluster)', functio
     assert.match(expected, /^worker end: 60 rounds, total [0-9a-f]+$/m);
     assert.match(expected, /^command exit 7\nlaunch exit 0\n$/m);
     let hosts: Set<string | undefined> = new Set();
-    const got = await runJob(60, async (dir) => {
+    const got = await runJob(60, async (dir, batchHost) => {
       await waitFile(`${dir}.out`, /^round 15 /m, 60_000);
-      hosts = imageHosts((await checkpoint(dir)).dir);
+      hosts = imageHosts((await checkpoint(dir, batchHost)).dir);
       await sleep(100);
     });
     assert.equal(hosts.size, 2, `images of both nodes: ${[...hosts].join(',')}`);
