@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { cluster, onNode, repoRoot, sbatch, stasisBin, useCluster, waitFile, waitJob, writeScript } from './cluster.js';
+import { cluster, onNode, repoRoot, sbatch, slurm, stasisBin, useCluster, waitFile, waitJob, writeScript } from './cluster.js';
 
 const programs = join(repoRoot, 'native', 'build', 'programs');
 const driver = join(programs, 'relay_driver');
 const worker = join(programs, 'relay_worker');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `stasis command --checkpoint`, here or (a coordinator in a node's pid namespace) on that node. */
 async function checkpoint(dir: string, node?: string) {
@@ -90,10 +89,11 @@ describe('ssh and srun inside a job on the real cluster (test/cluster)', functio
     }
   });
 
-  it('srun inside an sbatch allocation of 2 nodes runs the worker under the relay; checkpointed, the job ends as uninterrupted', async () => {
+  it('srun inside an sbatch allocation of 2 nodes runs the worker under the relay; checkpointed (killed and restarted in a new allocation of 2 other nodes), the job ends as uninterrupted', async () => {
     const c = cluster();
     // The batch shell starts the job's coordinator on its node's address and
-    // the driver under it; the driver runs `srun -N1 -n1 -w OTHER worker`.
+    // the driver under it (its output files opened in the job: restored with
+    // it); the driver runs `srun -N1 -n1 -w OTHER worker`.
     const script = [
       '#!/bin/sh',
       `D=${c.shared}/relay-srun-$SLURM_JOB_ID`,
@@ -103,28 +103,37 @@ describe('ssh and srun inside a job on the real cluster (test/cluster)', functio
       `node ${stasisBin} coordinator --ckpt-dir $D --host $ADDR > $D.coord.log 2>&1 &`,
       'while [ ! -s $D/coordinator.json ]; do sleep 0.1; done',
       'PORT=$(sed \'s/.*"port":\\([0-9]*\\).*/\\1/\' $D/coordinator.json)',
-      `STASIS_TOKEN=$(cat $D/token) node ${stasisBin} launch --ckpt-dir $D --coord $ADDR:$PORT -- ${driver} $ROUNDS 100000 srun -N1 -n1 -w $OTHER ${worker} > $D.out 2> $D.err`,
-      'echo "launch exit $?" >> $D.out',
+      `STASIS_TOKEN=$(cat $D/token) node ${stasisBin} launch --ckpt-dir $D --coord $ADDR:$PORT -- sh -c "exec ${driver} $ROUNDS 100000 srun -N1 -n1 -w $OTHER ${worker} > $D/out 2> $D/err"`,
+      'echo "launch exit $?"',
       'kill $!', '',
     ].join('\n');
-    const runJob = async (rounds: number, during?: (dir: string, batchHost: string) => Promise<void>) => {
-      const id = await sbatch(script, ['-N2', `--export=ALL,ROUNDS=${rounds}`], 'relay-srun');
-      const dir = join(c.shared, `relay-srun-${id}`);
-      if (during) await during(dir, (await waitJob(id, 'RUNNING')).get('BatchHost')!);
-      await waitJob(id, 'COMPLETED', 120_000);
-      assert.equal(readFileSync(`${dir}.err`, 'utf8'), 'worker stderr: done\n');
-      return readFileSync(`${dir}.out`, 'utf8');
+    const output = (dir: string) => {
+      assert.equal(readFileSync(join(dir, 'err'), 'utf8'), 'worker stderr: done\n');
+      return readFileSync(join(dir, 'out'), 'utf8');
     };
-    const expected = await runJob(60);
-    assert.match(expected, /^worker end: 60 rounds, total [0-9a-f]+$/m);
-    assert.match(expected, /^command exit 7\nlaunch exit 0\n$/m);
-    let hosts: Set<string | undefined> = new Set();
-    const got = await runJob(60, async (dir, batchHost) => {
-      await waitFile(`${dir}.out`, /^round 15 /m, 60_000);
-      hosts = imageHosts((await checkpoint(dir, batchHost)).dir);
-      await sleep(100);
-    });
+    const submit = async (rounds: number) => {
+      const id = await sbatch(script, ['-N2', `--export=ALL,ROUNDS=${rounds}`], 'relay-srun');
+      const job = await waitJob(id, ['RUNNING', 'COMPLETED']);
+      return { id, dir: join(c.shared, `relay-srun-${id}`), batchHost: job.get('BatchHost')!, nodes: job.get('NodeList')! };
+    };
+    const first = await submit(60);
+    await waitJob(first.id, 'COMPLETED', 120_000);
+    const expected = output(first.dir);
+    assert.match(expected, /^worker end: 60 rounds, total [0-9a-f]+\ncommand exit 7\n$/m);
+
+    const second = await submit(60);
+    await waitFile(join(second.dir, 'out'), /^round 15 /m, 60_000);
+    const hosts = imageHosts((await checkpoint(second.dir, second.batchHost)).dir);
     assert.equal(hosts.size, 2, `images of both nodes: ${[...hosts].join(',')}`);
-    assert.equal(got, expected);
+    if (crossHostRestart()) {
+      await slurm('scancel', [second.id]);
+      await waitJob(second.id, 'CANCELLED', 60_000);
+      assert.doesNotMatch(readFileSync(join(second.dir, 'out'), 'utf8'), /command exit/, 'killed before the end');
+      const again = await sbatch(`#!/bin/sh\nnode ${stasisBin} restart ${second.dir}\n`, ['-N2', '-x', second.nodes], 'relay-srun-restart');
+      await waitJob(again, 'COMPLETED', 120_000);
+    } else {
+      await waitJob(second.id, 'COMPLETED', 120_000);
+    }
+    assert.equal(output(second.dir), expected);
   });
 });
