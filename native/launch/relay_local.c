@@ -207,6 +207,49 @@ static pid_t start_client(const char *client, char **argv) {
   return pid;
 }
 
+/* The real client's argv: the options to keep, the destination, and the
+ * remote side's command line (the coordinator's address and the id as
+ * they are now: after a restart they are new). */
+static char **client_argv(const char *client, char **cargv, int is_srun, const struct remote_parse *rp,
+                          const struct srun_parse *sp, const char *addr, const char *port, const char *self) {
+  const char *coord = getenv("STASIS_COORD"), *dir = getenv("STASIS_CKPT_DIR");
+  if (!coord || !dir) die(255, "not in a job (no STASIS_COORD or STASIS_CKPT_DIR)");
+  struct argvec a = { 0 };
+  push(&a, cargv[0]);
+  const char *remote[] = { self, "--remote", addr, port, id, coord, dir, is_srun ? "w" : "d" };
+  if (is_srun) {
+    for (int i = 1; i < sp->options_end; i++) push(&a, cargv[i]);
+    for (size_t i = 0; i < sizeof remote / sizeof *remote; i++) push(&a, remote[i]);
+    push(&a, "--argv");
+    for (int i = sp->command; cargv[i]; i++) push(&a, cargv[i]);
+  } else {
+    int ssh = !strcmp(argv_basename(client), "ssh");
+    for (int i = 0; i < rp->noptions; i++) push(&a, rp->options[i]);
+    if (rp->user) { push(&a, "-l"); push(&a, rp->user); }
+    if (rp->port) { push(&a, "-p"); push(&a, rp->port); }
+    if (ssh) push(&a, "--");
+    push(&a, rp->host);
+    /* One string for the remote shell, as ssh makes of the command's words. */
+    size_t len = 0;
+    for (int i = rp->command; cargv[i]; i++) len += strlen(cargv[i]) + 1;
+    char *command = calloc(len + 1, 1);
+    for (int i = rp->command; cargv[i]; i++) { if (i > rp->command) strcat(command, " "); strcat(command, cargv[i]); }
+    /* Checked first: a host without stasis-relay at this path answers NOT_HERE
+     * (sh, bash, zsh, ksh, csh and fish all read this line). */
+    char *self_q = quoted(self), *words[sizeof remote / sizeof *remote + 2];
+    size_t rl = 64 + 2 * strlen(self_q);
+    int nw = 0;
+    for (size_t i = 0; i < sizeof remote / sizeof *remote; i++) rl += strlen(words[nw++] = quoted(remote[i])) + 1;
+    rl += strlen(words[nw++] = quoted("--shell")) + 1;
+    rl += strlen(words[nw++] = quoted(command)) + 1;
+    char *line = calloc(rl, 1);
+    sprintf(line, "test -x %s || exit %d; exec", self_q, NOT_HERE);
+    for (int i = 0; i < nw; i++) { strcat(line, " "); strcat(line, words[i]); }
+    push(&a, line);
+  }
+  return a.v;
+}
+
 int relay_local(int argc, char **argv) {
   if (argc < 2) die(255, "--local: no client");
   const char *client = argv[0];
@@ -226,50 +269,24 @@ int relay_local(int argc, char **argv) {
   ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
   if (sl < 0) die(255, "/proc/self/exe: %s", strerror(errno));
   self[sl] = 0;
-  const char *coord = getenv("STASIS_COORD"), *dir = getenv("STASIS_CKPT_DIR");
-  if (!coord || !dir) die(255, "not in a job (no STASIS_COORD or STASIS_CKPT_DIR)");
   int stdin_null = !is_srun && rp.stdin_null;
-  struct argvec a = { 0 };
-  push(&a, cargv[0]);
-  const char *remote[] = { self, "--remote", addr, port, id, coord, dir, is_srun ? "w" : "d" };
-  if (is_srun) {
-    for (int i = 1; i < sp.options_end; i++) push(&a, cargv[i]);
-    for (size_t i = 0; i < sizeof remote / sizeof *remote; i++) push(&a, remote[i]);
-    push(&a, "--argv");
-    for (int i = sp.command; cargv[i]; i++) push(&a, cargv[i]);
-  } else {
-    int ssh = !strcmp(argv_basename(client), "ssh");
-    for (int i = 0; i < rp.noptions; i++) push(&a, rp.options[i]);
-    if (rp.user) { push(&a, "-l"); push(&a, rp.user); }
-    if (rp.port) { push(&a, "-p"); push(&a, rp.port); }
-    if (ssh) push(&a, "--");
-    push(&a, rp.host);
-    /* One string for the remote shell, as ssh makes of the command's words. */
-    size_t len = 0;
-    for (int i = rp.command; cargv[i]; i++) len += strlen(cargv[i]) + 1;
-    char *command = calloc(len + 1, 1);
-    for (int i = rp.command; cargv[i]; i++) { if (i > rp.command) strcat(command, " "); strcat(command, cargv[i]); }
-    /* Checked first: a host without stasis-relay at this path answers NOT_HERE
-     * (sh, bash, zsh, ksh, csh and fish all read this line). */
-    char *self_q = quoted(self), *words[sizeof remote / sizeof *remote + 2];
-    size_t rl = 64 + 2 * strlen(self_q);
-    int nw = 0;
-    for (size_t i = 0; i < sizeof remote / sizeof *remote; i++) rl += strlen(words[nw++] = quoted(remote[i])) + 1;
-    rl += strlen(words[nw++] = quoted("--shell")) + 1;
-    rl += strlen(words[nw++] = quoted(command)) + 1;
-    char *line = calloc(rl, 1);
-    sprintf(line, "test -x %s || exit %d; exec", self_q, NOT_HERE);
-    for (int i = 0; i < nw; i++) { strcat(line, " "); strcat(line, words[i]); }
-    push(&a, line);
-  }
-  pid_t pid = start_client(client, a.v);
+  pid_t pid = start_client(client, client_argv(client, cargv, is_srun, &rp, &sp, addr, port, self));
   int client_status = -1;   /* as a shell reports it; -1 while it runs or when unknown */
   for (;;) {
     if (pid > 0) {
       int st;
       pid_t r = waitpid(pid, &st, WNOHANG);
       if (r == pid) { client_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); pid = 0; }
-      else if (r < 0 && errno == ECHILD) pid = 0;   /* restored: the client was the old kernel's */
+      else if (r < 0 && errno == ECHILD) {   /* restored: the client was the old kernel's */
+        pid = 0;
+        /* Restored before the other side connected: log in again (ssh,
+         * rsh; srun's step belonged to the old allocation). A new id: the
+         * old login, if it goes on, is turned away. */
+        if (ntasks == 0 && lfd >= 0 && !is_srun) {
+          new_id();
+          pid = start_client(client, client_argv(client, cargv, is_srun, &rp, &sp, addr, port, self));
+        }
+      }
     }
     if (lfd >= 0) take(lfd, stdin_null);
     /* ssh: one task; once it is connected nobody else may. srun: until srun is done. */

@@ -56,6 +56,27 @@ describe('ssh inside a job (the relay)', function () {
     assert.deepEqual(sshSaid(relayed.err), sshSaid(plain.err));
   });
 
+  it('a job checkpointed while ssh is still logging in logs in again after the restart, output as uninterrupted', async () => {
+    // The login takes 3 s (a proxy that waits, then forwards through the same sshd).
+    const slow = `ProxyCommand=sh -c "sleep 3; exec ssh -F ${sshd.config} -p ${sshd.port} -W %h:%p 127.0.0.1"`;
+    const driver = [join(programs, 'relay_driver'), '10', '1000', 'ssh', '-F', sshd.config, '-p', String(sshd.port), '-o', slow,
+      '127.0.0.1', join(programs, 'relay_worker')];
+    const whole = await finish(job.launch(driver));
+    assert.equal(whole.code, 0, whole.err);
+    assert.match(whole.out, /^worker end: 10 rounds, total [0-9a-f]+\ncommand exit 7$/m);
+
+    const p = job.launch(driver);
+    await sleep(1500);
+    const ck = await job.checkpoint();
+    assert.equal(ck.generation, 1);
+    await job.killTree(p);
+    assert.deepEqual(p.lines, [], 'nothing ran before the kill');
+    const r = job.restart();
+    await r.waitExit(60000);
+    assert.equal(r.lines.join('\n'), whole.out, r.errLines.join('\n'));
+    assert.equal(r.exitCode, 0);
+  });
+
   it('a job talking to a remote worker is checkpointed, killed and restarted with the same output', async function () {
     // The relay's two ends are two trees of the job (the remote side is not
     // a child of the local one): their connections are made again between
