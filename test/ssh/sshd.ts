@@ -39,6 +39,10 @@ export async function startSshd(): Promise<Sshd> {
       throw e;
     }
     for (let i = 0; i < 100 && !(existsSync(join(dir, 'sshd.pid')) && await answers(port)); i++) await sleep(50);
+    if (!existsSync(join(dir, 'sshd.pid'))) {
+      if (attempt < 5) continue;
+      throw new Error(`sshd -f ${dir}/sshd_config wrote no pid file`);
+    }
     const pid = Number(readFileSync(join(dir, 'sshd.pid'), 'utf8'));
     return {
       dir, port, pid, config: join(dir, 'ssh_config'),
