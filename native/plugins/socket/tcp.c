@@ -102,7 +102,9 @@ static int tcp_restore(const struct stasis_fd *f, int cookie) {
 
 /* A connection on stdin/stdout/stderr whose peer is in the job (the ssh
  * relay's remote command, a child given a socket as its stdio) is the
- * job's own, saved and made again; any other is the restarter's. */
+ * job's own, saved and made again; any other is the restarter's. With
+ * TCP across hosts, a peer the coordinator paired on another host counts
+ * too (`|| t->far`: the relay's ssh case across hosts needs it). */
 static int tcp_stdio_in_job(const struct stasis_fd *f) {
   struct tcp_sock *t = tcp_find(f->ino);
   return t && t->kind == TCP_CONNECTED && t->peer_in_job;
