@@ -10,8 +10,9 @@
  *   (ssh: the login ends, the relayed command goes on in its own session).
  *   A failure before that exits 255 with a message, as ssh does; when
  *   this host cannot join the job at all (no CKPT-DIR/token here: the
- *   directory is not shared), it exits NOT_HERE without a word and the
- *   local side runs the client as given instead.
+ *   directory is not shared; the local side unreachable from here), it
+ *   exits NOT_HERE without a word and the local side runs the client as
+ *   given instead.
  *
  * --inside (--shell COMMAND | --argv WORD...)
  *   In the job, fds 0-2 the in/out/err connections and 3 the control one:
@@ -37,8 +38,12 @@ static int connect_back(const char *addr, const char *port, const char *id, cons
   int rc = getaddrinfo(addr, port, &hints, &ai);
   if (rc) die(255, "cannot use %s:%s: %s", addr, port, gai_strerror(rc));
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+  if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+    /* Not even the first: the job is out of reach from here (its
+     * coordinator and relay on loopback, say), the client runs as given. */
+    if (role == ROLE_IN) exit(NOT_HERE);
     die(255, "cannot connect back to %s:%s: %s", addr, port, strerror(errno));
+  }
   freeaddrinfo(ai);
   char header[HEADER_LEN + 1];
   memset(header, ' ', HEADER_LEN);

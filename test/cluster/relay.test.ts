@@ -89,6 +89,18 @@ describe('ssh and srun inside a job on the real cluster (test/cluster)', functio
     }
   });
 
+  it('a job whose coordinator listens on 127.0.0.1 runs `ssh n2 …` as given (the other side cannot reach it)', async () => {
+    const c = cluster();
+    const dir = join(c.shared, `relay-loopback-${Date.now()}`);
+    try {
+      const r = await onNode('n1', 'node', [stasisBin, 'launch', '--ckpt-dir', dir, '--', 'sh', '-c',
+        `ssh -F ${c.env.STASIS_CLUSTER_SSH_CONFIG} n2 'echo hi; hostname; exit 3'; echo "status $?"`], { timeout: 60_000 });
+      assert.equal(r.stdout, 'hi\nn2\nstatus 3', r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('srun inside an sbatch allocation of 2 nodes runs the worker under the relay; checkpointed (killed and restarted in a new allocation of 2 other nodes), the job ends as uninterrupted', async () => {
     const c = cluster();
     // The batch shell starts the job's coordinator on its node's address and
