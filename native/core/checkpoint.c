@@ -141,6 +141,7 @@ static void finish_restart(void) {
   threads_wait_restored();
   adopt_new_coordinator();
   threads_forget_proc();   /* the old process's descriptors, not restored */
+  children_restored();     /* children outside the job were the old kernel's */
   if (plugins_dispatch(STASIS_EVENT_RESTART) < 0) {
     stasis_log("restart failed: %s", stasis_failure());
     _exit(70);

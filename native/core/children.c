@@ -3,9 +3,13 @@
  * that execs a static program, lost LD_PRELOAD or could not reach the
  * coordinator is not, and the generation must not commit without it).
  * Taken once every thread is stopped, so no child can appear meanwhile.
- * No malloc: a stopped thread may hold its lock. */
+ * No malloc: a stopped thread may hold its lock.
+ * A child started by stasis_spawn_outside runs outside the job on purpose
+ * (the relay's real ssh or srun: no libstasis, never checkpointed) and is
+ * not listed. */
 #include "core.h"
 #include <errno.h>
+#include <spawn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +51,46 @@ static int live_child_of(const char *pid, long parent) {
   return 1;
 }
 
+/* Kernel pids of the children started outside the job. Emptied in a
+ * restored process: they were the old kernel's. */
+static pid_t outside[64];
+static int noutside;
+
+static int is_outside(const char *pid) {
+  long p = atol(pid);
+  for (int i = 0; i < noutside; i++) if (outside[i] == p) return 1;
+  return 0;
+}
+
+/* Forget the dead: a slot is free again once its child was waited for. */
+static void outside_prune(void) {
+  int kept = 0;
+  for (int i = 0; i < noutside; i++) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", (int)outside[i]);
+    if (access(path, F_OK) == 0) outside[kept++] = outside[i];
+  }
+  noutside = kept;
+}
+
+/* posix_spawn of a program that is not part of the job (its environment
+ * must not preload libstasis: envp is the caller's business). No
+ * checkpoint starts between the spawn and the record. The kernel's pid,
+ * or -1 with errno. */
+API pid_t stasis_spawn_outside(const char *path, const posix_spawn_file_actions_t *actions,
+                               const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+  if (stasis_cfg.signal > 0) stasis_creation_enter();
+  outside_prune();
+  pid_t pid = -1;
+  int rc = noutside < (int)(sizeof outside / sizeof outside[0]) ? posix_spawn(&pid, path, actions, attr, argv, envp) : EAGAIN;
+  if (rc == 0) outside[noutside++] = pid;
+  if (stasis_cfg.signal > 0) stasis_creation_leave();
+  if (rc != 0) { errno = rc; return -1; }
+  return pid;
+}
+
+void children_restored(void) { noutside = 0; }
+
 struct dent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
 
 /* Appends ",PID" (" PID" first) to out; -1 after stasis_fail when full. */
@@ -71,7 +115,7 @@ static int walk_proc(char *out, size_t cap, size_t *len, long me) {
     for (long off = 0; off < n && rc == 0;) {
       struct dent *d = (void *)(buf + off);
       off += d->reclen;
-      if (d->name[0] >= '1' && d->name[0] <= '9' && live_child_of(d->name, me)) rc = add(out, cap, len, d->name);
+      if (d->name[0] >= '1' && d->name[0] <= '9' && !is_outside(d->name) && live_child_of(d->name, me)) rc = add(out, cap, len, d->name);
     }
   close(proc);
   return rc;
@@ -98,7 +142,7 @@ static int from_task_lists(char *out, size_t cap, size_t *len, long me) {
       if (got == (ssize_t)sizeof list - 1) { rc = 0; break; }   /* may be cut short: walk /proc instead */
       list[got > 0 ? got : 0] = 0;
       for (char *save = NULL, *pid = strtok_r(list, " \n", &save); pid && rc == 1; pid = strtok_r(NULL, " \n", &save))
-        if (live_child_of(pid, me) && add(out, cap, len, pid) < 0) rc = -1;
+        if (!is_outside(pid) && live_child_of(pid, me) && add(out, cap, len, pid) < 0) rc = -1;
     }
   close(tasks);
   if (rc == 0) { *len = 0; out[0] = 0; }

@@ -84,6 +84,15 @@ int threads_task_dir(void);                      /* /proc/self/task, rewound; -1
 ssize_t threads_main_status(char *buf, size_t cap);  /* the main thread's status; -1 if none */
 int stasis_move_high(int fd);       /* coord.c: fd moved out of the program's way (high, close-on-exec) */
 void exec_reset_after_fork(void);   /* exec.c */
+/* exec.c: a plugin may run another program in place of the one a job
+ * process execs (plugins/ssh: ssh, rsh, srun through the relay). Called in
+ * the exec call, with the path the kernel would run (after the PATH
+ * search of execvp and the like); 1 and `rw` filled to run rw->path with
+ * argv = rw->prefix, then the original argv (its argv[0] included);
+ * 0 to leave the exec alone. No allocation (a vfork child may exec). */
+struct exec_rewrite { const char *path; const char *prefix[8]; int nprefix; };
+typedef int (*exec_rewrite_fn)(const char *path, char *const argv[], struct exec_rewrite *rw);
+int exec_register_rewrite(exec_rewrite_fn fn);   /* 0, or -1 when full */
 struct thread_rec *threads_main(void);
 struct thread_rec *threads_ckpt(void);
 
@@ -190,6 +199,7 @@ int side_files_describe(char *out, size_t cap);
 
 /* children.c: " PID,PID..." of this process's live children (kernel pids) */
 int children_describe(char *out, size_t cap);
+void children_restored(void);   /* forget the children started outside the job */
 
 /* raw helpers */
 long stasis_syscall_futex(volatile int *addr, int op, int val, const struct timespec *ts);

@@ -12,12 +12,15 @@
  * If exec fails, the handler is back and the lock released. glibc's own
  * execs (posix_spawn, system, popen) bypass these wrappers; their children
  * are new processes no checkpoint thread targets before their own
- * constructor runs (a checkpoint thread signals only its own threads). */
+ * constructor runs (a checkpoint thread signals only its own threads).
+ * In a job, a plugin may run another program instead (exec_register_rewrite:
+ * plugins/ssh relays ssh, rsh and srun); the core knows nothing of which. */
 #include "core.h"
 #include <dlfcn.h>
 #include <sched.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -109,20 +112,79 @@ static int exec_failed(int own) {
 
 static int missing(void) { errno = ENOSYS; return -1; }
 
+/* Rewrites plugins registered (exec_register_rewrite), asked in order. */
+static exec_rewrite_fn rewrites[4];
+static int nrewrites;
+
+int exec_register_rewrite(exec_rewrite_fn fn) {
+  if (nrewrites == (int)(sizeof rewrites / sizeof rewrites[0])) return -1;
+  rewrites[nrewrites++] = fn;
+  return 0;
+}
+
+/* The program a plugin runs instead of `path`, if one wants to: returns
+ * only when none does (0) or that exec failed (-1, errno set). In a job
+ * only (a dormant libstasis rewrites nothing). */
+static int rewritten(const char *path, char *const argv[], char *const envp[]) {
+  if (!nrewrites || stasis_cfg.signal <= 0 || !path || !argv || !real_execve) return 0;
+  for (int h = 0; h < nrewrites; h++) {
+    struct exec_rewrite rw;
+    memset(&rw, 0, sizeof rw);
+    if (!rewrites[h](path, argv, &rw) || !rw.path || rw.nprefix < 0 || rw.nprefix > 8) continue;
+    size_t n = 0;
+    while (argv[n]) n++;
+    char *av[rw.nprefix + n + 1];
+    for (int i = 0; i < rw.nprefix; i++) av[i] = (char *)rw.prefix[i];
+    for (size_t i = 0; i <= n; i++) av[rw.nprefix + i] = argv[i];
+    real_execve(rw.path, av, envp);
+    return -1;
+  }
+  return 0;
+}
+
+/* execvp's search: the first executable `file` along PATH (glibc's
+ * default when unset), into buf; NULL when none (the real call reports). */
+static const char *search_path(const char *file, char *buf, size_t cap) {
+  if (!file || !*file) return NULL;
+  if (strchr(file, '/')) return file;
+  const char *p = getenv("PATH");
+  if (!p) p = "/bin:/usr/bin";
+  size_t fl = strlen(file);
+  for (;;) {
+    const char *end = strchrnul(p, ':');
+    size_t dl = (size_t)(end - p);
+    if (dl + fl + 2 <= cap) {
+      if (dl) { memcpy(buf, p, dl); buf[dl++] = '/'; }   /* empty entry: the current directory */
+      memcpy(buf + dl, file, fl + 1);
+      if (access(buf, X_OK) == 0) return buf;
+    }
+    if (!*end) return NULL;
+    p = end + 1;
+  }
+}
+
+static int rewritten_search(const char *file, char *const argv[], char *const envp[]) {
+  if (!nrewrites || stasis_cfg.signal <= 0) return 0;
+  char buf[4096];
+  return rewritten(search_path(file, buf, sizeof buf), argv, envp);
+}
+
+extern char **environ;
+
 API int execve(const char *path, char *const argv[], char *const envp[]) {
-  GUARDED(real_execve ? real_execve(path, argv, envp) : missing());
+  GUARDED(if (rewritten(path, argv, envp) == 0) (void)(real_execve ? real_execve(path, argv, envp) : missing()));
 }
 
 API int execv(const char *path, char *const argv[]) {
-  GUARDED(real_execv ? real_execv(path, argv) : missing());
+  GUARDED(if (rewritten(path, argv, environ) == 0) (void)(real_execv ? real_execv(path, argv) : missing()));
 }
 
 API int execvp(const char *file, char *const argv[]) {
-  GUARDED(real_execvp ? real_execvp(file, argv) : missing());
+  GUARDED(if (rewritten_search(file, argv, environ) == 0) (void)(real_execvp ? real_execvp(file, argv) : missing()));
 }
 
 API int execvpe(const char *file, char *const argv[], char *const envp[]) {
-  GUARDED(real_execvpe ? real_execvpe(file, argv, envp) : missing());
+  GUARDED(if (rewritten_search(file, argv, envp) == 0) (void)(real_execvpe ? real_execvpe(file, argv, envp) : missing()));
 }
 
 API int fexecve(int fd, char *const argv[], char *const envp[]) {

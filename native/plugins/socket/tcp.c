@@ -113,8 +113,18 @@ static int tcp_restore(const struct stasis_fd *f, int cookie) {
   return fd;
 }
 
+/* A connection on stdin/stdout/stderr whose peer is in the job (the ssh
+ * relay's remote command, a child given a socket as its stdio) is the
+ * job's own, saved and made again; any other is the restarter's. With
+ * TCP across hosts, a peer the coordinator paired on another host (far,
+ * known since DRAIN) counts too: the ssh relay's remote command. */
+static int tcp_stdio_in_job(const struct stasis_fd *f) {
+  struct tcp_sock *t = tcp_find(f->ino);
+  return t && t->kind == TCP_CONNECTED && (t->peer_in_job || t->far);
+}
+
 static const struct stasis_fd_kind tcp_kind = {
   .name = "tcp socket", .order = 0, .match = tcp_match, .save = tcp_save,
-  .save_end = tcp_save_end, .restore = tcp_restore,
+  .save_end = tcp_save_end, .restore = tcp_restore, .stdio_in_job = tcp_stdio_in_job,
 };
 STASIS_REGISTER static void tcp_register(void) { stasis_register_fd_kind(&tcp_kind); }
