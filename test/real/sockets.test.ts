@@ -1,0 +1,34 @@
+// Real programs from Debian's archive that hold sockets: a server and its
+// own client in one job (redis-server and redis-cli), and a JVM program
+// with a ServerSocket and client threads — each run once uninterrupted,
+// then checkpointed at random moments, killed and restarted twice; the
+// output must be the reference's.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { realTest, removeTempDirs, tempDir, workloads } from './harness.js';
+
+/** A port for one test's server, unlikely to be taken (the reference and restarted runs use it in turn). */
+const port = () => String(20000 + Math.floor(Math.random() * 20000));
+
+describe('real programs holding sockets, checkpointed, killed and restarted twice', function () {
+  this.timeout(240000);
+  after(removeTempDirs);
+
+  describe('redis', function () {
+    before(function () { if (!existsSync('/usr/bin/redis-server')) this.skip(); });
+    realTest('redis-server and redis-cli: one long connection, then a client per command', () => ({
+      name: 'redis', argv: ['/bin/bash', join(workloads, 'redis.sh'), port()],
+    }));
+  });
+
+  describe('a JVM', function () {
+    before(function () { if (!existsSync('/usr/bin/java') || !existsSync('/usr/bin/javac')) this.skip(); });
+    realTest('java: a ServerSocket served by a thread per connection, four clients on long connections, one connecting per request', () => {
+      const classes = tempDir('stasis-real-java-classes-');
+      execFileSync('/usr/bin/javac', ['-d', classes, join(workloads, 'SocketJob.java')]);
+      // No perf-data file (/tmp/hsperfdata_USER/PID: named by the pid, which a restart changes).
+      return { name: 'java', argv: ['/usr/bin/java', '-XX:-UsePerfData', '-cp', classes, 'SocketJob', '400'] };
+    });
+  });
+});
