@@ -13,22 +13,23 @@ import { checkpointKillRestart } from '../helpers/cycle.js';
 const python = '/usr/bin/python3';
 
 /** The records of every X.img.udp file of a generation (docs/image-format.md). */
-function udpRecords(dir: string): { laddr: string; lport: number; connected: boolean; queued: number }[] {
-  const out: { laddr: string; lport: number; connected: boolean; queued: number }[] = [];
+type UdpRecord = { ino: string; laddr: string; lport: number; connected: boolean; copied: boolean; queued: number };
+function udpRecords(dir: string): UdpRecord[] {
+  const out: UdpRecord[] = [];
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.udp'))) {
     const buf = readFileSync(join(dir, f));
     let at = 0;
     const line = () => { const nl = buf.indexOf(10, at); const s = buf.toString('latin1', at, nl); at = nl + 1; return s; };
     while (at < buf.length && !buf.toString('latin1', at, at + 4).startsWith('end ')) {
       const head = line();
-      const m = head.match(/^udp (\d+) \d+ \d+ (\S+) (\d+) (\S+) (\d+) -?\d+ [01] [01] [01] (\d+)$/);
+      const m = head.match(/^udp (\d+) (\d+) \d+ (\S+) (\d+) (\S+) (\d+) -?\d+ [01] [01] ([01]) (\d+)$/);
       assert.ok(m, `${f}: malformed record '${head}'`);
-      for (let k = 0; k < Number(m[6]); k++) {
+      for (let k = 0; k < Number(m[8]); k++) {
         const d = line().match(/^\S+ \d+ \S+ \d+ (\d+)$/);
         assert.ok(d, `${f}: malformed datagram record`);
         at += Number(d[1]);
       }
-      out.push({ laddr: m[2]!, lport: Number(m[3]), connected: m[5] !== '0', queued: Number(m[6]) });
+      out.push({ ino: m[2]!, laddr: m[3]!, lport: Number(m[4]), connected: m[6] !== '0', copied: m[7] === '1', queued: Number(m[8]) });
     }
   }
   return out;
@@ -36,18 +37,22 @@ function udpRecords(dir: string): { laddr: string; lport: number; connected: boo
 
 describe('UDP between a parent and its child: checkpoint mid-stream, SIGKILL, restart — twice', function () {
   this.timeout(120000);
-  for (const family of ['4', '6']) {
-    it(`IPv${family}: no datagram lost or doubled (stream with many queued, ping-pong from a socket the kernel bound), options and O_NONBLOCK kept, an unbound socket stays unbound`, async () => {
+  for (const [family, shared] of [['4', ''], ['6', ''], ['4', 'shared']] as const) {
+    const also = shared ? ' (the ping-pong socket held by both processes: copied and restored once)' : '';
+    it(`IPv${family}: no datagram lost or doubled (stream with many queued, ping-pong from a socket the kernel bound), options and O_NONBLOCK kept, an unbound socket stays unbound${also}`, async () => {
       const job = new Job();
       const progress = /^tick (\d+) /;
       try {
-        let p: Running = job.launch([join(programs, 'sock_udp'), family]);
+        let p: Running = job.launch([join(programs, 'sock_udp'), family, ...(shared ? [shared] : [])]);
         let queued = 0;
         for (let round = 1; round <= 2; round++) {
           await p.waitFor(/^pong \d+$/, 20000);
           const r = await checkpointKillRestart(job, p, { progress }, round, 10);   // 1 s on after the checkpoint: nothing was taken out
           const recs = udpRecords(join(job.dir, `gen-00000${round}`));
-          assert.equal(recs.length, 4, `not every bound socket recorded: ${JSON.stringify(recs)}`);
+          assert.equal(recs.length, shared ? 5 : 4, `not every bound socket recorded: ${JSON.stringify(recs)}`);
+          for (const ino of new Set(recs.map((x) => x.ino))) {
+            assert.equal(recs.filter((x) => x.ino === ino && x.copied).length, 1, `socket ${ino}: its queue not copied by exactly one holder`);
+          }
           assert.equal(recs.filter((x) => x.connected).length, 2);
           queued += recs.reduce((a, x) => a + x.queued, 0);
           const got = numbers(r.lines, /^tick \d+ got (\d+)$/);

@@ -11,6 +11,8 @@
  *     where the ping came from; the child wants pong n before ping n+1,
  *     and prints BROKEN when none comes for 30 s.
  *  U  a socket of the parent neither bound nor connected stays so.
+ * argv[2] "shared": the child keeps the parent's ping-pong socket open too
+ * (two processes hold it; its queue must come back once, not twice).
  * Options the parent set (SO_RCVBUF, SO_BROADCAST, IP_TOS or the traffic
  * class, O_NONBLOCK) are checked every tick. The parent prints
  * "tick N got S", the child "pong N" every 100 pongs. */
@@ -144,7 +146,7 @@ int main(int argc, char **argv) {
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(data_p);
-    close(server);
+    if (!(argc > 2 && strcmp(argv[2], "shared") == 0)) close(server);
     close(unbound);
     child(data_c, socket(family, SOCK_DGRAM, 0), &a_s, l_s);
   }
