@@ -121,3 +121,51 @@ describe('UDP between a parent and its child: checkpoint mid-stream, SIGKILL, re
     }
   });
 });
+
+// A UDP echo server in the job (python), bound to a port of its choosing.
+const UDP_ECHO = `
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', 0))
+print('port', s.getsockname()[1], flush=True)
+n = 0
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)
+    n += 1
+    if n % 10 == 0: print('served', n // 10, flush=True)
+`;
+
+describe('a UDP server in the job and a client outside it', function () {
+  this.timeout(120000);
+  it('after each restart the server is at its port again: the client\'s datagrams reach it and the answers come back', async () => {
+    const dgram = await import('node:dgram');
+    const client = dgram.createSocket('udp4');
+    const answers: number[] = [];
+    client.on('message', (m) => answers.push(Number(m.toString())));
+    await new Promise<void>((res) => client.bind(0, '127.0.0.1', () => res()));
+    const job = new Job();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      let p: Running = job.launch([python, '-u', '-c', UDP_ECHO]);
+      const port = Number((await p.waitFor(/^port (\d+)$/))[1]);
+      let sent = 0;
+      timer = setInterval(() => client.send(String(sent++), port, '127.0.0.1'), 20);
+      for (let round = 1; round <= 2; round++) {
+        await p.waitFor(/^served \d+$/, 20000, p.lines.length);
+        await job.checkpoint();
+        await job.killTree(p);
+        p = job.restart();
+        const before = answers.length;
+        await p.waitFor(/^served \d+$/, 20000);
+        while (answers.length < before + 20) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(new Set(answers).size === answers.length, 'an answer came twice');
+      await job.killTree(p);
+    } finally {
+      if (timer) clearInterval(timer);
+      client.close();
+      await job.cleanup();
+    }
+  });
+});
