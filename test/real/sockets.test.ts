@@ -27,8 +27,7 @@ describe('real programs holding sockets, checkpointed, killed and restarted twic
     realTest('java: a ServerSocket served by a thread per connection, four clients on long connections, one connecting per request', () => {
       const classes = tempDir('stasis-real-java-classes-');
       execFileSync('/usr/bin/javac', ['-d', classes, join(workloads, 'SocketJob.java')]);
-      // No perf-data file (/tmp/hsperfdata_USER/PID: named by the pid, which a restart changes).
-      return { name: 'java', argv: ['/usr/bin/java', '-XX:-UsePerfData', '-cp', classes, 'SocketJob', '400'] };
+      return { name: 'java', argv: ['/usr/bin/java', '-cp', classes, 'SocketJob', '400'] };
     });
   });
 });
