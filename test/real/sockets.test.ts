@@ -5,11 +5,16 @@
 // output must be the reference's.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { realTest, removeTempDirs, tempDir, workloads } from './harness.js';
 
-/** A port for one test's server, unlikely to be taken (the reference and restarted runs use it in turn). */
-const port = () => String(20000 + Math.floor(Math.random() * 20000));
+/** A port for one test's server, below the kernel's ephemeral range (which
+ *  any outgoing connection on the host may take), so unlikely to be taken;
+ *  the reference and restarted runs use it in turn. */
+function port(): string {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  return String(10000 + Math.floor(Math.random() * Math.max(1000, low - 10000)));
+}
 
 describe('real programs holding sockets, checkpointed, killed and restarted twice', function () {
   this.timeout(240000);
