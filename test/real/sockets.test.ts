@@ -32,7 +32,9 @@ describe('real programs holding sockets, checkpointed, killed and restarted twic
     realTest('java: a ServerSocket served by a thread per connection, four clients on long connections, one connecting per request', () => {
       const classes = tempDir('stasis-real-java-classes-');
       execFileSync('/usr/bin/javac', ['-d', classes, join(workloads, 'SocketJob.java')]);
-      return { name: 'java', argv: ['/usr/bin/java', '-cp', classes, 'SocketJob', '400'] };
+      // A fixed port, as a server has: one the kernel picks is in the ephemeral
+      // range, where another program's connection may take it before the restart.
+      return { name: 'java', argv: ['/usr/bin/java', '-cp', classes, 'SocketJob', '400', port()] };
     });
   });
 });

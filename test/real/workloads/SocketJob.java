@@ -1,5 +1,5 @@
-// A JVM program that holds sockets: a ServerSocket on 127.0.0.1 (port from
-// the kernel) served by a thread per connection, four client threads each
+// A JVM program that holds sockets: a ServerSocket on 127.0.0.1 (port
+// args[1], 0: the kernel's choice) served by a thread per connection, four client threads each
 // on one connection for the whole run, and a client that connects anew for
 // each request. Every reply is checked and summed; client 0 prints each
 // reply, the others their sums at the end, so the output is the same each run.
@@ -32,7 +32,7 @@ public class SocketJob {
 
   public static void main(String[] args) throws Exception {
     int rounds = Integer.parseInt(args[0]);
-    ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    ServerSocket server = new ServerSocket(args.length > 1 ? Integer.parseInt(args[1]) : 0, 50, InetAddress.getLoopbackAddress());
     Thread acceptor = new Thread(() -> {
       try {
         for (;;) { Socket s = server.accept(); new Thread(() -> serve(s)).start(); }
