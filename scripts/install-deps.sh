@@ -8,6 +8,8 @@ PKGS=(build-essential pkg-config libzstd-dev liblz4-dev zstd python3 sqlite3 lib
       openmpi-bin libopenmpi-dev mpich libmpich-dev procps psmisc debootstrap bc
       # test/real: ordinary programs from Debian's archive, checkpointed and restarted
       bash dash coreutils gawk perl make tar gzip gfortran
+      # test/real/sockets: programs that hold sockets (a server and its own client; a JVM, javac for its program)
+      redis-server redis-tools default-jdk-headless
       # the plugin API's PostgreSQL example
       postgresql libpq-dev)
 missing=()

@@ -318,12 +318,14 @@ int main(int argc, char **argv) {
     extern int ptys_prepare(int count, const char *const *images, char *out, size_t cap);
     extern int unix_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
     extern int tcp_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
+    extern int udp_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
     const char *one[1] = { argv[1] };
     if (pipes_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 ||
         ptys_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 ||
         inherited_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 ||
         unix_sockets_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 ||
-        tcp_sockets_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || shm_prepare(1, one) < 0 ||
+        tcp_sockets_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 ||
+        udp_sockets_prepare(1, one, restart_inherited, sizeof restart_inherited) < 0 || shm_prepare(1, one) < 0 ||
         zombies_check(1, one) < 0)
       return 3;
   }

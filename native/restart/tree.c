@@ -85,6 +85,7 @@ const char *tree_restore(int count, char **specs, int new_session) {
   extern int inherited_prepare(int count, const char *const *images, char *out, size_t cap);
   extern int unix_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
   extern int tcp_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
+  extern int udp_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
   extern char restart_inherited[8192];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
@@ -94,6 +95,7 @@ const char *tree_restore(int count, char **specs, int new_session) {
       inherited_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       unix_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       tcp_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      udp_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       shm_prepare(count, images) < 0 || zombies_check(count, images) < 0)
     exit(3);
   free(images);

@@ -254,14 +254,14 @@ describe('TCP over loopback, both ends in the job: checkpoint mid-transfer, SIGK
     }
   });
 
-  it('a checkpoint that fails after the connections were drained (a UDP socket in the job) gives every byte back: the streams go on unbroken', async () => {
+  it('a checkpoint that fails after the connections were drained (a UDP-Lite socket in the job) gives every byte back: the streams go on unbroken', async () => {
     const job = new Job();
     try {
-      const p = job.launch([join(programs, 'sock_tcp'), '4', 'udp']);
+      const p = job.launch([join(programs, 'sock_tcp'), '4', 'udplite']);
       await p.waitFor(/^child got \d+$/, 20000);
       for (let attempt = 1; attempt <= 3; attempt++) {
         const err = await job.checkpoint().then(() => null, (e: Error) => e.message);
-        assert.match(err ?? 'committed', /is a UDP socket \(IPv4\): not supported yet/);
+        assert.match(err ?? 'committed', /is a UDP-Lite socket \(IPv4\): not supported yet/);
         const ticks = numbers(p.lines, /^tick (\d+) /).at(-1)!;
         const childGot = numbers(p.lines, /^child got (\d+)$/).at(-1)!;
         await p.waitFor(new RegExp(`^tick ${ticks + 20} `), 20000);
@@ -411,7 +411,7 @@ describe('other sockets', function () {
   });
 
   const refused = [
-    { mode: 'udp', message: /process (\d+) \(unsupported\).*fd (\d+) \(socket:\[\d+\]\) is a UDP socket \(IPv4\): not supported yet/ },
+    { mode: 'udplite', message: /process (\d+) \(unsupported\).*fd (\d+) \(socket:\[\d+\]\) is a UDP-Lite socket \(IPv4\): not supported yet/ },
     { mode: 'scm_rights', message: /process (\d+) \(unsupported\).*fd (\d+) \(socket:\[\d+\]\) is a UNIX socket with descriptors in flight \(SCM_RIGHTS\) not yet received: not supported/ },
   ];
   for (const u of refused) {

@@ -3,7 +3,8 @@
 // any number of restarts.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Job, numbers, programs } from '../helpers/stasis.js';
+import { Job, Running, noBroken, numbers, programs } from '../helpers/stasis.js';
+import { checkpointKillRestart } from '../helpers/cycle.js';
 
 const progress = /^pids (\d+) pid=(\d+) tid=(\d+)$/;
 
@@ -38,6 +39,22 @@ describe('pid virtualization', function () {
         p = r;
       }
       await p.kill9();
+    } finally {
+      await job.cleanup();
+    }
+  });
+});
+
+describe('glibc calls that pass a thread\'s tid to the kernel themselves', function () {
+  this.timeout(120000);
+  it('pthread_getattr_np (a JVM\'s at every thread attach) and pthread_get/setaffinity_np work on after two restarts', async () => {
+    const job = new Job();
+    const progress = /^tick (\d+)$/;
+    try {
+      let p: Running = job.launch([join(programs, 'thread_attr')]);
+      for (let round = 1; round <= 2; round++) p = await checkpointKillRestart(job, p, { progress }, round, 5);
+      noBroken(p.lines);
+      await job.killTree(p);
     } finally {
       await job.cleanup();
     }

@@ -1,5 +1,5 @@
 /* TCP over loopback, both ends in the job (argv[1]: 4 for 127.0.0.1, 6 for ::1;
- * argv[2] "udp": the parent also holds a UDP socket, which makes every
+ * argv[2] "udplite": the parent also holds a UDP-Lite socket, which makes every
  * checkpoint fail after the connections were drained; "shared": a third
  * child, forked after the accept, holds the parent's end and the listener
  * too, idle, so two processes hold one socket):
@@ -178,8 +178,8 @@ int main(int argc, char **argv) {
   if (bind(l, (struct sockaddr *)&server, server_len) < 0 || listen(l, 16) < 0) { perror("listen"); return 1; }
   getsockname(l, (struct sockaddr *)&server, &server_len);
   printf("listening on port %d\n", ntohs(family == AF_INET ? ((struct sockaddr_in *)&server)->sin_port : ((struct sockaddr_in6 *)&server)->sin6_port));
-  if (argc > 2 && strcmp(argv[2], "udp") == 0) {
-    int u = socket(AF_INET, SOCK_DGRAM, 0);
+  if (argc > 2 && strcmp(argv[2], "udplite") == 0) {
+    int u = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     if (u < 0 || bind(u, (struct sockaddr *)&a, sizeof a) < 0) { perror("udp"); return 1; }
   }

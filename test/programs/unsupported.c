@@ -3,7 +3,7 @@
  *                         a process outside the job (a plain `sleep`, not
  *                         our child; the test kills it by the pid printed)
  *   unsupported io_uring  an io_uring instance
- *   unsupported udp       a UDP socket bound on 127.0.0.1
+ *   unsupported udplite   a UDP-Lite socket bound on 127.0.0.1
  *   unsupported scm_rights  a socketpair with a descriptor in flight (SCM_RIGHTS, not yet received)
  *   unsupported none      nothing (the test traces it from outside)
  * A checkpoint must fail naming the descriptor; "tick N" goes on. */
@@ -40,11 +40,11 @@ int main(int argc, char **argv) {
     long fd = syscall(SYS_io_uring_setup, 4, &params);
     if (fd < 0) { printf("no io_uring: %s\n", strerror(errno)); return 2; }
     printf("holding fd %ld, an io_uring\n", fd);
-  } else if (strcmp(mode, "udp") == 0) {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  } else if (strcmp(mode, "udplite") == 0) {
+    int fd = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) { perror("udp"); return 1; }
-    printf("holding fd %d, a UDP socket\n", fd);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0) { perror("udplite"); return 1; }
+    printf("holding fd %d, a UDP-Lite socket\n", fd);
   } else if (strcmp(mode, "scm_rights") == 0) {
     int sv[2], passed = dup(1);
     char byte = 'x', control[CMSG_SPACE(sizeof(int))];

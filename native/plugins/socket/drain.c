@@ -139,10 +139,7 @@ static int look_at(int fd) {
     struct tcp_info ti;
     socklen_t tn = sizeof ti;
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tn) == 0) state = ti.tcpi_state;
-    if (state == TCP_SYN_SENT) {
-      stasis_fail("fd %d (socket:[%llu]) is a TCP socket still connecting: not supported yet", fd, t->ino);
-      return -1;
-    }
+    if (state == TCP_SYN_SENT) return tcp_connecting_look(t);
     t->kind = TCP_NEW;
     return 0;
   }

@@ -1,4 +1,4 @@
-/* Sockets no kind handles yet (UDP, raw, packet, other families): refused
+/* Sockets no kind handles yet (UDP-Lite, SCTP, raw, packet, other families): refused
  * with a message that says what they are, naming the descriptor (the fd
  * plugin adds the process), so the checkpoint fails and the program runs on. */
 #include "../../core/core.h"
@@ -13,7 +13,7 @@ static int get_int(int fd, int name) {
 }
 
 static int handled(int domain, int protocol) {
-  return domain == AF_UNIX || domain == AF_NETLINK || ((domain == AF_INET || domain == AF_INET6) && protocol == IPPROTO_TCP);
+  return domain == AF_UNIX || domain == AF_NETLINK || ((domain == AF_INET || domain == AF_INET6) && (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP));
 }
 
 static int other_match(const struct stasis_fd *f) {

@@ -5,7 +5,7 @@
  * re-makes listeners at their address and connections between their old
  * addresses before it forks the tree, and hands them over as "tcp:INO".
  * A socket not yet connected nor listening is made here again (bound
- * where it was bound). Options (TCP_NODELAY, keepalive, user timeout and
+ * where it was bound); one still connecting connects again (connecting.c). Options (TCP_NODELAY, keepalive, user timeout and
  * the common SOL_SOCKET ones) are set again on the restored socket. */
 #include "../../core/core.h"
 #include "../fd/fdutil.h"
@@ -39,7 +39,7 @@ static int tcp_save(const struct stasis_fd *f) {
 static int tcp_save_end(void) {
   if (tcp_peek_settled() < 0) return -1;
   int any = 0;
-  for (int i = 0; i < ntcps; i++) any |= tcps[i].kind != TCP_NEW;
+  for (int i = 0; i < ntcps; i++) any |= tcps[i].kind == TCP_LISTENER || tcps[i].kind == TCP_CONNECTED;
   if (!any) return 0;
   int side = stasis_side_open("tcp");
   if (side < 0) return -1;
@@ -70,7 +70,9 @@ static void set_tcp(int fd, int name, int v) {
 static int tcp_restore(const struct stasis_fd *f, int cookie) {
   const struct tcp_sock *t = &tcps[cookie];
   int fd;
-  if (t->kind == TCP_NEW) {
+  if (t->kind == TCP_CONNECTING) {
+    fd = tcp_connecting_restore(f, t);
+  } else if (t->kind == TCP_NEW) {
     fd = socket(t->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0 && t->family == AF_INET6 && t->v6only >= 0) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &t->v6only, sizeof t->v6only);
     if (fd >= 0) sock_opts_restore(fd, &t->opts);

@@ -5,7 +5,7 @@
 #include "sock.h"
 #include <time.h>
 
-enum tcp_kind { TCP_NEW, TCP_LISTENER, TCP_CONNECTED };
+enum tcp_kind { TCP_NEW, TCP_LISTENER, TCP_CONNECTED, TCP_CONNECTING };
 /* How the bytes in flight toward an end were taken: not at all (a holder
  * that is not the leader), read up to the peer's marker (to be given back
  * at RESUME through the peer), or copied with MSG_PEEK (nothing to give back). */
@@ -42,6 +42,11 @@ static inline double tcp_now(void) {
 int tcp_peek_settled(void);
 /* The entry for a socket inode, or NULL. */
 struct tcp_sock *tcp_find(unsigned long long ino);
+/* A socket in SYN_SENT (connecting.c): kept as where it connects to (0,
+ * or -1 after stasis_fail), and at a restart connecting there again. */
+struct stasis_fd;
+int tcp_connecting_look(struct tcp_sock *t);
+int tcp_connecting_restore(const struct stasis_fd *f, const struct tcp_sock *t);
 /* "ADDR PORT" of a socket address (for messages and the side file). */
 const char *tcp_addr(const struct sockaddr_storage *a, char *buf, size_t cap);
 #endif
