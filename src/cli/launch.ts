@@ -10,6 +10,7 @@ import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
 import { defaultCkptDir, fileListOption, intOption, pathOption } from './options.js';
 import { resolveProgram, unreachable } from './reach.js';
+import { mpiEnvironment } from '../mpi/index.js';
 
 interface Args { coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[] }
 
@@ -27,7 +28,8 @@ async function run(a: Args): Promise<void> {
     process.exit(126);
   }
   const dir = resolve(a.ckptDir);
-  const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir, STASIS_LAUNCH_TIME: launched };
+  // An MPI launcher's transports held to checkpointable ones (docs/user-guide.md, MPI jobs).
+  const env: NodeJS.ProcessEnv = { ...mpiEnvironment(argv), ...process.env, STASIS_CKPT_DIR: dir, STASIS_LAUNCH_TIME: launched };
   // libstasis loads them in its constructor; exec'd programs inherit the
   // variable, forked and restored processes have them in memory.
   const plugins = a.withPlugin ?? [];
