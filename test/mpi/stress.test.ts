@@ -1,6 +1,6 @@
 // MPI on one host, harder: 8 ranks on 2 CPUs with checkpoints at random
 // moments (several in one run, then all killed and restarted from the
-// last), and `stasis run -- mpirun ...` stopped by SIGTERM and resumed by
+// last), checkpoints every 0.5-2 s while the job runs on, and `stasis run -- mpirun ...` stopped by SIGTERM and resumed by
 // the same command; each under Open MPI and MPICH, each finishing with the
 // checksum of an uninterrupted run.
 import assert from 'node:assert/strict';
@@ -35,6 +35,34 @@ for (const impl of mpiImpls) {
         const next = Number((await p.waitFor(progress, 120000))[1]);
         assert.ok(next >= at, `the restart printed step ${next}, before the checkpoint's ${at}`);
         assert.equal(await p.waitExit(300000), 0, p.tail());
+        assert.equal(p.lines.find((l) => l.startsWith('done ')), done, p.tail());
+      } finally {
+        await job.cleanup();
+      }
+    });
+
+    // Not back to back: a checkpoint right after the last one's resume leaves
+    // the ranks no time to exchange anything (hundreds of generations, no step).
+    it('4 ranks checkpointed every 0.5-2 s while they run, never killed: every checkpoint commits, the uninterrupted checksum', async () => {
+      const argv = [...impl.launcher(4), impl.program, '300'];
+      const done = await uninterruptedDone(argv, impl.env);
+      const job = new Job();
+      try {
+        const p = job.launch(argv, { env: impl.env, flags: ['--keep', '2'] });
+        await p.waitFor(progress, 120000);
+        let committed = 0;
+        const finished = () => p.exited || p.lines.some((l) => l.startsWith('done '));
+        while (!finished()) {
+          await sleep(500 + Math.random() * 1500);
+          if (finished()) break;
+          try { await job.checkpoint(); committed++; } catch (e) {
+            // The job may have ended while the checkpoint was asked for (its coordinator with it).
+            await p.waitExit(10000).catch(() => undefined);
+            if (!finished()) throw new Error(`checkpoint ${committed + 1}: ${(e as Error).message}; job: ${p.tail()}`);
+          }
+        }
+        assert.equal(await p.waitExit(300000), 0, p.tail());
+        assert.ok(committed >= 2, `only ${committed} checkpoints committed`);
         assert.equal(p.lines.find((l) => l.startsWith('done ')), done, p.tail());
       } finally {
         await job.cleanup();
