@@ -5,7 +5,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(build-essential pkg-config libzstd-dev liblz4-dev zstd python3 sqlite3 libsqlite3-dev
       slurm-wlm slurm-wlm-torque munge openssh-server openssh-client iproute2 bridge-utils
-      openmpi-bin libopenmpi-dev mpich libmpich-dev procps psmisc debootstrap bc
+      openmpi-bin libopenmpi-dev mpich libmpich-dev python3-mpi4py procps psmisc debootstrap bc
       # test/real: ordinary programs from Debian's archive, checkpointed and restarted
       bash dash coreutils gawk perl make tar gzip gfortran
       # test/real/sockets: programs that hold sockets (a server and its own client; a JVM, javac for its program)

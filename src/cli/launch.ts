@@ -12,6 +12,7 @@ import { defaultCkptDir, fileListOption, intOption, pathOption } from './options
 import { resolveProgram, unreachable } from './reach.js';
 import { coordHostOption, coordinatorHost } from '../coordinator/hosts.js';
 import { existsSync } from 'node:fs';
+import { mpiEnvironment } from '../mpi/index.js';
 
 function tokenIn(dir: string): string | undefined {
   return existsSync(join(dir, TOKEN_FILE)) ? readToken(join(dir, TOKEN_FILE)) : undefined;
@@ -33,7 +34,8 @@ async function run(a: Args): Promise<void> {
     process.exit(126);
   }
   const dir = resolve(a.ckptDir);
-  const env: NodeJS.ProcessEnv = { ...process.env, STASIS_CKPT_DIR: dir, STASIS_LAUNCH_TIME: launched };
+  // An MPI launcher's transports held to checkpointable ones (docs/user-guide.md, MPI jobs).
+  const env: NodeJS.ProcessEnv = { ...mpiEnvironment(argv), ...process.env, STASIS_CKPT_DIR: dir, STASIS_LAUNCH_TIME: launched };
   // libstasis loads them in its constructor; exec'd programs inherit the
   // variable, forked and restored processes have them in memory.
   const plugins = a.withPlugin ?? [];

@@ -2,7 +2,7 @@
  * exchange, an allreduce, and a storm of point-to-point messages of
  * varying sizes between every pair of ranks, folded into a checksum.
  * argv[1]: steps (default 300); the job runs ~20 ms per step. Rank 0
- * prints "step N sum S" every 20 steps and "done S" at the end: a run
+ * prints "step N sum S" every argv[2] steps (default 20) and "done S" at the end: a run
  * interrupted by checkpoints and restarts must print what an uninterrupted
  * one does. */
 #include <mpi.h>
@@ -21,6 +21,7 @@ int main(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   int steps = argc > 1 ? atoi(argv[1]) : 300;
+  int every = argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 20;
   uint64_t sum = 0xcbf29ce484222325ull;
   static uint32_t out[64][MAXLEN], in[64][MAXLEN];
   if (size > 64) MPI_Abort(MPI_COMM_WORLD, 2);
@@ -53,7 +54,7 @@ int main(int argc, char **argv) {
     }
     MPI_Allreduce(&local, &all, 1, MPI_UINT64_T, MPI_BXOR, MPI_COMM_WORLD);
     sum = mix(sum, all);
-    if (rank == 0 && step % 20 == 0) { printf("step %d sum %016llx\n", step, (unsigned long long)sum); fflush(stdout); }
+    if (rank == 0 && step % every == 0) { printf("step %d sum %016llx\n", step, (unsigned long long)sum); fflush(stdout); }
     usleep(20000);
   }
   if (rank == 0) { printf("done %016llx\n", (unsigned long long)sum); fflush(stdout); }
