@@ -133,8 +133,10 @@ export async function onNode(node: string, file: string, args: string[] = [],
   const c = cluster();
   const anchor = readFileSync(join(c.dir, 'run', `node-${node}.anchor`), 'utf8').trim();
   if (!/^\d+$/.test(anchor)) throw new Error(`node ${node}: no anchor pid in ${c.dir}/run`);
-  // bash: dash takes only one-digit descriptors in redirections.
-  const closeAbove2 = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null; exec "$@"';
+  // bash: dash takes only one-digit descriptors in redirections. No
+  // redirection around the loop: bash would keep stderr's copy on a
+  // descriptor the loop then closes, and the command would run without stderr.
+  const closeAbove2 = 'for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] && [ -L "$f" ]; then eval "exec $n>&-"; fi; done; exec "$@"';
   const r = await execa('nsenter', ['-t', anchor, '-a', `--wd=${opts.cwd ?? c.shared}`, '--', '/bin/bash', '-c', closeAbove2, 'bash', file, ...args],
     { env: { ...c.env, ...opts.env }, input: opts.input, timeout: opts.timeout, reject: false });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
