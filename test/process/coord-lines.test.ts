@@ -24,7 +24,8 @@ async function standIn(before: (kernelPid: number) => string[]): Promise<{ serve
       if (nl < 0 || !partial.startsWith('HELLO')) return;
       const hello = partial.slice(0, nl).split(' ');
       partial = '\0';   // answered
-      for (const l of before(Number(hello.at(-1)))) sock.write(`${l}\n`);
+      // HELLO 1 token proc pid host name restored image kernel-pid origin
+      for (const l of before(Number(hello[9]))) sock.write(`${l}\n`);
       sock.write('WELCOME 1 /nowhere\n');
     });
   });
