@@ -111,7 +111,7 @@ describe('a UNIX datagram server bound to a name, never connected (UCX\'s shared
         for (let round = 1; round <= 2; round++) {
           const r = await checkpointKillRestart(job, p, { progress }, round, 5);
           const recs = unixRecords(join(job.dir, `gen-00000${round}`)).filter((x) => x.bound);
-          assert.ok(recs.length >= 1, 'the bound socket was not recorded');   // by each of its three holders
+          assert.equal(recs.length, 1, 'the bound socket was not recorded once');
           assert.ok(recs[0]!.nmsg >= 5, `only ${recs[0]!.nmsg} datagrams were queued at checkpoint ${round}`);
           const got = (lines: string[]) => lines.map((l) => l.match(/^tick \d+ got (\d+) (\d+)$/)).filter((m) => m).map((m) => [Number(m![1]), Number(m![2])]);
           const before = got(r.lines).at(-1)!;

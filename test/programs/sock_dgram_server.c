@@ -22,7 +22,10 @@ static socklen_t addr_len;
 
 static void client(int id) {
   int s = socket(AF_UNIX, SOCK_DGRAM, 0);
-  if (id == 2 && connect(s, (struct sockaddr *)&addr, addr_len) < 0) { perror("connect"); exit(1); }
+  for (int tries = 0; id == 2 && connect(s, (struct sockaddr *)&addr, addr_len) < 0; tries++) {
+    if (tries == 1000) { perror("connect"); exit(1); }
+    usleep(1000);   /* the server binds after forking us */
+  }
   for (long seq = 1;; seq++) {
     char msg[64];
     int n = snprintf(msg, sizeof msg, "%d %ld", id, seq);
@@ -30,6 +33,8 @@ static void client(int id) {
       ssize_t w = id == 2 ? send(s, msg, (size_t)n, 0) : sendto(s, msg, (size_t)n, 0, (struct sockaddr *)&addr, addr_len);
       if (w == n) break;
       if (w < 0 && (errno == EINTR || errno == EAGAIN || errno == ENOBUFS)) { usleep(1000); continue; }
+      if (w < 0 && seq == 1 && (errno == ECONNREFUSED || errno == ENOENT)) { usleep(1000); continue; }   /* not bound yet */
+      if (w < 0 && (errno == ECONNREFUSED || errno == ENOENT)) exit(0);   /* the server is gone (the job is being killed) */
       printf("BROKEN client %d: send: %s\n", id, strerror(errno));
       exit(1);
     }
@@ -47,10 +52,12 @@ int main(int argc, char **argv) {
     unlink(addr.sun_path);
     addr_len = sizeof addr;
   }
-  int s = socket(AF_UNIX, SOCK_DGRAM, 0);
-  if (s < 0 || bind(s, (struct sockaddr *)&addr, addr_len) < 0) { perror("bind"); return 1; }
+  /* The clients first: the server's socket is its own, as each UCX rank's
+   * is (a socket several processes hold is copied by each of them). */
   for (int id = 1; id <= 2; id++)
     if (fork() == 0) client(id);
+  int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+  if (s < 0 || bind(s, (struct sockaddr *)&addr, addr_len) < 0) { perror("bind"); return 1; }
   long last[3] = { 0, 0, 0 };
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
