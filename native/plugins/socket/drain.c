@@ -45,19 +45,7 @@ struct tcp_sock *tcp_find(unsigned long long ino) {
   return NULL;
 }
 
-const char *tcp_addr(const struct sockaddr_storage *a, char *buf, size_t cap) {
-  char ip[INET6_ADDRSTRLEN] = "?";
-  unsigned port = 0;
-  if (a->ss_family == AF_INET) {
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof ip);
-    port = ntohs(((const struct sockaddr_in *)a)->sin_port);
-  } else if (a->ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof ip);
-    port = ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
-  }
-  snprintf(buf, cap, "%s %u", ip, port);
-  return buf;
-}
+const char *tcp_addr(const struct sockaddr_storage *a, char *buf, size_t cap) { return sock_inet_text(a, "?", buf, cap); }
 
 /* The marker the end at `from` sends toward `to` in this generation. */
 static void marker(const struct sockaddr_storage *from, const struct sockaddr_storage *to, unsigned char out[MARK]) {

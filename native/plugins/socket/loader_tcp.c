@@ -81,27 +81,6 @@ static int read_records(const char *image) {
   return 0;
 }
 
-/* "ADDR" and port as a socket address of `family` (an IPv4 address for an
- * IPv6 socket becomes ::ffff:a.b.c.d, and the reverse). */
-int tcp_to_sockaddr(int family, const char *addr, unsigned port, struct sockaddr_storage *ss, socklen_t *len) {
-  memset(ss, 0, sizeof *ss);
-  if (family == AF_INET) {
-    struct sockaddr_in *in = (void *)ss;
-    in->sin_family = AF_INET;
-    in->sin_port = htons((unsigned short)port);
-    *len = sizeof *in;
-    if (strncmp(addr, "::ffff:", 7) == 0) addr += 7;
-    return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ? 0 : -1;
-  }
-  struct sockaddr_in6 *in6 = (void *)ss;
-  in6->sin6_family = AF_INET6;
-  in6->sin6_port = htons((unsigned short)port);
-  *len = sizeof *in6;
-  char mapped[80];
-  if (strchr(addr, '.') && !strchr(addr, ':')) { snprintf(mapped, sizeof mapped, "::ffff:%s", addr); addr = mapped; }
-  return inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1 ? 0 : -1;
-}
-
 void tcp_set_buffers(int fd, size_t bytes) {
   int want = (int)(bytes + (1 << 20));
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
@@ -114,11 +93,11 @@ static int bound(int family, const char *addr, unsigned port, size_t room) {
   int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
   struct sockaddr_storage ss;
   socklen_t len;
-  if (fd < 0 || tcp_to_sockaddr(family, addr, port, &ss, &len) < 0) { if (fd >= 0) close(fd); return -1; }
+  if (fd < 0 || inet_sockaddr(family, addr, port, &ss, &len) < 0) { if (fd >= 0) close(fd); return -1; }
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   tcp_set_buffers(fd, room);
   if (bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
-  tcp_to_sockaddr(family, addr, 0, &ss, &len);
+  inet_sockaddr(family, addr, 0, &ss, &len);
   if (bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
   close(fd);
   return -1;
@@ -164,7 +143,7 @@ static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t 
   if (l >= 0 && c >= 0 && listen(l, 1) == 0 && getsockname(l, (struct sockaddr *)&at, &len) == 0) {
     unsigned port = ntohs(at.ss_family == AF_INET ? ((struct sockaddr_in *)&at)->sin_port : ((struct sockaddr_in6 *)&at)->sin6_port);
     inet_ntop(at.ss_family, at.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&at)->sin_addr : (void *)&((struct sockaddr_in6 *)&at)->sin6_addr, ip, sizeof ip);
-    int ok = tcp_to_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0;
+    int ok = inet_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0;
     if (!ok && (errno == EADDRNOTAVAIL || errno == EADDRINUSE)) {   /* the old pair of ports still lingers (TIME_WAIT) */
       close(c);
       c = bound(a->family, a->laddr, 0, room);
@@ -232,11 +211,11 @@ static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   /* Several listeners share a port only if each had SO_REUSEPORT before bind. */
   if (fd >= 0 && r->reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  int bad = fd < 0 || tcp_to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0;
+  int bad = fd < 0 || inet_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0;
   int bound = !bad && bind_listener(fd, r, &ss, len) == 0;
   /* An old host's own address, not this host's (restored on another): the same port on every address. */
   if (!bad && !bound && errno == EADDRNOTAVAIL)
-    bound = tcp_to_sockaddr(r->family, r->family == AF_INET ? "0.0.0.0" : "::", r->lport, &ss, &len) == 0 &&
+    bound = inet_sockaddr(r->family, r->family == AF_INET ? "0.0.0.0" : "::", r->lport, &ss, &len) == 0 &&
             bind_listener(fd, r, &ss, len) == 0;
   if (!bound || listen(fd, r->backlog) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot listen on %s port %u again (fd %d of that process): %s\n", r->image, r->laddr,

@@ -5,6 +5,7 @@
 #define STASIS_LOADER_TCP_H
 #include <stddef.h>
 #include <sys/socket.h>
+#include "loader_inet.h"
 
 struct tcp_rec {
   int listen, family, shutdown, has_bytes, backlog, v6only, fd, reuseport, made;
@@ -18,7 +19,6 @@ struct tcp_rec {
   const char *image;
 };
 
-int tcp_to_sockaddr(int family, const char *addr, unsigned port, struct sockaddr_storage *ss, socklen_t *len);
 void tcp_set_buffers(int fd, size_t bytes);
 int tcp_hand_over(const struct tcp_rec *r, int fd, char *out, size_t cap);
 /* Every record with `far` set among recs[0..n): made again through the

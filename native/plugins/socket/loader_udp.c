@@ -12,6 +12,7 @@
  * line on stderr, as UDP may drop any datagram. All are handed to every
  * process as "udp:INO=FD". Host-bound, as TCP's part is. */
 #include "../../restart/side.h"
+#include "loader_inet.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -96,27 +97,6 @@ static int read_records(const char *image) {
   return 0;
 }
 
-/* ADDR:port as an address of `family` (IPv4 a.b.c.d is ::ffff:a.b.c.d for
- * an IPv6 socket, and the reverse); -1 when it has none there. */
-static int to_sockaddr(int family, const char *addr, unsigned port, struct sockaddr_storage *ss, socklen_t *len) {
-  memset(ss, 0, sizeof *ss);
-  if (family == AF_INET) {
-    struct sockaddr_in *in = (void *)ss;
-    in->sin_family = AF_INET;
-    in->sin_port = htons((unsigned short)port);
-    *len = sizeof *in;
-    if (strncmp(addr, "::ffff:", 7) == 0) addr += 7;
-    return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ? 0 : -1;
-  }
-  struct sockaddr_in6 *in6 = (void *)ss;
-  in6->sin6_family = AF_INET6;
-  in6->sin6_port = htons((unsigned short)port);
-  *len = sizeof *in6;
-  char mapped[80];
-  if (strchr(addr, '.') && !strchr(addr, ':')) { snprintf(mapped, sizeof mapped, "::ffff:%s", addr); addr = mapped; }
-  return inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1 ? 0 : -1;
-}
-
 /* The address without an IPv4-mapped prefix, for comparing. */
 static const char *plain(const char *a) {
   return strncmp(a, "::ffff:", 7) == 0 && strchr(a, '.') ? a + 7 : a;
@@ -131,12 +111,12 @@ static int make(struct udp_rec *r, char *out, size_t cap) {
   /* Sharing a port needs the option before bind; the program's other settings come back after. */
   if (fd >= 0 && r->reuseaddr) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (fd >= 0 && r->reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (fd < 0 || to_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0) {
+  if (fd < 0 || inet_sockaddr(r->family, r->laddr, r->lport, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot bind a UDP socket to %s port %u again (fd %d of that process): %s\n", r->image,
             r->laddr, r->lport, r->fd, strerror(errno));
     return -1;
   }
-  if (r->pport && (to_sockaddr(r->family, r->paddr, r->pport, &ss, &len) < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0)) {
+  if (r->pport && (inet_sockaddr(r->family, r->paddr, r->pport, &ss, &len) < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0)) {
     fprintf(stderr, "stasis-restart: %s: cannot connect a UDP socket to %s port %u again (fd %d of that process): %s\n", r->image,
             r->paddr, r->pport, r->fd, strerror(errno));
     return -1;
@@ -175,7 +155,7 @@ static int requeue(const struct udp_rec *r, const struct dgram *d) {
     struct sockaddr_storage ss;
     socklen_t len;
     fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || to_sockaddr(family, d->saddr, d->sport, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0) {
+    if (fd < 0 || inet_sockaddr(family, d->saddr, d->sport, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0) {
       fprintf(stderr, "stasis-restart: %s: a datagram of %zu bytes queued toward UDP port %u from %s port %u is dropped: "
               "cannot send from there again: %s\n", r->image, d->len, r->lport, d->saddr, d->sport, strerror(errno));
       if (fd >= 0) close(fd);
@@ -185,7 +165,7 @@ static int requeue(const struct udp_rec *r, const struct dgram *d) {
   struct sockaddr_storage dst;
   socklen_t dlen;
   ssize_t w = -1;
-  if (to_sockaddr(family, to, r->lport, &dst, &dlen) == 0) {
+  if (inet_sockaddr(family, to, r->lport, &dst, &dlen) == 0) {
     /* From a socket bound to a wildcard address, the old source address
      * is asked for explicitly (packet info), since routing may pick another. */
     char control[CMSG_SPACE(sizeof(struct in6_pktinfo))] __attribute__((aligned(8)));
@@ -193,7 +173,7 @@ static int requeue(const struct udp_rec *r, const struct dgram *d) {
     struct msghdr m = { .msg_name = &dst, .msg_namelen = dlen, .msg_iov = &iov, .msg_iovlen = 1 };
     struct sockaddr_storage src;
     socklen_t slen;
-    if (via >= 0 && wildcard(recs[via].laddr) && to_sockaddr(family, d->saddr, 0, &src, &slen) == 0) {
+    if (via >= 0 && wildcard(recs[via].laddr) && inet_sockaddr(family, d->saddr, 0, &src, &slen) == 0) {
       memset(control, 0, sizeof control);
       m.msg_control = control;
       struct cmsghdr *c = (struct cmsghdr *)control;

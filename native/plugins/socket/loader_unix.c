@@ -25,6 +25,7 @@
 
 struct unix_end {
   int type, shutdown, made, listen, bound, backlog, fd;
+  int bound_fd;              /* a bound one's new socket, once made (its clients connect to it) */
   int name_len;
   char name[108];            /* a listener's or bound one's: a path (with its NUL) or \0 and an abstract name */
   unsigned long long ino, peer;
@@ -251,14 +252,15 @@ static int bound_again(struct unix_end *e, char *out, size_t cap) {
     close(from);
   }
   e->made = 1;
+  e->bound_fd = fd;
   return hand_over(e, fd, out, cap);
 }
 
-/* A datagram socket `a` that was connected to the bound socket `b`: a new
- * one connected to b's name (b is bound again already). What was queued
- * toward `a` came from `b`: `a` is autobound to an abstract name so that
- * b's socket can send it back in. */
-static int connect_to_bound(struct unix_end *a, const struct unix_end *b, int b_fd, char *out, size_t cap) {
+/* A datagram socket `a` that was connected to a bound socket, made again
+ * as `b_fd`: a new one connected to that name. What was queued toward `a`
+ * (from its server) is sent back in from an unnamed socket, `a` being
+ * autobound to an abstract name to receive it. */
+static int connect_to_bound(struct unix_end *a, int b_fd, char *out, size_t cap) {
   struct sockaddr_un to = { .sun_family = AF_UNIX }, me;
   socklen_t tolen = sizeof to, melen = sizeof me;
   int fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC, 0);
@@ -276,17 +278,8 @@ static int connect_to_bound(struct unix_end *a, const struct unix_end *b, int b_
     }
     close(from);
   }
-  (void)b;
   a->made = 1;
   return hand_over(a, fd, out, cap);
-}
-
-/* The descriptor handed over for `e` (made already), from `out`. */
-static int made_fd(const struct unix_end *e, const char *out) {
-  char key[48];
-  snprintf(key, sizeof key, "unix:%llu=", e->ino);
-  const char *at = strstr(out, key);
-  return at ? atoi(at + strlen(key)) : -1;
 }
 
 int unix_sockets_prepare(int count, const char *const *images, char *out, size_t cap) {
@@ -301,7 +294,7 @@ int unix_sockets_prepare(int count, const char *const *images, char *out, size_t
   for (int i = 0; i < nends && rc == 0; i++) {
     struct unix_end *a = &ends[i], *b = a->peer ? find(a->peer) : NULL;
     if (a->made || a->listen || a->bound) continue;
-    if (b && b->bound && made_fd(b, out) >= 0) { rc = connect_to_bound(a, b, made_fd(b, out), out, cap); continue; }
+    if (b && b->bound && b->made) { rc = connect_to_bound(a, b->bound_fd, out, cap); continue; }
     if (b && (b->listen || b->bound)) b = NULL;
     if (b && (b->peer != a->ino || b->type != a->type)) b = NULL;   /* a datagram socket connected one way */
     rc = make_pair(a, b, out, cap);

@@ -84,7 +84,7 @@ static int ns_open(void) {
   socklen_t len;
   int family = strchr(h, ':') ? AF_INET6 : AF_INET;
   if (read_token(token, sizeof token) < 0) { fprintf(stderr, "stasis-restart: no job token (STASIS_TOKEN or STASIS_CKPT_DIR/token)\n"); return -1; }
-  int ok = tcp_to_sockaddr(family, h, (unsigned)atoi(colon + 1), &ss, &len) == 0;
+  int ok = inet_sockaddr(family, h, (unsigned)atoi(colon + 1), &ss, &len) == 0;
   for (int tries = 0; ok; tries++) {   /* a coordinator started with the loaders may not listen yet */
     if ((ns = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 && connect(ns, (struct sockaddr *)&ss, len) == 0) break;
     ok = errno == ECONNREFUSED && tries < 200;
@@ -146,7 +146,7 @@ static int bind_first(const struct tcp_rec *r, const char *const addrs[], const 
     if (fd < 0) return -1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     tcp_set_buffers(fd, r->len);
-    if (tcp_to_sockaddr(r->family, addrs[i], ports[i], &ss, &len) == 0 && bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
+    if (inet_sockaddr(r->family, addrs[i], ports[i], &ss, &len) == 0 && bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
     close(fd);
   }
   return -1;
@@ -195,7 +195,7 @@ static int connect_to_peer(struct tcp_rec *r, const char *key) {
   }
   struct sockaddr_storage to;
   socklen_t len;
-  if (tcp_to_sockaddr(r->family, ip, port, &to, &len) < 0) return -1;
+  if (inet_sockaddr(r->family, ip, port, &to, &len) < 0) return -1;
   any_host(r->family, any);
   const char *addrs[3] = { r->laddr, any, any };
   const unsigned ports[3] = { r->lport, r->lport, 0 };

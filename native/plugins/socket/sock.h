@@ -40,6 +40,15 @@ struct sock_opts {
 void sock_opts_save(int fd, struct sock_opts *o);
 void sock_opts_restore(int fd, const struct sock_opts *o);
 
+/* "ADDR PORT" of an IPv4 or IPv6 address; `none` and port 0 for another
+ * family (common.c). */
+const char *sock_inet_text(const struct sockaddr_storage *a, const char *none, char *buf, size_t cap);
+/* A new descriptor (close-on-exec, 3 or above) of the socket the restart
+ * loader made for socket `ino` and handed over as "KIND:INO"; -1 after
+ * stasis_fail(). */
+struct stasis_fd;
+int sock_from_loader(const struct stasis_fd *f, const char *kind, unsigned long long ino);
+
 /* Bytes appended at the end, in mmap'd memory that grows by mremap. */
 struct growbuf { char *data; size_t len, cap; };
 int growbuf_reserve(struct growbuf *b, size_t more);   /* 0, or -1 */

@@ -92,14 +92,7 @@ static int tcp_restore(const struct stasis_fd *f, int cookie) {
       return -1;
     }
   } else {
-    char name[48];
-    snprintf(name, sizeof name, "tcp:%llu", t->ino);
-    int from = fd_inherited(name);
-    if (from < 0) {
-      stasis_fail("fd %d (%s): the restart loader made no socket for it (was %s.tcp lost?)", f->fd, f->target, stasis_restart_info.image);
-      return -1;
-    }
-    fd = fcntl(from, F_DUPFD_CLOEXEC, 3);
+    if ((fd = sock_from_loader(f, "tcp", t->ino)) < 0) return -1;
   }
   if (fd < 0 || fcntl(fd, F_SETFL, f->flags) < 0) {
     stasis_fail("cannot restore fd %d (%s): %s", f->fd, f->target, strerror(errno));

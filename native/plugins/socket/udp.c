@@ -55,21 +55,6 @@ static int udp_match(const struct stasis_fd *f) {
   return (d == AF_INET || d == AF_INET6) && get_int(f->fd, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_UDP;
 }
 
-/* "ADDR PORT" of an address ("- 0" for none). */
-static const char *addr_text(const struct sockaddr_storage *a, char *buf, size_t cap) {
-  char ip[INET6_ADDRSTRLEN] = "-";
-  unsigned port = 0;
-  if (a->ss_family == AF_INET) {
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof ip);
-    port = ntohs(((const struct sockaddr_in *)a)->sin_port);
-  } else if (a->ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof ip);
-    port = ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
-  }
-  snprintf(buf, cap, "%s %u", ip, port);
-  return buf;
-}
-
 static unsigned port_of(const struct sockaddr_storage *a) {
   if (a->ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)a)->sin_port);
   if (a->ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
@@ -139,7 +124,7 @@ static int copy_queue(struct udp_sock *u) {
     }
     char head[200], s[64], d[64];
     /* The port is the socket's own; "- 0" when the kernel said nothing. */
-    int hl = snprintf(head, sizeof head, "%s %s %zd\n", addr_text(&from, s, sizeof s), addr_text(&to, d, sizeof d), n);
+    int hl = snprintf(head, sizeof head, "%s %s %zd\n", sock_inet_text(&from, "-", s, sizeof s), sock_inet_text(&to, "-", d, sizeof d), n);
     if (growbuf_append(&u->queue, head, (size_t)hl) < 0 || growbuf_append(&u->queue, data, (size_t)n) < 0) {
       stasis_fail("no memory to copy the datagrams of fd %d", u->fd);
       rc = -1;
@@ -197,7 +182,7 @@ static int udp_save_end(void) {
     if (!u->bound && !u->connected) continue;
     char head[400], l[64], p[64];
     int n = snprintf(head, sizeof head, "udp %d %llu %d %s %s %d %d %d %d %d\n", u->family, u->ino, u->fd,
-                     addr_text(&u->local, l, sizeof l), u->connected ? addr_text(&u->peer, p, sizeof p) : "- 0",
+                     sock_inet_text(&u->local, "-", l, sizeof l), u->connected ? sock_inet_text(&u->peer, "-", p, sizeof p) : "- 0",
                      u->v6only, u->opts.reuseaddr == 1, u->opts.reuseport == 1, u->leader, u->nqueued);
     if (stasis_side_write(side, head, (size_t)n) < 0 || (u->queue.len && stasis_side_write(side, u->queue.data, u->queue.len) < 0))
       return -1;
@@ -209,14 +194,7 @@ static int udp_restore(const struct stasis_fd *f, int cookie) {
   const struct udp_sock *u = &udps[cookie];
   int fd;
   if (u->bound || u->connected) {
-    char name[48];
-    snprintf(name, sizeof name, "udp:%llu", u->ino);
-    int from = fd_inherited(name);
-    if (from < 0) {
-      stasis_fail("fd %d (%s): the restart loader made no socket for it (was %s.udp lost?)", f->fd, f->target, stasis_restart_info.image);
-      return -1;
-    }
-    fd = fcntl(from, F_DUPFD_CLOEXEC, 3);
+    if ((fd = sock_from_loader(f, "udp", u->ino)) < 0) return -1;
   } else {
     fd = socket(u->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd >= 0 && u->family == AF_INET6) set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, u->v6only);

@@ -201,15 +201,7 @@ static int unix_restore(const struct stasis_fd *f, int cookie) {
   const struct unix_rec *r = &recs[cookie];
   int fd;
   if (r->connected || r->listening || r->bound) {
-    char name[48];
-    snprintf(name, sizeof name, "unix:%llu", r->ino);
-    int from = fd_inherited(name);
-    if (from < 0) {
-      stasis_fail("fd %d (%s): the restart loader made no socket for it (was %s.unix lost?)", f->fd, f->target,
-                  stasis_restart_info.image);
-      return -1;
-    }
-    fd = fcntl(from, F_DUPFD_CLOEXEC, 3);
+    if ((fd = sock_from_loader(f, "unix", r->ino)) < 0) return -1;
   } else {
     fd = socket(AF_UNIX, r->info.type | SOCK_CLOEXEC, 0);
   }
