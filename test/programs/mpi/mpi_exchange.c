@@ -1,7 +1,8 @@
 /* An MPI job whose output depends on every message: each step a ring
  * exchange, an allreduce, and a storm of point-to-point messages of
  * varying sizes between every pair of ranks, folded into a checksum.
- * argv[1]: steps (default 300); the job runs ~20 ms per step. Rank 0
+ * argv[1]: steps (default 300); each step ends with a sleep of argv[3] µs
+ * (default 20000; 0 measures the transports alone). Rank 0
  * prints "step N sum S" every argv[2] steps (default 20) and "done S" at the end: a run
  * interrupted by checkpoints and restarts must print what an uninterrupted
  * one does. */
@@ -22,6 +23,7 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   int steps = argc > 1 ? atoi(argv[1]) : 300;
   int every = argc > 2 && atoi(argv[2]) > 0 ? atoi(argv[2]) : 20;
+  int pause_us = argc > 3 ? atoi(argv[3]) : 20000;
   uint64_t sum = 0xcbf29ce484222325ull;
   static uint32_t out[64][MAXLEN], in[64][MAXLEN];
   if (size > 64) MPI_Abort(MPI_COMM_WORLD, 2);
@@ -55,7 +57,7 @@ int main(int argc, char **argv) {
     MPI_Allreduce(&local, &all, 1, MPI_UINT64_T, MPI_BXOR, MPI_COMM_WORLD);
     sum = mix(sum, all);
     if (rank == 0 && step % every == 0) { printf("step %d sum %016llx\n", step, (unsigned long long)sum); fflush(stdout); }
-    usleep(20000);
+    if (pause_us > 0) usleep((useconds_t)pause_us);
   }
   if (rank == 0) { printf("done %016llx\n", (unsigned long long)sum); fflush(stdout); }
   MPI_Finalize();
