@@ -29,8 +29,8 @@ struct stasis_config {
   char token[128];
   char ckpt_dir[1024];
   int signal;          /* the suspend signal (STASIS_SIGNAL, default SIGUSR2) */
-  int compress;        /* 0 none, RECF_ZSTD */
-  int level;           /* zstd level; negative = fast modes */
+  int compress;        /* 0 none, RECF_ZSTD, RECF_LZ4 */
+  int level;           /* zstd level (negative = fast modes) or lz4 acceleration */
   char fault[64];      /* STASIS_FAULT: fault-injection point for tests */
 };
 extern struct stasis_config stasis_cfg;

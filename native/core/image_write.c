@@ -16,6 +16,7 @@
 #include <unistd.h>
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
+#include <lz4.h>
 
 #define RUN_MAX (8u << 20)
 #define BUF_CAP (1u << 20)
@@ -28,6 +29,7 @@ struct writer {
   char *buf;
   size_t blen;
   ZSTD_CCtx *cctx;
+  void *lz4_state;        /* LZ4_sizeofState() bytes: no malloc while the job is stopped */
   void *zws, *zout;
   size_t zws_size, zcap;
   int own_stack;         /* the region being written is this thread's stack */
@@ -116,9 +118,14 @@ static int write_run(struct writer *w, const char *p, size_t len) {
     memcpy(w->snapshot, p, len);
     data = w->snapshot;
   }
+  /* A run that shrinks by less than an eighth is stored raw: it can then be
+   * mapped straight from the image at restart. */
   if (w->cctx) {
     size_t c = ZSTD_compressCCtx(w->cctx, w->zout, w->zcap, data, len, stasis_cfg.level);
     if (!ZSTD_isError(c) && c <= len - len / 8) { data = w->zout; stored = c; flags = RECF_ZSTD; }
+  } else if (w->lz4_state) {
+    int c = LZ4_compress_fast_extState(w->lz4_state, data, w->zout, (int)len, (int)w->zcap, stasis_cfg.level);
+    if (c > 0 && (size_t)c <= len - len / 8) { data = w->zout; stored = (size_t)c; flags = RECF_LZ4; }
   }
   double t1 = now();
   uint32_t crc = crc32c(0, data, stored);
@@ -279,6 +286,7 @@ static void writer_close(struct writer *w) {
   if (w->zws) munmap(w->zws, w->zws_size);
   if (w->zout) munmap(w->zout, w->zcap);
   if (w->snapshot) munmap(w->snapshot, RUN_MAX);
+  if (w->lz4_state) munmap(w->lz4_state, (size_t)LZ4_sizeofState());
   if (pagemap_fd >= 0) close(pagemap_fd);
   pagemap_fd = -1;
 }
@@ -320,6 +328,10 @@ int image_write(const char *path, struct image_stats *st) {
     w.zcap = ZSTD_compressBound(RUN_MAX);
     w.zout = map_anon(w.zcap);
     if (w.zws && w.zout) w.cctx = ZSTD_initStaticCCtx(w.zws, w.zws_size);
+  } else if (stasis_cfg.compress == RECF_LZ4) {
+    w.zcap = (size_t)LZ4_compressBound(RUN_MAX);
+    w.zout = map_anon(w.zcap);
+    if (w.zout) w.lz4_state = map_anon((size_t)LZ4_sizeofState());
   }
   pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   w.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

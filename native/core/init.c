@@ -50,6 +50,24 @@ int stasis_is_internal_fd(int fd) {
 
 void *stasis_next_symbol(const char *name) { return dlsym(RTLD_NEXT, name); }
 
+/* STASIS_COMPRESS (checked by the CLI; docs/cli.md): zstd (the default,
+ * fast level -3), zstd:LEVEL, lz4, lz4:ACCELERATION or none. */
+static void compression_from_env(void) {
+  const char *comp = getenv("STASIS_COMPRESS");
+  stasis_cfg.compress = RECF_ZSTD;
+  stasis_cfg.level = -3;
+  if (!comp || !*comp || strcmp(comp, "zstd") == 0) return;
+  if (strncmp(comp, "zstd:", 5) == 0) { stasis_cfg.level = atoi(comp + 5); return; }
+  if (strcmp(comp, "none") == 0) { stasis_cfg.compress = 0; return; }
+  if (strncmp(comp, "lz4", 3) == 0 && (comp[3] == 0 || comp[3] == ':')) {
+    stasis_cfg.compress = RECF_LZ4;
+    stasis_cfg.level = comp[3] ? atoi(comp + 4) : 1;
+    if (stasis_cfg.level < 1) stasis_cfg.level = 1;
+    return;
+  }
+  stasis_log("unknown STASIS_COMPRESS '%s': zstd", comp);
+}
+
 static void copy_env(char *dst, size_t cap, const char *name) {
   const char *v = getenv(name);
   if (v) { strncpy(dst, v, cap - 1); dst[cap - 1] = 0; }
@@ -84,10 +102,7 @@ __attribute__((constructor)) static void stasis_init(void) {
     stasis_cfg.signal = 0;
     return;
   }
-  /* STASIS_COMPRESS: zstd (default, fast level -3), zstd:LEVEL, or none. */
-  const char *comp = getenv("STASIS_COMPRESS");
-  stasis_cfg.compress = (!comp || strncmp(comp, "zstd", 4) == 0) ? RECF_ZSTD : 0;
-  stasis_cfg.level = (comp && strncmp(comp, "zstd:", 5) == 0) ? atoi(comp + 5) : -3;
+  compression_from_env();
   threads_install_handler();
   if (getenv("STASIS_HOLD_TERM")) stasis_hold_term();
   pthread_atfork(NULL, NULL, in_child);

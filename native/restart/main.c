@@ -30,6 +30,7 @@
 #include <unistd.h>
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
+#include <lz4.h>
 
 #define LOADER_ZONE_START 0x10000ull
 #define LOADER_ZONE_LIMIT 0x400000ull
@@ -152,7 +153,7 @@ static void queue_pages(const struct loaded_region *r) {
   int can_map = !(r->rec->flags & (RGN_SHARED | RGN_STACK));
   for (int i = 0; i < r->npages; i++) {
     const struct pages *p = &r->pages[i];
-    if (can_map && !(p->rec->flags & RECF_ZSTD)) {
+    if (can_map && !(p->rec->flags & RECF_COMP_MASK)) {
       if (mmap((void *)p->rec->addr, p->rec->raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img.fd,
                p->file_offset) == MAP_FAILED)
         die("mapping pages");
@@ -166,12 +167,20 @@ static void fill(int i, int thread, void *unused) {
   (void)unused;
   const struct pages *p = fills[i];
   void *addr = (void *)p->rec->addr;
-  if (!(p->rec->flags & RECF_ZSTD)) {
+  int ok;
+  switch (p->rec->flags & RECF_COMP_MASK) {
+  case 0:
     memcpy(addr, p->payload, p->rec->raw_len);
     return;
+  case RECF_LZ4:
+    ok = LZ4_decompress_safe(p->payload, addr, (int)p->rec->stored_len, (int)p->rec->raw_len) == (int)p->rec->raw_len;
+    break;
+  default: {
+    size_t n = ZSTD_decompressDCtx(dctx[thread], addr, p->rec->raw_len, p->payload, p->rec->stored_len);
+    ok = !ZSTD_isError(n) && n == p->rec->raw_len;
   }
-  size_t n = ZSTD_decompressDCtx(dctx[thread], addr, p->rec->raw_len, p->payload, p->rec->stored_len);
-  if (ZSTD_isError(n) || n != p->rec->raw_len) {
+  }
+  if (!ok) {
     fprintf(stderr, "stasis-restart: %s: cannot decompress pages at %p\n", img.name, addr);
     _exit(71);
   }

@@ -63,8 +63,7 @@ static int check_pages(struct image *img, const struct loaded_region *r, const s
                        uint64_t *next_page) {
   if (!r) return bad(img, "corrupt", "record %d: pages before any region", index);
   if (!(r->rec->flags & RGN_CONTENTS)) return bad(img, "corrupt", "record %d: PAGES for a region without CONTENTS", index);
-  if ((h->flags & RECF_COMP_MASK) == RECF_LZ4) return bad(img, "unsupported", "record %d: lz4 compression", index);
-  if ((h->flags & RECF_COMP_MASK) > RECF_ZSTD) return bad(img, "corrupt", "record %d: unknown compression", index);
+  if ((h->flags & RECF_COMP_MASK) > RECF_LZ4) return bad(img, "corrupt", "record %d: unknown compression", index);
   if (h->raw_len == 0 || h->raw_len % IMG_PAGE || h->raw_len > PAGES_RUN_MAX || h->addr % IMG_PAGE)
     return bad(img, "corrupt", "record %d: PAGES are not whole pages of at most 8 MiB", index);
   if (h->addr < *next_page || h->addr + h->raw_len > r->rec->end || h->addr + h->raw_len < h->addr)

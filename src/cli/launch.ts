@@ -8,7 +8,7 @@ import { liveCoordinator, formatAddress, readToken, TOKEN_FILE } from '../coordi
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
-import { defaultCkptDir, fileListOption, intOption, pathOption } from './options.js';
+import { compressOption, defaultCkptDir, fileListOption, intOption, parseCompression, pathOption } from './options.js';
 import { resolveProgram, unreachable } from './reach.js';
 import { coordHostOption, coordinatorHost } from '../coordinator/hosts.js';
 import { existsSync } from 'node:fs';
@@ -18,7 +18,7 @@ function tokenIn(dir: string): string | undefined {
   return existsSync(join(dir, TOKEN_FILE)) ? readToken(join(dir, TOKEN_FILE)) : undefined;
 }
 
-interface Args { coordHost?: string; coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[] }
+interface Args { coordHost?: string; coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[]; compress?: string }
 
 async function run(a: Args): Promise<void> {
   // Files changed from now on are the job's own (native/plugins/file/made.c);
@@ -38,6 +38,8 @@ async function run(a: Args): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...mpiEnvironment(argv), ...process.env, STASIS_CKPT_DIR: dir, STASIS_LAUNCH_TIME: launched };
   // libstasis loads them in its constructor; exec'd programs inherit the
   // variable, forked and restored processes have them in memory.
+  const compress = a.compress ?? (process.env.STASIS_COMPRESS ? parseCompression('STASIS_COMPRESS', process.env.STASIS_COMPRESS) : undefined);
+  if (compress) env.STASIS_COMPRESS = compress;
   const plugins = a.withPlugin ?? [];
   if (plugins.length) env.STASIS_PLUGINS = plugins.join(',');
   else delete env.STASIS_PLUGINS;
@@ -51,7 +53,7 @@ async function run(a: Args): Promise<void> {
     new Store(dir).ensure();
     const live = liveCoordinator(dir);
     // The job's own coordinator: its settings are the job's, kept by restart.
-    if (!live) writeSettings(dir, jobSettings(a.interval, a.keep, process.env.STASIS_COMPRESS ?? null, plugins));
+    if (!live) writeSettings(dir, jobSettings(a.interval, a.keep, compress ?? null, plugins));
     const { address, token } = live ? { address: live, token: readToken(join(dir, TOKEN_FILE)) }
       : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep, port: a.port, host: await coordinatorHost(a.coordHost) });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
@@ -63,13 +65,14 @@ export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P | --coord-host ADDR] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--close-inherited] [--allow-static] [--with-plugin a.so,b.so] -- prog args')
+    .usage('$0 launch [--coord H:P | --coord-host ADDR] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--compress C] [--close-inherited] [--allow-static] [--with-plugin a.so,b.so] -- prog args')
     .option('coord-host', coordHostOption)
     .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory', defaultCkptDir()))
     .option('interval', intOption('interval', 'seconds between checkpoints (0: only on request)', {}, 0))
     .option('keep', intOption('keep', 'keep the newest N generations (0: all)', {}, 0))
     .option('port', intOption('port', 'TCP port of the private coordinator launch starts (0: any free port)', { max: 65535 }, 0))
+    .option('compress', compressOption)
     .option('token-file', pathOption('token-file', 'file holding the job token (with --coord)'))
     .option('close-inherited', { type: 'boolean', default: false,
       describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' })

@@ -66,6 +66,25 @@ export function fileListOption(name: string, describe: string): Options {
   };
 }
 
+/** What `--compress` / STASIS_COMPRESS take (native/core/init.c reads the same). */
+const COMPRESSION = /^(zstd(:-?\d{1,3})?|lz4(:\d{1,5})?|none)$/;
+
+/** A compression choice checked in one line naming where it came from. */
+export function parseCompression(from: string, v: unknown): string {
+  if (Array.isArray(v)) throw new Error(`${from} given more than once`);
+  const s = String(v ?? '');
+  const level = /^zstd:(-?\d+)$/.exec(s);
+  if (!COMPRESSION.test(s) || (level && (Number(level[1]) < -100 || Number(level[1]) > 22)))
+    throw new Error(`${from} '${s}': want zstd, zstd:LEVEL (-100 to 22), lz4, lz4:ACCELERATION or none`);
+  return s;
+}
+
+export const compressOption: Options = {
+  type: 'string', requiresArg: true,
+  describe: 'image compression: zstd (default, level -3), zstd:LEVEL, lz4, lz4:ACCELERATION, none (default: STASIS_COMPRESS)',
+  coerce: (v: unknown) => parseCompression('--compress', v),
+};
+
 /** The default checkpoint directory: STASIS_CKPT_DIR unless empty, else ./stasis-ckpt. */
 export function defaultCkptDir(): string {
   return process.env.STASIS_CKPT_DIR || 'stasis-ckpt';

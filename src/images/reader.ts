@@ -62,6 +62,7 @@ export interface ImageSummary {
     storedBytes: number;     // PAGES bytes in the file (after compression)
     zeroElidedBytes: number; // contents not stored because they read as zero
     compressedRecords: number;
+    lz4Records: number;      // of compressedRecords, the lz4 ones (the rest zstd)
   };
 }
 
@@ -97,6 +98,7 @@ class ImageWalk {
   private saved = 0n;
   private stored = 0n;
   private compressedRecords = 0;
+  private lz4Records = 0;
   private record: RecordHeader | null = null;  // the one being checked, once its header crc passed
 
   constructor(private readonly path: string, private readonly file: FileWindow) {}
@@ -239,8 +241,7 @@ class ImageWalk {
     const r = this.current;
     if (!r) this.refuse('corrupt', `${this.at()}: PAGES before any REGION`);
     if (!(r.rec.flags & RegionFlag.CONTENTS)) this.refuse('corrupt', `${this.at()}: PAGES for a region without CONTENTS`);
-    if (compression === Compression.LZ4) this.refuse('unsupported', `${this.at()}: lz4 compression`);
-    if (compression !== Compression.NONE && compression !== Compression.ZSTD)
+    if (compression !== Compression.NONE && compression !== Compression.ZSTD && compression !== Compression.LZ4)
       this.refuse('corrupt', `${this.at()}: unknown compression ${compression}`);
     const page = BigInt(PAGE);
     if (h.raw === 0n || h.raw % page !== 0n || h.raw > BigInt(PAGES_RUN_MAX) || h.addr % page !== 0n)
@@ -256,6 +257,7 @@ class ImageWalk {
     this.saved += h.raw;
     this.stored += h.stored;
     if (compression !== Compression.NONE) this.compressedRecords++;
+    if (compression === Compression.LZ4) this.lz4Records++;
   }
 
   private checkEnd(payload: Buffer): void {
@@ -289,6 +291,7 @@ class ImageWalk {
         storedBytes: Number(this.stored),
         zeroElidedBytes: Math.max(0, contents - saved),
         compressedRecords: this.compressedRecords,
+        lz4Records: this.lz4Records,
       },
     };
   }

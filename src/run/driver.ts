@@ -27,6 +27,7 @@ export interface RunOptions {
   maxRestarts?: number;
   rm: ResourceManager;
   coordHost?: string;
+  compress?: string;
 }
 
 const stasisBin = join(repoRoot, 'bin', 'stasis.js');
@@ -69,8 +70,9 @@ function plan(o: RunOptions): { restart: boolean; record: RunRecord } {
 function childArgv(o: RunOptions, restart: boolean): string[] {
   const opt = (name: string, v: number | undefined) => (v === undefined ? [] : [`--${name}`, String(v)]);
   const common = [...opt('interval', o.interval), ...opt('keep', o.keep), ...(o.coordHost ? ['--coord-host', o.coordHost] : [])];
+  // Compression is the job's from its launch on (restart keeps it: docs/cli.md).
   return restart ? [stasisBin, 'restart', ...common, o.dir]
-    : [stasisBin, 'launch', '--ckpt-dir', o.dir, ...common, '--', ...o.argv];
+    : [stasisBin, 'launch', '--ckpt-dir', o.dir, ...common, ...(o.compress ? ['--compress', o.compress] : []), '--', ...o.argv];
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };

@@ -21,7 +21,7 @@ function variant(change: (recs: Rec[]) => void): Rec[] {
   return [...recs, { type: T.END, payload: endPayload(recs.length, memory) }];
 }
 
-const LZ4 = 2;
+const UNNAMED_COMPRESSION = 3;
 const cases: Array<[string, Word, () => Buffer]> = [
   ['a non-zero alignment gap before an uncompressed payload', 'corrupt', () => {
     const { image, offsets } = assemble(sampleRecords());
@@ -54,7 +54,7 @@ const cases: Array<[string, Word, () => Buffer]> = [
     h.writeUInt32LE(8192, 12);
     r[0]!.payload = h;
   })).image],
-  ['lz4 compression', 'unsupported', () => assemble(variant((r) => { r[4]!.flags = LZ4; })).image],
+  ['compression 3 (not in the format)', 'corrupt', () => assemble(variant((r) => { r[4]!.flags = UNNAMED_COMPRESSION; })).image],
 ];
 
 describe('inspect and the restart loader give one verdict', () => {
