@@ -367,6 +367,32 @@ describe('a job killed by its coordinator (stasis command --kill)', function () 
   });
 });
 
+describe('a listener whose port a closed connection holds (TIME_WAIT) since before the first checkpoint', function () {
+  this.timeout(60000);
+  it('listens again at once on restart: its connections had SO_REUSEADDR from listen() on', async () => {
+    // Open MPI's tcp btl drops one of two simultaneous connections between a
+    // pair of ranks: its listener's side closes first and the port stays in
+    // TIME_WAIT for a minute. Such a socket had the flag only if the
+    // listener had it when accepting; before the first RESUME it had not.
+    const job = new Job();
+    try {
+      const p = job.launch([python, join(repoRoot, 'test', 'programs', 'tcp_noreuse.py'), 'churn']);
+      const port = Number((await p.waitFor(/^port (\d+)$/))[1]);
+      await p.waitFor(/^tick 3$/);
+      const ss = await execa('ss', ['-tanH', 'state', 'time-wait', `sport = :${port}`], { reject: false });
+      assert.notEqual(String(ss.stdout).trim(), '', `no TIME_WAIT on port ${port}: the test does not test`);
+      await job.checkpoint();
+      await p.kill9();
+      const r = job.restart();
+      const last = numbers(p.lines, /^tick (\d+)$/).at(-1)!;
+      await r.waitFor(new RegExp(`^tick ${last + 3}$`), 20000);
+      assert.ok(!r.lines.some((l) => /TIME_WAIT/.test(l)), r.tail());
+      noBroken(r.lines);
+      await r.kill9();
+    } finally { await job.cleanup(); }
+  });
+});
+
 describe('a TCP connection to a server outside the job', function () {
   this.timeout(120000);
   it('after each restart its peer has gone away (EOF or reset): the client connects again by itself and goes on', async () => {

@@ -10,6 +10,9 @@
  *    restart bind again. The program sees the option set if it asks
  *    (getsockopt); nothing else changes for a socket that is not listening,
  *    and a second listener on a port still fails;
+ *  - a TCP socket gets it when it starts listening, too: a connection it
+ *    accepts before the first checkpoint and closes first itself (MPI's
+ *    simultaneous connects) leaves TIME_WAIT that would hold the port;
  *  - when the coordinator kills the job (KILL), every TCP socket closes
  *    with a reset: no TIME_WAIT at all. Peers in the job go with it; one
  *    outside sees ECONNRESET instead of EOF. */
@@ -21,6 +24,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <dlfcn.h>
 
 static int is_tcp(int fd) {
   int proto = 0;
@@ -56,6 +60,15 @@ static void reuse(int fd) {
 }
 static void reset_on_close(void) { each_tcp(reset); }
 
+typedef int (*listen_fn)(int, int);
+static listen_fn real_listen;
+
+API int listen(int fd, int backlog) {
+  if (!real_listen) real_listen = (listen_fn)dlsym(RTLD_NEXT, "listen");   /* before our constructor */
+  if (is_tcp(fd)) reuse(fd);
+  return real_listen(fd, backlog);
+}
+
 static int reuse_ports(enum stasis_event ev) {
   if (ev == STASIS_EVENT_RESUME) each_tcp(reuse);
   return 0;
@@ -63,6 +76,7 @@ static int reuse_ports(enum stasis_event ev) {
 
 static const struct stasis_plugin ports_plugin = { "tcp ports", reuse_ports };
 STASIS_REGISTER static void ports_register(void) {
+  real_listen = (listen_fn)dlsym(RTLD_NEXT, "listen");
   stasis_at_kill(reset_on_close);
   stasis_register_plugin_for(&ports_plugin, STASIS_EVENT_BIT(STASIS_EVENT_RESUME));
 }
