@@ -4,7 +4,7 @@
 // by itself on two other nodes and ends as an uninterrupted run.
 // Alone: STASIS_CLUSTER_ID=N npx mocha --no-config --timeout 300000 --exit dist/test/cluster/run-nodes.test.js
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cluster, repoRoot, slurm, useCluster, waitFile, waitJob } from './cluster.js';
 import { submitTemplate } from './templates.js';
@@ -36,7 +36,7 @@ describe('stasis run of a job on two nodes (test/cluster)', function () {
   this.timeout(400_000);
   useCluster();
 
-  it('multinode.sbatch preempted by scontrol requeue while running comes back by itself on two other nodes, output as uninterrupted', async () => {
+  it('multinode.sbatch preempted by scontrol requeue while running comes back by itself on the two other nodes, twice, output as uninterrupted', async () => {
     const rounds = 150;
     const ref = await submitTemplate('sbatch/multinode.sbatch', runLine(rounds));
     await waitJob(ref, 'COMPLETED', 120_000);
@@ -44,26 +44,34 @@ describe('stasis run of a job on two nodes (test/cluster)', function () {
     assert.equal(expected.length, rounds + 3, readFileSync(output(ref), 'utf8'));
     assert.deepEqual(expected.slice(-2), ['command exit 7', 'worker stderr: done']);
 
+    // Each preemption moves the job to the two nodes it did not have: n1,n2 → n3,n4 → n1,n2.
     const id = await submitTemplate('sbatch/multinode.sbatch', runLine(rounds));
-    await waitFile(output(id), /^round 50 /m, 60_000);
-    const running = await waitJob(id, 'RUNNING');
-    const first = await hostnames(running.get('NodeList')!);
-    assert.equal(first.length, 2);
-    await slurm('scontrol', ['requeue', id]);
-    // The cluster has 4 nodes: the next run gets the two this one did not have.
-    await slurm('scontrol', ['update', `jobid=${id}`, `excnodelist=${first.join(',')}`]);
+    const allocations: string[][] = [];
+    for (const at of [50, 100]) {
+      await waitFile(output(id), new RegExp(`^round ${at} `, 'm'), 90_000);
+      const running = await waitJob(id, 'RUNNING');
+      const nodes = await hostnames(running.get('NodeList')!);
+      assert.equal(nodes.length, 2);
+      allocations.push(nodes);
+      await slurm('scontrol', ['requeue', id]);
+      // The cluster has 4 nodes: the next run gets the two this one did not have.
+      await slurm('scontrol', ['update', `jobid=${id}`, `excnodelist=${nodes.join(',')}`]);
+    }
     const info = await waitJob(id, 'COMPLETED', 180_000);
     const text = readFileSync(output(id), 'utf8');
-    assert.equal(info.get('Restarts'), '1');
-    const second = await hostnames(info.get('NodeList')!);
-    assert.deepEqual(second.filter((n) => first.includes(n)), [], `second allocation ${second} after ${first}`);
+    assert.equal(info.get('Restarts'), '2');
+    allocations.push(await hostnames(info.get('NodeList')!));
+    for (let i = 1; i < allocations.length; i++)
+      assert.deepEqual(allocations[i]!.filter((n) => allocations[i - 1]!.includes(n)), [], `allocations ${allocations.join(' then ')}`);
     assert.deepEqual(programLines(text), expected, text);
-    assert.match(text, /^stasis: SIGTERM: checkpointed gen-000001 into .*; the job was already requeued, it resumes when it runs again$/m, text);
+    for (const g of [1, 2]) {
+      assert.match(text, new RegExp(`^stasis: SIGTERM: checkpointed gen-00000${g} into .*; the job was already requeued, it resumes when it runs again$`, 'm'), text);
+    }
     const dir = join(cluster().shared, `stasis-ckpt-${id}`);
-    const gens = readdirSync(dir).filter((g) => /^gen-\d{6}$/.test(g)).sort();
-    assert.deepEqual([...generationHosts(join(dir, gens.at(-1)!))].sort(), [...first].sort(), 'the checkpoint holds processes of both nodes');
+    // Where the processes of each generation ran: both nodes of the allocation it was written in.
+    for (const g of [1, 2]) assert.deepEqual([...generationHosts(join(dir, `gen-00000${g}`))].sort(), [...allocations[g - 1]!].sort(), `gen ${g}`);
     const rec = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { restarts: number; finished: unknown };
-    assert.equal(rec.restarts, 1);
+    assert.equal(rec.restarts, 2);
     assert.ok(rec.finished);
   });
 });
