@@ -216,7 +216,11 @@ static char **client_argv(const char *client, char **cargv, int is_srun, const s
   if (!coord || !dir) die(255, "not in a job (no STASIS_COORD or STASIS_CKPT_DIR)");
   struct argvec a = { 0 };
   push(&a, cargv[0]);
-  const char *remote[] = { self, "--remote", addr, port, id, coord, dir, is_srun ? "w" : "d" };
+  /* "t": under `stasis run` in a batch job (STASIS_HOLD_TERM) the scheduler's
+   * SIGTERM reaches the other node's processes too; they hold it as ours do. */
+  static char flags[3];
+  snprintf(flags, sizeof flags, "%s%s", is_srun ? "w" : "d", getenv("STASIS_HOLD_TERM") ? "t" : "");
+  const char *remote[] = { self, "--remote", addr, port, id, coord, dir, flags };
   if (is_srun) {
     for (int i = 1; i < sp->options_end; i++) push(&a, cargv[i]);
     for (size_t i = 0; i < sizeof remote / sizeof *remote; i++) push(&a, remote[i]);

@@ -7,7 +7,9 @@
  *   `--inside` with them, in the job (libstasis preloaded, joined to the
  *   coordinator at COORD). FLAGS "w": wait for it and exit with its status
  *   (srun: the step lasts as long as its task); otherwise return at once
- *   (ssh: the login ends, the relayed command goes on in its own session).
+ *   (ssh: the login ends, the relayed command goes on in its own session);
+ *   FLAGS "t": the job holds the scheduler's SIGTERM (STASIS_HOLD_TERM) until
+ *   it is checkpointed, on this node too, and so does this waiting side.
  *   A failure before that exits 255 with a message, as ssh does; when
  *   this host cannot join the job at all (no CKPT-DIR/token here: the
  *   directory is not shared; the local side unreachable from here), it
@@ -67,10 +69,10 @@ static void read_token(const char *dir, char *token, size_t cap) {
 
 /* The environment of the part in the job: ours without any stasis
  * setting, then libstasis (beside this program) and the job's. */
-static char **inside_env(const char *self_dir, const char *coord, const char *dir, const char *token) {
+static char **inside_env(const char *self_dir, const char *coord, const char *dir, const char *token, int hold_term) {
   size_t n = 0;
   while (environ[n]) n++;
-  char **env = calloc(n + 5, sizeof *env);
+  char **env = calloc(n + 6, sizeof *env);
   size_t k = 0;
   for (size_t i = 0; i < n; i++)
     if (strncmp(environ[i], "STASIS_", 7) && strncmp(environ[i], "LD_PRELOAD=", 11)) env[k++] = environ[i];
@@ -78,6 +80,7 @@ static char **inside_env(const char *self_dir, const char *coord, const char *di
       asprintf(&env[k++], "STASIS_COORD=%s", coord) < 0 ||
       asprintf(&env[k++], "STASIS_CKPT_DIR=%s", dir) < 0 ||
       asprintf(&env[k++], "STASIS_TOKEN=%s", token) < 0) die(255, "out of memory");
+  if (hold_term) env[k++] = "STASIS_HOLD_TERM=1";
   env[k] = NULL;
   return env;
 }
@@ -97,7 +100,8 @@ int relay_remote(int argc, char **argv) {
   *strrchr(self_dir, '/') = 0;
   int fds[NROLES];
   for (int r = 0; r < NROLES; r++) fds[r] = connect_back(addr, port, id, rank, (enum role)r);
-  char **env = inside_env(self_dir, coord, dir, token);
+  int hold_term = strchr(flags, 't') != NULL;
+  char **env = inside_env(self_dir, coord, dir, token, hold_term);
   int wait_for_it = strchr(flags, 'w') != NULL;
   pid_t pid = fork();
   if (pid < 0) die(255, "fork: %s", strerror(errno));
@@ -122,6 +126,9 @@ int relay_remote(int argc, char **argv) {
   }
   for (int r = 0; r < NROLES; r++) close(fds[r]);
   if (!wait_for_it) return 0;
+  /* Here, not before the fork: the command must not inherit SIG_IGN. If we
+   * ended, the step would take the job's processes on this node with it. */
+  if (hold_term) signal(SIGTERM, SIG_IGN);
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -3,7 +3,8 @@
  * vdso/vvar to where the image expects them, maps every region back, fills
  * it (checksums and decompression run on every CPU, see parallel.c) and
  * enters the restored core (restart_entry) on the main thread's TLS.
- * STASIS_DEBUG=1 prints where the time went.
+ * STASIS_DEBUG=1 prints where the time went; STASIS_PROGRESS=1 (from
+ * `stasis restart` on a terminal) draws the bytes filled on stderr's line.
  * It is linked at 0x10000, below where non-PIE programs start (0x400000),
  * and runs without address randomization so its brk heap stays right
  * behind it; large allocations stay on that heap too. */
@@ -19,6 +20,7 @@
 #include <malloc.h>
 #include <sys/personality.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +151,34 @@ static void move_vdso(void) {
 static const struct pages **fills;
 static int nfills;
 
+/* Progress of the fill on a terminal: one line redrawn at most 10 times a
+ * second by thread 0, cleared before the restored program runs. */
+static int progress;
+static char progress_gen[64];
+static uint64_t fill_total;
+static atomic_uint_fast64_t filled;
+static double progress_last;
+
+static void human(char *out, size_t cap, uint64_t bytes) {
+  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+  double v = (double)bytes;
+  int u = 0;
+  while (v >= 1024 && u < 4) { v /= 1024; u++; }
+  if (u == 0) snprintf(out, cap, "%llu B", (unsigned long long)bytes);
+  else snprintf(out, cap, "%.1f %s", v, units[u]);
+}
+
+static void draw_progress(int force) {
+  double t = now();
+  if (!force && t - progress_last < 0.1) return;
+  progress_last = t;
+  char done[32], total[32], line[160];
+  human(done, sizeof done, atomic_load(&filled));
+  human(total, sizeof total, fill_total);
+  int n = snprintf(line, sizeof line, "\rstasis: loading %s: %s of %s\x1b[K", progress_gen, done, total);
+  if (n > 0 && write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0) progress = 0;
+}
+
 static void queue_pages(const struct loaded_region *r) {
   int can_map = !(r->rec->flags & (RGN_SHARED | RGN_STACK));
   for (int i = 0; i < r->npages; i++) {
@@ -159,6 +189,7 @@ static void queue_pages(const struct loaded_region *r) {
         die("mapping pages");
     } else {
       fills[nfills++] = p;
+      fill_total += p->rec->raw_len;
     }
   }
 }
@@ -167,11 +198,11 @@ static void fill(int i, int thread, void *unused) {
   (void)unused;
   const struct pages *p = fills[i];
   void *addr = (void *)p->rec->addr;
-  int ok;
+  int ok = 1;
   switch (p->rec->flags & RECF_COMP_MASK) {
   case 0:
     memcpy(addr, p->payload, p->rec->raw_len);
-    return;
+    break;
   case RECF_LZ4:
     ok = LZ4_decompress_safe(p->payload, addr, (int)p->rec->stored_len, (int)p->rec->raw_len) == (int)p->rec->raw_len;
     break;
@@ -183,6 +214,10 @@ static void fill(int i, int thread, void *unused) {
   if (!ok) {
     fprintf(stderr, "stasis-restart: %s: cannot decompress pages at %p\n", img.name, addr);
     _exit(71);
+  }
+  if (progress) {
+    atomic_fetch_add(&filled, p->rec->raw_len);
+    if (thread == 0) draw_progress(0);
   }
 }
 
@@ -267,7 +302,12 @@ static void restore(void *unused) {
   move_vdso();
   for (int i = 0; i < img.nregions; i++) map_region(&img.regions[i]);
   double mapped = now();
+  if (progress) draw_progress(1);
   parallel_run(nfills, fill, NULL);
+  if (progress) {
+    draw_progress(1);
+    if (write(2, "\r\x1b[K", 4) < 0) progress = 0;
+  }
   for (int i = 0; i < img.nregions; i++) protect_region(&img.regions[i]);
   if (debug)
     fprintf(stderr, "stasis-restart: %s: verify %.3f s, map %.3f s, fill %.3f s on %d threads\n", img.name,
@@ -353,6 +393,15 @@ int main(int argc, char **argv) {
   snprintf(token, sizeof token, "%s", t ? t : "");
   if (!realpath(img.name, image_path)) snprintf(image_path, sizeof image_path, "%s", img.name);
   img.name = image_path; /* argv lives on the stack restore() drops */
+  if (getenv("STASIS_PROGRESS") && isatty(2)) {
+    /* The generation's name: the image's directory (D/gen-NNNNNN/name.img). */
+    char dir[sizeof image_path], *slash;
+    snprintf(dir, sizeof dir, "%s", image_path);
+    if ((slash = strrchr(dir, '/'))) *slash = 0;
+    slash = strrchr(dir, '/');
+    snprintf(progress_gen, sizeof progress_gen, "%.63s", slash ? slash + 1 : dir);
+    progress = 1;
+  }
   for (int i = 0; i < parallel_threads(); i++) dctx[i] = ZSTD_createDCtx();
   fills = calloc(img.npages + 1, sizeof *fills);
   loader_zone_end = ((uint64_t)sbrk(0) + 0x200000) & ~0xfffull;

@@ -130,7 +130,8 @@ async function run(a: Args): Promise<void> {
   }
   // One root (the launched program, its children below it): this process becomes its loader.
   const argvs = trees.map((t) => t.argv);
-  if (argvs.length === 1) execve(loaderPath, ['stasis-restart', ...argvs[0]!], env);
+  // On a terminal the loader draws the bytes it fills (decompresses) of the total.
+  if (argvs.length === 1) execve(loaderPath, ['stasis-restart', ...argvs[0]!], progress.enabled ? { ...env, STASIS_PROGRESS: '1' } : env);
   process.exitCode = await waitAll(argvs, env);
 }
 

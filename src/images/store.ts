@@ -65,13 +65,22 @@ export class Store {
       .sort((a, b) => a - b);
   }
 
-  /** The generation `latest` points at, or the newest committed one. */
+  /**
+   * The newest committed generation. `latest` points at it, except after a
+   * crash between a commit's rename and the move of the link: the renamed
+   * generation is complete all the same (see chooseGeneration).
+   */
   latest(): number | null {
+    return this.generations().at(-1) ?? null;
+  }
+
+  /** The committed generation the `latest` link names, or null. */
+  linked(): number | null {
     try {
       const n = generationNumber(readlinkSync(join(this.dir, 'latest')));
-      if (n !== null && existsSync(join(this.dir, generationName(n), 'manifest.json'))) return n;
-    } catch { /* no link: fall back to the newest */ }
-    return this.generations().at(-1) ?? null;
+      if (n !== null && existsSync(join(this.genDir(n), 'manifest.json'))) return n;
+    } catch { /* no link */ }
+    return null;
   }
 
   /**
@@ -144,12 +153,12 @@ export class Store {
     return final;
   }
 
-  /** Keeps the newest `keep` generations (0: keep all); never the latest. */
+  /** Keeps the newest `keep` generations (0: keep all); never the one `latest` names. */
   prune(keep: number): number[] {
     if (keep <= 0) return [];
     const gens = this.generations();
-    const latest = this.latest();
-    const doomed = gens.slice(0, Math.max(0, gens.length - keep)).filter((g) => g !== latest);
+    const linked = this.linked();
+    const doomed = gens.slice(0, Math.max(0, gens.length - keep)).filter((g) => g !== linked);
     for (const g of doomed) {
       // Rename first so a half-deleted generation never looks committed.
       const trash = join(this.dir, `.${generationName(g)}.deleting`);
@@ -169,36 +178,35 @@ export class Store {
 export interface Chosen { generation: number; notice: string | null }
 
 /**
- * The one policy of `stasis restart D` and `stasis inspect D`: `latest`
- * decides when it names a committed generation (one with manifest.json);
- * otherwise the newest committed one is used. A gen-NNNNNN without
- * manifest.json is never committed (commit renames a directory that already
- * holds its manifest): an uncommitted leftover, skipped. Whenever the choice
- * is not simply `latest`, or a leftover newer than it is skipped, the notice
- * says which generation is used and why (one line). Throws when none is committed.
+ * The one policy of `stasis restart D` and `stasis inspect D`: the newest
+ * committed generation (one with manifest.json). `latest` normally points at
+ * it; a coordinator killed after a commit's rename but before it moved the
+ * link leaves it on the one before, and the renamed generation, whose every
+ * file was fsynced before the rename, is used all the same. A gen-NNNNNN
+ * without manifest.json is never committed (commit renames a directory that
+ * already holds its manifest): an uncommitted leftover, skipped. Whenever the
+ * choice is not simply `latest`, or a leftover newer than it is skipped, the
+ * notice says which generation is used and why (one line). Throws when none
+ * is committed.
  */
 export function chooseGeneration(store: Store, shown = store.dir): Chosen {
   const names = existsSync(store.dir) ? readdirSync(store.dir) : [];
   const numbers = names.map(generationNumber).filter((n): n is number => n !== null).sort((a, b) => a - b);
   const committed = (n: number) => existsSync(join(store.genDir(n), 'manifest.json'));
-  const good = numbers.filter(committed);
   let link: string | null = null;
   try { link = readlinkSync(join(store.dir, 'latest')); } catch { /* missing, or not a symlink */ }
   const linked = link === null ? null : generationNumber(basename(link));
-  const why: string[] = [];
-  let generation: number | undefined;
-  if (linked !== null && committed(linked)) generation = linked;
-  else {
-    generation = good.at(-1);
-    if (link === null) why.push('no latest link');
-    else if (linked === null) why.push(`latest points at ${link}, not a generation`);
-    else why.push(`latest points at ${generationName(linked)}, which has no manifest.json`);
-  }
+  const generation = numbers.filter(committed).at(-1);
   if (generation === undefined) {
     const uncommitted = numbers.length ? ` (${numbers.map(generationName).join(', ')} without manifest.json)` : '';
     throw new Error(`${shown}: no committed checkpoint generation in this directory${uncommitted}`);
   }
-  const leftovers = numbers.filter((n) => n > generation! && !committed(n) && n !== linked).map(generationName);
+  const why: string[] = [];
+  if (link === null) why.push('no latest link');
+  else if (linked === null) why.push(`latest points at ${link}, not a generation`);
+  else if (!committed(linked)) why.push(`latest points at ${generationName(linked)}, which has no manifest.json`);
+  else if (linked < generation) why.push(`latest points at ${generationName(linked)}, but ${generationName(generation)} is committed (its commit was cut off before latest moved)`);
+  const leftovers = numbers.filter((n) => n > generation && !committed(n) && n !== linked).map(generationName);
   if (leftovers.length) why.push(`${leftovers.join(', ')} ${leftovers.length === 1 ? 'has' : 'have'} no manifest.json (uncommitted, skipped)`);
   return { generation, notice: why.length ? `using ${generationName(generation)} of ${shown}: ${why.join('; ')}` : null };
 }

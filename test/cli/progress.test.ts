@@ -1,8 +1,8 @@
 // Progress on a terminal (issue 12): `stasis command --checkpoint` shows the
 // processes stopped, the bytes written of about the generation's size and
-// the rate while it runs, and `stasis restart` the images verified, each
-// redrawn on one line and ending with one summary line; without a terminal
-// only the summary lines, as before. The terminal is a pty (python3's pty module).
+// the rate while it runs, and `stasis restart` the images verified and then
+// the loader's bytes filled, each redrawn on one line and ending with one
+// summary line; without a terminal only the summary lines, as before. The terminal is a pty (python3's pty module).
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { join } from 'node:path';
@@ -46,6 +46,11 @@ describe('progress on a terminal', function () {
 
     const restored = await onTerminal(['restart', job.dir]);
     assert.match(restored, /\rstasis: verifying gen-000002: image 1 of 1, [\d.]+ (B|MiB) of [\d.]+ MiB/);
+    // Then the loader, which stasis restart has become: the bytes it fills (decompresses), up to all of them.
+    const loaded = [...restored.matchAll(/\rstasis: loading gen-000002: ([\d.]+ (?:B|KiB|MiB)) of ([\d.]+ (?:KiB|MiB))\x1b\[K/g)];
+    assert.ok(loaded.length >= 2, `no loading progress drawn: ${JSON.stringify(restored.slice(0, 600))}`);
+    assert.equal(loaded[0]![1], '0 B');
+    assert.equal(loaded.at(-1)![1], loaded.at(-1)![2]);
     const lines = screen(restored);
     assert.match(lines[0]!, /^stasis: gen-000002 verified \(1 image\(s\), [\d.]+ MiB in [\d.]+ s, [\d.]+ (KiB|MiB|GiB)\/s\); restoring 1 process\(es\)$/);
     assert.match(lines[1]!, /^count \d+$/);

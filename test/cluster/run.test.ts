@@ -4,38 +4,15 @@
 // by hand come back by themselves and end with the output of an
 // uninterrupted run. Alone: npx tsc -p tsconfig.json && npx mocha --config test/cluster/mocharc.json
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { cluster, repoRoot, scontrolShowJob, slurm, stasisBin, useCluster, waitFile, waitJob } from './cluster.js';
+import { cluster, repoRoot, scontrolShowJob, slurm, useCluster, waitFile, waitJob } from './cluster.js';
+import { submitTemplate } from './templates.js';
 
 const programs = join(repoRoot, 'native', 'build', 'programs');
 const uninterrupted = (n: number) => [...Array.from({ length: n }, (_, i) => `count ${i}`), 'done'];
 /** The program's lines in a job output file that also holds stasis' and Slurm's messages. */
 const countLines = (text: string) => text.split('\n').filter((l) => /^(count \d+|done)$/.test(l));
-
-/**
- * Submits a template with its `exec stasis run …` line replaced by `runLine`
- * (the program, and options a short test needs), `stasis` on PATH as the
- * checkout's CLI. Returns the job id.
- */
-async function submitTemplate(template: string, runLine: string, args: string[] = [], submit = 'sbatch'): Promise<string> {
-  const c = cluster();
-  const bin = join(c.shared, 'bin');
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, 'stasis'), `#!/bin/sh\nexec node "${stasisBin}" "$@"\n`);
-  chmodSync(join(bin, 'stasis'), 0o755);
-  const text = readFileSync(join(repoRoot, 'scripts', template), 'utf8');
-  assert.match(text, /^exec stasis run .*$/m, `${template} has no exec stasis run line`);
-  const path = join(c.shared, `${template.replace('/', '-')}-${Date.now()}`);
-  writeFileSync(path, text.replace(/^exec stasis run .*$/m, runLine));
-  const env = { ...c.env, PATH: `${bin}:${process.env.PATH}` };
-  const r = await execa(submit, submit === 'sbatch' ? ['--parsable', ...args, path] : [...args, path], { env, cwd: c.shared, reject: false, all: true });
-  assert.equal(r.exitCode, 0, `${submit} ${template}: ${r.all}`);
-  const id = r.stdout.trim().split(';')[0] ?? '';
-  assert.match(id, /^\d+$/, `${submit} printed no job id: ${r.all}`);
-  return id;
-}
 
 /** USR1 to the batch shell, as --signal=B:USR1@T sends it, once the program printed `count AT`. */
 async function usr1When(id: string, file: string, at: number): Promise<void> {
