@@ -6,8 +6,9 @@
 # this run (issue 15's targets: <= 1.01 and <= 1.05). Each run times its own
 # loop: wall time, and CPU time of all its threads (what a wrapper or the
 # checkpoint thread costs; steadier than wall time on a shared machine).
-# Then each call of the syscall mix alone, bare and under stasis, to show
-# which wrapper costs.
+# Then each call of the syscall mix alone, bare, under stasis, and bare
+# with one idle thread more (what libstasis's checkpoint thread alone
+# costs), to show which wrapper costs.
 #   bench/overhead.sh [reps] [cpu-rounds] [sys-rounds]   (default 7 300000 60000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/stasis-bench-overhead.XXXXXX")
 COORD=""
 cleanup() { [ -n "$COORD" ] && kill "$COORD" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-gcc -O2 -o "$WORK/overhead" bench/overhead.c
+gcc -O2 -o "$WORK/overhead" bench/overhead.c -lpthread
 "$STASIS" coordinator --ckpt-dir "$WORK/ckpt" >/dev/null 2>"$WORK/coord.err" &
 COORD=$!
 for _ in $(seq 100); do [ -s "$WORK/ckpt/coordinator.json" ] && break; sleep 0.1; done
@@ -49,14 +50,19 @@ for mode in cpu sys; do
 done
 [ "$(grep -c 'connected' "$WORK/coord.err")" -ge $((2 * REPS)) ] || { echo "bench: the stasis runs did not all join the coordinator" >&2; exit 1; }
 
-echo "each call of the mix (ns per call, median of $REPS; fork+waitpid: 1/200 as many)"
-: >"$WORK/ops.bare"; : >"$WORK/ops.stasis"
+echo "each call of the mix alone: ns per call, median of $REPS (fork+waitpid: 1/200 as many calls; its CPU is the parent thread's)"
+printf '  %-18s %10s %10s %8s   %10s %10s %8s   %s\n' call "bare wall" stasis ratio "bare cpu" stasis ratio "bare + an idle thread (cpu ratio)"
+: >"$WORK/ops.bare"; : >"$WORK/ops.stasis"; : >"$WORK/ops.thread"
 for _ in $(seq "$REPS"); do
   "$WORK/overhead" ops "$SYS_N" >>"$WORK/ops.bare"
+  OVERHEAD_IDLE_THREAD=1 "$WORK/overhead" ops "$SYS_N" >>"$WORK/ops.thread"
   "$STASIS" launch --ckpt-dir "$WORK/ckpt" -- "$WORK/overhead" ops "$SYS_N" >>"$WORK/ops.stasis"
 done
-grep '^op ' "$WORK/ops.bare" | sed -E 's/^op (.*) [0-9]+$/\1/' | awk '!seen[$0]++' | while IFS= read -r op; do
-  b=$(grep -F "op $op " "$WORK/ops.bare" | awk '{ print $NF }' | median)
-  s=$(grep -F "op $op " "$WORK/ops.stasis" | awk '{ print $NF }' | median)
-  printf '  %-18s %10.0f %10.0f %8.2f\n' "$op" "$b" "$s" "$(echo "$s / $b" | bc -l)"
+grep '^op ' "$WORK/ops.bare" | sed -E 's/^op (.*) [0-9]+ [0-9]+$/\1/' | awk '!seen[$0]++' | while IFS= read -r op; do
+  bw=$(grep -F "op $op " "$WORK/ops.bare" | awk '{ print $(NF - 1) }' | median)
+  sw=$(grep -F "op $op " "$WORK/ops.stasis" | awk '{ print $(NF - 1) }' | median)
+  bc_=$(grep -F "op $op " "$WORK/ops.bare" | awk '{ print $NF }' | median)
+  sc=$(grep -F "op $op " "$WORK/ops.stasis" | awk '{ print $NF }' | median)
+  tc=$(grep -F "op $op " "$WORK/ops.thread" | awk '{ print $NF }' | median)
+  printf '  %-18s %10.0f %10.0f %8.2f   %10.0f %10.0f %8.2f   %10.0f %8.2f\n' "$op" "$bw" "$sw" "$(echo "$sw / $bw" | bc -l)" "$bc_" "$sc" "$(echo "$sc / $bc_" | bc -l)" "$tc" "$(echo "$tc / $bc_" | bc -l)"
 done
