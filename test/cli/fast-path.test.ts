@@ -42,6 +42,14 @@ describe('bin/stasis fast path (launch joining a coordinator, command)', functio
   beforeEach(() => { job = new Job('stasis-fast-'); });
   afterEach(async () => { await job.cleanup(); });
 
+  it('numbers are printed as JavaScript prints them (String(x), x.toFixed(2))', async () => {
+    const values = ['0', '1', '0.125', '0.375', '0.145', '0.135', '0.005', '0.015', '0.995', '9.995', '99.995', '2.675', '1.999',
+      '0.023', '0.42', '0.1', '0.7', '100', '1234567.891', '123456789012', '9007199254740991', '1e21', '1.5e21', '0.000001',
+      '0.0000001', '5e-324', '1.7976931348623157e308', '3.0e-7', '12e3'];
+    const r = await execa(join(programs, 'js_numbers'), values);
+    assert.deepEqual(r.stdout.split('\n'), values.map((v) => `${String(Number(v))} ${Number(v).toFixed(2)}`));
+  });
+
   it('launch --ckpt-dir joins the running coordinator; command checkpoints, shows and quits it; the job restarts from that checkpoint', async () => {
     await coordinator(job);
     const p = job.stasis(['launch', '--ckpt-dir', job.dir, '--', counter], FAST);
