@@ -103,6 +103,30 @@ describe('bin/stasis fast path (launch joining a coordinator, command)', functio
     assert.match(ck.stdout, /^gen-000001 /, ck.stderr);
   });
 
+  it('a coordinator.json written on another node: joined when its address answers, left to Node (its error) when not', async () => {
+    const c = await coordinator(job);
+    // The directory as another node of a shared file system sees it: the pid means nothing here.
+    const other = join(job.dir, 'seen-from-elsewhere');
+    mkdirSync(other);
+    writeFileSync(join(other, 'token'), `${c.token}\n`, { mode: 0o600 });
+    const publish = (port: number) => writeFileSync(join(other, 'coordinator.json'),
+      JSON.stringify({ host: c.host, port, pid: 1, private: false, node: 'another-node' }));
+    publish(c.port);
+    const p = job.stasis(['launch', '--ckpt-dir', other, '--', counter], FAST);
+    await p.waitFor(/^count 1$/);
+    const st = await fast(['command', '--ckpt-dir', other, '--status', '--json']);
+    assert.equal(st.exitCode, 0, st.stderr);
+    assert.deepEqual(JSON.parse(st.stdout).clients.map((x: { pid: number }) => x.pid), [p.pid]);
+    publish(await freePort());
+    for (const args of [['command', '--ckpt-dir', other, '--status'], ['launch', '--ckpt-dir', other, '--', counter]]) {
+      const r = await fast(args);
+      assert.equal(r.exitCode, 99, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const n = await viaNode(['command', '--ckpt-dir', other, '--status']);
+    same(await plain(['command', '--ckpt-dir', other, '--status']), n, 'a dead coordinator on another node');
+    assert.match(n.stderr, /does not answer/);
+  });
+
   it('launch hands on inherited descriptors as the Node path does, and --close-inherited closes them', async () => {
     await coordinator(job);
     const withFds = async (env: Record<string, string>, node: boolean, flags: string[] = []) => {
