@@ -233,6 +233,25 @@ _Noreturn void fast_command(int argc, char **argv) {
     snprintf(msg, sizeof msg, "the coordinator closed the connection (%s)", why);
     fail(msg);
   }
+  /* A reply too long for one line comes in pieces: "VERB+ piece"..., then "VERB last". */
+  size_t vl = strspn(reply, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+  while (vl && !strncmp(reply + vl, "+ ", 2)) {
+    char *more = next_line(&c, &why);
+    if (!more) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "the coordinator closed the connection (%s)", why);
+      fail(msg);
+    }
+    int last = !strncmp(more, reply, vl) && more[vl] == ' ';
+    if (!last && !(strncmp(more, reply, vl) == 0 && !strncmp(more + vl, "+ ", 2))) fail("the coordinator broke off its answer");
+    char *joined = malloc(strlen(reply) + strlen(more) + 1);
+    if (!joined) fail("out of memory");
+    sprintf(joined, "%.*s%s%s", (int)vl, reply, last ? " " : "+ ", reply + vl + 2);
+    strcat(joined, more + vl + (last ? 1 : 2));
+    free(reply);
+    free(more);
+    reply = joined;
+  }
   if (!strcmp(reply, "ERROR") || !strncmp(reply, "ERROR ", 6)) fail(decode(reply[5] ? reply + 6 : ""));
   shutdown(c.fd, SHUT_WR);
   if (checkpoint) {
