@@ -6,17 +6,14 @@
  * records them for the job (anchors, below), "launch-close" closes those
  * above stderr instead of handing them on. */
 #include <node_api.h>
+#include "../launch/anchors.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#define MAX_HANDED 1024
 static int handed[MAX_HANDED], nhanded;
 
 static char *dup_string(napi_env env, napi_value v) {
@@ -84,33 +81,6 @@ static void hand_over(void) {
   }
 }
 
-/* The job's record of what it inherited: one anchor per open file
- * description, a dup kept by the launched process at a high number
- * (not close-on-exec: it stays across that process's execs), so that a
- * process of the job can tell with kcmp whether a descriptor it holds is
- * one of them, on any number (plugins/fd/inherited.c). STASIS_INHERITED:
- * "PID ANCHOR:FD,FD ANCHOR:FD ...". */
-static void make_anchors(char *out, size_t cap) {
-  struct rlimit rl;
-  int base = 960;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024) base = (int)rl.rlim_cur - 64;
-  pid_t me = getpid();
-  size_t len = (size_t)snprintf(out, cap, "STASIS_INHERITED=%d", (int)me);
-  int done[MAX_HANDED] = { 0 };
-  for (int i = 0; i < nhanded; i++) {
-    if (done[i]) continue;
-    int anchor = fcntl(handed[i], F_DUPFD, base > 3 ? base : 3);
-    if (anchor < 0) continue;
-    len += snprintf(out + len, cap - len, " %d:%d", anchor, handed[i]);
-    for (int j = i + 1; j < nhanded; j++)
-      if (!done[j] && syscall(SYS_kcmp, me, me, KCMP_FILE, handed[i], handed[j]) == 0) {
-        done[j] = 1;
-        len += snprintf(out + len, cap - len, ",%d", handed[j]);
-      }
-    if (len >= cap) { out[0] = 0; return; }
-  }
-}
-
 /* While the CLI runs, what it will hand over is close-on-exec, so that the
  * coordinator it starts does not hold the job's inherited pipes. */
 static napi_value guard(napi_env env, napi_callback_info info) {
@@ -162,7 +132,7 @@ static napi_value do_execve(napi_env env, napi_callback_info info) {
         else close(handed[i]);
       nhanded = kept;
     }
-    make_anchors(inherited, sizeof inherited);
+    make_anchors(handed, nhanded, inherited, sizeof inherited);
     if (inherited[0]) {
       char **more = realloc(envp, (n + 2) * sizeof *envp);
       if (more) { envp = more; envp[n] = inherited; envp[n + 1] = NULL; }

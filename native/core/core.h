@@ -83,6 +83,7 @@ void threads_forget_proc(void);
 int threads_task_dir(void);                      /* /proc/self/task, rewound; -1 if none */
 ssize_t threads_main_status(char *buf, size_t cap);  /* the main thread's status; -1 if none */
 int stasis_move_high(int fd);       /* coord.c: fd moved out of the program's way (high, close-on-exec) */
+void stasis_grow_fd_table(void);    /* coord.c: the table grown to those numbers while single-threaded */
 void exec_reset_after_fork(void);   /* exec.c */
 /* exec.c: a plugin may run another program in place of the one a job
  * process execs (plugins/ssh: ssh, rsh, srun through the relay). Called in

@@ -106,6 +106,7 @@ __attribute__((constructor)) static void stasis_init(void) {
   threads_install_handler();
   if (getenv("STASIS_HOLD_TERM")) stasis_hold_term();
   pthread_atfork(NULL, NULL, in_child);
+  stasis_grow_fd_table();
   ckpt_start_thread();
   /* The program starts once the coordinator knows it: a checkpoint cannot
    * miss a freshly exec'd process, and it sees its pids as the job knows

@@ -18,13 +18,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "handover.h"
+
 #define MAX_HANDED 1024
 
-int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: stasis-handover program [args...]\n");
-    return 2;
-  }
+int handover_exec(char **argv) {
   int fds[MAX_HANDED], n = 0;
   DIR *d = opendir("/proc/self/fd");
   struct dirent *e;
@@ -51,7 +49,17 @@ int main(int argc, char **argv) {
     len += snprintf(rec + len, sizeof rec - len, "%d=%d:%d ", fds[i], moved, flags);
   }
   setenv("STASIS_HANDOVER", rec, 1);
-  execvp(argv[1], &argv[1]);
-  fprintf(stderr, "stasis: cannot run %s: %s\n", argv[1], strerror(errno));
+  execvp(argv[0], argv);
+  fprintf(stderr, "stasis: cannot run %s: %s\n", argv[0], strerror(errno));
   return 127;
 }
+
+#ifndef HANDOVER_NO_MAIN
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: stasis-handover program [args...]\n");
+    return 2;
+  }
+  return handover_exec(&argv[1]);
+}
+#endif

@@ -188,7 +188,8 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     // processes can be taken out.
     const conns = await barrier(peers, () => 'CONNS', 'CONNS', timeoutMs);
     const far = pairAcrossHosts(peers.map((p, i) => ({ host: p.info.host, ends: parseConns(conns[i]!) })));
-    await barrier(peers, (p) => (far[peers.indexOf(p)]!.length ? `DRAIN ${far[peers.indexOf(p)]!.join(',')}` : 'DRAIN'), 'DRAINED', timeoutMs);
+    const farOf = new Map(peers.map((p, i) => [p, far[i]!]));   // not indexOf per peer: n² with 1024 processes
+    await barrier(peers, (p) => (farOf.get(p)!.length ? `DRAIN ${farOf.get(p)!.join(',')}` : 'DRAIN'), 'DRAINED', timeoutMs);
     await testPause(store.dir, 'drain', generation, log);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
     await testPause(store.dir, 'saved', generation, log);

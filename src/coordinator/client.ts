@@ -71,7 +71,13 @@ export class CommandClient {
   /** Sends one command and returns its one-line reply; ERROR becomes an exception. */
   async request(verb: string, ...args: string[]): Promise<string[]> {
     sendLine(this.sock, [verb, ...args.map(encodeArg)].join(' '));
-    const reply = await this.next();
+    let reply = await this.next();
+    // A reply too long for one line comes in pieces (protocol.ts pieceLines).
+    for (let piece = /^([A-Z_]+)\+ /.exec(reply); piece; piece = /^([A-Z_]+)\+ /.exec(reply)) {
+      const next = await this.next();
+      if (!next.startsWith(`${piece[1]}+ `) && !next.startsWith(`${piece[1]} `)) throw new Error(`the coordinator broke off its ${piece[1]} answer`);
+      reply = `${next.startsWith(`${piece[1]}+ `) ? `${piece[1]}+ ` : `${piece[1]} `}${reply.slice(piece[0].length)}${next.slice(next.indexOf(' ') + 1)}`;
+    }
     const words = reply.split(' ');
     if (words[0] === 'ERROR') throw new Error(decodeArg(words.slice(1).join(' ')));
     return words;

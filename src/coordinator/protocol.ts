@@ -69,3 +69,24 @@ export function listLines(verb: string, items: string[]): string[] {
   if (line) lines.push(line);
   return lines;
 }
+
+/**
+ * `VERB <text>` where text may outgrow a line (STATUS of a job of ~450
+ * processes and more): `VERB+ <piece>` lines, then `VERB <last piece>`; the
+ * receiver joins the pieces. Pieces end between percent-escapes, never
+ * inside one.
+ */
+export function pieceLines(verb: string, encoded: string): string[] {
+  const room = MAX_LINE - verb.length - 3;   // "VERB+ " ... "\n"
+  const lines: string[] = [];
+  let at = 0;
+  while (encoded.length - at > room) {
+    let end = at + room;
+    if (encoded[end - 1] === '%') end -= 1;
+    else if (encoded[end - 2] === '%') end -= 2;
+    lines.push(`${verb}+ ${encoded.slice(at, end)}`);
+    at = end;
+  }
+  lines.push(`${verb} ${encoded.slice(at)}`);
+  return lines;
+}

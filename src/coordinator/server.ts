@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { basename } from 'node:path';
 import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
-import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
+import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine, pieceLines } from './protocol.js';
 import { ProcPeer } from './peer.js';
 import { JoinedLate, namedOutsiders, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
 import { Every } from './every.js';
@@ -355,7 +355,7 @@ export class Coordinator {
           reply(`CHECKPOINTED ${r.generation} ${r.bytes} ${r.seconds.toFixed(3)}`);
         } catch (e) { reply(`ERROR ${encodeArg((e as Error).message)}`); }
         return;
-      case 'STATUS': return reply(`STATUS ${encodeArg(JSON.stringify(this.status()))}`);
+      case 'STATUS': return pieceLines('STATUS', encodeArg(JSON.stringify(this.status()))).forEach(reply);
       case 'INTERVAL': {
         const s = Number(arg);
         if (!/^\d+$/.test(arg ?? '') || !Number.isSafeInteger(s)) return reply(`ERROR ${encodeArg(`bad interval '${arg}': want whole seconds`)}`);

@@ -55,6 +55,19 @@ describe('image store', () => {
     assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.')), [], 'temporary files left in the store');
   });
 
+  it('commit leaves an image its process made 0600 as it is (no chmod: its inode, ctime included, untouched)', async () => {
+    // A chmod that changes nothing still dirties the inode, and made the
+    // commit of 1024 processes' images take seconds (bench/coordinator.sh).
+    const tmp = store.begin(1);
+    writeFileSync(join(tmp, 'prog-host-1.img'), 'hello', { mode: 0o600 });
+    const before = statSync(join(tmp, 'prog-host-1.img')).ctimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    const final = store.commit(manifest(1));
+    const after = statSync(join(final, 'prog-host-1.img'));
+    assert.equal(after.mode & 0o777, 0o600);
+    assert.equal(after.ctimeMs, before, 'the image was changed by the commit');
+  });
+
   it('commit moves latest to the new generation each time', () => {
     commitGen(store, 1);
     commitGen(store, 2);
