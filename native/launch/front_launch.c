@@ -104,6 +104,16 @@ static int inherited(int *fds) {
   return n;
 }
 
+/* What options.ts parseCompression takes: zstd, zstd:LEVEL (-100..22), lz4, lz4:N (1-5 digits), none. */
+static int known_compression(const char *c) {
+  if (!strcmp(c, "zstd") || !strcmp(c, "lz4") || !strcmp(c, "none")) return 1;
+  const char *digits = !strncmp(c, "zstd:", 5) ? c + 5 + (c[5] == '-') : !strncmp(c, "lz4:", 4) ? c + 4 : NULL;
+  size_t n = digits ? strspn(digits, "0123456789") : 0;
+  if (!digits || n == 0 || digits[n] || n > (c[0] == 'z' ? 3u : 5u)) return 0;
+  long v = strtol(c + (c[0] == 'z' ? 5 : 4), NULL, 10);
+  return c[0] != 'z' || (v >= -100 && v <= 22);
+}
+
 struct opts { const char *coord, *ckpt_dir, *token_file, *coord_host, *interval, *keep, *port; int close_inherited, allow_static; };
 
 /* The options before `--`, spelled as docs/cli.md writes them; the index
@@ -128,6 +138,8 @@ static int parse(int argc, char **argv, struct opts *o) {
     *slot[k] = argv[++i];
   }
   if (i >= argc || i + 1 >= argc) to_node("no program after --");
+  /* Node checks its value (options.ts parseCompression) and says what is wrong. */
+  if (getenv("STASIS_COMPRESS") && !known_compression(getenv("STASIS_COMPRESS"))) to_node("a compression Node refuses");
   if ((o->interval && parse_whole(o->interval, MAX_SAFE) < 0) || (o->keep && parse_whole(o->keep, MAX_SAFE) < 0)
       || (o->port && parse_whole(o->port, 65535) < 0))
     to_node("a bad number");

@@ -63,6 +63,14 @@ describe('--compress', function () {
         assert.equal(lines.length, 1, r.stderr);
         assert.ok(lines[0]!.includes(named), r.stderr);
       }
+      // Joining a running coordinator (the C fast path, docs/cli.md): the same line; a good choice stays on the fast path.
+      const p = job.launch([join(programs, 'counter')]);
+      await p.waitFor(/^count 1$/);
+      const bad = await job.cli(['launch', '--ckpt-dir', job.dir, '--', '/bin/true'], { STASIS_COMPRESS: 'gzip' });
+      assert.equal(bad.exitCode, 2, bad.stderr);
+      assert.match(bad.stderr.trim(), /^stasis: STASIS_COMPRESS 'gzip': want /);
+      const good = await job.cli(['launch', '--ckpt-dir', job.dir, '--', '/bin/true'], { STASIS_COMPRESS: 'lz4:4', STASIS_FRONT: 'require' });
+      assert.equal(good.exitCode, 0, good.stderr);
       const run = await job.cli(['run', '--ckpt-dir', job.dir, '--compress', 'fast', '--', '/bin/true']);
       assert.equal(run.exitCode, 2, run.stderr);
       assert.match(run.stderr.trim(), /^stasis: .*--compress 'fast'/);
