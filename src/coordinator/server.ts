@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine } from './protocol.js';
-import { ProcPeer } from './peer.js';
+import { ProcPeer, type ProcInfo } from './peer.js';
 import { JoinedLate, namedOutsiders, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
 import { Every } from './every.js';
 import { Names } from './names.js';
@@ -158,11 +158,14 @@ export class Coordinator {
         // A private coordinator serves a new launch or restart of the job.
         deny('a process of an earlier run does not join a private coordinator');
       } else if (w[3] === 'proc' && w.length >= 9) {
-        peer = new ProcPeer(this.nextId++, sock, {
+        const info = {
           pid: Number(w[4]), host: decodeArg(w[5]!), name: decodeArg(w[6]!),
           restored: w[7] === '1', rejoined: w[7] === '2', image: w[8] === '-' ? null : decodeArg(w[8]!),
           kernelPid: Number(w[9] ?? w[4]), origin: w[10] ? decodeArg(w[10]) : decodeArg(w[5]!),
-        });
+        };
+        const taken = this.holderOf(info);
+        if (taken) return deny(`process ${info.pid} of origin ${info.origin} has already joined (${taken.label}, kernel pid ${taken.info.kernelPid})`);
+        peer = new ProcPeer(this.nextId++, sock, info);
         this.join(peer);
       } else {
         deny('malformed HELLO');
@@ -171,6 +174,21 @@ export class Coordinator {
       clearTimeout(hello);
       if (peer) this.leave(peer, why);
     });
+  }
+
+  /**
+   * Another live process of the job with the same (origin, pid): two
+   * processes would share one name in the pid table and the images. The
+   * same kernel process on the same host is not another: its new image
+   * after exec, joining before its old connection's end was read.
+   */
+  private holderOf(info: ProcInfo): ProcPeer | undefined {
+    for (const p of this.peers.values()) {
+      if (p.closed || p.info.origin !== info.origin || p.info.pid !== info.pid) continue;
+      if (p.info.host === info.host && p.info.kernelPid === info.kernelPid) continue;
+      return p;
+    }
+    return undefined;
   }
 
   private join(peer: ProcPeer): void {

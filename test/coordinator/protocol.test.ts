@@ -191,3 +191,40 @@ describe('protocol: releasing restored processes', function () {
     }
   });
 });
+
+describe('protocol: one process per (origin, pid)', function () {
+  this.timeout(30000);
+  it('a second process claiming a joined (origin, pid) is DENIED at HELLO naming both; the same pid of another origin, and the same kernel process (its image after exec), join', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stasis-proto-'));
+    const token = 'z'.repeat(64);
+    const coord = new Coordinator({
+      ckptDir: dir, token, host: '127.0.0.1', port: 0, interval: 0, keep: 0, expect: 0,
+      exitWhenIdle: false, timeoutMs: 5000, job: { rm: 'local', id: null }, log: () => undefined,
+    });
+    const clients: LineClient[] = [];
+    const hello = async (pid: number, host: string, kernel: number, origin: string) => {
+      const c = await LineClient.open(coord.address.port);
+      clients.push(c);
+      c.send(`HELLO 1 ${token} proc ${pid} ${host} prog 0 - ${kernel} ${origin}\n`);
+      return c;
+    };
+    const welcomed = async (c: LineClient) => {
+      for (let l = await c.line(); !l.startsWith('WELCOME '); l = await c.line()) assert.match(l, /^PIDS /);
+    };
+    try {
+      await coord.listen();
+      await welcomed(await hello(100, 'n2', 100, 'n2'));
+      const twin = await hello(100, 'n4', 555, 'n2');
+      const l = await twin.line();
+      assert.match(l, /^DENIED /);
+      assert.equal(decodeArg(l.slice(7)), 'process 100 of origin n2 has already joined (process 100 (prog) on n2, kernel pid 100)');
+      await twin.waitClosed();
+      await welcomed(await hello(100, 'n3', 100, 'n3'));
+      await welcomed(await hello(100, 'n2', 100, 'n2'));
+    } finally {
+      clients.forEach((c) => c.destroy());
+      coord.shutdown('test over');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
