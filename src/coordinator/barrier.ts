@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Store } from '../images/store.js';
 import type { Manifest, ManifestProcess } from '../images/manifest.js';
-import { decodeArg, encodeArg } from './protocol.js';
+import { continuedLines, decodeArg, encodeArg } from './protocol.js';
 import type { ProcPeer } from './peer.js';
 import { STASIS_VERSION } from '../version.js';
 import { pairAcrossHosts, parseConns } from './conns.js';
@@ -188,7 +188,7 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     // processes can be taken out.
     const conns = await barrier(peers, () => 'CONNS', 'CONNS', timeoutMs);
     const far = pairAcrossHosts(peers.map((p, i) => ({ host: p.info.host, ends: parseConns(conns[i]!) })));
-    await barrier(peers, (p) => (far[peers.indexOf(p)]!.length ? `DRAIN ${far[peers.indexOf(p)]!.join(',')}` : 'DRAIN'), 'DRAINED', timeoutMs);
+    await barrier(peers, (p) => continuedLines('DRAIN', far[peers.indexOf(p)]!).join('\n'), 'DRAINED', timeoutMs);
     await testPause(store.dir, 'drain', generation, log);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
     await testPause(store.dir, 'saved', generation, log);

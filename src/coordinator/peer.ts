@@ -1,7 +1,7 @@
 // One process's checkpoint thread as the coordinator sees it: its identity
 // from HELLO, and replies awaited one at a time during a barrier.
 import type { Socket } from 'node:net';
-import { sendLine } from './protocol.js';
+import { joinContinued, sendLine } from './protocol.js';
 
 export interface ProcInfo {
   pid: number;          // as the program knows it (virtual)
@@ -30,25 +30,38 @@ export class ProcPeer {
   }
 
   /** Sends `line` and waits for the next line this process sends. */
+  /** `line` may be several (a request whose list is longer than a line: continuedLines). */
   ask(line: string, timeoutMs: number): Promise<string> {
     if (this.closed) return Promise.reject(new Error(`${this.label} disconnected`));
     if (this.waiter) return Promise.reject(new Error(`${this.label}: a request is already pending`));
+    this.continued = null;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = null;
-        reject(new Error(`${this.label} did not answer '${line.split(' ')[0]}' within ${timeoutMs / 1000} s`));
+        reject(new Error(`${this.label} did not answer '${line.split(/[ +\n]/)[0]}' within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       this.waiter = { resolve, reject, timer };
       this.send(line);
     });
   }
 
+  /** An answer's `VERB+` lines so far (docs/protocol.md: a list longer than a line). */
+  private continued: { verb: string; lists: string[] } | null = null;
+
   onLine(line: string): void {
     const w = this.waiter;
     if (!w) return;   // nothing asked: ignore (a late answer after a timeout)
+    const more = /^([A-Z_]+)\+ (.*)$/.exec(line);
+    if (more) {
+      if (!this.continued || this.continued.verb !== more[1]) this.continued = { verb: more[1]!, lists: [] };
+      this.continued.lists.push(more[2]!);
+      return;
+    }
+    const c = this.continued;
+    this.continued = null;
     this.waiter = null;
     clearTimeout(w.timer);
-    w.resolve(line);
+    w.resolve(c ? joinContinued(c.verb, c.lists, line) : line);
   }
 
   onClose(why: string): void {

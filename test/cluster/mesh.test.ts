@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cluster, onNode, repoRoot, stasisBin, useCluster, waitFile, writeScript } from './cluster.js';
-import { tcpRecords } from './tcp-records.js';
+import { tcpRecords } from './xhost.js';
 
 const mesh = join(repoRoot, 'native', 'build', 'programs', 'tcp_mesh');
 

@@ -12,27 +12,13 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { cluster, onNode, repoRoot, stasisBin, useCluster } from './cluster.js';
-import { tcpRecords } from './tcp-records.js';
+import { startOnNode, tcpRecords } from './xhost.js';
 import { loaderArgvs } from '../../src/images/tree.js';
 import type { Manifest } from '../../src/images/manifest.js';
 
 const build = join(repoRoot, 'native', 'build');
 const peer = join(build, 'programs', 'xtcp_peer');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/**
- * Starts `argv` inside `node` in the background, its output into `out`,
- * with no descriptor but 0-2: one the test runner inherited (a pipe of
- * whatever started it) is held by the node's init too, so a job process
- * holding it could not be checkpointed.
- */
-async function startOnNode(node: string, argv: string[], out: string, env: Record<string, string> = {}): Promise<void> {
-  const vars = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
-  const closeAll = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null;';
-  const r = await onNode(node, 'bash', ['-c', `${closeAll} ${vars} nohup ${argv.map(quote).join(' ')} > ${quote(out)} 2>&1 < /dev/null &`]);
-  assert.equal(r.exitCode, 0, `starting on ${node}: ${r.stderr}`);
-}
 
 const text = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeArg, encodeArg, listLines, MAX_LINE } from '../../src/coordinator/protocol.js';
+import { continuedLines, decodeArg, encodeArg, joinContinued, listLines, MAX_LINE } from '../../src/coordinator/protocol.js';
 import { Coordinator } from '../../src/coordinator/server.js';
 import { killPid, LineClient, pidAlive, sleep, startCoordinator } from './util.js';
 
@@ -226,5 +226,22 @@ describe('protocol: one process per (origin, pid)', function () {
       coord.shutdown('test over');
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('protocol: a CONNS or DRAIN list longer than a line', () => {
+  it('is sent as VERB+ lines then VERB, each within 64 KiB, and joined back into one list', () => {
+    const items = Array.from({ length: 6000 }, (_, i) => `${1000000 + i}/10.0.0.${i % 250}/${40000 + i}/10.0.1.7/${5000 + i}/0`);
+    const lines = continuedLines('CONNS', items);
+    assert.ok(lines.length > 1);
+    for (const l of lines.slice(0, -1)) assert.match(l, /^CONNS\+ /);
+    assert.match(lines.at(-1)!, /^CONNS \d/);
+    for (const l of lines) assert.ok(l.length + 1 <= MAX_LINE);
+    const lists = lines.slice(0, -1).map((l) => l.slice('CONNS+ '.length));
+    assert.equal(joinContinued('CONNS', lists, lines.at(-1)!), `CONNS ${items.join(',')}`);
+    assert.deepEqual(continuedLines('DRAIN', []), ['DRAIN']);
+    assert.deepEqual(continuedLines('DRAIN', ['1/0', '2/1']), ['DRAIN 1/0,2/1']);
+    assert.equal(joinContinued('CONNS', ['1/a', '2/b'], 'CONNS'), 'CONNS 1/a,2/b');
+    assert.equal(joinContinued('CONNS', ['1/a'], 'FAILED why'), 'FAILED why', 'a failure after some lines is the answer');
   });
 });
