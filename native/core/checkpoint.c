@@ -292,6 +292,7 @@ static void *ckpt_main(void *arg) {
   syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, 8);
   stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
   threads_open_proc();   /* the program waits for us to join: it cannot close them meanwhile */
+  stasis_fault_point("join-slow");   /* a new image slow to join (after exec) */
   int joined = coord_connect(stasis_orphaned ? 2 : 0, "-") == 0;
   set_coord_state(joined ? 1 : -1);
   if (joined) serve();

@@ -10,7 +10,7 @@ import type { ProcPeer } from './peer.js';
 import { STASIS_VERSION } from '../version.js';
 import { pairAcrossHosts, parseConns } from './conns.js';
 import { testPause, testPauseSync } from './test-pause.js';
-import { cannotJoin, commOf, hasLibstasis, isExecing, isLocal, runningNotZombie } from './procfs.js';
+import { cannotJoin, commOf, hasLibstasis, isLocal, runningNotZombie } from './procfs.js';
 
 export interface CheckpointResult { generation: number; dir: string; bytes: number; seconds: number }
 export interface JobInfo { rm: string; id: string | null }
@@ -79,7 +79,7 @@ async function suspendAll(peers: ProcPeer[], generation: number, late: () => Pro
       if (s.status === 'fulfilled' && /^SUSPENDED( |$)/.test(s.value)) {
         stopped.push(peer);
         children.set(peer, s.value.slice(10).split(',').filter((c) => c).map(Number));
-      } else if (s.status === 'rejected' && peer.closed && isExecing(peer.info.host, peer.info.kernelPid)) execing = [...execing, peer];
+      } else if (s.status === 'rejected' && peer.closed && peer.inExec()) execing = [...execing, peer];
       else if (s.status === 'rejected' && peer.closed) {
         exited.push(peer);
         log(`${peer.label} exited before it stopped: not in generation ${generation}`);
@@ -110,9 +110,10 @@ function outsiders(stopped: ProcPeer[], children: Map<ProcPeer, number[]>, execi
   }
   for (const p of execing) {
     const k = key(p.info.host, p.info.kernelPid);
-    if (!accounted.has(k) && !out.has(k) && isExecing(p.info.host, p.info.kernelPid)) {
+    if (!accounted.has(k) && !out.has(k) && p.inExec()) {
       const pid = p.info.kernelPid;
-      out.set(k, { host: p.info.host, kernelPid: pid, what: `process ${pid} (${commOf(pid)}) on ${p.info.host}, exec'd by ${p.label},` });
+      const comm = isLocal(p.info.host) ? commOf(pid) : '?';
+      out.set(k, { host: p.info.host, kernelPid: pid, what: `process ${pid} (${comm}) on ${p.info.host}, exec'd by ${p.label},` });
     }
   }
   return [...out.values()];

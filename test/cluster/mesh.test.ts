@@ -52,6 +52,7 @@ describe('a TCP mesh across three nodes started through ssh (test/cluster)', fun
       const records = tcpRecords(ck.dir);
       // Both ends of driver–2, driver–3 and 2–3, and of the relays' connections.
       assert.ok(records.remote >= 6, `${records.remote} connection ends with their peer on another host`);
+      assert.ok(records.bytes > 0, 'no bytes in flight at the checkpoint');
       const quit = await execa('node', [stasisBin, 'command', '--ckpt-dir', dir, '--quit'], { reject: false });
       assert.equal(quit.exitCode, 0, quit.stderr);
       await run;
