@@ -88,10 +88,12 @@ int main(int argc, char **argv) {
     put(sp[1], msg, (size_t)n + (size_t)(150 * k));
   }
   int parent = 1;
+  pid_t first = getpid();
   for (int i = 0; i < 2 && parent; i++) parent = fork() != 0;
   if (parent) printf("ready\n");
   for (long tick = 1;; tick++) {
     usleep(100000);
+    if (!parent && getppid() != first) return 0;   /* the parent was killed: so are we */
     if (!parent) continue;
     printf("tick %ld\n", tick);
     if (access(argv[2], F_OK) == 0) {
