@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,14 +69,51 @@ static void on_conns(const char *line) {
 
 const char *stasis_drain_far = "";
 
+/* DRAIN's list, when longer than a line, comes first as "DRAIN+" lines
+ * (docs/protocol.md): gathered here, in mmap'd memory (this thread never
+ * mallocs), until DRAIN. */
+static char *far_list;
+static size_t far_len, far_cap;
+static int far_failed;
+
+static void far_append(const char *items) {
+  size_t n = strlen(items);
+  if (!n || far_failed) return;
+  if (far_len + n + 2 > far_cap) {
+    size_t cap = far_cap ? far_cap : 65536;
+    while (cap < far_len + n + 2) cap *= 2;
+    void *p = far_list ? mremap(far_list, far_cap, cap, MREMAP_MAYMOVE)
+                       : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { far_failed = 1; return; }
+    far_list = p;
+    far_cap = cap;
+  }
+  if (far_len) far_list[far_len++] = ',';
+  memcpy(far_list + far_len, items, n + 1);
+  far_len += n;
+}
+
+static void far_reset(void) {
+  if (far_list) munmap(far_list, far_cap);
+  far_list = NULL;
+  far_len = far_cap = 0;
+  far_failed = 0;
+}
+
 /* Every process has stopped: plugins take out what is in flight between
  * them. `far`: DRAIN's argument (the inos of connections whose peer is in
  * the job on another host). */
 static void on_drain(const char *far) {
-  if (!suspended) { stasis_fail("asked to drain while running"); send_failed(); return; }
+  if (!suspended) { far_reset(); stasis_fail("asked to drain while running"); send_failed(); return; }
+  if (far_len || far_failed) {
+    far_append(far);
+    if (far_failed) { far_reset(); stasis_fail("no memory for DRAIN's list"); send_failed(); return; }
+    far = far_list;
+  }
   stasis_drain_far = far;
   int rc = plugins_dispatch(STASIS_EVENT_DRAIN);
   stasis_drain_far = "";
+  far_reset();
   if (rc < 0) send_failed();
   else coord_send("DRAINED");
 }
@@ -196,6 +234,7 @@ static void serve(void) {
     if (r <= 0) break;
     if (strncmp(line, "SUSPEND ", 8) == 0) { stasis_generation = atoi(line + 8); on_suspend(); }
     else if (strcmp(line, "CONNS") == 0) on_conns(line);
+    else if (strncmp(line, "DRAIN+ ", 7) == 0) far_append(line + 7);
     else if (strncmp(line, "DRAIN", 5) == 0 && (line[5] == 0 || line[5] == ' ')) on_drain(line[5] ? line + 6 : "");
     else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
     else if (strncmp(line, "RESUME", 6) == 0) on_resume();
@@ -253,6 +292,7 @@ static void *ckpt_main(void *arg) {
   syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, 8);
   stasis_ckpt_tid = (pid_t)syscall(SYS_gettid);
   threads_open_proc();   /* the program waits for us to join: it cannot close them meanwhile */
+  stasis_fault_point("join-slow");   /* a new image slow to join (after exec) */
   int joined = coord_connect(stasis_orphaned ? 2 : 0, "-") == 0;
   set_coord_state(joined ? 1 : -1);
   if (joined) serve();

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,8 @@ int coord_rejoin(void) {
   return connect_via_store("", "", stasis_orphaned ? 2 : 0, "-");
 }
 
+volatile int coord_sending;
+
 int coord_send(const char *fmt, ...) {
   char buf[16384];
   va_list ap;
@@ -235,13 +238,23 @@ int coord_send(const char *fmt, ...) {
   va_end(ap);
   if (n < 0 || n >= (int)sizeof buf - 1) return -1;
   buf[n++] = '\n';
+  /* The checkpoint thread sends, and a thread on its way into exec (EXEC
+   * 1), with every signal blocked (a handler could exec). A child forked
+   * meanwhile starts with the lock free (init.c, in_child). */
+  sigset_t all, old;
+  sigfillset(&all);
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, 8);
+  while (__atomic_exchange_n(&coord_sending, 1, __ATOMIC_ACQUIRE)) sched_yield();
+  int rc = 0;
   for (int off = 0; off < n;) {
     ssize_t w = send(coord_fd, buf + off, n - off, MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
+    if (w <= 0) { rc = -1; break; }
     off += w;
   }
-  return 0;
+  __atomic_store_n(&coord_sending, 0, __ATOMIC_RELEASE);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
+  return rc;
 }
 
 /* One line without its newline; 0 at end of stream, -1 on error, -2 for a

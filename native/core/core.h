@@ -165,11 +165,14 @@ int coord_rejoin(void);   /* a running process joins the coordinator its store n
  * belongs to an earlier run of the job (HELLO kind 2). */
 extern int stasis_orphaned;
 int coord_read_line(char *buf, size_t cap);   /* 1, 0 at EOF, -1 error, -2 line too long */
-int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /* whole lines, from any thread */
+/* STASIS_FAULT=NAME[@GEN][:SECONDS]: sleeps here (tests; image_write.c). */
+void stasis_fault_point(const char *name);
 void coord_close(void);
 void coord_encode(char *out, size_t cap, const char *s);  /* percent-encoding of one argument */
 void coord_decode(char *s);   /* in place */
 extern int coord_fd;
+extern volatile int coord_sending;   /* coord_send's lock: a forked child frees it */
 
 /* Lines from the coordinator that a plugin handles (e.g. "PIDS" at restart). */
 void stasis_on_coord_line(const char *verb, void (*fn)(const char *args));

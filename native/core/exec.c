@@ -89,6 +89,10 @@ static int exec_begin(void) {
   if (!own) { ignore_suspend_signal(); return 0; }
   stasis_creation_enter();
   exec_count(+1);
+  /* The coordinator cannot see this process's /proc when it runs on
+   * another host: told now, it waits for the new image instead of taking
+   * the closed connection for an exit. */
+  coord_send("EXEC 1");
   return 1;
 }
 
@@ -97,6 +101,7 @@ static int exec_failed(int own) {
   int err = errno;
   if (own == 0) threads_install_handler();
   if (own > 0) {
+    coord_send("EXEC 0");
     exec_count(-1);
     stasis_creation_leave();
   }

@@ -49,6 +49,9 @@ struct end_rec {
 } __attribute__((packed));
 
 /* Parameter block inside the restored core that the loader fills in. */
+/* Room for "name=fd" of every descriptor handed over: a process may hold
+ * thousands of sockets (fd.c keeps at most 4096). */
+#define RESTART_INHERITED_MAX 98304
 #define RESTART_INFO_MAGIC 0x4f464e4953525453ull /* "STRSINFO" */
 struct restart_info {
   uint64_t magic;
@@ -60,7 +63,7 @@ struct restart_info {
   /* Descriptors the loader opened for this process, "name=fd name=fd ...":
    * opaque to the core; the fd plugin keeps them through its restore and
    * kinds look them up by name (plugins/fd: fd_inherited). */
-  char inherited[8192];
+  char inherited[RESTART_INHERITED_MAX];
   /* `stasis restart --path-map`: "OLD=NEW" lines (core/path_map.h). */
   char path_map[4096];
   /* Children the loader made for this process that have no image of their

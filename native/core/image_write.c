@@ -295,7 +295,7 @@ static void writer_close(struct writer *w) {
  * followed by :SECONDS (default 30), stops here so a test can kill the
  * process, or its coordinator, at a known point. */
 extern int stasis_generation;
-static void fault_point(const char *name) {
+void stasis_fault_point(const char *name) {
   size_t n = strlen(name);
   if (strncmp(stasis_cfg.fault, name, n) != 0) return;
   const char *at = stasis_cfg.fault + n;
@@ -339,7 +339,7 @@ int image_write(const char *path, struct image_stats *st) {
   if (write_header(&w, &m) < 0 || write_meta(&w, &m) < 0) goto io;
   for (int i = 0; i < m.count; i++) {
     if (write_region(&w, &m.regions[i]) < 0) goto io;
-    if (i == m.count / 2) fault_point("save-slow");
+    if (i == m.count / 2) stasis_fault_point("save-slow");
   }
   struct end_rec end = { w.records, w.memory_bytes };
   if (simple_record(&w, REC_END, &end, sizeof end) < 0 || flush(&w) < 0) goto io;

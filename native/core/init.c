@@ -79,6 +79,7 @@ static void in_child(void) {
   stasis_kernel_pid = (pid_t)syscall(SYS_getpid);
   if (coord_fd >= 0) close(coord_fd);
   coord_fd = -1;
+  coord_sending = 0;   /* another thread of the parent may have been sending */
   stasis_internal_fds[0] = -1;
   threads_close_proc();   /* the parent's /proc: the child's checkpoint thread opens its own */
   stasis_coord_state = 0;

@@ -42,7 +42,7 @@ int zombies_check(int count, const char *const *images);
 int zombies_make(const char *image, char *out, size_t cap);
 /* Copied while the environment (on the stack the loader drops) exists. */
 static char coord[256], token[128], image_path[4096], debug;
-char restart_inherited[8192];   /* descriptors handed to the restored process (plugins/pipe, plugins/pty loader.c) */
+char restart_inherited[RESTART_INHERITED_MAX];   /* descriptors handed to the restored process (plugins/pipe, plugins/pty loader.c) */
 char restart_path_map[4096];
 static char restart_children[8192];   /* plugins/proctree/loader_zombies.c */
 

@@ -86,7 +86,7 @@ const char *tree_restore(int count, char **specs, int new_session) {
   extern int unix_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
   extern int tcp_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
   extern int udp_sockets_prepare(int count, const char *const *images, char *out, size_t cap);
-  extern char restart_inherited[8192];
+  extern char restart_inherited[RESTART_INHERITED_MAX];
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
   extern int zombies_check(int count, const char *const *images);

@@ -5,12 +5,12 @@
 import { join } from 'node:path';
 import type { Store } from '../images/store.js';
 import type { Manifest, ManifestProcess } from '../images/manifest.js';
-import { decodeArg, encodeArg } from './protocol.js';
+import { continuedLines, decodeArg, encodeArg } from './protocol.js';
 import type { ProcPeer } from './peer.js';
 import { STASIS_VERSION } from '../version.js';
 import { pairAcrossHosts, parseConns } from './conns.js';
 import { testPause, testPauseSync } from './test-pause.js';
-import { cannotJoin, commOf, hasLibstasis, isExecing, isLocal, runningNotZombie } from './procfs.js';
+import { cannotJoin, commOf, hasLibstasis, isLocal, runningNotZombie } from './procfs.js';
 
 export interface CheckpointResult { generation: number; dir: string; bytes: number; seconds: number }
 export interface JobInfo { rm: string; id: string | null }
@@ -79,7 +79,7 @@ async function suspendAll(peers: ProcPeer[], generation: number, late: () => Pro
       if (s.status === 'fulfilled' && /^SUSPENDED( |$)/.test(s.value)) {
         stopped.push(peer);
         children.set(peer, s.value.slice(10).split(',').filter((c) => c).map(Number));
-      } else if (s.status === 'rejected' && peer.closed && isExecing(peer.info.host, peer.info.kernelPid)) execing = [...execing, peer];
+      } else if (s.status === 'rejected' && peer.closed && peer.inExec()) execing = [...execing, peer];
       else if (s.status === 'rejected' && peer.closed) {
         exited.push(peer);
         log(`${peer.label} exited before it stopped: not in generation ${generation}`);
@@ -110,9 +110,10 @@ function outsiders(stopped: ProcPeer[], children: Map<ProcPeer, number[]>, execi
   }
   for (const p of execing) {
     const k = key(p.info.host, p.info.kernelPid);
-    if (!accounted.has(k) && !out.has(k) && isExecing(p.info.host, p.info.kernelPid)) {
+    if (!accounted.has(k) && !out.has(k) && p.inExec()) {
       const pid = p.info.kernelPid;
-      out.set(k, { host: p.info.host, kernelPid: pid, what: `process ${pid} (${commOf(pid)}) on ${p.info.host}, exec'd by ${p.label},` });
+      const comm = isLocal(p.info.host) ? commOf(pid) : '?';
+      out.set(k, { host: p.info.host, kernelPid: pid, what: `process ${pid} (${comm}) on ${p.info.host}, exec'd by ${p.label},` });
     }
   }
   return [...out.values()];
@@ -189,7 +190,7 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     const conns = await barrier(peers, () => 'CONNS', 'CONNS', timeoutMs);
     const far = pairAcrossHosts(peers.map((p, i) => ({ host: p.info.host, ends: parseConns(conns[i]!) })));
     const farOf = new Map(peers.map((p, i) => [p, far[i]!]));   // not indexOf per peer: n² with 1024 processes
-    await barrier(peers, (p) => (farOf.get(p)!.length ? `DRAIN ${farOf.get(p)!.join(',')}` : 'DRAIN'), 'DRAINED', timeoutMs);
+    await barrier(peers, (p) => continuedLines('DRAIN', farOf.get(p)!).join('\n'), 'DRAINED', timeoutMs);
     await testPause(store.dir, 'drain', generation, log);
     const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
     await testPause(store.dir, 'saved', generation, log);

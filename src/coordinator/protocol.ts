@@ -90,3 +90,21 @@ export function pieceLines(verb: string, encoded: string): string[] {
   lines.push(`${verb} ${encoded.slice(at)}`);
   return lines;
 }
+
+/**
+ * An answer or request whose list may be longer than a line
+ * (docs/protocol.md): `VERB+ a,b,...` lines, then `VERB` with the rest
+ * (or alone). The receiver joins them into one `VERB a,b,...`.
+ */
+export function continuedLines(verb: string, items: string[]): string[] {
+  const lines = listLines(`${verb}+`, items);
+  const last = lines.pop();
+  return [...lines, last ? `${verb}${last.slice(verb.length + 1)}` : verb];
+}
+
+/** Joins `VERB+ ...` lines (`continued`, their lists) and the final `VERB ...` line into one. */
+export function joinContinued(verb: string, continued: string[], final: string): string {
+  if (!continued.length || (final !== verb && !final.startsWith(`${verb} `))) return final;
+  const rest = final.slice(verb.length + 1);
+  return `${verb} ${[...continued, rest].filter((l) => l).join(',')}`;
+}

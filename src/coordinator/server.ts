@@ -4,10 +4,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { basename } from 'node:path';
-import { isExecing } from './procfs.js';
 import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine, pieceLines } from './protocol.js';
-import { ProcPeer } from './peer.js';
+import { ProcPeer, type ProcInfo } from './peer.js';
 import { JoinedLate, namedOutsiders, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
 import { Every } from './every.js';
 import { Names } from './names.js';
@@ -50,6 +49,7 @@ export class Coordinator {
   private restoring: ProcPeer[] = [];
   private releasing = false;   // every restored process connected; not all resumed yet
   private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
+  private joinedAt = new Map<string, bigint>();   // host/kernel pid → when its latest image joined (hrtime)
   private execing = new Map<string, ProcPeer>();   // left while exec'ing; their new image has not joined yet
   private intervalTimer: Every | null = null;
   private names = new Names();   // PUBLISH/LOOKUP of restart loaders
@@ -158,11 +158,14 @@ export class Coordinator {
         // A private coordinator serves a new launch or restart of the job.
         deny('a process of an earlier run does not join a private coordinator');
       } else if (w[3] === 'proc' && w.length >= 9) {
-        peer = new ProcPeer(this.nextId++, sock, {
+        const info = {
           pid: Number(w[4]), host: decodeArg(w[5]!), name: decodeArg(w[6]!),
           restored: w[7] === '1', rejoined: w[7] === '2', image: w[8] === '-' ? null : decodeArg(w[8]!),
           kernelPid: Number(w[9] ?? w[4]), origin: w[10] ? decodeArg(w[10]) : decodeArg(w[5]!),
-        });
+        };
+        const taken = this.holderOf(info);
+        if (taken) return deny(`process ${info.pid} of origin ${info.origin} has already joined (${taken.label}, kernel pid ${taken.info.kernelPid})`);
+        peer = new ProcPeer(this.nextId++, sock, info);
         this.join(peer);
       } else {
         deny('malformed HELLO');
@@ -173,9 +176,25 @@ export class Coordinator {
     });
   }
 
+  /**
+   * Another live process of the job with the same (origin, pid): two
+   * processes would share one name in the pid table and the images. The
+   * same kernel process on the same host is not another: its new image
+   * after exec, joining before its old connection's end was read.
+   */
+  private holderOf(info: ProcInfo): ProcPeer | undefined {
+    for (const p of this.peers.values()) {
+      if (p.closed || p.info.origin !== info.origin || p.info.pid !== info.pid) continue;
+      if (p.info.host === info.host && p.info.kernelPid === info.kernelPid) continue;
+      return p;
+    }
+    return undefined;
+  }
+
   private join(peer: ProcPeer): void {
     this.peers.set(peer.id, peer);
     this.execing.delete(`${peer.info.host}/${peer.info.kernelPid}`);
+    this.joinedAt.set(`${peer.info.host}/${peer.info.kernelPid}`, process.hrtime.bigint());
     this.everConnected = true;
     this.pids.learn(peer);
     // A new image (after exec, or a child started since a restart) learns
@@ -225,8 +244,15 @@ export class Coordinator {
     peer.onClose(why);
     this.peers.delete(peer.id);
     this.opts.log(`${peer.label} left (${why})`);
-    for (const [k, p] of this.execing) if (!isExecing(p.info.host, p.info.kernelPid)) this.execing.delete(k);
-    if (isExecing(peer.info.host, peer.info.kernelPid)) this.execing.set(`${peer.info.host}/${peer.info.kernelPid}`, peer);
+    for (const [k, p] of this.execing) if (!p.inExec()) this.execing.delete(k);
+    // Its new image may have joined (and even left) before this end of the
+    // old one's connection was read: then it is not waited for.
+    const key = `${peer.info.host}/${peer.info.kernelPid}`;
+    const successor = [...this.peers.values()].some((p) => `${p.info.host}/${p.info.kernelPid}` === key) ||
+      (peer.execAnnouncedAt > 0n && (this.joinedAt.get(key) ?? 0n) > peer.execAnnouncedAt);
+    if (peer.inExec() && !successor) this.execing.set(key, peer);
+    else this.execing.delete(key);
+    if (!successor) this.joinedAt.delete(key);
     if ((this.opts.exitWhenIdle || this.opts.exitOnLast) && this.everConnected && this.peers.size === 0) {
       // Let an aborting checkpoint finish its cleanup first.
       void this.chain.finally(() => this.exitUnlessExecing(peer));
@@ -243,7 +269,7 @@ export class Coordinator {
     if (this.peers.size > 0) return;
     // Not only the last to leave: a wrapper (pyenv's python3 shim) may exec
     // the program just as its last subshell exits after it.
-    const still = [last, ...this.execing.values()].find((p) => isExecing(p.info.host, p.info.kernelPid));
+    const still = [last, ...this.execing.values()].find((p) => p.inExec());
     if (still && waitedMs < 5000) {
       setTimeout(() => this.exitUnlessExecing(last, waitedMs + 50), 50);
       return;
@@ -316,7 +342,7 @@ export class Coordinator {
       numbered(generation);
       this.lateJoiners = [];
       const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
-      const execing = [...this.execing.values()].filter((p) => isExecing(p.info.host, p.info.kernelPid));
+      const execing = [...this.execing.values()].filter((p) => p.inExec());
       try {
         const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs,
           this.opts.log, execing, thenKill);

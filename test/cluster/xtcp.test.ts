@@ -8,30 +8,17 @@
 // checks every byte it receives (lost, doubled or reordered prints BROKEN).
 // Alone: STASIS_CLUSTER_ID=N npx mocha --no-config --timeout 300000 --exit dist/test/cluster/xtcp.test.js
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { cluster, onNode, repoRoot, stasisBin, useCluster } from './cluster.js';
+import { startOnNode, tcpRecords } from './xhost.js';
 import { loaderArgvs } from '../../src/images/tree.js';
 import type { Manifest } from '../../src/images/manifest.js';
 
 const build = join(repoRoot, 'native', 'build');
 const peer = join(build, 'programs', 'xtcp_peer');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/**
- * Starts `argv` inside `node` in the background, its output into `out`,
- * with no descriptor but 0-2: one the test runner inherited (a pipe of
- * whatever started it) is held by the node's init too, so a job process
- * holding it could not be checkpointed.
- */
-async function startOnNode(node: string, argv: string[], out: string, env: Record<string, string> = {}): Promise<void> {
-  const vars = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
-  const closeAll = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null;';
-  const r = await onNode(node, 'bash', ['-c', `${closeAll} ${vars} nohup ${argv.map(quote).join(' ')} > ${quote(out)} 2>&1 < /dev/null &`]);
-  assert.equal(r.exitCode, 0, `starting on ${node}: ${r.stderr}`);
-}
 
 const text = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
 
@@ -50,23 +37,6 @@ async function bothGoOn(files: { server: string; client: string }, from: { serve
       throw new Error(`the streams stopped: server ${lastGot(s, 'server')}, client ${lastGot(c, 'client')}, wanted ${more} past ${from.server}, ${from.client}\n` +
         `server: ${s.split('\n').slice(-4).join(' | ')}\nclient: ${c.split('\n').slice(-4).join(' | ')}`);
   }
-}
-
-/** Bytes in flight recorded in a generation's .tcp files, and whether a peer is "remote". */
-function tcpRecords(dir: string): { bytes: number; remote: number } {
-  let bytes = 0, remote = 0;
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.tcp'))) {
-    const buf = readFileSync(join(dir, f));
-    for (let at = 0; at < buf.length;) {
-      const nl = buf.indexOf(10, at);
-      const line = buf.toString('latin1', at, nl);
-      at = nl + 1;
-      if (line.startsWith('end ')) break;
-      const m = line.match(/^tcp conn \d+ \d+ (\S+) \S+ \d+ \S+ \d+ \d+ [01] (\d+)$/);
-      if (m) { bytes += Number(m[2]); remote += m[1] === 'remote' ? 1 : 0; at += Number(m[2]); }
-    }
-  }
-  return { bytes, remote };
 }
 
 describe('TCP across hosts (test cluster): server on n2, client on n3, one job', function () {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeArg, encodeArg, listLines, MAX_LINE } from '../../src/coordinator/protocol.js';
+import { continuedLines, decodeArg, encodeArg, joinContinued, listLines, MAX_LINE } from '../../src/coordinator/protocol.js';
 import { Coordinator } from '../../src/coordinator/server.js';
 import { killPid, LineClient, pidAlive, sleep, startCoordinator } from './util.js';
 
@@ -189,5 +189,59 @@ describe('protocol: releasing restored processes', function () {
       coord.shutdown('test over');
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('protocol: one process per (origin, pid)', function () {
+  this.timeout(30000);
+  it('a second process claiming a joined (origin, pid) is DENIED at HELLO naming both; the same pid of another origin, and the same kernel process (its image after exec), join', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stasis-proto-'));
+    const token = 'z'.repeat(64);
+    const coord = new Coordinator({
+      ckptDir: dir, token, host: '127.0.0.1', port: 0, interval: 0, keep: 0, expect: 0,
+      exitWhenIdle: false, timeoutMs: 5000, job: { rm: 'local', id: null }, log: () => undefined,
+    });
+    const clients: LineClient[] = [];
+    const hello = async (pid: number, host: string, kernel: number, origin: string) => {
+      const c = await LineClient.open(coord.address.port);
+      clients.push(c);
+      c.send(`HELLO 1 ${token} proc ${pid} ${host} prog 0 - ${kernel} ${origin}\n`);
+      return c;
+    };
+    const welcomed = async (c: LineClient) => {
+      for (let l = await c.line(); !l.startsWith('WELCOME '); l = await c.line()) assert.match(l, /^PIDS /);
+    };
+    try {
+      await coord.listen();
+      await welcomed(await hello(100, 'n2', 100, 'n2'));
+      const twin = await hello(100, 'n4', 555, 'n2');
+      const l = await twin.line();
+      assert.match(l, /^DENIED /);
+      assert.equal(decodeArg(l.slice(7)), 'process 100 of origin n2 has already joined (process 100 (prog) on n2, kernel pid 100)');
+      await twin.waitClosed();
+      await welcomed(await hello(100, 'n3', 100, 'n3'));
+      await welcomed(await hello(100, 'n2', 100, 'n2'));
+    } finally {
+      clients.forEach((c) => c.destroy());
+      coord.shutdown('test over');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('protocol: a CONNS or DRAIN list longer than a line', () => {
+  it('is sent as VERB+ lines then VERB, each within 64 KiB, and joined back into one list', () => {
+    const items = Array.from({ length: 6000 }, (_, i) => `${1000000 + i}/10.0.0.${i % 250}/${40000 + i}/10.0.1.7/${5000 + i}/0`);
+    const lines = continuedLines('CONNS', items);
+    assert.ok(lines.length > 1);
+    for (const l of lines.slice(0, -1)) assert.match(l, /^CONNS\+ /);
+    assert.match(lines.at(-1)!, /^CONNS \d/);
+    for (const l of lines) assert.ok(l.length + 1 <= MAX_LINE);
+    const lists = lines.slice(0, -1).map((l) => l.slice('CONNS+ '.length));
+    assert.equal(joinContinued('CONNS', lists, lines.at(-1)!), `CONNS ${items.join(',')}`);
+    assert.deepEqual(continuedLines('DRAIN', []), ['DRAIN']);
+    assert.deepEqual(continuedLines('DRAIN', ['1/0', '2/1']), ['DRAIN 1/0,2/1']);
+    assert.equal(joinContinued('CONNS', ['1/a', '2/b'], 'CONNS'), 'CONNS 1/a,2/b');
+    assert.equal(joinContinued('CONNS', ['1/a'], 'FAILED why'), 'FAILED why', 'a failure after some lines is the answer');
   });
 });

@@ -5,7 +5,7 @@
 // and the side files show that megabytes were in flight.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, Running, numbers, programs, noBroken, repoRoot } from '../helpers/stasis.js';
@@ -128,6 +128,35 @@ describe('a UNIX datagram server bound to a name, never connected (UCX\'s shared
       }
     });
   }
+});
+
+describe('UNIX sockets held by three processes (after fork), with data queued', function () {
+  this.timeout(120000);
+  it('a bound datagram socket, a stream and a seqpacket socketpair: one holder copies each queue; after the restart every datagram, byte and message is there once', async () => {
+    const job = new Job();
+    try {
+      const go = join(job.dir, 'go');
+      const p = job.launch([join(programs, 'sock_shared_unix'), join(job.dir, 'server.sock'), go]);
+      await p.waitFor(/^tick 3$/);
+      const ck = await job.checkpoint();
+      const recs = unixRecords(ck.dir);
+      // Each of the 5 sockets is recorded by its 3 holders, its queue by one.
+      assert.equal(recs.length, 15, `records: ${JSON.stringify(recs)}`);
+      const copied = recs.filter((r) => r.nmsg > 0);
+      assert.deepEqual(copied.map((r) => [r.type, r.nmsg, r.bytes]).sort(),
+        [[1, 1, 100000], [1, 1, 50000], [2, 8, 2800 + 8 * 8], [5, 20, 150 * 190 + 10 * 12 + 10 * 13]].sort(), 'each queue copied once, whole');
+      await job.killTree(p);
+      const r = job.restart();
+      await r.waitFor(/^tick \d+$/, 20000);
+      writeFileSync(go, '');
+      await r.waitFor(/^read /, 20000);
+      noBroken(r.lines);
+      assert.ok(r.lines.includes('read dgram 8 stream 100000 50000 seqpacket 20'), r.tail());
+      await job.killTree(r);
+    } finally {
+      await job.cleanup();
+    }
+  });
 });
 
 describe('a real program: Python\'s http.server and an urllib client in one process', function () {

@@ -322,10 +322,11 @@ static void end_item(const struct sockaddr_storage *a, char *out, size_t cap) {
 }
 
 /* CONNS: every connection whose peer is not on this host,
- * "ino/laddr/lport/paddr/pport/half" (half 1: shut down either way here). */
+ * "ino/laddr/lport/paddr/pport/half" (half 1: shut down either way here);
+ * as many "CONNS+" lines as the list takes, then "CONNS" with the rest. */
 static void on_conns(const char *args) {
   (void)args;
-  static char line[14000];
+  static char line[12000];   /* within coord_send's line */
   size_t len = 0;
   scan();
   for (int i = 0; i < ntcps; i++) {
@@ -338,11 +339,9 @@ static void on_conns(const char *args) {
     snprintf(item, sizeof item, "%llu/%s/%s/%d", t->ino, l, p, half);
     coord_encode(enc, sizeof enc, item);
     if (len + strlen(enc) + 2 >= sizeof line) {
-      stasis_fail("more TCP connections to other hosts than one CONNS line holds (%d sockets)", ntcps);
-      char msg[600];
-      coord_encode(msg, sizeof msg, stasis_failure());
-      coord_send("FAILED %s", msg);
-      return;
+      line[len] = 0;
+      coord_send("CONNS+%s", line);
+      len = 0;
     }
     len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", len ? "," : " ", enc);
   }

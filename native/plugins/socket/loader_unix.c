@@ -104,9 +104,11 @@ static int read_records(const char *image) {
     e.msgs_len = (size_t)n;
     e.image = image;
     at += (size_t)n;
-    if (find(e.ino)) continue;   /* every holder records it: once is enough */
-    if (nends >= MAX_ENDS) { fprintf(stderr, "stasis-restart: more than %d UNIX sockets\n", MAX_ENDS); return -1; }
-    ends[nends++] = e;
+    /* Every holder records it; one (unix.c) with the messages queued. */
+    struct unix_end *seen = find(e.ino);
+    if (seen && (seen->nmsg || !e.nmsg)) continue;
+    if (!seen && nends >= MAX_ENDS) { fprintf(stderr, "stasis-restart: more than %d UNIX sockets\n", MAX_ENDS); return -1; }
+    *(seen ? seen : &ends[nends++]) = e;
   }
   return 0;
 }

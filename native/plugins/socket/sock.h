@@ -43,6 +43,11 @@ void sock_opts_restore(int fd, const struct sock_opts *o);
 /* "ADDR PORT" of an IPv4 or IPv6 address; `none` and port 0 for another
  * family (common.c). */
 const char *sock_inet_text(const struct sockaddr_storage *a, const char *none, char *buf, size_t cap);
+/* Whether this process copies the queue of socket `ino`: of the job's
+ * processes holding it on this host (after fork, several), the one with
+ * the lowest pid does, so that they do not peek at it at once through its
+ * one SO_PEEK_OFF (common.c). */
+int sock_leads(unsigned long long ino);
 /* A new descriptor (close-on-exec, 3 or above) of the socket the restart
  * loader made for socket `ino` and handed over as "KIND:INO"; -1 after
  * stasis_fail(). */

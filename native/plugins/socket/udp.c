@@ -61,23 +61,6 @@ static unsigned port_of(const struct sockaddr_storage *a) {
   return 0;
 }
 
-/* Is this process the job's holder of socket `ino` with the lowest pid? */
-struct lowest { char want[48]; int pid; };
-static int visit_holder(const char *pid, const char *fd, const char *target, void *ctx) {
-  (void)fd;
-  struct lowest *l = ctx;
-  int p = atoi(pid);
-  if (strcmp(target, l->want) == 0 && (l->pid == 0 || p < l->pid) && fdu_in_job(pid)) l->pid = p;
-  return 0;
-}
-
-static int leads(unsigned long long ino) {
-  struct lowest l = { .pid = 0 };
-  snprintf(l.want, sizeof l.want, "socket:[%llu]", ino);
-  fdu_each_host_fd(visit_holder, &l);
-  return l.pid == 0 || l.pid == (int)syscall(SYS_getpid);
-}
-
 /* Every datagram queued toward `u`, copied in order, each as
  * "SADDR SPORT DADDR DPORT LEN\n" and its bytes. The destination address
  * comes from the packet-info flags, turned on for the copy. */
@@ -163,7 +146,7 @@ static int udp_save(const struct stasis_fd *f) {
     u->ttl = get_int(f->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
     u->pktinfo6 = get_int(f->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO);
   }
-  u->leader = leads(u->ino);
+  u->leader = sock_leads(u->ino);
   if (u->leader && u->bound && copy_queue(u) < 0) { growbuf_free(&u->queue); return -1; }
   return nudps++;
 }

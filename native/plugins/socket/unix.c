@@ -5,10 +5,13 @@
  *
  * A UNIX socket keeps what is in flight in the receiving end's queue only
  * (the sender's buffer is an accounting limit, not a queue), so at SAVE,
- * while every process of the job is stopped, each holder copies its end's
- * queue with MSG_PEEK at an advancing SO_PEEK_OFF — one datagram at a time
- * for datagram and seqpacket sockets, boundaries kept — without taking
- * anything out: the checkpoint puts nothing back on resume. It writes,
+ * while every process of the job is stopped, one holder of each end (the
+ * lowest pid, as for TCP and UDP: the socket's one SO_PEEK_OFF cannot
+ * serve several at once) copies its queue with MSG_PEEK at an advancing
+ * SO_PEEK_OFF — one datagram at a time for datagram and seqpacket
+ * sockets, boundaries kept — without taking anything out: the checkpoint
+ * puts nothing back on resume. Every holder writes the record, the others
+ * with no messages; the loader keeps the one with messages. It writes,
  * beside its image, IMAGE.unix (docs/image-format.md): one record per
  * connected socket with its peer's inode, its shutdown state and those
  * bytes. The restart loader (loader_unix.c, before it forks the tree) makes one
@@ -143,7 +146,7 @@ static int unix_save(const struct stasis_fd *f) {
     return -1;
   }
   sock_opts_save(f->fd, &r->opts);
-  if ((r->connected || r->bound) && copy_queue(f, r) < 0) return -1;
+  if ((r->connected || r->bound) && sock_leads(r->ino) && copy_queue(f, r) < 0) return -1;
   return nrecs++;
 }
 
