@@ -16,6 +16,9 @@ export interface ProcInfo {
 
 export class ProcPeer {
   closed = false;
+  /** Lines sent unasked are kept for next() (a forked save: SAVED follows SAVING on its own). */
+  keepLines = false;
+  private kept: string[] = [];
   private waiter: { resolve: (line: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
 
   constructor(readonly id: number, readonly sock: Socket, readonly info: ProcInfo) {}
@@ -43,8 +46,24 @@ export class ProcPeer {
     });
   }
 
+  /** Waits for the next line this process sends of its own accord. */
+  next(timeoutMs: number, what: string): Promise<string> {
+    const line = this.kept.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.closed) return Promise.reject(new Error(`${this.label} disconnected`));
+    if (this.waiter) return Promise.reject(new Error(`${this.label}: a request is already pending`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new Error(`${this.label} did not send ${what} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiter = { resolve, reject, timer };
+    });
+  }
+
   onLine(line: string): void {
     const w = this.waiter;
+    if (!w && this.keepLines) this.kept.push(line);
     if (!w) return;   // nothing asked: ignore (a late answer after a timeout)
     this.waiter = null;
     clearTimeout(w.timer);
@@ -53,6 +72,7 @@ export class ProcPeer {
 
   onClose(why: string): void {
     this.closed = true;
+    this.kept = [];
     const w = this.waiter;
     this.waiter = null;
     if (w) {
