@@ -42,6 +42,12 @@ static __attribute__((noinline)) int save_image(const char *path, struct image_s
  * as they were at the barrier. */
 static char saved_tail[14336 + 64];
 
+static double ms_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static void send_failed(void) {
   char msg[2048];
   const char *why = stasis_failure();
@@ -216,10 +222,15 @@ static void on_save(char *arg) {
   stasis_save_path = arg;
   side_files_reset();
   int r = SAVE_FAILED;
+  double t0 = ms_now();
   if (plugins_dispatch(STASIS_EVENT_SAVE) == 0) {
+    double t1 = ms_now();
     const char *refused = forked ? fork_save_refusal() : NULL;
     if (refused) stasis_log("checkpoint %d saved with the process stopped: %s", stasis_generation, refused);
+    double t2 = ms_now();
     r = save_image(arg, &st, forked && !refused);
+    if (r != SAVE_RESTORED)
+      stasis_debug("save: plugins %.1f ms, fork check %.1f ms, %s %.1f ms", t1 - t0, t2 - t1, r == SAVE_FORKED ? "fork" : "write", ms_now() - t2);
   }
   if (r == SAVE_RESTORED) { finish_restart(); return; }
   if (r == SAVE_FAILED) { send_failed(); return; }

@@ -28,33 +28,32 @@
 #define __WCLONE 0x80000000
 #endif
 
-struct writer_report { int rc; struct image_stats st; char why[1024]; };
+struct writer_report { int rc, unsafe; struct image_stats st; char why[1024]; };
 
 static pid_t writer_pid;     /* 0: no writer */
 static int writer_fd = -1;   /* read end of its report */
 static volatile int writer_busy;   /* a writer's result is not reported yet (futex word) */
+/* The program asked for MADV_DONTFORK or MADV_WIPEONFORK (through libc):
+ * /proc/self/smaps, slow for large processes, is read before copying. */
+static volatile int fork_marked;
+/* A writer found what its copy lacks: this process saves stopped from now on. */
+static int fork_unsafe;
+/* What the image would hold, as the process had it just before the copy:
+ * the writer checks that its copy holds all of it. */
+#define PRE_FORK_MAX 8192
+static struct { uint64_t start, end; } pre_fork[PRE_FORK_MAX];
+static int n_pre_fork;
 
-/* What in this process a copy would not hold still or would not have:
- * NULL when a forked save is safe, else why not (for the log). */
-const char *fork_save_refusal(void) {
-  static char why[700];
-  why[0] = 0;
-  /* Shared memory no plugin saved is written with the image: the program
-   * would change it under the writer. */
-  struct memory_map m;
-  if (memory_read_map(&m) < 0) snprintf(why, sizeof why, "cannot read the memory map");
-  for (int i = 0; !why[0] && i < m.count; i++) {
-    const struct region *r = &m.regions[i];
-    if ((r->flags & RGN_SHARED) && (r->flags & RGN_CONTENTS))
-      snprintf(why, sizeof why, "shared memory %.500s at %#llx is saved with the image", r->path[0] ? r->path : "(anonymous)",
-               (unsigned long long)r->start);
-  }
-  memory_free_map(&m);
-  stasis_clear_failure();
-  if (why[0]) return why;
-  /* MADV_DONTFORK (dc) is missing from a copy, MADV_WIPEONFORK (wf) zeroed. */
+API int madvise(void *addr, size_t len, int advice) {
+  if (advice == MADV_DONTFORK || advice == MADV_WIPEONFORK) __atomic_store_n(&fork_marked, 1, __ATOMIC_SEQ_CST);
+  return (int)syscall(SYS_madvise, addr, len, advice);
+}
+
+/* The first region marked MADV_DONTFORK (dc) or MADV_WIPEONFORK (wf) in
+ * /proc/self/smaps, described in `why`; 0 when there is none. */
+static int marked_region(char *why, size_t cap) {
   int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "cannot read /proc/self/smaps";
+  if (fd < 0) { snprintf(why, cap, "cannot read /proc/self/smaps"); return 1; }
   static char buf[65536];
   static char range[40];
   size_t have = 0;
@@ -66,12 +65,13 @@ const char *fork_save_refusal(void) {
     char *line = buf, *nl;
     while ((nl = strchr(line, '\n'))) {
       *nl = 0;
-      if (line[0] >= '0' && line[0] <= 'f' && strchr(line, '-') && strchr(line, '-') < strchr(line, ' '))
-        snprintf(range, sizeof range, "%.*s", (int)(strchr(line, ' ') - line), line);
+      char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+      if (line[0] >= '0' && line[0] <= 'f' && dash && space && dash < space)
+        snprintf(range, sizeof range, "%.*s", (int)(space - line), line);
       else if (strncmp(line, "VmFlags:", 8) == 0 && (strstr(line, " dc") || strstr(line, " wf"))) {
-        snprintf(why, sizeof why, "memory at %s is %s", range, strstr(line, " dc") ? "MADV_DONTFORK" : "MADV_WIPEONFORK");
+        snprintf(why, cap, "memory at %s is %s", range, strstr(line, " dc") ? "MADV_DONTFORK" : "MADV_WIPEONFORK");
         close(fd);
-        return why;
+        return 1;
       }
       line = nl + 1;
     }
@@ -80,7 +80,58 @@ const char *fork_save_refusal(void) {
     if (have == sizeof buf - 1) have = 0;   /* a line that long is no header we need */
   }
   close(fd);
+  return 0;
+}
+
+/* What in this process a copy would not hold still or would not have:
+ * NULL when a forked save is safe, else why not (for the log). */
+const char *fork_save_refusal(void) {
+  static char why[700];
+  why[0] = 0;
+  if (fork_unsafe) return "an earlier copy of it lacked memory (MADV_DONTFORK or MADV_WIPEONFORK)";
+  /* Shared memory no plugin saved is written with the image: the program
+   * would change it under the writer. */
+  struct memory_map m;
+  if (memory_read_map(&m) < 0) snprintf(why, sizeof why, "cannot read the memory map");
+  n_pre_fork = 0;
+  for (int i = 0; !why[0] && i < m.count; i++) {
+    const struct region *r = &m.regions[i];
+    if ((r->flags & RGN_SHARED) && (r->flags & RGN_CONTENTS))
+      snprintf(why, sizeof why, "shared memory %.500s at %#llx is saved with the image", r->path[0] ? r->path : "(anonymous)",
+               (unsigned long long)r->start);
+    else if (!(r->flags & RGN_CONTENTS)) continue;
+    else if (n_pre_fork == PRE_FORK_MAX) snprintf(why, sizeof why, "more than %d memory regions", PRE_FORK_MAX);
+    else { pre_fork[n_pre_fork].start = r->start; pre_fork[n_pre_fork++].end = r->end; }
+  }
+  memory_free_map(&m);
+  stasis_clear_failure();
+  if (why[0]) return why;
+  if (fork_marked && marked_region(why, sizeof why)) return why;
   return NULL;
+}
+
+/* In the writer: does the copy hold what the image must? A region marked
+ * by a raw madvise system call (not seen by the wrapper above) is missing
+ * here (MADV_DONTFORK) or zero (MADV_WIPEONFORK). 0, or 1 with `why`. */
+static int copy_lacks(char *why, size_t cap) {
+  struct memory_map m;
+  if (memory_read_map(&m) < 0) { snprintf(why, cap, "cannot read the copy's memory map"); return 1; }
+  int lacks = 0;
+  for (int i = 0; !lacks && i < n_pre_fork; i++) {
+    uint64_t covered = 0;
+    for (int k = 0; k < m.count; k++) {
+      uint64_t a = m.regions[k].start > pre_fork[i].start ? m.regions[k].start : pre_fork[i].start;
+      uint64_t b = m.regions[k].end < pre_fork[i].end ? m.regions[k].end : pre_fork[i].end;
+      if (a < b) covered += b - a;
+    }
+    if (covered != pre_fork[i].end - pre_fork[i].start) {
+      snprintf(why, cap, "memory at %llx-%llx is not in the process's copy (MADV_DONTFORK)",
+               (unsigned long long)pre_fork[i].start, (unsigned long long)pre_fork[i].end);
+      lacks = 1;
+    }
+  }
+  memory_free_map(&m);
+  return lacks || marked_region(why, cap);
 }
 
 static __attribute__((noreturn)) void writer_main(const char *path, int report_fd, pid_t parent) {
@@ -91,8 +142,13 @@ static __attribute__((noreturn)) void writer_main(const char *path, int report_f
   struct writer_report rep;
   memset(&rep, 0, sizeof rep);
   stasis_clear_failure();
-  rep.rc = image_write(path, &rep.st);
-  if (rep.rc < 0) snprintf(rep.why, sizeof rep.why, "%s", stasis_failure() ? stasis_failure() : "unknown error");
+  if (copy_lacks(rep.why, sizeof rep.why)) {
+    rep.rc = -1;
+    rep.unsafe = 1;
+  } else {
+    rep.rc = image_write(path, &rep.st);
+    if (rep.rc < 0) snprintf(rep.why, sizeof rep.why, "%s", stasis_failure() ? stasis_failure() : "unknown error");
+  }
   ssize_t w = write(report_fd, &rep, sizeof rep);   /* < PIPE_BUF: whole or not at all */
   syscall(SYS_exit_group, w == (ssize_t)sizeof rep ? 0 : 1);
   __builtin_unreachable();
@@ -140,7 +196,10 @@ int fork_save_finish(struct image_stats *st) {
   while (waitid(P_PID, (id_t)pid, &si, WEXITED | __WCLONE) < 0 && errno == EINTR) {}
   forget_writer();
   if (n == (ssize_t)sizeof rep && rep.rc == 0) { *st = rep.st; return 0; }
-  if (n == (ssize_t)sizeof rep) stasis_fail("image writer %d: %s", pid, rep.why);
+  if (n == (ssize_t)sizeof rep && rep.unsafe) {
+    fork_unsafe = 1;
+    stasis_fail("image writer %d: %s; this process saves with the process stopped from now on", pid, rep.why);
+  } else if (n == (ssize_t)sizeof rep) stasis_fail("image writer %d: %s", pid, rep.why);
   else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
     stasis_fail("image writer %d was killed by signal %d before the image was complete", pid, si.si_status);
   else stasis_fail("image writer %d ended (status %d) before the image was complete", pid, si.si_status);
@@ -179,4 +238,5 @@ void fork_save_reset_after_fork(void) {
   writer_fd = -1;
   writer_pid = 0;
   writer_busy = 0;
+  /* fork_marked and fork_unsafe stay: MADV_WIPEONFORK regions are in the child too. */
 }

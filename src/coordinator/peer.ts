@@ -16,9 +16,14 @@ export interface ProcInfo {
 
 export class ProcPeer {
   closed = false;
-  /** Lines sent unasked are kept for next() (a forked save: SAVED follows SAVING on its own). */
-  keepLines = false;
+  private keeping = false;
   private kept: string[] = [];
+
+  /** Lines sent unasked are kept for next() (a forked save: SAVED follows SAVING on its own); set anew, none kept yet. */
+  set keepLines(on: boolean) {
+    this.keeping = on;
+    this.kept = [];
+  }
   private waiter: { resolve: (line: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
 
   constructor(readonly id: number, readonly sock: Socket, readonly info: ProcInfo) {}
@@ -63,7 +68,7 @@ export class ProcPeer {
 
   onLine(line: string): void {
     const w = this.waiter;
-    if (!w && this.keepLines) this.kept.push(line);
+    if (!w && this.keeping) this.kept.push(line);
     if (!w) return;   // nothing asked: ignore (a late answer after a timeout)
     this.waiter = null;
     clearTimeout(w.timer);

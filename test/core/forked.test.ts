@@ -196,5 +196,27 @@ describe('forked checkpoints', function () {
         await job.cleanup();
       }
     });
+
+    it(`memory marked MADV_${kind.toUpperCase()} by a raw system call: the writer finds it, the generation aborts with one line, the next checkpoints save that process stopped`, async () => {
+      const job = new Job();
+      try {
+        const p = job.launch([join(programs, 'fork_unsafe'), kind, 'raw'], forked);
+        await p.waitFor(/^tick 5$/);
+        const first = await job.checkpoint().then(() => 'committed', (e: Error) => e.message.trim());
+        assert.match(first, /generation 1 not committed: .*image writer \d+: memory at [0-9a-f]+-[0-9a-f]+ (is not in the process's copy \(MADV_DONTFORK\)|is MADV_WIPEONFORK); this process saves with the process stopped from now on/);
+        assert.equal(first.split('\n').length, 1, `more than one line: ${first}`);
+        const g = await job.checkpoint();
+        assert.equal(g.generation, 2);
+        assert.ok(p.errLines.some((l) => /checkpoint 2 saved with the process stopped: an earlier copy of it lacked memory/.test(l)), p.errLines.join(' | '));
+        await job.killTree(p);
+        const r = job.restart();
+        const at = Number((await r.waitFor(/^tick (\d+)$/))[1]);
+        await r.waitFor(new RegExp(`^tick ${at + 5}$`));
+        noBroken(r.lines);
+        await job.killTree(r);
+      } finally {
+        await job.cleanup();
+      }
+    });
   }
 });
