@@ -55,7 +55,10 @@ static void send_failed(void) {
   coord_send("FAILED %s", msg);
 }
 
+static double t_suspend;   /* when SUSPEND came (STASIS_DEBUG: where the pause goes) */
+
 static void on_suspend(void) {
+  t_suspend = ms_now();
   stasis_clear_failure();
   if (delay_hold_off() < 0) { send_failed(); return; }
   prechecked = 1;
@@ -70,6 +73,7 @@ static void on_suspend(void) {
   plugins_dispatch(STASIS_EVENT_SUSPENDED);
   static char children[12288];   /* within coord_send's line */
   if (children_describe(children, sizeof children) < 0) { send_failed(); return; }
+  stasis_debug("suspend: stopped in %.1f ms", ms_now() - t_suspend);
   coord_send("SUSPENDED%s", children);
 }
 
@@ -93,6 +97,7 @@ static void on_drain(const char *far) {
   stasis_drain_far = "";
   if (rc < 0) send_failed();
   else coord_send("DRAINED");
+  stasis_debug("drain: done %.1f ms after SUSPEND", ms_now() - t_suspend);
 }
 
 /* Every process of the generation is saved or has its writer: the
@@ -105,6 +110,7 @@ static void on_continue(void) {
   threads_unlock_creation();
   suspended = 0;
   delay_release();
+  stasis_debug("continue: running again %.1f ms after SUSPEND", ms_now() - t_suspend);
 }
 
 /* The writer ended: its image, or why not, to the coordinator. */
@@ -223,6 +229,7 @@ static void on_save(char *arg) {
   side_files_reset();
   int r = SAVE_FAILED;
   double t0 = ms_now();
+  stasis_debug("save: asked %.1f ms after SUSPEND", t0 - t_suspend);
   if (plugins_dispatch(STASIS_EVENT_SAVE) == 0) {
     double t1 = ms_now();
     const char *refused = forked ? fork_save_refusal() : NULL;

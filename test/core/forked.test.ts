@@ -147,6 +147,26 @@ describe('forked checkpoints', function () {
     });
   }
 
+  it('a process that exits while its image is written waits for its writer: the generation commits and restores it', async () => {
+    const job = new Job();
+    try {
+      // 40 lines in 2 s; the writer sleeps 3 s half-way: the program reaches exit() meanwhile.
+      const p = job.launch([join(programs, 'count_to'), '40'], { ...forked, env: { STASIS_FAULT: 'save-slow:3' } });
+      await p.waitFor(/^count 10$/);
+      const g = await job.checkpoint();
+      assert.equal(g.generation, 1);
+      assert.equal(await p.waitExit(20000), 0);
+      assert.ok(p.lines.includes('done'));
+      const r = job.restart();
+      const first = Number((await r.waitFor(/^count (\d+)$/))[1]);
+      assert.ok(first >= 10 && first < 40, `restored at count ${first}`);
+      await r.waitFor(/^done$/);
+      assert.equal(await r.waitExit(20000), 0);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
   it('a writer killed mid-write aborts its generation with one line; the program runs on and the previous generation restores', async () => {
     const job = new Job();
     try {
