@@ -167,6 +167,24 @@ describe('forked checkpoints', function () {
     }
   });
 
+  it('a checkpoint asked for while writers still run waits for them: both commit, one after the other', async () => {
+    const job = new Job();
+    try {
+      const p = job.launch([join(programs, 'counter')], { ...forked, env: { STASIS_FAULT: 'save-slow@1:2' } });
+      await p.waitFor(/^count 5$/);
+      const first = job.checkpoint();
+      await sleep(500);   // generation 1's writer is asleep
+      const second = await job.checkpoint();
+      const g1 = await first;
+      assert.deepEqual([g1.generation, second.generation], [1, 2]);
+      const made = (g: { dir: string }) => JSON.parse(readFileSync(join(g.dir, 'manifest.json'), 'utf8')).createdAt as string;
+      assert.ok(made(g1) < made(second), 'generation 2 was written before generation 1 was committed');
+      await job.killTree(p);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
   it('a writer killed mid-write aborts its generation with one line; the program runs on and the previous generation restores', async () => {
     const job = new Job();
     try {
