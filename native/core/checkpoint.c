@@ -104,11 +104,17 @@ static void on_drain(const char *far) {
  * program runs on while the writers write (forked save). RESUME follows
  * once the generation is committed or aborted. */
 static void on_continue(void) {
-  if (!suspended) return;
-  plugins_dispatch(STASIS_EVENT_RESUME);
-  threads_resume();
-  threads_unlock_creation();
-  suspended = 0;
+  if (suspended) {
+    plugins_dispatch(STASIS_EVENT_RESUME);
+    threads_resume();
+    threads_unlock_creation();
+    suspended = 0;
+  }
+  /* The program runs: what PRECHECKPOINT closed must be open again. */
+  if (prechecked) {
+    prechecked = 0;
+    plugins_dispatch(STASIS_EVENT_POSTCHECKPOINT);
+  }
   delay_release();
   stasis_debug("continue: running again %.1f ms after SUSPEND", ms_now() - t_suspend);
 }

@@ -138,7 +138,15 @@ static __attribute__((noreturn)) void writer_main(const char *path, int report_f
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if ((pid_t)syscall(SYS_getppid) != parent) syscall(SYS_exit_group, 1);   /* parent already gone */
   prctl(PR_SET_NAME, "stasis-writer");
-  if (coord_fd >= 0) close(coord_fd);   /* the parent's: never a line from us */
+  /* The program's descriptors are its own: a copy held here would keep a
+   * pipe or socket the program closes from ending for its peer, or a
+   * flock() held. Only stderr stays (for the log); the coordinator
+   * connection goes too, never a line from us. */
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0) syscall(SYS_exit_group, 1);
+  if (report_fd > 3) syscall(SYS_close_range, 3U, (unsigned)report_fd - 1, 0U);
+  syscall(SYS_close_range, (unsigned)report_fd + 1, ~0U, 0U);
+  coord_fd = -1;
   struct writer_report rep;
   memset(&rep, 0, sizeof rep);
   stasis_clear_failure();
@@ -158,6 +166,7 @@ static __attribute__((noreturn)) void writer_main(const char *path, int report_f
 int fork_save_start(const char *path) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return -1;
+  p[1] = stasis_move_high(p[1]);   /* above what the writer closes and reopens */
   pid_t parent = (pid_t)syscall(SYS_getpid);
   /* Flags 0: a copy of the address space, exit signal none. */
   long pid = syscall(SYS_clone, 0UL, NULL, NULL, NULL, 0UL);

@@ -167,6 +167,25 @@ describe('forked checkpoints', function () {
     }
   });
 
+  it('the writer holds none of the program\'s descriptors: a pipe the program closes while its image is written ends for the reader at once', async () => {
+    const job = new Job();
+    try {
+      // The writers sleep 15 s half-way; the parent closes its write end 1.5 s after start.
+      const p = job.launch([join(programs, 'close_probe'), '30'], { ...forked, env: { STASIS_FAULT: 'save-slow:15' } });
+      await p.waitFor(/^tick 5$/);
+      let done = false;
+      const ck = job.checkpoint().finally(() => { done = true; });
+      await p.waitFor(/^closed$/, 10000);
+      await p.waitFor(/^eof$/, 8000).catch(() => assert.fail('no EOF while the image writers ran'));
+      assert.ok(!done, 'the reader saw EOF only once the writers had ended');
+      assert.equal((await ck).generation, 1);
+      noBroken(p.lines);
+      await job.killTree(p);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
   it('a checkpoint asked for while writers still run waits for them: both commit, one after the other', async () => {
     const job = new Job();
     try {
