@@ -3,6 +3,7 @@
 #include "core.h"
 #include <errno.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,16 +23,30 @@ static int prechecked;   /* PRECHECKPOINT sent: POSTCHECKPOINT owed */
 static int restoring;    /* finish_restart is under way */
 const char *stasis_save_path;
 
-enum save_result { SAVE_FAILED = -1, SAVE_DONE = 0, SAVE_RESTORED = 1 };
+enum save_result { SAVE_FAILED = -1, SAVE_DONE = 0, SAVE_RESTORED = 1, SAVE_FORKED = 2 };
 
 /* Memory is written from inside this function: when a restored process
  * resumes the checkpoint thread, it returns here a second time, with
- * SAVE_RESTORED. Only globals are trusted after that point. */
-static __attribute__((noinline)) int save_image(const char *path, struct image_stats *st) {
+ * SAVE_RESTORED. Only globals are trusted after that point. Forked, the
+ * writer (a copy made after ctx_save) writes it; its frames lie below
+ * this one, which a restored process returns through. */
+static __attribute__((noinline)) int save_image(const char *path, struct image_stats *st, int forked) {
   struct thread_rec *self = threads_ckpt();
   threads_record_self(self);
+  stasis_image_pid = getpid();
   if (ctx_save(&self->ctx) != 0) return SAVE_RESTORED;
+  if (forked && fork_save_start(path) == 0) return SAVE_FORKED;
   return image_write(path, st) == 0 ? SAVE_DONE : SAVE_FAILED;
+}
+
+/* The rest of SAVED once the writer is done: ppid pgid sid and side files,
+ * as they were at the barrier. */
+static char saved_tail[14336 + 64];
+
+static double ms_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static void send_failed(void) {
@@ -41,7 +56,10 @@ static void send_failed(void) {
   coord_send("FAILED %s", msg);
 }
 
+static double t_suspend;   /* when SUSPEND came (STASIS_DEBUG: where the pause goes) */
+
 static void on_suspend(void) {
+  t_suspend = ms_now();
   stasis_clear_failure();
   if (delay_hold_off() < 0) { send_failed(); return; }
   prechecked = 1;
@@ -56,6 +74,7 @@ static void on_suspend(void) {
   plugins_dispatch(STASIS_EVENT_SUSPENDED);
   static char children[12288];   /* within coord_send's line */
   if (children_describe(children, sizeof children) < 0) { send_failed(); return; }
+  stasis_debug("suspend: stopped in %.1f ms", ms_now() - t_suspend);
   coord_send("SUSPENDED%s", children);
 }
 
@@ -116,9 +135,39 @@ static void on_drain(const char *far) {
   far_reset();
   if (rc < 0) send_failed();
   else coord_send("DRAINED");
+  stasis_debug("drain: done %.1f ms after SUSPEND", ms_now() - t_suspend);
+}
+
+/* Every process of the generation is saved or has its writer: the
+ * program runs on while the writers write (forked save). RESUME follows
+ * once the generation is committed or aborted. */
+static void on_continue(void) {
+  if (suspended) {
+    plugins_dispatch(STASIS_EVENT_RESUME);
+    threads_resume();
+    threads_unlock_creation();
+    suspended = 0;
+  }
+  /* The program runs: what PRECHECKPOINT closed must be open again. */
+  if (prechecked) {
+    prechecked = 0;
+    plugins_dispatch(STASIS_EVENT_POSTCHECKPOINT);
+  }
+  delay_release();
+  stasis_debug("continue: running again %.1f ms after SUSPEND", ms_now() - t_suspend);
+}
+
+/* The writer ended: its image, or why not, to the coordinator. */
+static void on_writer_done(void) {
+  struct image_stats st = { 0, 0, 0 };
+  stasis_clear_failure();
+  if (fork_save_finish(&st) < 0) send_failed();
+  else coord_send("SAVED %llu crc32c:%08x%s", (unsigned long long)st.bytes, st.checksum, saved_tail);
+  fork_save_reported();
 }
 
 static void on_resume(void) {
+  fork_save_cancel();   /* aborted while the writer still wrote */
   if (suspended) {
     plugins_dispatch(STASIS_EVENT_RESUME);
     threads_resume();
@@ -211,37 +260,69 @@ static void finish_restart(void) {
   delay_release();
 }
 
+/* SAVE <path> [fork]: forked, the answer is SAVING and SAVED comes when
+ * the writer is done; a process that cannot be copied safely saves
+ * stopped (and says why in the log) and answers SAVED at once. */
 static void on_save(char *arg) {
+  char *mode = strchr(arg, ' ');
+  int forked = mode && strcmp(mode + 1, "fork") == 0;
+  if (mode) *mode = 0;
   coord_decode(arg);
   struct image_stats st = { 0, 0, 0 };
   stasis_save_path = arg;
   side_files_reset();
-  int r = plugins_dispatch(STASIS_EVENT_SAVE) < 0 ? SAVE_FAILED : save_image(arg, &st);
+  int r = SAVE_FAILED;
+  double t0 = ms_now();
+  stasis_debug("save: asked %.1f ms after SUSPEND", t0 - t_suspend);
+  if (plugins_dispatch(STASIS_EVENT_SAVE) == 0) {
+    double t1 = ms_now();
+    const char *refused = forked ? fork_save_refusal() : NULL;
+    if (refused) stasis_log("checkpoint %d saved with the process stopped: %s", stasis_generation, refused);
+    double t2 = ms_now();
+    r = save_image(arg, &st, forked && !refused);
+    if (r != SAVE_RESTORED)
+      stasis_debug("save: plugins %.1f ms, fork check %.1f ms, %s %.1f ms", t1 - t0, t2 - t1, r == SAVE_FORKED ? "fork" : "write", ms_now() - t2);
+  }
   if (r == SAVE_RESTORED) { finish_restart(); return; }
   if (r == SAVE_FAILED) { send_failed(); return; }
   /* Where the process sits in the tree, as the program sees it, then the
    * side files written beside the image. */
   static char sides[14336];   /* with the rest, within coord_send's line */
-  if (side_files_describe(sides, sizeof sides) < 0) { send_failed(); return; }
-  coord_send("SAVED %llu crc32c:%08x %d %d %d%s", (unsigned long long)st.bytes, st.checksum,
-             getppid(), getpgid(0), getsid(0), sides);
+  if (side_files_describe(sides, sizeof sides) < 0) { fork_save_cancel(); send_failed(); return; }
+  snprintf(saved_tail, sizeof saved_tail, " %d %d %d%s", getppid(), getpgid(0), getsid(0), sides);
+  if (r == SAVE_FORKED) coord_send("SAVING");
+  else coord_send("SAVED %llu crc32c:%08x%s", (unsigned long long)st.bytes, st.checksum, saved_tail);
+}
+
+/* The next line from the coordinator; meanwhile a writer that finishes is
+ * reported. */
+static int next_line(char *line, size_t cap) {
+  while (fork_save_fd() >= 0 && !coord_line_buffered()) {
+    struct pollfd pf[2] = { { coord_fd, POLLIN, 0 }, { fork_save_fd(), POLLIN, 0 } };
+    if (poll(pf, 2, -1) < 0) { if (errno == EINTR) continue; break; }
+    if (pf[1].revents) on_writer_done();
+    else if (pf[0].revents) break;
+  }
+  return coord_read_line(line, cap);
 }
 
 static void serve(void) {
   static char line[COORD_LINE_MAX];
   for (;;) {
-    int r = coord_read_line(line, sizeof line);
+    int r = next_line(line, sizeof line);
     if (r <= 0) break;
     if (strncmp(line, "SUSPEND ", 8) == 0) { stasis_generation = atoi(line + 8); on_suspend(); }
     else if (strcmp(line, "CONNS") == 0) on_conns(line);
     else if (strncmp(line, "DRAIN+ ", 7) == 0) far_append(line + 7);
     else if (strncmp(line, "DRAIN", 5) == 0 && (line[5] == 0 || line[5] == ' ')) on_drain(line[5] ? line + 6 : "");
     else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
+    else if (strcmp(line, "CONTINUE") == 0) on_continue();
     else if (strncmp(line, "RESUME", 6) == 0) on_resume();
     else if (strcmp(line, "KILL") == 0) stasis_kill_self();
     else if (!coord_dispatch_line(line)) stasis_debug("coordinator said: %s", line);
   }
   /* Coordinator gone: never leave the program frozen. */
+  fork_save_cancel();
   if (suspended || prechecked) on_resume();
   delay_release();
   coord_close();

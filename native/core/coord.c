@@ -286,6 +286,8 @@ int coord_read_line(char *out, size_t cap) {
   }
 }
 
+int coord_line_buffered(void) { return memchr(inbuf, '\n', inlen) != NULL; }
+
 void coord_close(void) {
   if (coord_fd >= 0) close(coord_fd);
   coord_fd = -1;

@@ -34,7 +34,7 @@ struct stasis_config {
   char fault[64];      /* STASIS_FAULT: fault-injection point for tests */
 };
 extern struct stasis_config stasis_cfg;
-extern int stasis_internal_fds[4];  /* fds the core owns (skipped by plugins) */
+extern int stasis_internal_fds[5];  /* fds the core owns (skipped by plugins) */
 extern pid_t stasis_kernel_pid;     /* the kernel's pid of the process owning this memory */
 int stasis_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 /* The coordinator's KILL: every fn registered runs, then SIGKILL (kill.c). */
@@ -169,6 +169,7 @@ int coord_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));   /*
 /* STASIS_FAULT=NAME[@GEN][:SECONDS]: sleeps here (tests; image_write.c). */
 void stasis_fault_point(const char *name);
 void coord_close(void);
+int coord_line_buffered(void);   /* a whole line is read already: no need to wait for the socket */
 void coord_encode(char *out, size_t cap, const char *s);  /* percent-encoding of one argument */
 void coord_decode(char *s);   /* in place */
 extern int coord_fd;
@@ -187,6 +188,18 @@ extern volatile int stasis_restored;   /* restart count as seen by this process 
 extern struct restart_info stasis_restart_info;
 extern const char *stasis_save_path;   /* SAVE: the image being written (plugins may write beside it) */
 extern const char *stasis_drain_far;   /* DRAIN: "ino,ino...", TCP connections whose peer is in the job on another host */
+
+/* fork_save.c: the forked save (the writer, a copy of the process, writes
+ * the image while the program runs on) */
+const char *fork_save_refusal(void);   /* NULL, or why this process must save stopped */
+int fork_save_start(const char *path); /* 0, or -1: no writer, save stopped */
+int fork_save_fd(void);                /* the writer's report (readable when done), -1: none */
+int fork_save_finish(struct image_stats *st);   /* reaps the writer: 0, or -1 after stasis_fail */
+void fork_save_cancel(void);           /* kills and reaps a writer still running */
+void fork_save_reported(void);         /* its result went to the coordinator */
+void fork_save_wait(void);             /* before exit/exec: until the result is reported */
+void fork_save_reset_after_fork(void);
+extern pid_t stasis_image_pid;         /* the pid the image records (the writer's own differs) */
 
 /* side_file.c: IMAGE.SUFFIX files for the restart loader, checksummed and
  * listed in the manifest. open returns an id (or -1 after stasis_fail);

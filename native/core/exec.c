@@ -87,6 +87,7 @@ static int exec_begin(void) {
   if (stasis_cfg.signal <= 0) return -1;
   int own = (pid_t)syscall(SYS_getpid) == stasis_kernel_pid;
   if (!own) { ignore_suspend_signal(); return 0; }
+  fork_save_wait();   /* this image's writer reports before the image is gone */
   stasis_creation_enter();
   exec_count(+1);
   /* The coordinator cannot see this process's /proc when it runs on

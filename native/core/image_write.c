@@ -37,6 +37,7 @@ struct writer {
 };
 
 static const char zero_page[IMG_PAGE];
+pid_t stasis_image_pid;
 
 static double now(void) {
   struct timespec ts;
@@ -225,7 +226,7 @@ static int write_header(struct writer *w, const struct memory_map *m) {
   memcpy(h.magic, IMG_MAGIC, 8);
   h.version = IMG_VERSION;
   h.page_size = IMG_PAGE;
-  h.pid = getpid();
+  h.pid = stasis_image_pid ? stasis_image_pid : getpid();
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   h.created_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
@@ -259,7 +260,7 @@ static int write_meta(struct writer *w, const struct memory_map *m) {
   uname(&u);
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   exe[n > 0 ? n : 0] = 0;
-  size_t len = snprintf(meta, sizeof meta, "{\"pid\":%d,\"restarts\":%d,\"regions\":%d,\"host\":", getpid(), stasis_restored, m->count);
+  size_t len = snprintf(meta, sizeof meta, "{\"pid\":%d,\"restarts\":%d,\"regions\":%d,\"host\":", stasis_image_pid ? stasis_image_pid : getpid(), stasis_restored, m->count);
   len += json_str(meta + len, sizeof meta - len, u.nodename);
   len += snprintf(meta + len, sizeof meta - len, ",\"origin\":");
   len += json_str(meta + len, sizeof meta - len, stasis_origin);

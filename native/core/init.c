@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 struct stasis_config stasis_cfg;
-int stasis_internal_fds[4] = { -1, -1, -1, -1 };
+int stasis_internal_fds[5] = { -1, -1, -1, -1, -1 };
 pid_t stasis_kernel_pid;
 
 /* Descriptors a plugin keeps for itself while the program runs (epoll's
@@ -43,7 +43,7 @@ int stasis_kept_inode(unsigned long long ino) {
 
 int stasis_is_internal_fd(int fd) {
   if (fd < 0) return 0;
-  for (int i = 0; i < 4; i++) if (stasis_internal_fds[i] == fd) return 1;
+  for (int i = 0; i < 5; i++) if (stasis_internal_fds[i] == fd) return 1;
   for (int i = 0; i < MAX_KEPT; i++) if (kept[i].fd > 0 && kept[i].fd == fd && still_kept(i)) return 1;
   return 0;
 }
@@ -85,7 +85,11 @@ static void in_child(void) {
   stasis_coord_state = 0;
   threads_reset_after_fork();
   exec_reset_after_fork();
+  fork_save_reset_after_fork();
 }
+
+/* exit(): an image still being written is reported first (forked save). */
+__attribute__((destructor)) static void stasis_fini(void) { fork_save_wait(); }
 
 __attribute__((constructor)) static void stasis_init(void) {
   copy_env(stasis_cfg.coord, sizeof stasis_cfg.coord, "STASIS_COORD");

@@ -17,6 +17,10 @@ export const coordinatorCommand: CommandModule<object, CoordinatorArgs> = {
     .option('keep', intOption('keep', 'keep the newest N generations (0: all)', {}, 0))
     .option('expect', intOption('expect', 'restored processes to wait for before any continues', {}, 0))
     .option('exit-on-last', { type: 'boolean', default: false, describe: 'exit when the last process of the job has left' })
+    .option('forked', { type: 'boolean', default: false, describe: 'forked checkpoints: a copy of each process writes its image while the job runs on (STASIS_SAVE=forked)' })
     .option('timeout', intOption('timeout', 'seconds a barrier may take before the checkpoint aborts', { min: 1 }, 300)) as never,
-  handler: async (a) => runCoordinator({ ...a, host: await coordinatorHost(a.host) }),
+  handler: async (a) => {
+    if ((a as { forked?: boolean }).forked) process.env.STASIS_SAVE = 'forked';
+    return runCoordinator({ ...a, host: await coordinatorHost(a.host) });
+  },
 };

@@ -6,6 +6,7 @@ import { Store } from '../images/store.js';
 import { jobSettings, writeSettings } from '../images/settings.js';
 import { liveCoordinator, formatAddress, readToken, TOKEN_FILE } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
+import { saveModeFromEnv } from '../coordinator/save-mode.js';
 import { execve, guardHandOver, launcherPath } from '../native.js';
 import { programArgv } from './argv.js';
 import { compressOption, defaultCkptDir, fileListOption, intOption, parseCompression, pathOption } from './options.js';
@@ -18,7 +19,7 @@ function tokenIn(dir: string): string | undefined {
   return existsSync(join(dir, TOKEN_FILE)) ? readToken(join(dir, TOKEN_FILE)) : undefined;
 }
 
-interface Args { coordHost?: string; coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[]; compress?: string }
+interface Args { coordHost?: string; coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[]; compress?: string; forked: boolean }
 
 async function run(a: Args): Promise<void> {
   // Files changed from now on are the job's own (native/plugins/file/made.c);
@@ -34,6 +35,7 @@ async function run(a: Args): Promise<void> {
     process.exit(126);
   }
   const dir = resolve(a.ckptDir);
+  if (a.forked) process.env.STASIS_SAVE = 'forked';   // the private coordinator started below reads it
   // An MPI launcher's transports held to checkpointable ones (docs/user-guide.md, MPI jobs).
   const env: NodeJS.ProcessEnv = { ...mpiEnvironment(argv), ...process.env, STASIS_CKPT_DIR: dir, STASIS_LAUNCH_TIME: launched };
   // libstasis loads them in its constructor; exec'd programs inherit the
@@ -53,7 +55,7 @@ async function run(a: Args): Promise<void> {
     new Store(dir).ensure();
     const live = liveCoordinator(dir);
     // The job's own coordinator: its settings are the job's, kept by restart.
-    if (!live) writeSettings(dir, jobSettings(a.interval, a.keep, compress ?? null, plugins));
+    if (!live) writeSettings(dir, jobSettings(a.interval, a.keep, compress ?? null, plugins, saveModeFromEnv()));
     const { address, token } = live ? { address: live, token: readToken(join(dir, TOKEN_FILE)) }
       : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep, port: a.port, host: await coordinatorHost(a.coordHost) });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
@@ -65,7 +67,7 @@ export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P | --coord-host ADDR] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--compress C] [--close-inherited] [--allow-static] [--with-plugin a.so,b.so] -- prog args')
+    .usage('$0 launch [--coord H:P | --coord-host ADDR] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--compress C] [--close-inherited] [--allow-static] [--forked] [--with-plugin a.so,b.so] -- prog args')
     .option('coord-host', coordHostOption)
     .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory', defaultCkptDir()))
@@ -77,6 +79,8 @@ export const launchCommand: CommandModule<object, Args> = {
     .option('close-inherited', { type: 'boolean', default: false,
       describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' })
     .option('with-plugin', fileListOption('with-plugin', 'plugin shared objects (comma-separated) every process of the job loads, kept across restarts (docs/plugin-api.md)'))
+    .option('forked', { type: 'boolean', default: false,
+      describe: 'forked checkpoints: a copy of each process writes its image while the job runs on (the private coordinator; STASIS_SAVE=forked)' })
     .option('allow-static', { type: 'boolean', default: false,
       describe: 'run a program libstasis cannot reach anyway: a static wrapper that execs a dynamically linked program' }) as never,
   handler: (a) => run(a),

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { chooseRestorable } from '../images/restorable.js';
 import { generationName } from '../images/manifest.js';
 import { Progress, rate, size } from './progress.js';
+import { saveModeFromEnv } from '../coordinator/save-mode.js';
 import { jobSettings, readSettings, writeSettings, SETTINGS_FILE, type JobSettings } from '../images/settings.js';
 import { loaderTrees } from '../images/tree.js';
 import { detectJob, type ResourceManager } from '../rm/index.js';
@@ -48,7 +49,9 @@ export function restartSettings(dir: string, a: { interval?: number; keep?: numb
       throw new Error(`${(e as Error).message}: give --interval and --keep, or remove ${SETTINGS_FILE}`);
     saved = null;
   }
-  return jobSettings(a.interval ?? saved?.interval ?? 0, a.keep ?? saved?.keep ?? 0, saved?.compress ?? null, saved?.plugins);
+  // STASIS_SAVE given to restart overrides how the job saved so far.
+  const save = process.env.STASIS_SAVE ? saveModeFromEnv() : saved?.save;
+  return jobSettings(a.interval ?? saved?.interval ?? 0, a.keep ?? saved?.keep ?? 0, saved?.compress ?? null, saved?.plugins, save);
 }
 
 /**
@@ -109,6 +112,7 @@ async function run(a: Args): Promise<void> {
   const elsewhere = placed.some((p) => !isThisHost(p.host, rm));
   const settings = restartSettings(store.dir, a);
   writeSettings(store.dir, settings);
+  if (settings.save === 'forked') process.env.STASIS_SAVE = 'forked';   // the private coordinator below reads it
   const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: settings.interval, keep: settings.keep, expect: images.length,
     host: await coordinatorHost(a.coordHost, process.env, elsewhere), restoreFrom: dir });
   const env: NodeJS.ProcessEnv = {

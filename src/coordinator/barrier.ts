@@ -10,6 +10,7 @@ import type { ProcPeer } from './peer.js';
 import { STASIS_VERSION } from '../version.js';
 import { pairAcrossHosts, parseConns } from './conns.js';
 import { testPause, testPauseSync } from './test-pause.js';
+import type { SaveMode } from './save-mode.js';
 import { cannotJoin, commOf, hasLibstasis, isLocal, runningNotZombie } from './procfs.js';
 
 export interface CheckpointResult { generation: number; dir: string; bytes: number; seconds: number }
@@ -171,12 +172,37 @@ function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
 }
 
 /**
+ * A forked save: every process has answered SAVE, so the cut is whole; each
+ * runs on (CONTINUE) while its writer writes, and the generation waits for
+ * every writer's SAVED (or FAILED). Processes that join from now on were
+ * born after the cut: not in this generation, and no reason to retry it.
+ */
+async function writersDone(peers: ProcPeer[], answers: string[], timeoutMs: number, late: () => ProcPeer[]): Promise<string[]> {
+  answers.forEach((a, i) => { if (a !== 'SAVING' && !a.startsWith('SAVED ')) throw new Error(`${peers[i]!.label} answered '${a}' instead of SAVED`); });
+  for (const p of peers) p.send('CONTINUE');
+  late();
+  const settled = await Promise.allSettled(peers.map((p, i) => (answers[i] === 'SAVING' ? p.next(timeoutMs, 'SAVED') : Promise.resolve(answers[i]!))));
+  for (const p of peers) p.keepLines = false;
+  const errors: string[] = [];
+  const saved = settled.map((s, i) => {
+    const peer = peers[i]!;
+    if (s.status === 'rejected') errors.push((s.reason as Error).message);
+    else if (s.value.startsWith('FAILED')) errors.push(`${peer.label}: ${decodeArg(s.value.slice(7))}`);
+    else if (!s.value.startsWith('SAVED ')) errors.push(`${peer.label} sent '${s.value}' instead of SAVED`);
+    return s.status === 'fulfilled' ? s.value : '';
+  });
+  if (errors.length) throw new Error(errors.join('; '));
+  return saved;
+}
+
+/**
  * `late()` gives the processes that joined since it was last called;
  * `execing` those that left earlier while exec'ing (their new image has not
  * joined yet).
  */
 export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[], store: Store, generation: number,
-  job: JobInfo, timeoutMs: number, log: (s: string) => void, execing: ProcPeer[] = [], thenKill = false): Promise<CheckpointResult> {
+  job: JobInfo, timeoutMs: number, log: (s: string) => void, execing: ProcPeer[] = [], thenKill = false,
+  mode: SaveMode = 'stopped'): Promise<CheckpointResult> {
   const t0 = process.hrtime.bigint();
   const tmp = store.begin(generation);
   const peers: ProcPeer[] = [];
@@ -192,12 +218,17 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     const farOf = new Map(peers.map((p, i) => [p, far[i]!]));   // not indexOf per peer: n² with 1024 processes
     await barrier(peers, (p) => continuedLines('DRAIN', farOf.get(p)!).join('\n'), 'DRAINED', timeoutMs);
     await testPause(store.dir, 'drain', generation, log);
-    const saved = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}`, 'SAVED ', timeoutMs);
-    await testPause(store.dir, 'saved', generation, log);
+    // Stopping the job (thenKill): nothing may run past the checkpoint, so nothing is forked.
+    const forked = mode === 'forked' && !thenKill;
+    for (const p of peers) p.keepLines = forked;
+    const answers = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}${forked ? ' fork' : ''}`,
+      forked ? 'SAV' : 'SAVED ', timeoutMs);
     // One that joined since everyone stopped ran while the others were
     // saved: what it exchanged with them may be half in the images.
     joinedLate.push(...late());
     if (joinedLate.length) throw new JoinedLate(`${joinedLate.map((p) => p.label).join(', ')} joined while the others were saved`);
+    const saved = forked ? await writersDone(peers, answers, timeoutMs, late) : answers;
+    await testPause(store.dir, 'saved', generation, log);
     const processes = peers.map((p, i) => savedEntry(p, saved[i]!));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const manifest: Manifest = {
@@ -211,9 +242,11 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     await testPause(store.dir, 'committed', generation, log);
     // Stopping the job: killed still suspended, nothing runs past the checkpoint.
     if (thenKill) for (const p of peers) p.send('KILL');
-    else await barrier(peers, () => `RESUME ${generation}`, 'RESUMED', timeoutMs).catch((e: Error) => log(`after commit: ${e.message}`));
+    // (Forked, a process may have ended once its image was reported.)
+    else await barrier(peers.filter((p) => !p.closed), () => `RESUME ${generation}`, 'RESUMED', timeoutMs).catch((e: Error) => log(`after commit: ${e.message}`));
     return { generation, dir, bytes: manifest.totalBytes, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {
+    for (const p of peers) p.keepLines = false;
     const alive = [...new Set([...initial, ...peers, ...joinedLate, ...late()])].filter((p) => !p.closed);
     // Resume before anything else can fail. Those still busy answering
     // SUSPEND or SAVE get RESUME 0 right after it: lines queue.

@@ -23,6 +23,15 @@ export class ProcPeer {
   /** When it said EXEC 1 (about to exec; 0: not, or the exec failed): Date.now(), and hrtime to order it against joins. */
   execAnnounced = 0;
   execAnnouncedAt = 0n;
+
+  private keeping = false;
+  private kept: string[] = [];
+
+  /** Lines sent unasked are kept for next() (a forked save: SAVED follows SAVING on its own); set anew, none kept yet. */
+  set keepLines(on: boolean) {
+    this.keeping = on;
+    this.kept = [];
+  }
   private waiter: { resolve: (line: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
 
   constructor(readonly id: number, readonly sock: Socket, readonly info: ProcInfo) {}
@@ -65,6 +74,21 @@ export class ProcPeer {
     return this.closed && this.execAnnounced > 0 && Date.now() - this.execAnnounced < REMOTE_EXEC_MS;
   }
 
+  /** Waits for the next line this process sends of its own accord. */
+  next(timeoutMs: number, what: string): Promise<string> {
+    const line = this.kept.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.closed) return Promise.reject(new Error(`${this.label} disconnected`));
+    if (this.waiter) return Promise.reject(new Error(`${this.label}: a request is already pending`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new Error(`${this.label} did not send ${what} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiter = { resolve, reject, timer };
+    });
+  }
+
   onLine(line: string): void {
     // Unasked, whenever it execs: never the answer to a request.
     if (line === 'EXEC 1' || line === 'EXEC 0') {
@@ -73,6 +97,7 @@ export class ProcPeer {
       return;
     }
     const w = this.waiter;
+    if (!w && this.keeping) this.kept.push(line);
     if (!w) return;   // nothing asked: ignore (a late answer after a timeout)
     const more = /^([A-Z_]+)\+ (.*)$/.exec(line);
     if (more) {
@@ -89,6 +114,7 @@ export class ProcPeer {
 
   onClose(why: string): void {
     this.closed = true;
+    this.kept = [];
     const w = this.waiter;
     this.waiter = null;
     if (w) {

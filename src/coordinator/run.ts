@@ -8,6 +8,7 @@ import { newToken, pidAlive, publish, unpublish, formatAddress } from './publish
 import { waitForPrevious } from './spawn.js';
 import { Store } from '../images/store.js';
 import { currentJobInfo } from './job-info.js';
+import { saveModeFromEnv } from './save-mode.js';
 
 export interface CoordinatorArgs {
   ckptDir: string; host: string; port: number; interval: number; keep: number; expect: number;
@@ -32,7 +33,7 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   let alertFd = a.alertFd;
   const coord = new Coordinator({
     ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
-    expect: a.expect, expectImages: a.restoreFrom ? awaitedImages(a.restoreFrom) : undefined, exitWhenIdle: a.private === true, exitOnLast: a.exitOnLast === true, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
+    expect: a.expect, expectImages: a.restoreFrom ? awaitedImages(a.restoreFrom) : undefined, exitWhenIdle: a.private === true, exitOnLast: a.exitOnLast === true, timeoutMs: a.timeout * 1000, saveMode: saveModeFromEnv(), job: currentJobInfo(), log,
     // Written whole or not at all: the user's terminal or job output file may be gone (EPIPE, EBADF).
     alert: a.alertFd === undefined ? undefined : (s: string) => {
       if (alertFd === undefined) return;

@@ -8,6 +8,7 @@ import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine, pieceLines } from './protocol.js';
 import { ProcPeer, type ProcInfo } from './peer.js';
 import { JoinedLate, namedOutsiders, runCheckpoint, type CheckpointResult, type JobInfo } from './barrier.js';
+import type { SaveMode } from './save-mode.js';
 import { Every } from './every.js';
 import { Names } from './names.js';
 import { PidTable, releaseLines } from './pid-table.js';
@@ -26,6 +27,7 @@ export interface CoordinatorOptions {
   exitWhenIdle: boolean;     // private coordinator: exit after the last process leaves
   exitOnLast?: boolean;      // a user-started one asked to (dmtcp_coordinator --exit-on-last): the same exit only
   timeoutMs: number;
+  saveMode?: SaveMode;       // forked: each process's copy writes its image while the job runs on
   helloTimeoutMs?: number;   // a client must say HELLO within this (default 10 s)
   job: JobInfo;
   log: (s: string) => void;
@@ -345,7 +347,7 @@ export class Coordinator {
       const execing = [...this.execing.values()].filter((p) => p.inExec());
       try {
         const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs,
-          this.opts.log, execing, thenKill);
+          this.opts.log, execing, thenKill, this.opts.saveMode ?? 'stopped');
         return { result, generation };
       } catch (e) {
         if (!(e instanceof JoinedLate) || attempt >= MAX_ATTEMPTS) throw e;
@@ -360,7 +362,7 @@ export class Coordinator {
   status(): object {
     return {
       processes: this.peers.size, generation: this.lastGeneration, state: this.state,
-      ckptDir: this.store.dir, interval: this.opts.interval, keep: this.opts.keep, pid: process.pid,
+      ckptDir: this.store.dir, interval: this.opts.interval, keep: this.opts.keep, pid: process.pid, save: this.opts.saveMode ?? 'stopped',
       lastCheckpoint: this.lastOutcome,
       clients: [...this.peers.values()].map((p) => ({ pid: p.info.pid, host: p.info.host, origin: p.info.origin, name: p.info.name, restored: p.info.restored, kernelPid: p.info.kernelPid })),
     };

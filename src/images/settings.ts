@@ -12,11 +12,13 @@ export interface JobSettings {
   keep: number;              // generations kept, 0: all
   compress: string | null;   // STASIS_COMPRESS at launch (null: the default, zstd)
   plugins?: string[];        // --with-plugin: absolute paths of the plugin .so files (absent: none)
+  save?: 'forked';           // --forked / STASIS_SAVE=forked (absent: images written with the job stopped)
 }
 
 /** The settings with `plugins` only when there are some (files from before it stay as they were). */
-export function jobSettings(interval: number, keep: number, compress: string | null, plugins: string[] = []): JobSettings {
-  return plugins.length ? { interval, keep, compress, plugins } : { interval, keep, compress };
+export function jobSettings(interval: number, keep: number, compress: string | null, plugins: string[] = [],
+  save: 'forked' | 'stopped' = 'stopped'): JobSettings {
+  return { interval, keep, compress, ...(plugins.length ? { plugins } : {}), ...(save === 'forked' ? { save } : {}) };
 }
 
 /** Replaces D/settings.json whole: a crash leaves the old file or the new one. */
@@ -50,7 +52,8 @@ export function readSettings(dir: string): JobSettings | null {
   }
   if (!s || typeof s !== 'object' || !wholeNumber(s.interval) || !wholeNumber(s.keep)
       || !(s.compress === null || typeof s.compress === 'string')
-      || !(s.plugins === undefined || (Array.isArray(s.plugins) && s.plugins.every((p) => typeof p === 'string' && p !== ''))))
-    throw new Error(`${file}: corrupt (want {"interval":N,"keep":N,"compress":null|"...","plugins":["/path.so",...]})`);
-  return jobSettings(s.interval, s.keep, s.compress, s.plugins);
+      || !(s.plugins === undefined || (Array.isArray(s.plugins) && s.plugins.every((p) => typeof p === 'string' && p !== '')))
+      || !(s.save === undefined || s.save === 'forked'))
+    throw new Error(`${file}: corrupt (want {"interval":N,"keep":N,"compress":null|"...","plugins":["/path.so",...],"save":"forked"})`);
+  return jobSettings(s.interval, s.keep, s.compress, s.plugins, s.save);
 }
