@@ -131,11 +131,21 @@ int tcp_hand_over(const struct tcp_rec *r, int fd, char *out, size_t cap) {
   return 0;
 }
 
+static const char *loopback(int family) { return family == AF_INET ? "127.0.0.1" : "::1"; }
+
+/* Bound at an old end's address, or, where this host does not have that
+ * address (restored on another host), on loopback: both ends are here now,
+ * or the peer is gone and the program only reads what was left, then EOF. */
+static int bound_here(int family, const char *addr, unsigned port, size_t room) {
+  int fd = bound(family, addr, port, room);
+  return fd < 0 && errno == EADDRNOTAVAIL ? bound(family, loopback(family), 0, room) : fd;
+}
+
 /* `a` and its peer `b` (NULL: the peer is not in the job, and is closed at once). */
 static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t cap) {
   size_t room = a->len + (b ? b->len : 0);
-  int l = b ? bound(b->family, b->laddr, b->lport, room) : bound(a->family, a->family == AF_INET ? "127.0.0.1" : "::1", 0, room);
-  int c = bound(a->family, a->laddr, a->lport, room);
+  int l = b ? bound_here(b->family, b->laddr, b->lport, room) : bound(a->family, loopback(a->family), 0, room);
+  int c = bound_here(a->family, a->laddr, a->lport, room);
   struct sockaddr_storage at;
   socklen_t len = sizeof at;
   char ip[INET6_ADDRSTRLEN];
@@ -146,7 +156,7 @@ static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t 
     int ok = inet_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0;
     if (!ok && (errno == EADDRNOTAVAIL || errno == EADDRINUSE)) {   /* the old pair of ports still lingers (TIME_WAIT) */
       close(c);
-      c = bound(a->family, a->laddr, 0, room);
+      c = bound_here(a->family, a->laddr, 0, room);
       ok = c >= 0 && connect(c, (struct sockaddr *)&at, len) == 0;
     }
     if (ok) s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
