@@ -6,7 +6,8 @@
 // the ssh relay). Checkpointed mid-run, every process on every node killed,
 // restarted with every rank on another node; checkpointed, killed again and
 // restarted onto 2 nodes (4 ranks each): the output file (opened in the job,
-// so restored with it) must be the uninterrupted run's, byte for byte.
+// so restored with it) must be the uninterrupted run's, byte for byte. The
+// same for a python3 mpi4py program (test/programs/mpi/mpi4py_exchange.py).
 // Alone: STASIS_CLUSTER_ID=N npx mocha --no-config --timeout 900000 --exit dist/test/cluster/mpi.test.js
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -18,25 +19,37 @@ import { transports } from '../../src/mpi/environment.js';
 const mpiDir = join(repoRoot, 'native', 'build', 'programs', 'mpi');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-const STEPS = '300';
 const HOSTS = 'n1:2,n2:2,n3:2,n4:2';
 
-interface Impl { name: string; program: string; argv: string[]; env: Record<string, string> }
+/** A launcher's argv, the program it runs (argv, and the file that must exist), and the environment. */
+interface Impl { name: string; argv: string[]; program: string[]; file: string; env: Record<string, string> }
+const ompiArgv = ['mpirun.openmpi', '--allow-run-as-root', '--oversubscribe', '--host', HOSTS, '-np', '8', '--mca', 'plm_rsh_agent', 'ssh'];
+const mpi4py = join(repoRoot, 'test', 'programs', 'mpi', 'mpi4py_exchange.py');
 const impls: Impl[] = [
   {
     name: 'Open MPI 4.1 (mpirun, ssh launcher)',
-    program: join(mpiDir, 'mpi_exchange_ompi'),
-    argv: ['mpirun.openmpi', '--allow-run-as-root', '--oversubscribe', '--host', HOSTS, '-np', '8', '--mca', 'plm_rsh_agent', 'ssh'],
+    argv: ompiArgv,
+    program: [join(mpiDir, 'mpi_exchange_ompi'), '300'],
+    file: join(mpiDir, 'mpi_exchange_ompi'),
     // Started from a shell (its output file is the job's), so stasis does not
     // see the launcher: the variables `stasis launch mpirun` would add, here.
     env: { ...transports.openmpi },
   },
   {
     name: 'MPICH 4.0 (mpiexec.hydra -launcher ssh)',
-    program: join(mpiDir, 'mpi_exchange_mpich'),
     argv: ['mpiexec.hydra', '-launcher', 'ssh', '-hosts', HOSTS, '-n', '8'],
+    program: [join(mpiDir, 'mpi_exchange_mpich'), '300'],
+    file: join(mpiDir, 'mpi_exchange_mpich'),
     // UCX would also offer its peers the node's loopback address.
     env: { ...transports.mpich, UCX_NET_DEVICES: 'eth0' },
+  },
+  {
+    // Debian's python3-mpi4py is built against Open MPI.
+    name: 'python3 mpi4py on Open MPI 4.1',
+    argv: ompiArgv,
+    program: ['/usr/bin/python3', mpi4py, '200'],
+    file: '/usr/lib/python3/dist-packages/mpi4py/__init__.py',
+    env: { ...transports.openmpi },
   },
 ];
 
@@ -59,7 +72,7 @@ async function waitStep(out: string, min: number, run: Promise<NodeResult>, what
 }
 
 /** Checkpoint, then every process of the job killed (--quit): nothing of it runs on any node. */
-async function checkpointAndKill(dir: string, generation: number, run: Promise<NodeResult>, program: string): Promise<void> {
+async function checkpointAndKill(dir: string, generation: number, run: Promise<NodeResult>, program: string[]): Promise<void> {
   const ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
   assert.equal(ck.exitCode, 0, ck.stderr);
   assert.equal(JSON.parse(ck.stdout).generation, generation);
@@ -67,7 +80,7 @@ async function checkpointAndKill(dir: string, generation: number, run: Promise<N
   assert.equal(quit.exitCode, 0, quit.stderr);
   await run;
   for (const n of cluster().nodes) {
-    const left = await onNode(n, 'pgrep', ['-f', program]);
+    const left = await onNode(n, 'pgrep', ['-f', program.join(' ')]);
     assert.equal(left.exitCode, 1, `on ${n} ranks still run: ${left.stdout}`);
   }
 }
@@ -78,14 +91,14 @@ describe('MPI across the nodes of the test cluster: 8 ranks on n1..n4', function
 
   for (const impl of impls) {
     it(`${impl.name}: checkpointed, all killed, restarted with every rank on another node; again onto 2 nodes: output identical to an uninterrupted run`, async function () {
-      if (!existsSync(impl.program)) {
-        console.log(`    skipped: ${impl.program} was not built (its mpicc is missing: scripts/install-deps.sh)`);
+      if (!existsSync(impl.file)) {
+        console.log(`    skipped: ${impl.file} is missing (scripts/install-deps.sh)`);
         this.skip();
       }
       const c = cluster();
-      const dir = join(c.shared, `mpi-${impl.program.split('_').at(-1)}-${Date.now()}`);
+      const dir = join(c.shared, `mpi-${impls.indexOf(impl)}-${Date.now()}`);
       mkdirSync(dir);
-      const job = (out: string) => `exec ${[...impl.argv, impl.program, STEPS].map(q).join(' ')} > ${q(out)} 2> ${q(`${out}.err`)}`;
+      const job = (out: string) => `exec ${[...impl.argv, ...impl.program].map(q).join(' ')} > ${q(out)} 2> ${q(`${out}.err`)}`;
 
       const whole = join(dir, 'whole.out');
       const plain = await onNode('n1', 'sh', ['-c', job(whole)], { env: impl.env, timeout: 300_000 });

@@ -227,6 +227,19 @@ static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
   if (!bad && !bound && errno == EADDRNOTAVAIL)
     bound = inet_sockaddr(r->family, r->family == AF_INET ? "0.0.0.0" : "::", r->lport, &ss, &len) == 0 &&
             bind_listener(fd, r, &ss, len) == 0;
+  /* Restored on another host than it ran on, where its port is taken (two
+   * old hosts' programs listening at one port now share this node: Open
+   * MPI's ranks listen at 1024, 1025... on every node): at a port the
+   * kernel picks. What is connected to it goes on; a program connecting
+   * anew to the old address and port does not find it. */
+  const char *from = getenv("STASIS_RESTORED_FROM");
+  if (!bad && !bound && errno == EADDRINUSE && from && *from) {
+    if (inet_sockaddr(r->family, r->laddr, 0, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0)
+      bound = inet_sockaddr(r->family, r->family == AF_INET ? "0.0.0.0" : "::", 0, &ss, &len) == 0 && bind(fd, (struct sockaddr *)&ss, len) == 0;
+    else bound = 1;
+    if (bound) fprintf(stderr, "stasis-restart: %s: port %u (fd %d, listening on %s of %s) is taken on this host: listening at another\n",
+                       r->image, r->lport, r->fd, r->laddr, from);
+  }
   if (!bound || listen(fd, r->backlog) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot listen on %s port %u again (fd %d of that process): %s\n", r->image, r->laddr,
             r->lport, r->fd, strerror(errno));
