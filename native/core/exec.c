@@ -130,9 +130,12 @@ int exec_register_rewrite(exec_rewrite_fn fn) {
 
 /* The program a plugin runs instead of `path`, if one wants to: returns
  * only when none does (0) or that exec failed (-1, errno set). In a job
- * only (a dormant libstasis rewrites nothing). */
+ * only (a dormant libstasis rewrites nothing). Only an exec that would
+ * run: a shell searching PATH (dash's `exec ssh`) execs each candidate in
+ * turn and goes on at ENOENT, so a missing one must fail as it would. */
 static int rewritten(const char *path, char *const argv[], char *const envp[]) {
   if (!nrewrites || stasis_cfg.signal <= 0 || !path || !argv || !real_execve) return 0;
+  if (access(path, X_OK) != 0) return 0;
   for (int h = 0; h < nrewrites; h++) {
     struct exec_rewrite rw;
     memset(&rw, 0, sizeof rw);

@@ -21,7 +21,28 @@ import { handedOver, loaderPath } from '../native.js';
 export interface Placed { tree: LoaderTree; host: string | null }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const STASIS_VARS = ['STASIS_COORD', 'STASIS_CKPT_DIR', 'STASIS_PLUGINS', 'STASIS_PATH_MAP', 'STASIS_ROOT', 'STASIS_DEBUG'];
+const STASIS_VARS = ['STASIS_COORD', 'STASIS_CKPT_DIR', 'STASIS_PLUGINS', 'STASIS_PATH_MAP', 'STASIS_ROOT', 'STASIS_DEBUG', 'STASIS_RESTORED_FROM'];
+
+/**
+ * A loader's environment: STASIS_RESTORED_FROM names the old host when its
+ * images ran on another host, or share their new one with another old
+ * host's: the loader then lets a listener whose port is taken there listen
+ * at another (two old hosts' programs listening at one port, now on one
+ * node, as Open MPI's ranks at 1024, 1025...).
+ */
+export function movedEnv(env: NodeJS.ProcessEnv, oldHost: string, stays: boolean): NodeJS.ProcessEnv {
+  const out = { ...env };
+  if (stays) delete out.STASIS_RESTORED_FROM;
+  else out.STASIS_RESTORED_FROM = oldHost;
+  return out;
+}
+
+/** For each placed tree: whether its old host's processes stay alone where they ran. */
+export function staying(placed: Array<{ oldHost: string; newHost: string }>): boolean[] {
+  const oldOn = new Map<string, Set<string>>();
+  for (const p of placed) oldOn.set(p.newHost, (oldOn.get(p.newHost) ?? new Set()).add(p.oldHost));
+  return placed.map((p) => p.oldHost === p.newHost && oldOn.get(p.newHost)!.size === 1);
+}
 
 /** Whether `host` (a node name as the user or the resource manager gives it) is this one. */
 export function isThisHost(host: string | null, rm: ResourceManager): boolean {
@@ -42,8 +63,9 @@ export function remoteLoaderArgv(tree: LoaderTree, env: NodeJS.ProcessEnv, store
 
 interface Running { placed: Placed; child: ChildProcess; lastErr: string; exit: Promise<number> }
 
-function start(p: Placed, env: NodeJS.ProcessEnv, rm: ResourceManager, store: string): Running {
+function start(p: Placed, allEnv: NodeJS.ProcessEnv, rm: ResourceManager, store: string, stays: boolean): Running {
   const local = isThisHost(p.host, rm);
+  const env = movedEnv(allEnv, p.tree.host, stays);
   const stdio: Array<'inherit' | 'ignore' | 'pipe' | number> = local ? ['inherit', 'inherit', 'inherit'] : ['ignore', 'inherit', 'pipe'];
   if (local) for (const [fd, at] of handedOver()) {
     while (stdio.length <= fd) stdio.push('ignore');
@@ -76,7 +98,11 @@ function where(p: Placed): string {
  */
 export async function restartOnHosts(placed: Placed[], env: NodeJS.ProcessEnv, rm: ResourceManager, store: string,
   coord: { address: CoordAddress; token: string }, timeoutS: number): Promise<number> {
-  const loaders = placed.map((p) => start(p, env, rm, store));
+  const here = hostname();
+  const newHost = (p: Placed) => (isThisHost(p.host, rm) ? here : p.host!);
+  const oldHost = (p: Placed) => (isThisHost(p.tree.host, rm) ? here : p.tree.host);
+  const stays = staying(placed.map((p) => ({ oldHost: oldHost(p), newHost: newHost(p) })));
+  const loaders = placed.map((p, i) => start(p, env, rm, store, stays[i]!));
   const failed = new Map<Running, number>();
   for (const l of loaders) void l.exit.then((code) => { if (code !== 0) failed.set(l, code); });
   const deadline = Date.now() + timeoutS * 1000;

@@ -5,6 +5,7 @@ import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { chooseRestorable } from '../images/restorable.js';
 import { generationName } from '../images/manifest.js';
 import { Progress, rate, size } from './progress.js';
@@ -13,7 +14,7 @@ import { jobSettings, readSettings, writeSettings, SETTINGS_FILE, type JobSettin
 import { loaderTrees } from '../images/tree.js';
 import { detectJob, type ResourceManager } from '../rm/index.js';
 import { parseHostMap, parseHosts, placeHosts } from './host-map.js';
-import { isThisHost, restartOnHosts, type Placed } from './restart-hosts.js';
+import { isThisHost, movedEnv, restartOnHosts, staying, type Placed } from './restart-hosts.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
 import { startPrivateCoordinator } from '../coordinator/spawn.js';
 import { execve, guardHandOver, handedOver, loaderPath } from '../native.js';
@@ -58,14 +59,14 @@ export function restartSettings(dir: string, a: { interval?: number; keep?: numb
  * Several roots: one loader each, and the first failure is the status.
  * Each gets what this command inherited, on the same numbers.
  */
-async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv): Promise<number> {
+async function waitAll(argvs: string[][], env: NodeJS.ProcessEnv, envs: NodeJS.ProcessEnv[] = []): Promise<number> {
   const stdio: Array<'inherit' | 'ignore' | number> = ['inherit', 'inherit', 'inherit'];
   for (const [fd, at] of handedOver()) {
     while (stdio.length <= fd) stdio.push('ignore');
     stdio[fd] = at;
   }
-  const codes = await Promise.all(argvs.map((argv) => new Promise<number>((res) => {
-    const child = spawn(loaderPath, argv, { env, stdio });
+  const codes = await Promise.all(argvs.map((argv, i) => new Promise<number>((res) => {
+    const child = spawn(loaderPath, argv, { env: envs[i] ?? env, stdio });
     child.on('exit', (code, sig) => res(code ?? 128 + (sig ? 9 : 0)));
   })));
   return codes.find((c) => c !== 0) ?? 0;
@@ -134,9 +135,11 @@ async function run(a: Args): Promise<void> {
   }
   // One root (the launched program, its children below it): this process becomes its loader.
   const argvs = trees.map((t) => t.argv);
+  const stays = staying(trees.map((t) => ({ oldHost: isThisHost(t.host, rm) ? hostname() : t.host, newHost: hostname() })));
+  const envs = trees.map((t, i) => movedEnv(env, t.host, stays[i]!));
   // On a terminal the loader draws the bytes it fills (decompresses) of the total.
-  if (argvs.length === 1) execve(loaderPath, ['stasis-restart', ...argvs[0]!], progress.enabled ? { ...env, STASIS_PROGRESS: '1' } : env);
-  process.exitCode = await waitAll(argvs, env);
+  if (argvs.length === 1) execve(loaderPath, ['stasis-restart', ...argvs[0]!], progress.enabled ? { ...envs[0]!, STASIS_PROGRESS: '1' } : envs[0]!);
+  process.exitCode = await waitAll(argvs, env, envs);
 }
 
 export const restartCommand: CommandModule<object, Args> = {

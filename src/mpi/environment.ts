@@ -15,6 +15,11 @@ export const transports: Record<MpiFamily, Record<string, string>> = {
     OMPI_MCA_btl: 'self,vader,tcp',
     // one-sided (MPI_Win) over anything but UCX.
     OMPI_MCA_osc: '^ucx',
+    // The session directory (PMIx's shared data store, mapped shared by every
+    // rank; mpirun's FIFOs) in /dev/shm, whose files travel with the images:
+    // in the default /tmp they stay on the old node and a restart elsewhere
+    // cannot map them.
+    OMPI_MCA_orte_tmpdir_base: '/dev/shm',
   },
   mpich: {
     // Debian's MPICH is ch4:ucx: UCX's loopback, TCP, POSIX and SysV shared memory, CMA; not ib/rdmacm/knem/xpmem/cuda.

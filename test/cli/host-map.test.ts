@@ -1,6 +1,7 @@
 // Where `stasis restart` puts each old host's processes (src/cli/host-map.ts).
 import assert from 'node:assert/strict';
 import { parseHostMap, parseHosts, placeHosts } from '../../src/cli/host-map.js';
+import { movedEnv, staying } from '../../src/cli/restart-hosts.js';
 
 const placed = (m: Map<string, string | null>) => Object.fromEntries(m);
 
@@ -32,5 +33,21 @@ describe('restart: old hosts onto new ones', () => {
     assert.throws(() => parseHostMap(['n2=n4,n2=n1']), /n2 mapped twice/);
     assert.deepEqual(parseHosts('n1,n2'), ['n1', 'n2']);
     assert.throws(() => parseHosts('n1,,n2'), /--hosts 'n1,,n2'/);
+  });
+});
+
+describe('which loaders may move a listener off a taken port (STASIS_RESTORED_FROM)', () => {
+  it('only an old host that stays alone where it ran keeps its ports strictly', () => {
+    // n1..n4 onto n2,n4: n2 and n4 stay but share with n1 and n3, which move.
+    assert.deepEqual(staying([['n1', 'n2'], ['n2', 'n2'], ['n3', 'n4'], ['n4', 'n4']].map(([oldHost, newHost]) => ({ oldHost: oldHost!, newHost: newHost! }))),
+      [false, false, false, false]);
+    assert.deepEqual(staying([{ oldHost: 'n1', newHost: 'n1' }, { oldHost: 'n2', newHost: 'n3' }]), [true, false]);
+    // Two trees of one old host on it: still alone (its own processes' ports never collided).
+    assert.deepEqual(staying([{ oldHost: 'n1', newHost: 'n1' }, { oldHost: 'n1', newHost: 'n1' }]), [true, true]);
+  });
+
+  it('the loader of a tree that moved gets the old host, one that stays does not', () => {
+    assert.equal(movedEnv({ A: '1' }, 'n3', false).STASIS_RESTORED_FROM, 'n3');
+    assert.equal(movedEnv({ STASIS_RESTORED_FROM: 'x' }, 'n3', true).STASIS_RESTORED_FROM, undefined);
   });
 });

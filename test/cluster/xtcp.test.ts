@@ -150,6 +150,33 @@ describe('TCP across hosts (test cluster): server on n2, client on n3, one job',
     }
   });
 
+  it('the client\'s own node has a listener of the job at the server\'s port (as Open MPI ranks listen at 1024, 1025... on every node): still paired across hosts, drained, and both go on', async () => {
+    const c = cluster();
+    const dir = mkdtempSync(join(c.shared, 'xtcp-sameport-'));
+    const coord = await coordinator(dir);
+    const n2 = c.addrs.get('n2')!;
+    const joinFlags = ['--coord', coord, '--token-file', join(dir, 'token'), '--ckpt-dir', dir];
+    const files = { server: join(dir, 'server-0.out'), client: join(dir, 'client-0.out') };
+    await startOnNode('n2', ['node', stasisBin, 'launch', ...joinFlags, '--', peer, 'server', '0', n2, 'keep'], files.server);
+    let port = '';
+    for (let i = 0; i < 200 && !port; i++, await sleep(50)) port = /^listening on \S+ (\d+)$/m.exec(text(files.server))?.[1] ?? '';
+    assert.ok(port, `the server did not listen: ${text(files.server)}`);
+    // On n3, at every address: sock_diag's lookup of the client's peer (n2's address, that port) falls back to it.
+    const other = join(dir, 'other-listener.out');
+    await startOnNode('n3', ['node', stasisBin, 'launch', ...joinFlags, '--', peer, 'server', port, '0.0.0.0', 'keep'], other);
+    for (let i = 0; i < 200 && !/^listening on /m.test(text(other)); i++) await sleep(50);
+    assert.match(text(other), /^listening on /m);
+    await startOnNode('n3', ['node', stasisBin, 'launch', ...joinFlags, '--', peer, 'client', n2, port], files.client);
+    await bothGoOn(files, { server: 0, client: 0 }, 4 << 20);
+    clients = await status(dir);
+    assert.equal(clients.length, 3);
+    const ck = await checkpoint(dir);
+    assert.equal(ck.remote, 2, 'each end records its peer as in the job on another host');
+    const at = { server: lastGot(text(files.server), 'server'), client: lastGot(text(files.client), 'client') };
+    await bothGoOn(files, at, ck.bytes + (4 << 20));
+    await killAll();
+  });
+
   it('half-closed (the client shut down writing after 1.5 MiB, the server still reading them): checkpoint and go on, then kill and restart — every byte, then EOF; the other way goes on', async () => {
     const c = cluster();
     const dir = mkdtempSync(join(c.shared, 'xtcp-half-'));

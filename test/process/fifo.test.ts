@@ -4,8 +4,8 @@
 // comes when both writers close. The IMAGE.pipes side files are in the
 // manifest with a checksum, and a damaged one stops the restart.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Job, numbers, programs, noBroken } from '../helpers/stasis.js';
 
 interface SideFile { name: string; bytes: number; checksum: string }
@@ -52,6 +52,29 @@ describe('FIFOs shared between processes', function () {
         p = r;
       }
       await job.killTree(p);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
+  it('a FIFO whose directory is gone at the restart (another host: a launcher\'s session dir in its /tmp) is made again there, every byte once', async () => {
+    const job = new Job();
+    const session = join(job.dir, 'session');
+    const fifo = join(session, 'pid.1', 'lines.fifo');
+    try {
+      mkdirSync(dirname(fifo), { recursive: true });
+      const p = job.launch([join(programs, 'fifo_shared'), fifo]);
+      await p.waitFor(/^got 300$/, 20000);
+      await job.checkpoint();
+      const last = numbers(p.lines, /^got (\d+)$/).at(-1)!;
+      await job.killTree(p);
+      rmSync(session, { recursive: true });
+      const r = job.restart();
+      await r.waitFor(new RegExp(`^got ${last + 300}$`), 30000);
+      noBroken(r.lines);
+      assert.ok(statSync(fifo).isFIFO(), 'the FIFO is at its path again');
+      assert.equal(statSync(dirname(fifo)).mode & 0o777, 0o700);
+      await job.killTree(r);
     } finally {
       await job.cleanup();
     }

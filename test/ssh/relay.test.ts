@@ -46,6 +46,15 @@ describe('ssh inside a job (the relay)', function () {
     assert.deepEqual(sshSaid(r.err), ['err']);
   });
 
+  it('a shell that execs ssh along a PATH whose first directories have none reaches the real ssh, relayed', async () => {
+    // dash's `exec ssh` (as an ssh wrapper script, e.g. a launcher's rsh agent, does) tries
+    // execve on every PATH entry in turn: only an exec of an existing ssh is the relay's.
+    const script = `PATH=/nonexistent-stasis-dir:$PATH; exec ${ssh()} 'grep -q libstasis /proc/$$/maps && echo in-job'`;
+    const r = await finish(job.launch(['sh', '-c', script]));
+    assert.equal(r.out, 'in-job', r.err);
+    assert.equal(r.code, 0);
+  });
+
   it('passes ssh\'s own failure through: status 255 and its message', async () => {
     const script = `ssh -F ${sshd.config} -p 1 127.0.0.1 true; echo "status $?"`;
     const relayed = await finish(job.launch(['sh', '-c', script]));

@@ -31,6 +31,20 @@ static int known(const char *name) {
   return 0;
 }
 
+/* A FIFO whose path is gone (restarted on another host, whose /tmp lacks
+ * the launcher's session directory: Open MPI's debugger_attach_fifo): made
+ * again, with the directories above it (0700, as such session dirs are).
+ * A FIFO holds nothing on disk: its bytes come from the image. */
+static int make_again(char *path) {
+  for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+    *s = 0;
+    int bad = mkdir(path, 0700) < 0 && errno != EEXIST;
+    *s = '/';
+    if (bad) return -1;
+  }
+  return mkfifo(path, 0600) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 /* A FIFO, opened read-write at its (mapped) path; one deleted while open
  * comes back as a new nameless FIFO in the same directory: made under its
  * old name when that is free (so it reads "PATH (deleted)" as before), else
@@ -56,6 +70,7 @@ static int open_fifo(const char *file, const char *saved) {
   }
   struct stat st;
   int fd = open(at, O_RDWR | O_NONBLOCK);
+  if (fd < 0 && errno == ENOENT && at == path && make_again(path) == 0) fd = open(at, O_RDWR | O_NONBLOCK);
   if (at == tmp) unlink(tmp);
   if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))) {
     close(fd);

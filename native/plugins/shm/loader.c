@@ -40,6 +40,21 @@ static int nobjects, nmaps;
 #define TRAILER_LEN 20   /* "end crc32c:" + 8 hex digits + "\n", as side files */
 static char buf[1 << 16];
 
+/* The directories above a file in /dev/shm that another host's /dev/shm
+ * had (a launcher's session directory: Open MPI's PMIx data store), made
+ * 0700 as such directories are. */
+static int make_dirs_above(const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s", name);
+  for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+    *s = 0;
+    int bad = mkdir(path, 0700) < 0 && errno != EEXIST;
+    *s = '/';
+    if (bad) return -1;
+  }
+  return 0;
+}
+
 static int find_object(const char *key) {
   for (int i = 0; i < nobjects; i++) if (strcmp(objects[i].key, key) == 0) return i;
   return -1;
@@ -188,6 +203,7 @@ static int make_object(struct object *o) {
     else if (strcmp(kind, "memfd") == 0) o->fd = memfd_create(strncmp(name, "/memfd:", 7) == 0 ? name + 7 : name, MFD_CLOEXEC);
     else if (strcmp(kind, "file") == 0) {
       o->fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+      if (o->fd < 0 && errno == ENOENT && make_dirs_above(name) == 0) o->fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
       if (o->fd >= 0) fchmod(o->fd, mode);
     } else if (strcmp(kind, "deleted") == 0) o->fd = make_nameless(name, mode);
     if (o->fd >= 0 && (ftruncate(o->fd, size) < 0 || fill(data, o->fd, NULL, size) < 0)) return -1;

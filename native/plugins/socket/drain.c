@@ -138,7 +138,12 @@ static int look_at(int fd) {
                 tcp_addr(&t->local, a, sizeof a), tcp_addr(&t->peer, b, sizeof b), strerror(errno));
     return -1;
   }
-  if (sock_inet_info(&t->peer, &t->local, &t->other) < 0) t->other.ino = 0;   /* the peer is not on this host */
+  /* The peer is not on this host when sock_diag finds nothing, or only a
+   * listener: the kernel's lookup falls back to one listening at the
+   * peer's port on any address (Open MPI's ranks each listen at 1024,
+   * 1025... on every node: a rank's connection to another node's 1025
+   * would find its own node's listener). */
+  if (sock_inet_info(&t->peer, &t->local, &t->other) < 0 || t->other.state == TCP_LISTEN) memset(&t->other, 0, sizeof t->other);
   t->peer_in_job = t->other.ino && holders_of(t->other.ino).in_job;
   t->leader = holders_of(t->ino).lowest_pid == (int)syscall(SYS_getpid);
   return 0;

@@ -136,11 +136,21 @@ int tcp_hand_over(const struct tcp_rec *r, int fd, char *out, size_t cap) {
   return 0;
 }
 
+static const char *loopback(int family) { return family == AF_INET ? "127.0.0.1" : "::1"; }
+
+/* Bound at an old end's address, or, where this host does not have that
+ * address (restored on another host), on loopback: both ends are here now,
+ * or the peer is gone and the program only reads what was left, then EOF. */
+static int bound_here(int family, const char *addr, unsigned port, size_t room) {
+  int fd = bound(family, addr, port, room);
+  return fd < 0 && errno == EADDRNOTAVAIL ? bound(family, loopback(family), 0, room) : fd;
+}
+
 /* `a` and its peer `b` (NULL: the peer is not in the job, and is closed at once). */
 static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t cap) {
   size_t room = a->len + (b ? b->len : 0);
-  int l = b ? bound(b->family, b->laddr, b->lport, room) : bound(a->family, a->family == AF_INET ? "127.0.0.1" : "::1", 0, room);
-  int c = bound(a->family, a->laddr, a->lport, room);
+  int l = b ? bound_here(b->family, b->laddr, b->lport, room) : bound(a->family, loopback(a->family), 0, room);
+  int c = bound_here(a->family, a->laddr, a->lport, room);
   struct sockaddr_storage at;
   socklen_t len = sizeof at;
   char ip[INET6_ADDRSTRLEN];
@@ -151,7 +161,7 @@ static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t 
     int ok = inet_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0;
     if (!ok && (errno == EADDRNOTAVAIL || errno == EADDRINUSE)) {   /* the old pair of ports still lingers (TIME_WAIT) */
       close(c);
-      c = bound(a->family, a->laddr, 0, room);
+      c = bound_here(a->family, a->laddr, 0, room);
       ok = c >= 0 && connect(c, (struct sockaddr *)&at, len) == 0;
     }
     if (ok) s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
@@ -222,6 +232,19 @@ static int listen_again(struct tcp_rec *r, char *out, size_t cap) {
   if (!bad && !bound && errno == EADDRNOTAVAIL)
     bound = inet_sockaddr(r->family, r->family == AF_INET ? "0.0.0.0" : "::", r->lport, &ss, &len) == 0 &&
             bind_listener(fd, r, &ss, len) == 0;
+  /* Restored on another host than it ran on, where its port is taken (two
+   * old hosts' programs listening at one port now share this node: Open
+   * MPI's ranks listen at 1024, 1025... on every node): at a port the
+   * kernel picks. What is connected to it goes on; a program connecting
+   * anew to the old address and port does not find it. */
+  const char *from = getenv("STASIS_RESTORED_FROM");
+  if (!bad && !bound && errno == EADDRINUSE && from && *from) {
+    if (inet_sockaddr(r->family, r->laddr, 0, &ss, &len) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0)
+      bound = inet_sockaddr(r->family, r->family == AF_INET ? "0.0.0.0" : "::", 0, &ss, &len) == 0 && bind(fd, (struct sockaddr *)&ss, len) == 0;
+    else bound = 1;
+    if (bound) fprintf(stderr, "stasis-restart: %s: port %u (fd %d, listening on %s of %s) is taken on this host: listening at another\n",
+                       r->image, r->lport, r->fd, r->laddr, from);
+  }
   if (!bound || listen(fd, r->backlog) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot listen on %s port %u again (fd %d of that process): %s\n", r->image, r->laddr,
             r->lport, r->fd, strerror(errno));
