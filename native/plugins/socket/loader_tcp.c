@@ -88,9 +88,8 @@ void tcp_set_buffers(int fd, size_t bytes) {
 }
 
 /* A socket of `family` bound to ADDR:port (or, when that is taken, to
- * ADDR and any port; when ADDR is an old host's, not this one's, to any
- * address and port: an end whose peer is gone, or both ends moved here),
- * ready to listen or connect. */
+ * ADDR and any port), ready to listen or connect; -1 with errno
+ * EADDRNOTAVAIL when ADDR is not this host's (bound_here falls back). */
 static int bound(int family, const char *addr, unsigned port, size_t room) {
   int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
   struct sockaddr_storage ss;
@@ -101,10 +100,9 @@ static int bound(int family, const char *addr, unsigned port, size_t room) {
   if (bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
   inet_sockaddr(family, addr, 0, &ss, &len);
   if (bind(fd, (struct sockaddr *)&ss, len) == 0) return fd;
-  if (errno == EADDRNOTAVAIL && inet_sockaddr(family, family == AF_INET ? "0.0.0.0" : "::", 0, &ss, &len) == 0 &&
-      bind(fd, (struct sockaddr *)&ss, len) == 0)
-    return fd;
+  int err = errno;   /* EADDRNOTAVAIL: another host's address (bound_here) */
   close(fd);
+  errno = err;
   return -1;
 }
 
