@@ -229,6 +229,7 @@ static void finish_restart(void) {
   adopt_new_coordinator();
   threads_forget_proc();   /* the old process's descriptors, not restored */
   children_restored();     /* children outside the job were the old kernel's */
+  stasis_term_restored();
   if (plugins_dispatch(STASIS_EVENT_RESTART) < 0) {
     stasis_log("restart failed: %s", stasis_failure());
     _exit(70);
@@ -295,12 +296,15 @@ static void on_save(char *arg) {
 }
 
 /* The next line from the coordinator; meanwhile a writer that finishes is
- * reported. */
+ * reported, and a held SIGTERM that is due goes to the program. */
 static int next_line(char *line, size_t cap) {
-  while (fork_save_fd() >= 0 && !coord_line_buffered()) {
+  int watch;
+  while (((watch = stasis_term_watch()) || fork_save_fd() >= 0) && !coord_line_buffered()) {
     struct pollfd pf[2] = { { coord_fd, POLLIN, 0 }, { fork_save_fd(), POLLIN, 0 } };
-    if (poll(pf, 2, -1) < 0) { if (errno == EINTR) continue; break; }
-    if (pf[1].revents) on_writer_done();
+    int n = poll(pf, pf[1].fd >= 0 ? 2 : 1, watch ? 1000 : -1);
+    if (n < 0) { if (errno == EINTR) continue; break; }
+    if (n == 0) { stasis_term_tick(); continue; }
+    if (pf[1].fd >= 0 && pf[1].revents) on_writer_done();
     else if (pf[0].revents) break;
   }
   return coord_read_line(line, cap);

@@ -64,6 +64,9 @@ extern int stasis_nthreads;
 extern pid_t stasis_ckpt_tid;
 void threads_install_handler(void);
 void stasis_hold_term(void);   /* wrappers.c: SIGTERM held for the job driver (STASIS_HOLD_TERM) */
+int stasis_term_watch(void);   /* SIGTERM is held: call stasis_term_tick every second */
+void stasis_term_tick(void);   /* a held SIGTERM due: to the program's handler */
+void stasis_term_restored(void);  /* a held SIGTERM ended the old job: forgotten */
 int threads_suspend(void);          /* 0, or -1 with stasis_fail */
 void threads_resume(void);
 void threads_record_self(struct thread_rec *t);
