@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -187,11 +188,35 @@ static int pump(int from, int to) {
 
 typedef pid_t (*spawn_outside_fn)(const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *, char *const[], char *const[]);
 
+/* The client's stderr: a memfd we copy to our own stderr as it grows. Our
+ * stderr itself may be a pipe from a process of the job (mpiexec.hydra
+ * reads its proxies' stderr so): a pipe end held by a process outside the
+ * job (the client) cannot be checkpointed, a file can. */
+static int client_err = -1;
+static off_t client_err_done;
+
+static void copy_client_err(void) {
+  char buf[4096];
+  ssize_t n;
+  while (client_err >= 0 && (n = pread(client_err, buf, sizeof buf, client_err_done)) > 0) {
+    client_err_done += n;
+    (void)write_all(2, buf, (size_t)n);
+  }
+}
+
 static pid_t start_client(const char *client, char **argv) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  copy_client_err();
+  if (client_err >= 0) close(client_err);
+  client_err = memfd_create("stasis-relay-client-stderr", MFD_CLOEXEC);
+  client_err_done = 0;
+  if (client_err >= 0) posix_spawn_file_actions_adddup2(&fa, client_err, 2);
+  /* Nothing else of ours: a pipe of the job we inherited open (mpiexec.hydra
+   * leaves its own open to its proxies' launchers) would be held outside it. */
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t dfl;
@@ -292,6 +317,7 @@ int relay_local(int argc, char **argv) {
         }
       }
     }
+    copy_client_err();
     if (lfd >= 0) take(lfd, stdin_null);
     /* ssh: one task; once it is connected nobody else may. srun: until srun is done. */
     if (lfd >= 0 && ((!is_srun && ntasks && complete(&tasks[0])) || (is_srun && pid == 0))) { close(lfd); lfd = -1; }
@@ -324,6 +350,7 @@ int relay_local(int argc, char **argv) {
       if (!pump(from, to)) { close(t->fd[role[i]]); t->fd[role[i]] = -2; }
     }
   }
+  copy_client_err();
   if (ntasks == 0 && client_status == NOT_HERE) {
     /* The other side cannot join the job: the client as given, as before the relay. */
     if (getenv("STASIS_DEBUG")) fprintf(stderr, "stasis-relay: %s runs without the relay (the other side cannot join the job)\n", argv_basename(client));
