@@ -48,7 +48,7 @@ export function restartSettings(dir: string, a: { interval?: number; keep?: numb
       throw new Error(`${(e as Error).message}: give --interval and --keep, or remove ${SETTINGS_FILE}`);
     saved = null;
   }
-  return jobSettings(a.interval ?? saved?.interval ?? 0, a.keep ?? saved?.keep ?? 0, saved?.compress ?? null, saved?.plugins);
+  return jobSettings(a.interval ?? saved?.interval ?? 0, a.keep ?? saved?.keep ?? 0, saved?.compress ?? null, saved?.plugins, saved?.localDir);
 }
 
 /**

@@ -8,6 +8,7 @@ import { newToken, pidAlive, publish, unpublish, formatAddress } from './publish
 import { waitForPrevious } from './spawn.js';
 import { Store } from '../images/store.js';
 import { currentJobInfo } from './job-info.js';
+import { localLevel } from '../images/levels.js';
 
 export interface CoordinatorArgs {
   ckptDir: string; host: string; port: number; interval: number; keep: number; expect: number;
@@ -31,7 +32,7 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   if (a.listenFd === undefined) await waitForPrevious(dir);
   let alertFd = a.alertFd;
   const coord = new Coordinator({
-    ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
+    ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep, local: localLevel(dir),
     expect: a.expect, expectImages: a.restoreFrom ? awaitedImages(a.restoreFrom) : undefined, exitWhenIdle: a.private === true, exitOnLast: a.exitOnLast === true, timeoutMs: a.timeout * 1000, job: currentJobInfo(), log,
     // Written whole or not at all: the user's terminal or job output file may be gone (EPIPE, EBADF).
     alert: a.alertFd === undefined ? undefined : (s: string) => {
@@ -63,6 +64,8 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   }
   const driver = watchDriver(coord, log);
   await coord.done();
+  // The last local generation reaches D before the job's coordinator is gone.
+  await coord.flushed();
   if (watch) clearInterval(watch);
   if (driver) clearInterval(driver);
   unpublish(dir);

@@ -12,11 +12,14 @@ export interface JobSettings {
   keep: number;              // generations kept, 0: all
   compress: string | null;   // STASIS_COMPRESS at launch (null: the default, zstd)
   plugins?: string[];        // --with-plugin: absolute paths of the plugin .so files (absent: none)
+  localDir?: string;         // --local-dir: generations commit there first, then are flushed to D (absent: none)
 }
 
 /** The settings with `plugins` only when there are some (files from before it stay as they were). */
-export function jobSettings(interval: number, keep: number, compress: string | null, plugins: string[] = []): JobSettings {
-  return plugins.length ? { interval, keep, compress, plugins } : { interval, keep, compress };
+export function jobSettings(interval: number, keep: number, compress: string | null, plugins: string[] = [], localDir?: string): JobSettings {
+  const s: JobSettings = plugins.length ? { interval, keep, compress, plugins } : { interval, keep, compress };
+  if (localDir) s.localDir = localDir;
+  return s;
 }
 
 /** Replaces D/settings.json whole: a crash leaves the old file or the new one. */
@@ -50,7 +53,8 @@ export function readSettings(dir: string): JobSettings | null {
   }
   if (!s || typeof s !== 'object' || !wholeNumber(s.interval) || !wholeNumber(s.keep)
       || !(s.compress === null || typeof s.compress === 'string')
-      || !(s.plugins === undefined || (Array.isArray(s.plugins) && s.plugins.every((p) => typeof p === 'string' && p !== ''))))
-    throw new Error(`${file}: corrupt (want {"interval":N,"keep":N,"compress":null|"...","plugins":["/path.so",...]})`);
-  return jobSettings(s.interval, s.keep, s.compress, s.plugins);
+      || !(s.plugins === undefined || (Array.isArray(s.plugins) && s.plugins.every((p) => typeof p === 'string' && p !== '')))
+      || !(s.localDir === undefined || (typeof s.localDir === 'string' && s.localDir !== '')))
+    throw new Error(`${file}: corrupt (want {"interval":N,"keep":N,"compress":null|"...","plugins":["/path.so",...],"localDir":"/path"})`);
+  return jobSettings(s.interval, s.keep, s.compress, s.plugins, s.localDir);
 }
