@@ -86,7 +86,7 @@ export async function chooseRestorable(target: string, progress?: (p: VerifyProg
       return { store, generation: g, dir: level.genDir(g), manifest,
         notice: why.length ? `using ${generationName(g)} of ${where}: ${why.join('; ')}` : notice };
     } catch (e) {
-      skipped.push(`${generationName(g)} of ${where} is not restorable (${(e as Error).message})`);
+      skipped.push(`${generationName(g)}${level === local ? ` of ${where}` : ''} is not restorable (${(e as Error).message})`);
     }
   }
   throw new Error(`${target}: no restorable generation: ${skipped.join('; ')}`);
