@@ -51,7 +51,9 @@ async function run(a: Args): Promise<void> {
     Object.assign(env, { STASIS_COORD: coord, STASIS_TOKEN: token });
   } else {
     new Store(dir).ensure();
-    const live = liveCoordinator(dir);
+    // One still flushing its ended job's last generation serves no one: a new one starts once it is done.
+    const found = liveCoordinator(dir);
+    const live = found?.flushing ? null : found;
     // The job's own coordinator: its settings are the job's, kept by restart.
     // --local-dir (or STASIS_LOCAL_DIR): every coordinator and restart of the job reads it from settings.json.
     const localDir = a.localDir ?? (process.env.STASIS_LOCAL_DIR || undefined);

@@ -64,8 +64,13 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   }
   const driver = watchDriver(coord, log);
   await coord.done();
-  // The last local generation reaches D before the job's coordinator is gone.
-  await coord.flushed();
+  // The last local generation reaches D before the job's coordinator is gone;
+  // a restart meanwhile waits for it (waitForPrevious).
+  if (coord.flushPending) {
+    publish(dir, { host: coord.address.host, port: coord.address.port, pid: process.pid, private: a.private === true, flushing: true }, token);
+    log('waiting for the flush to the checkpoint directory before leaving');
+    await coord.flushed();
+  }
   if (watch) clearInterval(watch);
   if (driver) clearInterval(driver);
   unpublish(dir);

@@ -390,6 +390,8 @@ export class Coordinator {
     });
   }
 
+  get flushPending(): boolean { return this.flushing !== null || this.flushWanted !== null; }
+
   /** Resolves when no flush is running or waiting (a coordinator leaving waits for it). */
   async flushed(): Promise<void> {
     while (this.flushing !== null || this.flushWanted !== null) await this.flushChain;
@@ -428,6 +430,8 @@ export class Coordinator {
         if (arg !== undefined && arg !== 'KILL') return reply(`ERROR ${encodeArg(`bad CHECKPOINT argument '${arg}': want none or KILL`)}`);
         try {
           const r = await this.checkpoint('requested', arg === 'KILL');
+          // Stopping the job (stasis run at preemption): answered once the generation is in D too.
+          if (arg === 'KILL') await this.flushed();
           reply(`CHECKPOINTED ${r.generation} ${r.bytes} ${r.seconds.toFixed(3)}`);
         } catch (e) { reply(`ERROR ${encodeArg((e as Error).message)}`); }
         return;

@@ -109,6 +109,26 @@ describe('--local-dir: commit locally, flush to the checkpoint directory', funct
     await job.killTree(p);
   });
 
+  it('stasis run: SIGTERM returns once the stop checkpoint is in D too; the local dir wiped, run again resumes from D', async () => {
+    const countTo = join(programs, 'count_to');
+    const env = { STASIS_RM: 'local', STASIS_TEST_PAUSE: 'flush@1' };
+    const p = job.run([countTo, '60'], { env, flags: ['--local-dir', localDir] });
+    await p.waitFor(/^count 10$/);
+    process.kill(p.pid, 'SIGTERM');
+    await waitUntil(() => existsSync(join(job.dir, 'coordinator.log')) && log().includes('test pause at flush of generation 1'), 'the flush is held');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(p.exited, false, 'stasis run exited before the generation reached D');
+    assert.ok(committed(local, 'gen-000001'));
+    writeFileSync(join(job.dir, 'test-release'), '');
+    assert.equal(await p.waitExit(30000), 143, p.tail());
+    assert.ok(committed(job.dir, 'gen-000001'), 'D has no gen-000001 once stasis run returned');
+    const before = [...p.lines];
+    rmSync(localDir, { recursive: true, force: true });   // requeued onto another node
+    const again = job.run([countTo, '60'], { env: { STASIS_RM: 'local' } });
+    assert.equal(await again.waitExit(60000), 0, again.tail());
+    assert.deepEqual([...before, ...again.lines], [...Array.from({ length: 60 }, (_, i) => `count ${i}`), 'done']);
+  });
+
   it('the local dir unusable (a file in the way): one line in the log, the generation is written straight to D', async () => {
     rmSync(localDir, { recursive: true });
     writeFileSync(localDir, 'not a directory');
