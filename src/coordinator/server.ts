@@ -332,8 +332,8 @@ export class Coordinator {
           this.opts.log, execing, thenKill);
         return { result, generation, level };
       } catch (e) {
-        if (!(e instanceof JoinedLate) && level === this.local && attempt < MAX_ATTEMPTS) {
-          // The local dir full or gone: the same checkpoint again, straight to D.
+        if (!(e instanceof JoinedLate) && level === this.local && (e as Error).message.includes(this.local.dir) && attempt < MAX_ATTEMPTS) {
+          // The local dir full or gone (the failure names a file there): the same checkpoint again, straight to D.
           this.opts.log(`local level ${this.local.dir}: ${(e as Error).message}; writing straight to ${this.store.dir}`);
           level = this.store;
           peers = [...this.peers.values()].filter((p) => !p.closed);
