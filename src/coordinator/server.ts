@@ -397,13 +397,17 @@ export class Coordinator {
     while (this.flushing !== null || this.flushWanted !== null) await this.flushChain;
   }
 
-  /** --keep at both levels; a generation waiting to be flushed, or being flushed, stays. A failure is only logged. */
+  /**
+   * --keep in D; the local level keeps only its newest generation (D has the
+   * older ones, and /dev/shm is memory), and one waiting to be flushed or
+   * being flushed. A failure is only logged.
+   */
   private pruneLevels(): void {
     const levels = this.local ? [this.store, this.local] : [this.store];
     for (const level of levels) {
       try {
         const spare = level === this.local ? [this.flushing, this.flushWanted].filter((g): g is number => g !== null) : [];
-        const pruned = level.prune(this.opts.keep, spare);
+        const pruned = level.prune(level === this.local ? 1 : this.opts.keep, spare);
         if (pruned.length) this.opts.log(`pruned generation(s) ${pruned.join(', ')}${level === this.local ? ' (local level)' : ''}`);
       } catch (e) { this.opts.log(`pruning ${level.dir}: ${(e as Error).message}`); }
     }

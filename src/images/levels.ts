@@ -2,7 +2,7 @@
 // node-local store, L/<job key>/, a store like any other (docs/cli.md); the
 // coordinator then copies it to the shared store D in the background and
 // commits it there the same way (fsync, manifest, rename, `latest`).
-import { copyFile } from 'node:fs/promises';
+import { copyFile, open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -34,10 +34,13 @@ export async function flushGeneration(from: Store, to: Store, manifest: Manifest
   const src = from.genDir(g);
   const tmp = to.begin(g);
   try {
-    for (const p of manifest.processes) {
+    for (const name of manifest.processes.flatMap((p) => [p.image, ...(p.files ?? []).map((f) => f.name)])) {
       // Node's copyFile uses copy_file_range: no bytes through this process.
-      await copyFile(join(src, p.image), join(tmp, p.image));
-      for (const f of p.files ?? []) await copyFile(join(src, f.name), join(tmp, f.name));
+      await copyFile(join(src, name), join(tmp, name));
+      // fsynced here, off the event loop: commit's own fsync then finds
+      // nothing to write and the coordinator keeps answering meanwhile.
+      const fh = await open(join(tmp, name), 'r');
+      try { await fh.sync(); } finally { await fh.close(); }
     }
     await beforeCommit?.();
     to.commit(manifest);

@@ -109,6 +109,19 @@ describe('--local-dir: commit locally, flush to the checkpoint directory', funct
     await job.killTree(p);
   });
 
+  it('without --keep D keeps every generation, the local level only its newest', async () => {
+    const p = launch();
+    for (const g of [1, 2, 3]) {
+      await p.waitFor(new RegExp(`^count ${g * 3}$`));
+      await job.checkpoint();
+      await waitUntil(() => committed(job.dir, `gen-00000${g}`), `D has gen-00000${g}`);
+    }
+    await waitUntil(() => gens(local).length === 1, `the local level pruned to one generation (has ${gens(local).join(', ')})`);
+    assert.deepEqual(gens(local), ['gen-000003']);
+    assert.deepEqual(gens(job.dir), ['gen-000001', 'gen-000002', 'gen-000003']);
+    await job.killTree(p);
+  });
+
   it('stasis run: SIGTERM returns once the stop checkpoint is in D too; the local dir wiped, run again resumes from D', async () => {
     const countTo = join(programs, 'count_to');
     const env = { STASIS_RM: 'local', STASIS_TEST_PAUSE: 'flush@1' };
