@@ -42,6 +42,8 @@ describe('--local-dir: commit locally, flush to the checkpoint directory', funct
     assert.equal(ck.generation, 1);
     assert.ok(committed(local, 'gen-000001'), `no gen-000001 in ${local}`);
     assert.equal(readlinkSync(join(local, 'latest')), 'gen-000001');
+    const st = await job.cli(['command', '--ckpt-dir', job.dir, '--status', '--json']);
+    assert.equal(JSON.parse(st.stdout).localDir, local);
     await waitUntil(() => log().includes('test pause at flush of generation 1'), 'the flush is held');
     assert.deepEqual(gens(job.dir), [], 'D got a generation before its flush committed');
     // The job ran on while the flush waited.
