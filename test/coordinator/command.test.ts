@@ -48,7 +48,7 @@ describe('stasis command', function () {
     const j = await cli(['command', '--ckpt-dir', job.dir, '--status', '--json']);
     assert.equal(j.exitCode, 0, j.stderr);
     const s = JSON.parse(j.stdout) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(s).sort(), ['ckptDir', 'clients', 'generation', 'interval', 'keep', 'lastCheckpoint', 'localDir', 'pid', 'processes', 'state']);
+    assert.deepEqual(Object.keys(s).sort(), ['ckptDir', 'clients', 'generation', 'interval', 'keep', 'lastCheckpoint', 'localDir', 'pid', 'processes', 'save', 'state']);
     assert.equal(s.processes, 1);
     assert.equal(s.generation, 0);
     assert.equal(s.state, 'running');
