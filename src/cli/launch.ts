@@ -19,7 +19,7 @@ function tokenIn(dir: string): string | undefined {
   return existsSync(join(dir, TOKEN_FILE)) ? readToken(join(dir, TOKEN_FILE)) : undefined;
 }
 
-interface Args { coordHost?: string; coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[]; compress?: string; forked: boolean }
+interface Args { coordHost?: string; coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[]; compress?: string; forked: boolean; localDir?: string }
 
 async function run(a: Args): Promise<void> {
   // Files changed from now on are the job's own (native/plugins/file/made.c);
@@ -53,9 +53,13 @@ async function run(a: Args): Promise<void> {
     Object.assign(env, { STASIS_COORD: coord, STASIS_TOKEN: token });
   } else {
     new Store(dir).ensure();
-    const live = liveCoordinator(dir);
+    // One still flushing its ended job's last generation serves no one: a new one starts once it is done.
+    const found = liveCoordinator(dir);
+    const live = found?.flushing ? null : found;
     // The job's own coordinator: its settings are the job's, kept by restart.
-    if (!live) writeSettings(dir, jobSettings(a.interval, a.keep, compress ?? null, plugins, saveModeFromEnv()));
+    // --local-dir (or STASIS_LOCAL_DIR): every coordinator and restart of the job reads it from settings.json.
+    const localDir = a.localDir ?? (process.env.STASIS_LOCAL_DIR || undefined);
+    if (!live) writeSettings(dir, jobSettings(a.interval, a.keep, compress ?? null, plugins, saveModeFromEnv(), localDir && resolve(localDir)));
     const { address, token } = live ? { address: live, token: readToken(join(dir, TOKEN_FILE)) }
       : await startPrivateCoordinator({ ckptDir: dir, interval: a.interval, keep: a.keep, port: a.port, host: await coordinatorHost(a.coordHost) });
     Object.assign(env, { STASIS_COORD: formatAddress(address), STASIS_TOKEN: token });
@@ -67,7 +71,7 @@ export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P | --coord-host ADDR] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--compress C] [--close-inherited] [--allow-static] [--forked] [--with-plugin a.so,b.so] -- prog args')
+    .usage('$0 launch [--coord H:P | --coord-host ADDR] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--compress C] [--local-dir L] [--close-inherited] [--allow-static] [--forked] [--with-plugin a.so,b.so] -- prog args')
     .option('coord-host', coordHostOption)
     .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory', defaultCkptDir()))
@@ -75,6 +79,7 @@ export const launchCommand: CommandModule<object, Args> = {
     .option('keep', intOption('keep', 'keep the newest N generations (0: all)', {}, 0))
     .option('port', intOption('port', 'TCP port of the private coordinator launch starts (0: any free port)', { max: 65535 }, 0))
     .option('compress', compressOption)
+    .option('local-dir', pathOption('local-dir', 'node-local directory (local disk, /dev/shm) where generations commit first; each is then flushed to --ckpt-dir in the background (default: STASIS_LOCAL_DIR)'))
     .option('token-file', pathOption('token-file', 'file holding the job token (with --coord)'))
     .option('close-inherited', { type: 'boolean', default: false,
       describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' })

@@ -52,7 +52,7 @@ export function restartSettings(dir: string, a: { interval?: number; keep?: numb
   }
   // STASIS_SAVE given to restart overrides how the job saved so far.
   const save = process.env.STASIS_SAVE ? saveModeFromEnv() : saved?.save;
-  return jobSettings(a.interval ?? saved?.interval ?? 0, a.keep ?? saved?.keep ?? 0, saved?.compress ?? null, saved?.plugins, save);
+  return jobSettings(a.interval ?? saved?.interval ?? 0, a.keep ?? saved?.keep ?? 0, saved?.compress ?? null, saved?.plugins, save, saved?.localDir);
 }
 
 /**

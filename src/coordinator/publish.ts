@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 
 export interface CoordAddress { host: string; port: number }
 /** `node`: the host (uname) it runs on, where `pid` means something. */
-export interface Published extends CoordAddress { pid: number; private?: boolean; node?: string }
+/** `flushing`: its job is gone; it copies the last local generation to the store before it exits (--local-dir). */
+export interface Published extends CoordAddress { pid: number; private?: boolean; node?: string; flushing?: boolean }
 
 export const COORD_FILE = 'coordinator.json';
 export const TOKEN_FILE = 'token';

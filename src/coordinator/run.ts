@@ -9,6 +9,7 @@ import { waitForPrevious } from './spawn.js';
 import { Store } from '../images/store.js';
 import { currentJobInfo } from './job-info.js';
 import { saveModeFromEnv } from './save-mode.js';
+import { localLevel } from '../images/levels.js';
 
 export interface CoordinatorArgs {
   ckptDir: string; host: string; port: number; interval: number; keep: number; expect: number;
@@ -32,7 +33,7 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   if (a.listenFd === undefined) await waitForPrevious(dir);
   let alertFd = a.alertFd;
   const coord = new Coordinator({
-    ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep,
+    ckptDir: dir, token, host: a.host, port: a.port, interval: a.interval, keep: a.keep, local: localLevel(dir),
     expect: a.expect, expectImages: a.restoreFrom ? awaitedImages(a.restoreFrom) : undefined, exitWhenIdle: a.private === true, exitOnLast: a.exitOnLast === true, timeoutMs: a.timeout * 1000, saveMode: saveModeFromEnv(), job: currentJobInfo(), log,
     // Written whole or not at all: the user's terminal or job output file may be gone (EPIPE, EBADF).
     alert: a.alertFd === undefined ? undefined : (s: string) => {
@@ -64,6 +65,13 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   }
   const driver = watchDriver(coord, log);
   await coord.done();
+  // The last local generation reaches D before the job's coordinator is gone;
+  // a restart meanwhile waits for it (waitForPrevious).
+  if (coord.flushPending) {
+    publish(dir, { host: coord.address.host, port: coord.address.port, pid: process.pid, private: a.private === true, flushing: true }, token);
+    log('waiting for the flush to the checkpoint directory before leaving');
+    await coord.flushed();
+  }
   if (watch) clearInterval(watch);
   if (driver) clearInterval(driver);
   unpublish(dir);

@@ -4,6 +4,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { basename } from 'node:path';
+import { isExecing, isLocal } from './procfs.js';
+import { flushGeneration } from '../images/levels.js';
+import { testPause } from './test-pause.js';
 import { Store } from '../images/store.js';
 import { decodeArg, encodeArg, PROTOCOL_VERSION, readLines, sendLine, pieceLines } from './protocol.js';
 import { ProcPeer, type ProcInfo } from './peer.js';
@@ -21,7 +24,8 @@ export interface CoordinatorOptions {
   host: string;
   port: number;
   interval: number;          // seconds between checkpoints, 0: none
-  keep: number;              // generations kept, 0: all
+  keep: number;              // generations kept, 0: all (at each level)
+  local?: Store | null;      // --local-dir: the node-local level, L/<job key> (images/levels.ts)
   expect: number;            // restored processes to wait for before releasing them
   expectImages?: string[];   // their image names (a restart): only these count, each once
   exitWhenIdle: boolean;     // private coordinator: exit after the last process leaves
@@ -60,13 +64,22 @@ export class Coordinator {
   private lastOutcome: Outcome | null = null;
   private alerted: string | null = null;   // reason of the last failed interval checkpoint shown to the user
   readonly store: Store;
+  readonly local: Store | null;
+  private flushWanted: number | null = null;   // the newest locally committed generation not yet flushed to D
+  private flushing: number | null = null;      // the one being copied now
+  private flushChain: Promise<void> = Promise.resolve();
+  private localRefused: string | null = null;   // why the local level was last passed over (logged once per reason)
   private stopped: Promise<void>;
   private stop!: () => void;
   address = { host: '', port: 0 };
 
   constructor(private opts: CoordinatorOptions) {
     this.store = new Store(opts.ckptDir);
-    this.lastGeneration = this.store.latest() ?? 0;
+    this.local = opts.local ?? null;
+    this.lastGeneration = Math.max(this.store.latest() ?? 0, this.local?.latest() ?? 0);
+    // A flush cut off (the coordinator killed): the newest local generation goes to D now.
+    const localNewest = this.local?.latest() ?? 0;
+    if (localNewest > (this.store.latest() ?? 0)) this.scheduleFlush(localNewest);
     this.stopped = new Promise((res) => { this.stop = res; });
   }
 
@@ -300,15 +313,12 @@ export class Coordinator {
         const outside = namedOutsiders([...this.execing.values()]);
         throw new Error(outside.length ? `checkpoint refused: ${outside.join('; ')}` : 'no processes to checkpoint');
       }
-      const { result, generation } = await this.checkpointRetried(peers, (g) => { tried = g; }, thenKill);
+      const { result, generation, level } = await this.checkpointRetried(peers, (g) => { tried = g; }, thenKill);
       this.lastGeneration = generation;
       this.lastOutcome = { generation, committed: true, at: new Date().toISOString() };
       this.alerted = null;
-      // The generation is committed: a failure to prune older ones is only logged.
-      try {
-        const pruned = this.store.prune(this.opts.keep);
-        if (pruned.length) this.opts.log(`pruned generation(s) ${pruned.join(', ')}`);
-      } catch (e) { this.opts.log(`pruning: ${(e as Error).message}`); }
+      if (level === this.local) this.scheduleFlush(generation);
+      this.pruneLevels();
       return result;
     });
     this.chain = run.catch((e: Error) => this.failed(origin, tried, e.message)).finally(() => { this.inProgress--; });
@@ -336,20 +346,28 @@ export class Coordinator {
    * others were being saved — an exec'ing image, a process rejoining — so
    * that the next attempt includes it.
    */
-  private async checkpointRetried(peers: ProcPeer[], numbered: (g: number) => void, thenKill: boolean): Promise<{ result: CheckpointResult; generation: number }> {
+  private async checkpointRetried(peers: ProcPeer[], numbered: (g: number) => void, thenKill: boolean): Promise<{ result: CheckpointResult; generation: number; level: Store }> {
+    let level = this.levelFor(peers);
     for (let attempt = 1; ; attempt++) {
       // A straggler of an aborted attempt may still write into its directory: never reuse its number.
-      const generation = Math.max(this.lastGeneration + 1, this.lastNumber + 1, this.store.nextGeneration());
+      const generation = Math.max(this.lastGeneration + 1, this.lastNumber + 1, this.store.nextGeneration(), this.local?.nextGeneration() ?? 0);
       this.lastNumber = generation;
       numbered(generation);
       this.lateJoiners = [];
       const late = () => (this.lateJoiners ?? []).splice(0).filter((p) => !p.closed && !p.info.restored);
       const execing = [...this.execing.values()].filter((p) => p.inExec());
       try {
-        const result = await runCheckpoint(peers, late, this.store, generation, this.opts.job, this.opts.timeoutMs,
+        const result = await runCheckpoint(peers, late, level, generation, this.opts.job, this.opts.timeoutMs,
           this.opts.log, execing, thenKill, this.opts.saveMode ?? 'stopped');
-        return { result, generation };
+        return { result, generation, level };
       } catch (e) {
+        if (!(e instanceof JoinedLate) && level === this.local && (e as Error).message.includes(this.local.dir) && attempt < MAX_ATTEMPTS) {
+          // The local dir full or gone (the failure names a file there): the same checkpoint again, straight to D.
+          this.opts.log(`local level ${this.local.dir}: ${(e as Error).message}; writing straight to ${this.store.dir}`);
+          level = this.store;
+          peers = [...this.peers.values()].filter((p) => !p.closed);
+          continue;
+        }
         if (!(e instanceof JoinedLate) || attempt >= MAX_ATTEMPTS) throw e;
         this.opts.log(`${(e as Error).message}; trying again (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`);
         peers = [...this.peers.values()].filter((p) => !p.closed);
@@ -359,10 +377,75 @@ export class Coordinator {
     }
   }
 
+  /** Where this checkpoint's images go: the local level when every process is on this host and it can be made. */
+  private levelFor(peers: ProcPeer[]): Store {
+    if (!this.local) return this.store;
+    let why: string | null = null;
+    const away = peers.find((p) => !isLocal(p.info.host));
+    if (away) why = `${away.label} is on another host (the local level serves one-host jobs)`;
+    else {
+      try { this.local.ensure(); } catch (e) { why = (e as Error).message; }
+    }
+    if (why === null) { this.localRefused = null; return this.local; }
+    if (why !== this.localRefused) this.opts.log(`local level ${this.local.dir} not used: ${why}; writing straight to ${this.store.dir}`);
+    this.localRefused = why;
+    return this.store;
+  }
+
+  /**
+   * Copies local generation `g` to D in the background. A flush already
+   * running finishes first; of the generations committed meanwhile only the
+   * newest is flushed (an older one would be pruned or superseded in D anyway).
+   */
+  private scheduleFlush(g: number): void {
+    const local = this.local;
+    if (!local) return;
+    this.flushWanted = Math.max(g, this.flushWanted ?? 0);
+    this.flushChain = this.flushChain.then(async () => {
+      const gen = this.flushWanted;
+      if (gen === null) return;   // taken by an earlier turn
+      this.flushWanted = null;
+      this.flushing = gen;
+      const t0 = Date.now();
+      try {
+        if ((this.store.latest() ?? 0) >= gen) return;
+        await flushGeneration(local, this.store, local.readManifest(gen), () => testPause(this.store.dir, 'flush', gen, this.opts.log));
+        this.opts.log(`generation ${gen} flushed to ${this.store.dir} in ${((Date.now() - t0) / 1000).toFixed(3)} s`);
+      } catch (e) {
+        // Still committed locally: restart finds it there; the next generation is flushed as usual.
+        this.opts.log(`flushing generation ${gen} to ${this.store.dir}: ${(e as Error).message}`);
+      } finally { this.flushing = null; }
+      this.pruneLevels();
+    });
+  }
+
+  get flushPending(): boolean { return this.flushing !== null || this.flushWanted !== null; }
+
+  /** Resolves when no flush is running or waiting (a coordinator leaving waits for it). */
+  async flushed(): Promise<void> {
+    while (this.flushing !== null || this.flushWanted !== null) await this.flushChain;
+  }
+
+  /**
+   * --keep in D; the local level keeps only its newest generation (D has the
+   * older ones, and /dev/shm is memory), and one waiting to be flushed or
+   * being flushed. A failure is only logged.
+   */
+  private pruneLevels(): void {
+    const levels = this.local ? [this.store, this.local] : [this.store];
+    for (const level of levels) {
+      try {
+        const spare = level === this.local ? [this.flushing, this.flushWanted].filter((g): g is number => g !== null) : [];
+        const pruned = level.prune(level === this.local ? 1 : this.opts.keep, spare);
+        if (pruned.length) this.opts.log(`pruned generation(s) ${pruned.join(', ')}${level === this.local ? ' (local level)' : ''}`);
+      } catch (e) { this.opts.log(`pruning ${level.dir}: ${(e as Error).message}`); }
+    }
+  }
+
   status(): object {
     return {
       processes: this.peers.size, generation: this.lastGeneration, state: this.state,
-      ckptDir: this.store.dir, interval: this.opts.interval, keep: this.opts.keep, pid: process.pid, save: this.opts.saveMode ?? 'stopped',
+      ckptDir: this.store.dir, localDir: this.local?.dir ?? null, interval: this.opts.interval, keep: this.opts.keep, pid: process.pid, save: this.opts.saveMode ?? 'stopped',
       lastCheckpoint: this.lastOutcome,
       clients: [...this.peers.values()].map((p) => ({ pid: p.info.pid, host: p.info.host, origin: p.info.origin, name: p.info.name, restored: p.info.restored, kernelPid: p.info.kernelPid })),
     };
@@ -380,6 +463,8 @@ export class Coordinator {
         if (arg !== undefined && arg !== 'KILL') return reply(`ERROR ${encodeArg(`bad CHECKPOINT argument '${arg}': want none or KILL`)}`);
         try {
           const r = await this.checkpoint('requested', arg === 'KILL');
+          // Stopping the job (stasis run at preemption): answered once the generation is in D too.
+          if (arg === 'KILL') await this.flushed();
           reply(`CHECKPOINTED ${r.generation} ${r.bytes} ${r.seconds.toFixed(3)}`);
         } catch (e) { reply(`ERROR ${encodeArg((e as Error).message)}`); }
         return;

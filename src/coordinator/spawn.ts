@@ -24,11 +24,16 @@ export interface PrivateOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The private coordinator of a job that just ended may still be leaving. */
+/**
+ * The private coordinator of a job that just ended may still be leaving;
+ * one flushing its last local generation to D (--local-dir) is waited for
+ * up to 10 minutes more: the restart may need that generation.
+ */
 export async function waitForPrevious(dir: string, seconds = 5): Promise<void> {
-  for (let i = 0; ; i++) {
+  for (let i = 0, flushing = 0; ; i++) {
     const live = liveCoordinator(dir);
     if (!live || (live.pid === process.pid && live.node === hostname())) return;
+    if (live.flushing && flushing++ < 6000) { i--; await sleep(100); continue; }
     if (i >= seconds * 10) throw new Error(`a coordinator (pid ${live.pid}) already serves ${dir} at ${formatAddress(live)}`);
     await sleep(100);
   }

@@ -9,11 +9,12 @@
 //   commit     images and manifest fsynced in .gen-N.tmp, before the rename
 //   renamed    gen-N renamed into place, before `latest` moves
 //   committed  `latest` moved, before RESUME
+//   flush      (--local-dir) a local generation copied to D/.gen-N.tmp, before its commit there
 // (While images are written: STASIS_FAULT=save-slow@GEN in the processes.)
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type TestPhase = 'suspend' | 'drain' | 'saved' | 'commit' | 'renamed' | 'committed';
+export type TestPhase = 'suspend' | 'drain' | 'saved' | 'commit' | 'renamed' | 'committed' | 'flush';
 
 export const RELEASE_FILE = 'test-release';
 const MAX_MS = 60_000;

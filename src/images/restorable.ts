@@ -13,6 +13,7 @@ import { verifySideFile } from './inspect.js';
 import { checkAgainstManifest } from './manifest-check.js';
 import { generationName, generationNumber, type Manifest } from './manifest.js';
 import { chooseGeneration, resolveGeneration, Store } from './store.js';
+import { localLevel } from './levels.js';
 
 export interface VerifyProgress { generation: number; image: number; images: number; bytes: number; total: number }
 
@@ -63,18 +64,29 @@ export async function chooseRestorable(target: string, progress?: (p: VerifyProg
     return named;
   }
   const store = new Store(path);
-  const { generation: chosen, notice } = chooseGeneration(store, target);
+  const local = localLevel(path);
+  const chosenAt = (s: Store | null, shown: string) => { try { return s ? chooseGeneration(s, shown) : null; } catch { return null; } };
+  const shared = chosenAt(store, target);
+  const near = chosenAt(local, local?.dir ?? '');
+  if (!shared && !near) chooseGeneration(store, target);   // throws the one line saying why
+  // The newest at either level; the local copy of a generation both hold (same bytes, read faster).
+  const fromLocal = near !== null && (shared === null || near.generation >= shared.generation);
+  const { generation: chosen, notice } = fromLocal ? near : shared!;
   const skipped: string[] = [];
-  const candidates = [chosen, ...store.generations().filter((g) => g < chosen).reverse()];
-  for (const g of candidates) {
+  const older = (s: Store | null) => (s ? s.generations().filter((g) => g < chosen).map((g) => ({ level: s, g })) : []);
+  const candidates = [{ level: fromLocal ? local! : store, g: chosen },
+    ...[...older(local), ...older(store)].sort((a, b) => b.g - a.g || (a.level === local ? -1 : 1))];
+  for (const { level, g } of candidates) {
+    const where = level === store ? target : `${level.dir} (the local level)`;
     try {
-      const manifest = store.readManifest(g);
-      await verifyGeneration(store.genDir(g), manifest, progress);
+      const manifest = level.readManifest(g);
+      await verifyGeneration(level.genDir(g), manifest, progress);
       const why = [notice?.replace(/^using gen-\d+ of .*?: /, ''), ...skipped].filter(Boolean);
-      return { store, generation: g, dir: store.genDir(g), manifest,
-        notice: skipped.length ? `using ${generationName(g)} of ${target}: ${why.join('; ')}` : notice };
+      if (level === local && (shared?.generation ?? 0) < g) why.push(`${target} has ${shared ? `up to ${generationName(shared.generation)}` : 'none'} (not flushed yet)`);
+      return { store, generation: g, dir: level.genDir(g), manifest,
+        notice: why.length ? `using ${generationName(g)} of ${where}: ${why.join('; ')}` : notice };
     } catch (e) {
-      skipped.push(`${generationName(g)} is not restorable (${(e as Error).message})`);
+      skipped.push(`${generationName(g)}${level === local ? ` of ${where}` : ''} is not restorable (${(e as Error).message})`);
     }
   }
   throw new Error(`${target}: no restorable generation: ${skipped.join('; ')}`);

@@ -13,12 +13,14 @@ export interface JobSettings {
   compress: string | null;   // STASIS_COMPRESS at launch (null: the default, zstd)
   plugins?: string[];        // --with-plugin: absolute paths of the plugin .so files (absent: none)
   save?: 'forked';           // --forked / STASIS_SAVE=forked (absent: images written with the job stopped)
+  localDir?: string;         // --local-dir: generations commit there first, then are flushed to D (absent: none)
 }
 
-/** The settings with `plugins` only when there are some (files from before it stay as they were). */
+/** The settings with `plugins`, `save` and `localDir` only when given (files from before them stay as they were). */
 export function jobSettings(interval: number, keep: number, compress: string | null, plugins: string[] = [],
-  save: 'forked' | 'stopped' = 'stopped'): JobSettings {
-  return { interval, keep, compress, ...(plugins.length ? { plugins } : {}), ...(save === 'forked' ? { save } : {}) };
+  save: 'forked' | 'stopped' = 'stopped', localDir?: string): JobSettings {
+  return { interval, keep, compress, ...(plugins.length ? { plugins } : {}), ...(save === 'forked' ? { save } : {}),
+    ...(localDir ? { localDir } : {}) };
 }
 
 /** Replaces D/settings.json whole: a crash leaves the old file or the new one. */
@@ -53,7 +55,8 @@ export function readSettings(dir: string): JobSettings | null {
   if (!s || typeof s !== 'object' || !wholeNumber(s.interval) || !wholeNumber(s.keep)
       || !(s.compress === null || typeof s.compress === 'string')
       || !(s.plugins === undefined || (Array.isArray(s.plugins) && s.plugins.every((p) => typeof p === 'string' && p !== '')))
-      || !(s.save === undefined || s.save === 'forked'))
-    throw new Error(`${file}: corrupt (want {"interval":N,"keep":N,"compress":null|"...","plugins":["/path.so",...],"save":"forked"})`);
-  return jobSettings(s.interval, s.keep, s.compress, s.plugins, s.save);
+      || !(s.save === undefined || s.save === 'forked')
+      || !(s.localDir === undefined || (typeof s.localDir === 'string' && s.localDir !== '')))
+    throw new Error(`${file}: corrupt (want {"interval":N,"keep":N,"compress":null|"...","plugins":["/path.so",...],"save":"forked","localDir":"/path"})`);
+  return jobSettings(s.interval, s.keep, s.compress, s.plugins, s.save, s.localDir);
 }

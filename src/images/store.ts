@@ -162,12 +162,12 @@ export class Store {
     return final;
   }
 
-  /** Keeps the newest `keep` generations (0: keep all); never the one `latest` names. */
-  prune(keep: number): number[] {
+  /** Keeps the newest `keep` generations (0: keep all); never the one `latest` names, nor those in `spare`. */
+  prune(keep: number, spare: number[] = []): number[] {
     if (keep <= 0) return [];
     const gens = this.generations();
     const linked = this.linked();
-    const doomed = gens.slice(0, Math.max(0, gens.length - keep)).filter((g) => g !== linked);
+    const doomed = gens.slice(0, Math.max(0, gens.length - keep)).filter((g) => g !== linked && !spare.includes(g));
     for (const g of doomed) {
       // Rename first so a half-deleted generation never looks committed.
       const trash = join(this.dir, `.${generationName(g)}.deleting`);

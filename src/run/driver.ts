@@ -13,6 +13,7 @@ import { CommandClient, locate } from '../coordinator/client.js';
 import { liveCoordinator, pidAlive } from '../coordinator/publish.js';
 import { generationName } from '../images/manifest.js';
 import { chooseGeneration, Store } from '../images/store.js';
+import { localLevel } from '../images/levels.js';
 import { repoRoot } from '../native.js';
 import type { ResourceManager } from '../rm/index.js';
 import { requeue } from '../rm/verbs.js';
@@ -28,6 +29,7 @@ export interface RunOptions {
   rm: ResourceManager;
   coordHost?: string;
   compress?: string;
+  localDir?: string;   // --local-dir, for the launch (restart reads it from settings.json)
 }
 
 const stasisBin = join(repoRoot, 'bin', 'stasis.js');
@@ -40,8 +42,12 @@ function driverAlive(d: RunRecord['driver']): boolean {
   try { return readFileSync(`/proc/${d.pid}/cmdline`, 'utf8').split('\0').includes('run'); } catch { return false; }
 }
 
+/** The newest committed generation at either level (D, or the local level its settings name). */
 function committedGeneration(store: Store): number | null {
-  try { return chooseGeneration(store).generation; } catch { return null; }
+  const at = (s: Store | null) => { try { return s ? chooseGeneration(s).generation : null; } catch { return null; } };
+  const shared = at(store);
+  const local = at(localLevel(store.dir));
+  return shared === null ? local : Math.max(shared, local ?? 0);
 }
 
 /** Decides launch or restart, refusing anything that could lose a saved generation. */
@@ -72,7 +78,8 @@ function childArgv(o: RunOptions, restart: boolean): string[] {
   const common = [...opt('interval', o.interval), ...opt('keep', o.keep), ...(o.coordHost ? ['--coord-host', o.coordHost] : [])];
   // Compression is the job's from its launch on (restart keeps it: docs/cli.md).
   return restart ? [stasisBin, 'restart', ...common, o.dir]
-    : [stasisBin, 'launch', '--ckpt-dir', o.dir, ...common, ...(o.compress ? ['--compress', o.compress] : []), '--', ...o.argv];
+    : [stasisBin, 'launch', '--ckpt-dir', o.dir, ...common, ...(o.compress ? ['--compress', o.compress] : []),
+      ...(o.localDir ? ['--local-dir', o.localDir] : []), '--', ...o.argv];
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { cluster, onNode, repoRoot, stasisBin, useCluster } from './cluster.js';
-import { startOnNode, tcpRecords } from './xhost.js';
+import { startOnNode } from './xhost.js';
+import { tcpTotals } from '../helpers/tcp-records.js';
 import { loaderArgvs } from '../../src/images/tree.js';
 import type { Manifest } from '../../src/images/manifest.js';
 
@@ -77,7 +78,7 @@ describe(`${CONNECTIONS} TCP connections between two nodes of one job (test/clus
     assert.deepEqual(procs.map((p) => p.host).sort(), ['n2', 'n3']);
 
     const gen1 = await checkpoint(dir);
-    assert.equal(tcpRecords(gen1).remote, 2 * CONNECTIONS, 'every connection\'s two ends paired across hosts');
+    assert.equal(tcpTotals(gen1).remote, 2 * CONNECTIONS, 'every connection\'s two ends paired across hosts');
     let at = got(out.server);
     await until('the server goes on', () => got(out.server) > at + CONNECTIONS * 20);
 

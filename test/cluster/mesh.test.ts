@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cluster, onNode, repoRoot, stasisBin, useCluster, waitFile, writeScript } from './cluster.js';
-import { tcpRecords } from './xhost.js';
+import { tcpTotals } from '../helpers/tcp-records.js';
 
 const mesh = join(repoRoot, 'native', 'build', 'programs', 'tcp_mesh');
 
@@ -49,7 +49,7 @@ describe('a TCP mesh across three nodes started through ssh (test/cluster)', fun
       await waitFile(join(dir, 'ckpt.out'), /^round 15 at 3/m, 60_000);
       const ck = JSON.parse((await execa('node', [stasisBin, 'command', '--ckpt-dir', dir, '--checkpoint', '--json'])).stdout) as { dir: string };
       assert.deepEqual([...imageHosts(ck.dir)].sort(), ['n1', 'n2', 'n3'], 'a generation with the processes of every node');
-      const records = tcpRecords(ck.dir);
+      const records = tcpTotals(ck.dir);
       // Both ends of driver–2, driver–3 and 2–3, and of the relays' connections.
       assert.ok(records.remote >= 6, `${records.remote} connection ends with their peer on another host`);
       assert.ok(records.bytes > 0, 'no bytes in flight at the checkpoint');

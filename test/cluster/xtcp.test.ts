@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { cluster, onNode, repoRoot, stasisBin, useCluster } from './cluster.js';
-import { startOnNode, tcpRecords } from './xhost.js';
+import { startOnNode } from './xhost.js';
+import { tcpTotals } from '../helpers/tcp-records.js';
 import { loaderArgvs } from '../../src/images/tree.js';
 import type { Manifest } from '../../src/images/manifest.js';
 
@@ -78,7 +79,7 @@ describe('TCP across hosts (test cluster): server on n2, client on n3, one job',
     const ck = await stasis(['command', '--ckpt-dir', dir, '--checkpoint', '--json']);
     assert.equal(ck.exitCode, 0, ck.stderr);
     const gen = JSON.parse(ck.stdout).dir as string;
-    return { gen, ...tcpRecords(gen) };
+    return { gen, ...tcpTotals(gen) };
   }
 
   async function probe(addr: string, port: string): Promise<void> {

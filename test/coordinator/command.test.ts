@@ -48,11 +48,12 @@ describe('stasis command', function () {
     const j = await cli(['command', '--ckpt-dir', job.dir, '--status', '--json']);
     assert.equal(j.exitCode, 0, j.stderr);
     const s = JSON.parse(j.stdout) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(s).sort(), ['ckptDir', 'clients', 'generation', 'interval', 'keep', 'lastCheckpoint', 'pid', 'processes', 'state']);
+    assert.deepEqual(Object.keys(s).sort(), ['ckptDir', 'clients', 'generation', 'interval', 'keep', 'lastCheckpoint', 'localDir', 'pid', 'processes', 'save', 'state']);
     assert.equal(s.processes, 1);
     assert.equal(s.generation, 0);
     assert.equal(s.state, 'running');
     assert.equal(s.ckptDir, job.dir);
+    assert.equal(s.localDir, null);
     assert.equal(s.interval, 0);
     assert.equal(s.pid, coordPid(job.dir));
     assert.deepEqual(s.clients, [{ pid: p.pid, host: hostname(), origin: hostname(), name: 'counter', restored: false, kernelPid: p.pid }]);

@@ -170,6 +170,11 @@ export class Job {
 
   /** Ends every process this job started (by PID) and removes its directory. */
   async cleanup(): Promise<void> {
+    // The job's processes first: a restart of several trees leaves them outside any command we started.
+    if (this.coordinatorPid()) {
+      const pids = await this.kernelPids().catch(() => [] as number[]);
+      for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    }
     for (const r of this.running) await r.kill9().catch(() => undefined);
     const pid = this.coordinatorPid();
     if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }

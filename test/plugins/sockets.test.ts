@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, Running, numbers, programs, noBroken, repoRoot } from '../helpers/stasis.js';
 import { checkpointKillRestart } from '../helpers/cycle.js';
+import { tcpRecords } from '../helpers/tcp-records.js';
 
 // The system's python, not a version manager's shim (a shell script that
 // runs helpers under stasis before it gets to python).
@@ -38,26 +39,6 @@ function unixRecords(dir: string): { type: number; bytes: number; nmsg: number; 
   return out;
 }
 
-/** The records of every X.img.tcp file of a generation (docs/image-format.md). */
-function tcpRecords(dir: string): { listen: boolean; bytes: number }[] {
-  const out: { listen: boolean; bytes: number }[] = [];
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.tcp'))) {
-    const buf = readFileSync(join(dir, f));
-    let at = 0;
-    while (at < buf.length) {
-      const nl = buf.indexOf(10, at);
-      const line = buf.toString('latin1', at, nl);
-      at = nl + 1;
-      if (line.startsWith('end ')) break;
-      const conn = line.match(/^tcp conn \d+ \d+ \d+ \S+ \d+ \S+ \d+ \d+ [01] (\d+)$/);
-      assert.ok(conn || /^tcp listen \d+ \d+ \S+ \d+ \d+ [01] \d+ [01]$/.test(line), `${f}: malformed record '${line}'`);
-      const bytes = conn ? Number(conn[1]) : 0;
-      out.push({ listen: !conn, bytes });
-      at += bytes;
-    }
-  }
-  return out;
-}
 
 describe('UNIX sockets: checkpoint mid-transfer, SIGKILL, restart — twice', function () {
   this.timeout(120000);

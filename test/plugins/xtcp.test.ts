@@ -4,9 +4,10 @@
 // coordinator (PUBLISH/LOOKUP), not inside one loader. test/programs/xtcp_peer.c
 // checks every byte it receives (lost, doubled or reordered prints BROKEN).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Job, Running, noBroken, programs } from '../helpers/stasis.js';
+import { tcpTotals } from '../helpers/tcp-records.js';
 
 const peer = join(programs, 'xtcp_peer');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,22 +38,6 @@ export function lastGot(lines: string[], role: 'server' | 'client'): number {
   return -1;
 }
 
-/** Bytes in flight recorded in a generation's .tcp files (docs/image-format.md). */
-export function tcpBytes(dir: string): number {
-  let total = 0;
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.tcp'))) {
-    const buf = readFileSync(join(dir, f));
-    for (let at = 0; at < buf.length;) {
-      const nl = buf.indexOf(10, at);
-      const line = buf.toString('latin1', at, nl);
-      at = nl + 1;
-      if (line.startsWith('end ')) break;
-      const m = line.match(/^tcp conn \d+ \d+ \S+ \S+ \d+ \S+ \d+ \d+ [01] (\d+)$/);
-      if (m) { total += Number(m[1]); at += Number(m[1]); }
-    }
-  }
-  return total;
-}
 
 /** Until both ends have read `more` bytes past what they had at `from`. */
 export async function bothGoOn(out: Running[], from: { server: number; client: number }, more: number, timeoutMs = 60000): Promise<void> {
@@ -83,7 +68,7 @@ describe('TCP between two programs of a job launched apart: checkpoint, SIGKILL,
         for (let round = 1; round <= 2; round++) {
           const ck = await job.checkpoint();
           assert.equal(ck.generation, round);
-          const inFlight = tcpBytes(ck.dir);
+          const inFlight = tcpTotals(ck.dir).bytes;
           assert.ok(inFlight > 1 << 20, `only ${inFlight} bytes were in flight at checkpoint ${round}`);
           await sleep(300);
           for (const pid of await job.kernelPids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }

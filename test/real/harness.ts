@@ -247,7 +247,7 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
     return { q, t };
   };
   let p = await launch();
-  let t0 = p.started;
+  let t0 = await launched(ckpt, p);
   try {
     for (let round = 1; round <= rounds; round++) {
       // Launch: anywhere in the first 45% of the run. A restart resumes with at
@@ -255,9 +255,18 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
       const drawn = T * (round === 1 ? 0.1 + 0.35 * rand() : 0.1 + 0.25 * rand());
       const killAfter = Math.round(T * 0.25 * rand());
       let at = Math.round(drawn);
+      let lo = 0, asked = 0;
+      let ck: Awaited<ReturnType<typeof execa>> | null = null;
       for (;;) {
         await Promise.race([sleep(Math.max(0, t0 + at - Date.now())), p.done]);
-        if (!p.exited) break;
+        if (!p.exited) {
+          lo = p.stdout().length;
+          asked = Date.now() - t0;
+          ck = await execa('node', [stasisBin, 'command', '--ckpt-dir', ckpt, '--checkpoint', '--json'], { reject: false, stdin: 'ignore', timeout: 60000 });
+          // The job may end between the look and the request: then its coordinator is gone too.
+          if (ck.exitCode !== 0 && !p.exited) await Promise.race([sleep(2000), p.done]);
+          if (ck.exitCode === 0 || !p.exited) break;
+        }
         // Ended before the moment drawn: faster than the reference (the
         // machine's load varies), or failed. A complete run must be right;
         // then the same start again (launch, or restart of the same
@@ -270,14 +279,12 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
         if (at < T / 20) throw fail(`the job ends before it can be checkpointed (${at} ms)`, p);
         history.push(`job ended right (exit ${p.exitCode}) before checkpoint ${round} at ${at} ms: again, at ${Math.round(at / 2)} ms`);
         at = Math.round(at / 2);
-        if (round === 1) { p = await launch(); t0 = p.started; } else ({ q: p, t: t0 } = await restart());
+        if (round === 1) { p = await launch(); t0 = await launched(ckpt, p); } else ({ q: p, t: t0 } = await restart());
       }
-      const lo = p.stdout().length;
-      const asked = Date.now() - t0;
-      const ck = await execa('node', [stasisBin, 'command', '--ckpt-dir', ckpt, '--checkpoint', '--json'], { reject: false, stdin: 'ignore', timeout: 60000 });
+      if (!ck) throw fail(`checkpoint ${round} was never asked for`, p);
       history.push(`checkpoint ${round} at ${asked} ms (drawn ${Math.round(drawn)}), took ${Date.now() - t0 - asked} ms`);
       if (ck.exitCode !== 0) throw fail(`checkpoint ${round} failed (${ck.timedOut ? 'no answer in 60 s' : ck.exitCode}): ${ck.stderr}`, p);
-      const gen = JSON.parse(ck.stdout).generation;
+      const gen = JSON.parse(String(ck.stdout)).generation;
       if (gen !== round) throw fail(`checkpoint ${round} committed generation ${gen}`, p);
       await Promise.race([sleep(killAfter), p.done]);
       const killed = await killTree(p.pid);
@@ -320,6 +327,17 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
 
 /** The store's private coordinator, if that pid is still one (a node failure takes it too). */
 /** When the coordinator has released the `n`th restart's processes (coordinator.log). */
+/** When the launched job's first process joined its coordinator (before that a checkpoint finds none). */
+async function launched(ckpt: string, p: Proc): Promise<number> {
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline && !p.exited) {
+    const log = existsSync(join(ckpt, 'coordinator.log')) ? readFileSync(join(ckpt, 'coordinator.log'), 'utf8') : '';
+    if (/ connected$/m.test(log)) return Date.now();
+    await sleep(10);
+  }
+  return Date.now();
+}
+
 async function resumed(ckpt: string, n: number, p: Proc): Promise<number> {
   const deadline = Date.now() + 60000;
   while (Date.now() < deadline && !p.exited) {

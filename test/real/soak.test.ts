@@ -53,6 +53,13 @@ describe('soak: 200 checkpoints of a job that forks and execs continuously', fun
         await sleep(200);
         try { client = await CommandClient.open(locate({ ckptDir: ckpt })); } catch (e) { if (tries > 100 || p.exited) throw e; }
       }
+      // The coordinator is up before the job joins it: until then there is nothing to checkpoint.
+      for (let tries = 0; ; tries++) {
+        const joined = JSON.parse(decodeArg((await client.request('STATUS'))[1] ?? '')) as { processes: number };
+        if (joined.processes > 0) break;
+        if (tries > 500 || p.exited) throw new Error('the soak job never joined its coordinator');
+        await sleep(20);
+      }
       for (let k = 1; k <= CHECKPOINTS && !p.exited; k++) {
         try {
           const [, g] = await client.request('CHECKPOINT');

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* The next definition of `name` (libc's), looked up once. */
@@ -133,39 +134,49 @@ long pid_wait_again(long nr, long id, const long *args) {
   return r;
 }
 
+/* The group and session calls are plain system calls (ioctls for the
+ * terminal ones), made here without looking libc's up: the checkpoint
+ * thread calls them while the program's threads are stopped, and one may
+ * be stopped inside dlsym, holding the lock dlsym takes. */
+static long checked(long r) {
+  if (r < 0) { errno = (int)-r; return -1; }
+  return r;
+}
+static long raw(long nr, long a, long b) {
+  long r = syscall(nr, a, b);
+  return r < 0 ? -errno : r;
+}
+
 API pid_t getpgid(pid_t pid) {
-  REAL(getpgid);
-  pid_t r = real_getpgid(pid_to_real(pid));
+  pid_t r = (pid_t)checked(raw(SYS_getpgid, pid_to_real(pid), 0));
   return r > 0 ? group_to_virt(r) : r;
 }
 
 API pid_t getpgrp(void) { return getpgid(0); }
 
 API int setpgid(pid_t pid, pid_t pgid) {
-  REAL(setpgid);
-  return real_setpgid(pid_to_real(pid), group_to_real(pgid));
+  return (int)checked(raw(SYS_setpgid, pid_to_real(pid), group_to_real(pgid)));
 }
 
 API pid_t getsid(pid_t pid) {
-  REAL(getsid);
-  pid_t r = real_getsid(pid_to_real(pid));
+  pid_t r = (pid_t)checked(raw(SYS_getsid, pid_to_real(pid), 0));
   return r > 0 ? group_to_virt(r) : r;
 }
 
 API pid_t tcgetpgrp(int fd) {
-  REAL(tcgetpgrp);
-  pid_t r = real_tcgetpgrp(fd);
+  pid_t r;
+  if (ioctl(fd, TIOCGPGRP, &r) < 0) return -1;
   return r > 0 ? group_to_virt(r) : r;
 }
 
 API int tcsetpgrp(int fd, pid_t pgrp) {
-  REAL(tcsetpgrp);
-  return real_tcsetpgrp(fd, group_to_real(pgrp));
+  pid_t real = group_to_real(pgrp);
+  return ioctl(fd, TIOCSPGRP, &real);
 }
 
 API pid_t tcgetsid(int fd) {
-  REAL(tcgetsid);
-  pid_t r = real_tcgetsid(fd);
+  pid_t r;
+  if (ioctl(fd, TIOCGSID, &r) < 0) return -1;
   return r > 0 ? pid_to_virt(r) : r;
 }
 
