@@ -60,6 +60,7 @@ static double t_suspend;   /* when SUSPEND came (STASIS_DEBUG: where the pause g
 
 static void on_suspend(void) {
   t_suspend = ms_now();
+  stasis_term_checkpoint(1);
   stasis_clear_failure();
   if (delay_hold_off() < 0) { send_failed(); return; }
   prechecked = 1;
@@ -167,6 +168,7 @@ static void on_writer_done(void) {
 }
 
 static void on_resume(void) {
+  stasis_term_checkpoint(0);
   fork_save_cancel();   /* aborted while the writer still wrote */
   if (suspended) {
     plugins_dispatch(STASIS_EVENT_RESUME);

@@ -63,10 +63,14 @@ extern struct thread_rec stasis_threads[MAX_THREADS];
 extern int stasis_nthreads;
 extern pid_t stasis_ckpt_tid;
 void threads_install_handler(void);
-void stasis_hold_term(void);   /* wrappers.c: SIGTERM held for the job driver (STASIS_HOLD_TERM) */
+/* term_hold.c: SIGTERM held for the job driver (STASIS_HOLD_TERM) */
+void stasis_hold_term(void);
+int stasis_term_sigaction(const struct sigaction *act, struct sigaction *old);   /* 1: done here, -1: failed, 0: not held */
 int stasis_term_watch(void);   /* SIGTERM is held: call stasis_term_tick every second */
-void stasis_term_tick(void);   /* a held SIGTERM due: to the program's handler */
+void stasis_term_tick(void);   /* a held SIGTERM that is due acts */
+void stasis_term_checkpoint(int running);   /* a checkpoint began (1) or ended (0) */
 void stasis_term_restored(void);  /* a held SIGTERM ended the old job: forgotten */
+void stasis_siginfo_fixup(siginfo_t *si);   /* wrappers.c: a sender's kernel pid as the program knows it */
 int threads_suspend(void);          /* 0, or -1 with stasis_fail */
 void threads_resume(void);
 void threads_record_self(struct thread_rec *t);

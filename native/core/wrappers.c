@@ -37,6 +37,7 @@ static info_handler program_handlers[NSIG];
 static void (*siginfo_fixup)(siginfo_t *);
 
 void stasis_set_siginfo_fixup(void (*fn)(siginfo_t *)) { siginfo_fixup = fn; }
+void stasis_siginfo_fixup(siginfo_t *si) { if (siginfo_fixup) siginfo_fixup(si); }
 
 static void relay(int sig, siginfo_t *si, void *uc) {
   if (si && siginfo_fixup) siginfo_fixup(si);
@@ -47,101 +48,14 @@ static int relayed(const struct sigaction *sa) {
   return (sa->sa_flags & SA_SIGINFO) && sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
 }
 
-/* Under `stasis run` in a batch job (STASIS_HOLD_TERM set), the scheduler's
- * SIGTERM at preemption or the time limit reaches every process of the job
- * at once, but the job driver must checkpoint them first (it kills them
- * after the commit; the scheduler's SIGKILL follows anyway). So SIGTERM is
- * held by a handler of ours and the program's disposition is kept aside
- * (sigaction reports it as the program set it). At the default or SIG_IGN
- * it does nothing. A program's own handler (mpirun's aborts the whole MPI
- * job: caught by the checkpoint, it did so again right after the restart)
- * runs only if the process still runs 60 s later (STASIS_TERM_DELAY, in
- * seconds: more than the scheduler's grace before its SIGKILL), when the
- * SIGTERM was not the job's end; the checkpoint thread watches the time
- * (stasis_term_tick). A restart forgets a held SIGTERM: it ended the job
- * the image was written in. */
-static int term_held;
-static long term_delay_s = 60;
-static struct sigaction term_program;       /* the program's disposition while held */
-static siginfo_t term_info;                 /* the held SIGTERM, for the program's handler */
-static volatile long term_due;              /* CLOCK_MONOTONIC second it is delivered at; 0: none held */
-static volatile int term_release;           /* the next SIGTERM is the held one, delivered */
-
-static long now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec;
-}
-
-static void call_program_term(siginfo_t *si, void *uc) {
-  struct sigaction a = term_program;
-  if (a.sa_handler == SIG_DFL || a.sa_handler == SIG_IGN) return;
-  if (a.sa_flags & SA_RESETHAND) term_program.sa_handler = SIG_DFL;
-  sigset_t old;
-  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &a.sa_mask, &old, 8);
-  if (a.sa_flags & SA_SIGINFO) {
-    if (siginfo_fixup) siginfo_fixup(si);
-    a.sa_sigaction(SIGTERM, si, uc);
-  } else {
-    a.sa_handler(SIGTERM);
-  }
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
-}
-
-static void hold_term_handler(int sig, siginfo_t *si, void *uc) {
-  (void)sig;
-  if (term_release) {
-    term_release = 0;
-    siginfo_t held = term_info;
-    call_program_term(&held, uc);
-    return;
-  }
-  if (term_program.sa_handler == SIG_DFL || term_program.sa_handler == SIG_IGN || term_due) return;
-  term_info = *si;
-  __atomic_store_n(&term_due, now_s() + term_delay_s, __ATOMIC_SEQ_CST);
-}
-
-/* While SIGTERM is held at all: the program may set a handler while the
- * checkpoint thread already waits. */
-int stasis_term_watch(void) { return term_held; }
-
-void stasis_term_tick(void) {
-  long due = __atomic_load_n(&term_due, __ATOMIC_SEQ_CST);
-  if (!due || now_s() < due) return;
-  term_due = 0;
-  term_release = 1;
-  syscall(SYS_kill, stasis_kernel_pid, SIGTERM);   /* a program thread takes it: ours block every signal */
-}
-
-void stasis_term_restored(void) {
-  term_due = 0;
-  term_release = 0;
-}
-
-static int hold_term(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = hold_term_handler;
-  sa.sa_flags = SA_RESTART | SA_SIGINFO;
-  sigfillset(&sa.sa_mask);
-  return stasis_real_sigaction(SIGTERM, &sa, &term_program);
-}
-
-void stasis_hold_term(void) {
-  const char *d = getenv("STASIS_TERM_DELAY");
-  if (d && atol(d) > 0) term_delay_s = atol(d);
-  if (hold_term() == 0) term_held = 1;
-}
-
 API int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   if (active() && sig == stasis_cfg.signal) {
     if (old) { memset(old, 0, sizeof *old); old->sa_handler = SIG_DFL; }
     return 0;
   }
-  if (sig == SIGTERM && term_held) {
-    if (old) *old = term_program;
-    if (act) term_program = *act;
-    return 0;
+  if (sig == SIGTERM) {
+    int held = stasis_term_sigaction(act, old);
+    if (held) return held < 0 ? -1 : 0;
   }
   if (sig <= 0 || sig >= NSIG || !siginfo_fixup) return stasis_real_sigaction(sig, act, old);
   info_handler before = program_handlers[sig];

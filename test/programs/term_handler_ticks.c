@@ -1,10 +1,12 @@
-/* A program with its own SIGTERM handler that quits (as mpirun's aborts its
- * job): prints "tick N" every 50 ms up to the count in argv[1] and "done";
- * at tick 10 it sends itself SIGTERM (as a scheduler ending the job would)
- * and says so. Its handler says "own handler ran" and exits 3. */
+/* A program that leaves SIGTERM at its default (argv[1] "dfl") or has its
+ * own handler that quits ("own"; as mpirun's aborts its job): prints
+ * "ready", then "tick N" every 50 ms up to the count in argv[2] and "done".
+ * The handler says "own handler ran" and exits 3. The test sends SIGTERM
+ * from outside the job, as a scheduler does. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,11 +19,11 @@ static void quit(int sig) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  int n = argc > 1 ? atoi(argv[1]) : 200;
-  signal(SIGTERM, quit);
+  if (argc > 1 && strcmp(argv[1], "own") == 0) signal(SIGTERM, quit);
+  int n = argc > 2 ? atoi(argv[2]) : 200;
+  printf("ready\n");
   for (int i = 1; i <= n; i++) {
     printf("tick %d\n", i);
-    if (i == 10) { kill(getpid(), SIGTERM); printf("sent SIGTERM\n"); }
     nanosleep(&(struct timespec){ 0, 50 * 1000000 }, NULL);
   }
   printf("done\n");
