@@ -62,6 +62,7 @@ static void on_suspend(void) {
   t_suspend = ms_now();
   stasis_clear_failure();
   if (delay_hold_off() < 0) { send_failed(); return; }
+  lazy_wait();   /* the program runs on meanwhile; its faults are served */
   prechecked = 1;
   if (plugins_dispatch(STASIS_EVENT_PRECHECKPOINT) < 0) { send_failed(); return; }
   threads_lock_creation();

@@ -10,6 +10,7 @@
  * behind it; large allocations stay on that heap too. */
 #include "image.h"
 #include "parallel.h"
+#include "lazy.h"
 #include "../plugins/shm/loader.h"
 #include "../core/path_map.h"
 #include "../core/ctx.h"
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/prctl.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
@@ -51,6 +53,13 @@ static struct mapping own[256];
 static int nown;
 static struct image img;
 static ZSTD_DCtx *dctx[PARALLEL_MAX];
+ZSTD_DCtx *loader_dctx(int thread) { return dctx[thread]; }
+/* Lazy restart (lazy.c): the userfaultfd the pager serves, -1 when eager. */
+static int lazy_fd = -1;
+static pid_t pager_pid;
+/* An image on a network filesystem is never mapped: deleted on another
+ * host, its pages would be lost to the process (ESTALE). */
+static int image_remote;
 static char loader_stack[256 * 1024] __attribute__((aligned(16)));
 static double t_start, t_verified; /* for STASIS_DEBUG */
 
@@ -180,9 +189,13 @@ static void draw_progress(int force) {
 }
 
 static void queue_pages(const struct loaded_region *r) {
-  int can_map = !(r->rec->flags & (RGN_SHARED | RGN_STACK));
+  int can_map = !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && !image_remote;
+  /* Lazy: private memory the program may write (so the pager's copies into
+   * it never meet a protection); stacks and shared memory are filled now. */
+  int can_wait = lazy_fd >= 0 && !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && r->rec->prot == (PROT_READ | PROT_WRITE);
   for (int i = 0; i < r->npages; i++) {
     const struct pages *p = &r->pages[i];
+    if (can_wait && (!can_map || (p->rec->flags & RECF_COMP_MASK)) && lazy_add(lazy_fd, p) == 0) continue;
     if (can_map && !(p->rec->flags & RECF_COMP_MASK)) {
       if (mmap((void *)p->rec->addr, p->rec->raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img.fd,
                p->file_offset) == MAP_FAILED)
@@ -283,6 +296,7 @@ static void fill_restart_info(void) {
   memcpy(ri->inherited, restart_inherited, sizeof ri->inherited);
   memcpy(ri->path_map, restart_path_map, sizeof ri->path_map);
   memcpy(ri->children, restart_children, sizeof ri->children);
+  ri->pager_pid = (uint64_t)pager_pid;
 }
 
 static void unregister_rseq(void) {
@@ -304,14 +318,24 @@ static void restore(void *unused) {
   double mapped = now();
   if (progress) draw_progress(1);
   parallel_run(nfills, fill, NULL);
+  if (lazy_count() > 0) {
+    pager_pid = lazy_start(lazy_fd, &img, getpid());
+    if (pager_pid < 0) {   /* filled here after all */
+      pager_pid = 0;
+      nfills = 0;
+      for (int i = 0; i < lazy_count(); i++) fills[nfills++] = lazy_abandon(lazy_fd, i);
+      parallel_run(nfills, fill, NULL);
+    }
+  }
+  if (lazy_fd >= 0) close(lazy_fd);
   if (progress) {
     draw_progress(1);
     if (write(2, "\r\x1b[K", 4) < 0) progress = 0;
   }
   for (int i = 0; i < img.nregions; i++) protect_region(&img.regions[i]);
   if (debug)
-    fprintf(stderr, "stasis-restart: %s: verify %.3f s, map %.3f s, fill %.3f s on %d threads\n", img.name,
-            t_verified - t_start, mapped - t_verified, now() - mapped, parallel_threads());
+    fprintf(stderr, "stasis-restart: %s: verify %.3f s, map %.3f s, fill %.3f s on %d threads, %d records lazy (pager %d)\n", img.name,
+            t_verified - t_start, mapped - t_verified, now() - mapped, parallel_threads(), pager_pid ? lazy_count() : 0, (int)pager_pid);
   set_mm_layout();
   fill_restart_info();
   static struct image_header header;
@@ -323,6 +347,24 @@ static void restore(void *unused) {
   /* No libc beyond this point: TLS becomes the restored main thread's. */
   syscall(SYS_arch_prctl, ARCH_SET_FS, h->main_fs);
   ctx_call_on_stack((void *)h->restart_stack, (void (*)(void *))h->restart_entry, (void *)h->restart_info);
+}
+
+/* Lazy unless STASIS_EAGER=1 (`stasis restart --eager`) or userfaultfd
+ * cannot serve every fault here (one line says so). */
+static void choose_lazy(void) {
+  const char *eager = getenv("STASIS_EAGER");
+  struct statfs fs;
+  if (fstatfs(img.fd, &fs) == 0) {
+    /* NFS, SMB/CIFS, FUSE, Lustre, GPFS, BeeGFS, Ceph, 9p, AFS */
+    static const unsigned long remote[] = { 0x6969, 0xFE534D42, 0xFF534D42, 0x517B, 0x65735546, 0x0BD00BD0,
+                                            0x47504653, 0x19830326, 0x00C36400, 0x01021997, 0x5346414F, 0x6B414653 };
+    for (unsigned i = 0; i < sizeof remote / sizeof *remote; i++)
+      if ((unsigned long)fs.f_type == remote[i]) image_remote = 1;
+  }
+  if (eager && *eager && strcmp(eager, "0") != 0) return;
+  const char *why = NULL;
+  lazy_fd = lazy_open(&why);
+  if (lazy_fd < 0) fprintf(stderr, "stasis-restart: %s: restoring eagerly: %s\n", img.name, why);
 }
 
 /* Without randomization the brk heap directly follows the loader. */
@@ -403,6 +445,7 @@ int main(int argc, char **argv) {
     progress = 1;
   }
   for (int i = 0; i < parallel_threads(); i++) dctx[i] = ZSTD_createDCtx();
+  choose_lazy();
   fills = calloc(img.npages + 1, sizeof *fills);
   loader_zone_end = ((uint64_t)sbrk(0) + 0x200000) & ~0xfffull;
   if (loader_zone_end > LOADER_ZONE_LIMIT) loader_zone_end = LOADER_ZONE_LIMIT;
