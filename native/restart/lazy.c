@@ -161,23 +161,36 @@ static struct lazy_rec *find(uint64_t a) {
 }
 
 /* Copies len bytes to dst, page by page past pages that are there already
- * or no longer mapped. */
-static void copy(uint64_t dst, const char *src, uint64_t len) {
-  while (len) {
-    struct uffdio_copy c = { .dst = dst, .src = (uint64_t)src, .len = len };
-    if (ioctl(uffd, UFFDIO_COPY, &c) == 0) return;
+ * or no longer mapped; returns how many bytes it went through, short when
+ * the kernel says the process's mappings are changing (EAGAIN: a madvise or
+ * mremap event waits to be read). */
+static uint64_t copy(uint64_t dst, const char *src, uint64_t len) {
+  uint64_t went = 0;
+  while (went < len) {
+    struct uffdio_copy c = { .dst = dst + went, .src = (uint64_t)(src + went), .len = len - went };
+    if (ioctl(uffd, UFFDIO_COPY, &c) == 0) return len;
     int64_t done = c.copy > 0 ? c.copy : 0;
     int err = c.copy < 0 ? (int)-c.copy : errno;
     if (!done) {
-      if (err == EAGAIN) continue;
+      if (err == EAGAIN) return went;
       if (err == ESRCH) _exit(0);   /* the process is gone */
       if (err != EEXIST && err != ENOENT && err != EINVAL) give_up(strerror(err));
       done = PAGE;
     }
-    dst += done;
-    src += done;
-    len -= done;
+    went += done;
   }
+  return went;
+}
+
+static pthread_t fault_thread;
+static void drain(void);
+
+/* Lets the madvise or mremap in progress finish: the fault thread reads its
+ * event, other threads step aside for it. Called without the lock. */
+static void changing(void) {
+  if (pthread_equal(pthread_self(), fault_thread)) { drain(); return; }
+  struct timespec ts = { 0, 100000 };
+  nanosleep(&ts, NULL);
 }
 
 static const char *contents(const struct pages *p, char *buf, ZSTD_DCtx *dctx) {
@@ -209,7 +222,17 @@ static void fill_record(struct lazy_rec *r, char *buf, ZSTD_DCtx *dctx) {
   for (uint64_t off = 0; off <= h->raw_len; off += PAGE) {
     uint64_t dst = off < h->raw_len ? (nspans ? forward(h->addr + off) : h->addr + off) : 0;
     if (run_len && dst == run_dst + run_len) { run_len += PAGE; continue; }
-    if (run_len) copy(run_dst, src + run_off, run_len);
+    if (run_len) {
+      uint64_t went = copy(run_dst, src + run_off, run_len);
+      if (went < run_len) {   /* again from there, where the pages are then */
+        pthread_rwlock_unlock(&spans_lock);
+        changing();
+        pthread_rwlock_rdlock(&spans_lock);
+        off = run_off + went - PAGE;
+        run_len = 0;
+        continue;
+      }
+    }
     run_dst = dst, run_off = off, run_len = dst ? PAGE : 0;
   }
   pthread_rwlock_unlock(&spans_lock);
@@ -249,17 +272,26 @@ static void serve(uint64_t at) {
   if (atomic_compare_exchange_strong(&r->state, &expect, BUSY)) { fill_record(r, fault_buf, fault_dctx); return; }
   /* Another thread fills it; its copy wakes this fault unless it raced. */
   while (atomic_load(&r->state) != DONE) {
+    drain();   /* that thread may wait for an event only this one reads */
     struct timespec ts = { 0, 100000 };
     nanosleep(&ts, NULL);
   }
   if (present(page)) { wake(page); return; }
   const char *src = contents(r->p, fault_buf, fault_dctx);
-  pthread_rwlock_rdlock(&spans_lock);
-  uint64_t dst = nspans ? forward(orig) : orig;
-  if (dst) copy(dst, src + (orig - r->p->rec->addr), PAGE);
-  pthread_rwlock_unlock(&spans_lock);
-  if (!dst) zero(page);
+  for (;;) {
+    pthread_rwlock_rdlock(&spans_lock);
+    uint64_t dst = nspans ? forward(orig) : orig;
+    uint64_t went = dst ? copy(dst, src + (orig - r->p->rec->addr), PAGE) : PAGE;
+    pthread_rwlock_unlock(&spans_lock);
+    if (!dst) zero(page);
+    if (went == PAGE) return;
+    drain();
+  }
 }
+
+/* Faults read and not served yet (by the fault thread only). */
+static uint64_t *faults;
+static size_t nfaults, capfaults;
 
 static void add_span(uint64_t from, uint64_t to, uint64_t len, int kind) {
   if (nspans == capspans) {
@@ -272,12 +304,19 @@ static void add_span(uint64_t from, uint64_t to, uint64_t len, int kind) {
 
 static atomic_int next_background;
 static ZSTD_DCtx **dctxs;
+static unsigned background_delay_ms;
+
+void lazy_delay_background(unsigned ms) { background_delay_ms = ms; }
 
 static void *background(void *arg) {
   int t = (int)(long)arg;
   setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);   /* faults and the program first */
   char *buf = mmap(NULL, RUN_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (buf == MAP_FAILED) give_up("out of memory");
+  if (background_delay_ms) {
+    struct timespec ts = { background_delay_ms / 1000, background_delay_ms % 1000 * 1000000L };
+    nanosleep(&ts, NULL);
+  }
   for (int i; (i = atomic_fetch_add(&next_background, 1)) < nrecs;) {
     int expect = PENDING;
     if (atomic_compare_exchange_strong(&recs[i].state, &expect, BUSY)) fill_record(&recs[i], buf, dctxs[t]);
@@ -301,7 +340,32 @@ static void close_others(int keep1, int keep2) {
   if (null >= 0) { dup2(null, 0); dup2(null, 1); if (null > 1) close(null); }
 }
 
+/* Reads what the kernel has: events change the spans (under the write lock,
+ * so no copy is in flight meanwhile), faults are queued. */
+static void drain(void) {
+  struct uffd_msg msgs[16];
+  pthread_rwlock_wrlock(&spans_lock);
+  ssize_t n = read(uffd, msgs, sizeof msgs);
+  for (ssize_t i = 0; i < n / (ssize_t)sizeof *msgs; i++) {
+    struct uffd_msg *m = &msgs[i];
+    if (m->event == UFFD_EVENT_REMOVE) {
+      add_span(m->arg.remove.start, 0, m->arg.remove.end - m->arg.remove.start, REMOVED);
+    } else if (m->event == UFFD_EVENT_REMAP) {
+      add_span(m->arg.remap.from, m->arg.remap.to, m->arg.remap.len, MOVED);
+    } else if (m->event == UFFD_EVENT_PAGEFAULT) {
+      if (nfaults == capfaults) {
+        capfaults = capfaults ? capfaults * 2 : 256;
+        faults = realloc(faults, capfaults * sizeof *faults);
+        if (!faults) give_up("out of memory");
+      }
+      faults[nfaults++] = m->arg.pagefault.address;
+    }
+  }
+  pthread_rwlock_unlock(&spans_lock);
+}
+
 static __attribute__((noreturn)) void pager(void) {
+  fault_thread = pthread_self();
   setsid();
   prctl(PR_SET_NAME, "stasis-pager");
   close_others(uffd, image->fd);
@@ -331,23 +395,18 @@ static __attribute__((noreturn)) void pager(void) {
     if (pthread_create(&tids[t], NULL, background, (void *)(long)t) != 0) nbg = t;
   if (nbg == 0) give_up("cannot start a thread");
   struct pollfd fds[2] = { { .fd = uffd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
-  while (atomic_load(&ndone) < nrecs) {
-    if (poll(fds, 2, 20) < 0 && errno != EINTR) give_up("poll failed");
-    if (fds[1].revents) _exit(0);   /* the process ended */
-    if (!(fds[0].revents & POLLIN)) continue;
-    struct uffd_msg msgs[16];
-    pthread_rwlock_wrlock(&spans_lock);
-    ssize_t n = read(uffd, msgs, sizeof msgs);
-    for (ssize_t i = 0; i < n / (ssize_t)sizeof *msgs; i++) {
-      struct uffd_msg *m = &msgs[i];
-      if (m->event == UFFD_EVENT_REMOVE)
-        add_span(m->arg.remove.start, 0, m->arg.remove.end - m->arg.remove.start, REMOVED);
-      else if (m->event == UFFD_EVENT_REMAP)
-        add_span(m->arg.remap.from, m->arg.remap.to, m->arg.remap.len, MOVED);
+  while (atomic_load(&ndone) < nrecs || nfaults) {
+    if (!nfaults) {
+      if (poll(fds, 2, 20) < 0 && errno != EINTR) give_up("poll failed");
+      if (fds[1].revents) _exit(0);   /* the process ended */
+      if (!(fds[0].revents & POLLIN)) continue;
+      drain();
+      if (!nfaults) continue;   /* events only */
     }
-    pthread_rwlock_unlock(&spans_lock);
-    for (ssize_t i = 0; i < n / (ssize_t)sizeof *msgs; i++)
-      if (msgs[i].event == UFFD_EVENT_PAGEFAULT) serve(msgs[i].arg.pagefault.address);
+    /* Oldest first; serving may read more. */
+    uint64_t at = faults[0];
+    memmove(faults, faults + 1, --nfaults * sizeof *faults);
+    serve(at);
   }
   /* Everything is in: closing the userfaultfd unregisters the ranges (pages
    * removed since read as zero, as they would have). */

@@ -15,5 +15,8 @@ int lazy_count(void);
 const struct pages *lazy_abandon(int uffd, int i);
 /* Forks the pager (outside this process's children) for `target`; returns
  * its pid, or -1 (then the caller fills eagerly: lazy_abandon). */
+/* Tests: the background fill starts this late (STASIS_PAGER_DELAY_MS),
+ * so that a test can act while pages are still lazy. */
+void lazy_delay_background(unsigned ms);
 pid_t lazy_start(int uffd, const struct image *img, pid_t target);
 #endif

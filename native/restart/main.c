@@ -362,6 +362,8 @@ static void choose_lazy(void) {
       if ((unsigned long)fs.f_type == remote[i]) image_remote = 1;
   }
   if (eager && *eager && strcmp(eager, "0") != 0) return;
+  const char *delay = getenv("STASIS_PAGER_DELAY_MS");
+  if (delay) lazy_delay_background((unsigned)strtoul(delay, NULL, 10));
   const char *why = NULL;
   lazy_fd = lazy_open(&why);
   if (lazy_fd < 0) fprintf(stderr, "stasis-restart: %s: restoring eagerly: %s\n", img.name, why);

@@ -1,0 +1,102 @@
+// Lazy restart (the default): the program runs again before its memory is
+// back; a pager process fills compressed pages on first touch and the rest
+// in the background (native/restart/lazy.c). lazymem holds 256 MiB it can
+// check page by page, and touches a few pages only until told to do more.
+// STASIS_PAGER_DELAY_MS holds the background fill back, so that what a test
+// does happens while pages are still lazy.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Job, Running, noBroken, programs } from '../helpers/stasis.js';
+
+const lazymem = join(programs, 'lazymem');
+const lazyLine = /(\d+) records lazy \(pager (\d+)\)/;
+
+async function command(job: Job, p: Running, trigger: string, cmd: string, answer: RegExp): Promise<RegExpMatchArray> {
+  const from = p.lines.length;
+  writeFileSync(trigger, cmd);
+  return p.waitFor(answer, 30000, from);
+}
+
+/** Launches lazymem, checkpoints it, kills it; returns its checksum. */
+async function saved(job: Job, trigger: string): Promise<string> {
+  const p = job.launch([lazymem, '256', trigger]);
+  const sum = (await p.waitFor(/^ready ([0-9a-f]{16})$/))[1]!;
+  await p.waitFor(/^tick 2$/);
+  await job.checkpoint();
+  await job.killTree(p);
+  return sum;
+}
+
+/** The loader's count of lazy records (STASIS_DEBUG line). */
+async function lazyRecords(r: Running): Promise<number> {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const m = r.errLines.map((l) => l.match(lazyLine)).find((x) => x);
+    if (m) return Number(m[1]);
+    if (Date.now() > deadline) throw new Error(`no loader line: ${r.tail()}`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
+describe('lazy restart', function () {
+  this.timeout(120000);
+  let job: Job;
+  let trigger: string;
+  beforeEach(() => { job = new Job(); trigger = join(job.dir, 'trigger'); });
+  afterEach(async () => { await job.cleanup(); });
+
+  it('256 MiB: runs again with pages lazy, and all memory verifies', async () => {
+    const sum = await saved(job, trigger);
+    const r = job.restart(undefined, { env: { STASIS_DEBUG: '1', STASIS_PAGER_DELAY_MS: '2000' } });
+    await r.waitFor(/^tick \d+$/);
+    assert.ok(await lazyRecords(r) > 10, r.tail());
+    assert.equal((await command(job, r, trigger, 'verify', /^verified ([0-9a-f]{16})$/))[1], sum);
+    noBroken(r.lines);
+  });
+
+  it('a checkpoint while pages are lazy waits for them and restores correctly', async () => {
+    const sum = await saved(job, trigger);
+    const r = job.restart(undefined, { env: { STASIS_DEBUG: '1', STASIS_PAGER_DELAY_MS: '1500' } });
+    await r.waitFor(/^tick \d+$/);
+    assert.ok(await lazyRecords(r) > 10, r.tail());
+    await job.checkpoint();
+    await job.killTree(r);
+    const again = job.restart();
+    assert.equal((await command(job, again, trigger, 'verify', /^verified ([0-9a-f]{16})$/))[1], sum, again.tail());
+    noBroken(again.lines);
+  });
+
+  it('the image file deleted right after the restart: the program completes correctly', async () => {
+    const sum = await saved(job, trigger);
+    const r = job.restart(undefined, { env: { STASIS_DEBUG: '1', STASIS_PAGER_DELAY_MS: '1000' } });
+    await r.waitFor(/^tick \d+$/);
+    assert.ok(await lazyRecords(r) > 10, r.tail());
+    const gen = join(job.dir, 'gen-000001');
+    for (const f of readdirSync(gen).filter((n) => n.endsWith('.img'))) rmSync(join(gen, f));
+    assert.equal((await command(job, r, trigger, 'verify', /^verified ([0-9a-f]{16})$/))[1], sum);
+    noBroken(r.lines);
+  });
+
+  it('fork, madvise(DONTNEED) and mremap while pages are lazy', async () => {
+    const sum = await saved(job, trigger);
+    const r = job.restart(undefined, { env: { STASIS_DEBUG: '1', STASIS_PAGER_DELAY_MS: '5000' } });
+    await r.waitFor(/^tick \d+$/);
+    assert.ok(await lazyRecords(r) > 10, r.tail());
+    await command(job, r, trigger, 'discard', /^(discarded zero|BROKEN.*)$/);
+    await command(job, r, trigger, 'move', /^(moved ok|BROKEN.*)$/);
+    assert.equal((await command(job, r, trigger, 'fork', /^child verified ([0-9a-f]{16})$/))[1], sum, r.lines.filter((l) => !l.startsWith("tick")).join(" | "));
+    assert.equal((await command(job, r, trigger, 'verify', /^verified ([0-9a-f]{16})$/))[1], sum);
+    noBroken(r.lines);
+  });
+
+  it('--eager fills everything before the program runs', async () => {
+    const sum = await saved(job, trigger);
+    const r = job.restart(undefined, { flags: ['--eager'], env: { STASIS_DEBUG: '1' } });
+    await r.waitFor(/^tick \d+$/);
+    assert.equal(await lazyRecords(r), 0, r.tail());
+    assert.equal((await command(job, r, trigger, 'verify', /^verified ([0-9a-f]{16})$/))[1], sum);
+    noBroken(r.lines);
+    assert.ok(!existsSync(trigger));
+  });
+});
