@@ -17,6 +17,7 @@
  * before fork() (core/lazy_wait.c): a child would not inherit the ranges. */
 #include "lazy.h"
 #include "parallel.h"
+#include "crc32c.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -195,6 +196,7 @@ static void changing(void) {
 
 static const char *contents(const struct pages *p, char *buf, ZSTD_DCtx *dctx) {
   const struct rec_header *h = p->rec;
+  if (crc32c(0, p->payload, h->stored_len) != h->payload_crc) give_up("payload checksum mismatch (the image changed or is damaged)");
   int ok = 1;
   switch (h->flags & RECF_COMP_MASK) {
   case 0:

@@ -14,6 +14,7 @@
 #include "../plugins/shm/loader.h"
 #include "../core/path_map.h"
 #include "../core/ctx.h"
+#include "crc32c.h"
 #include <asm/prctl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -188,15 +189,27 @@ static void draw_progress(int force) {
   if (n > 0 && write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0) progress = 0;
 }
 
+static int can_map(const struct loaded_region *r) { return !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && !image_remote; }
+
+/* Lazy: private memory the program may write (so the pager's copies into
+ * it never meet a protection); stacks and shared memory are filled now. */
+static int goes_lazy(const struct loaded_region *r, const struct pages *p) {
+  return lazy_fd >= 0 && !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && r->rec->prot == (PROT_READ | PROT_WRITE) &&
+         (r->rec->flags & RGN_CONTENTS) && !(r->rec->flags & RGN_OBJECT) && (!can_map(r) || (p->rec->flags & RECF_COMP_MASK));
+}
+
 static void queue_pages(const struct loaded_region *r) {
-  int can_map = !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && !image_remote;
-  /* Lazy: private memory the program may write (so the pager's copies into
-   * it never meet a protection); stacks and shared memory are filled now. */
-  int can_wait = lazy_fd >= 0 && !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && r->rec->prot == (PROT_READ | PROT_WRITE);
   for (int i = 0; i < r->npages; i++) {
     const struct pages *p = &r->pages[i];
-    if (can_wait && (!can_map || (p->rec->flags & RECF_COMP_MASK)) && lazy_add(lazy_fd, p) == 0) continue;
-    if (can_map && !(p->rec->flags & RECF_COMP_MASK)) {
+    if (p->deferred && lazy_add(lazy_fd, p) == 0) continue;
+    if (p->deferred) {   /* cannot be registered after all: filled here, checked first */
+      ((struct pages *)p)->deferred = 0;
+      if (crc32c(0, p->payload, p->rec->stored_len) != p->rec->payload_crc) {
+        fprintf(stderr, "stasis-restart: %s: corrupt: record %d: payload checksum mismatch\n", img.name, p->record);
+        _exit(71);
+      }
+    }
+    if (can_map(r) && !(p->rec->flags & RECF_COMP_MASK)) {
       if (mmap((void *)p->rec->addr, p->rec->raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img.fd,
                p->file_offset) == MAP_FAILED)
         die("mapping pages");
@@ -429,9 +442,19 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: stasis-restart [--verify] IMAGE | [--new-session] --tree VPID:PPID:PGID:SID:IMAGE...\n");
     return 2;
   }
-  if (image_open_verified(&img, argv[1 + verify_only]) < 0) return 3;
+  if (verify_only) {
+    if (image_open_verified(&img, argv[2]) < 0) return 3;
+    printf("%s: ok\n", img.name);
+    return 0;
+  }
+  if (image_open_unchecked(&img, argv[1]) < 0) return 3;
+  choose_lazy();
+  /* What goes lazy is checked by the pager as it fills it (lazy.c). */
+  for (int i = 0; i < img.nregions; i++)
+    for (int k = 0; k < img.regions[i].npages; k++)
+      img.regions[i].pages[k].deferred = goes_lazy(&img.regions[i], &img.regions[i].pages[k]);
+  if (image_check_payloads(&img) < 0) return 3;
   t_verified = now();
-  if (verify_only) { printf("%s: ok\n", img.name); return 0; }
   const char *c = getenv("STASIS_COORD"), *t = getenv("STASIS_TOKEN");
   snprintf(coord, sizeof coord, "%s", c ? c : "");
   snprintf(token, sizeof token, "%s", t ? t : "");
@@ -447,7 +470,6 @@ int main(int argc, char **argv) {
     progress = 1;
   }
   for (int i = 0; i < parallel_threads(); i++) dctx[i] = ZSTD_createDCtx();
-  choose_lazy();
   fills = calloc(img.npages + 1, sizeof *fills);
   loader_zone_end = ((uint64_t)sbrk(0) + 0x200000) & ~0xfffull;
   if (loader_zone_end > LOADER_ZONE_LIMIT) loader_zone_end = LOADER_ZONE_LIMIT;
