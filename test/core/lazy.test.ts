@@ -5,8 +5,9 @@
 // STASIS_PAGER_DELAY_MS holds the background fill back, so that what a test
 // does happens while pages are still lazy.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { Job, Running, noBroken, programs } from '../helpers/stasis.js';
 
 const lazymem = join(programs, 'lazymem');
@@ -88,6 +89,32 @@ describe('lazy restart', function () {
     assert.equal((await command(job, r, trigger, 'fork', /^child verified ([0-9a-f]{16})$/))[1], sum, r.lines.filter((l) => !l.startsWith("tick")).join(" | "));
     assert.equal((await command(job, r, trigger, 'verify', /^verified ([0-9a-f]{16})$/))[1], sum);
     noBroken(r.lines);
+  });
+
+  it('a lazy record damaged after the verification: the pager kills the process, which never reads it', async () => {
+    await saved(job, trigger);
+    const gen = join(job.dir, 'gen-000001');
+    const image = join(gen, readdirSync(gen).find((n) => n.endsWith('.img'))!);
+    // The last compressed 8 MiB PAGES record: lazymem's buffer, of which the program touches only the first pages.
+    const buf = readFileSync(image);
+    let off = 0, target = -1;
+    while (off + 40 <= buf.length) {
+      const type = buf.readUInt16LE(off + 4), flags = buf.readUInt16LE(off + 6), stored = Number(buf.readBigUInt64LE(off + 16));
+      let payload = off + 40;
+      if (flags & 16) payload = (payload + 4095) & ~4095;
+      const raw = Number(buf.readBigUInt64LE(off + 24));
+      if (type === 4 && (flags & 15) && raw === 8 << 20) target = payload + Math.floor(stored / 2);
+      off = payload + stored;
+      if (type === 5) break;
+    }
+    assert.ok(target > 0, 'no compressed record');
+    buf[target] = buf[target]! ^ 0x55;
+    writeFileSync(image, buf);
+    // The loader alone (no CLI verification before it), as a damaged file found only while lazy.
+    const r = await execa(join(programs, '..', 'stasis-restart'), [image], { reject: false, timeout: 60000, stdin: 'ignore' });
+    assert.match(r.stderr, /stasis-pager: .*payload checksum mismatch .*killing the restored process/, r.stderr);
+    assert.equal(r.signal, 'SIGKILL', r.stderr);
+    assert.ok(!/^verified /m.test(r.stdout), r.stdout);
   });
 
   it('--eager fills everything before the program runs', async () => {
