@@ -423,6 +423,10 @@ pid_t lazy_start(int fd, const struct image *img, pid_t pid) {
   uffd = fd, image = img, target = pid;
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return -1;
+  sigset_t pending, chld;
+  sigpending(&pending);
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
   pid_t mid = fork();
   if (mid < 0) { close(p[0]); close(p[1]); return -1; }
   if (mid == 0) {
@@ -437,5 +441,10 @@ pid_t lazy_start(int fd, const struct image *img, pid_t pid) {
   if (read(p[0], &pg, sizeof pg) != sizeof pg) pg = -1;
   close(p[0]);
   waitpid(mid, NULL, 0);
+  /* The middle child's SIGCHLD (blocked here) is not the program's to see. */
+  if (!sigismember(&pending, SIGCHLD)) {
+    struct timespec zero = { 0, 0 };
+    sigtimedwait(&chld, NULL, &zero);
+  }
   return pg;
 }
