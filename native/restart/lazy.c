@@ -253,11 +253,16 @@ static void wake(uint64_t a) {
   ioctl(uffd, UFFDIO_WAKE, &r);
 }
 
+/* The fault thread's: a page that reads as zero (discarded, or grown). */
 static void zero(uint64_t a) {
-  struct uffdio_zeropage z = { .range = { a, PAGE } };
-  if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) == 0) return;
+  for (;;) {
+    struct uffdio_zeropage z = { .range = { a, PAGE } };
+    if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) == 0) return;
+    if (errno != EAGAIN) break;
+    drain();   /* a madvise or mremap is under way: its event first */
+  }
   if (errno == EEXIST) wake(a);
-  else if (errno != ENOENT && errno != EAGAIN && errno != ESRCH) give_up("cannot zero a page");
+  else if (errno != ENOENT && errno != ESRCH) give_up("cannot zero a page");
 }
 
 static char *fault_buf;
@@ -286,7 +291,7 @@ static void serve(uint64_t at) {
     uint64_t went = dst ? copy(dst, src + (orig - r->p->rec->addr), PAGE) : PAGE;
     pthread_rwlock_unlock(&spans_lock);
     if (!dst) zero(page);
-    if (went == PAGE) return;
+    if (went == PAGE) { wake(page); return; }
     drain();
   }
 }
