@@ -5,10 +5,11 @@
 // STASIS_PAGER_DELAY_MS holds the background fill back, so that what a test
 // does happens while pages are still lazy.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { Job, Running, noBroken, programs } from '../helpers/stasis.js';
+import { Job, Running, noBroken, programs, stasisBin } from '../helpers/stasis.js';
 
 const lazymem = join(programs, 'lazymem');
 const lazyLine = /(\d+) records lazy \(pager (\d+)\)/;
@@ -119,6 +120,39 @@ describe('lazy restart', function () {
     assert.match(r.stderr, /stasis-pager: .*payload checksum mismatch .*killing the restored process/, r.stderr);
     assert.equal(r.signal, 'SIGKILL', r.stderr);
     assert.ok(!/^verified /m.test(r.stdout), r.stdout);
+  });
+
+  it('without userfaultfd for kernel faults (an unprivileged user here): one line, and an eager restart that verifies', async function () {
+    const unprivileged = readFileSync('/proc/sys/vm/unprivileged_userfaultfd', 'utf8').trim() === '1';
+    if (process.getuid?.() !== 0 || unprivileged) this.skip();   // needs root to become a user without it
+    const dir = mkdtempSync(join(tmpdir(), 'stasis-lazy-nobody-'));
+    chmodSync(dir, 0o755);
+    chownSync(dir, 65534, 65534);
+    const as = { uid: 65534, gid: 65534, env: { HOME: dir }, stdin: 'ignore' as const, reject: false, buffer: false };
+    const ckpt = join(dir, 'ckpt'), trig = join(dir, 'trigger');
+    const procs: Array<ReturnType<typeof execa>> = [];
+    try {
+      const launched = new Running(execa(stasisBin, ['launch', '--ckpt-dir', ckpt, '--', lazymem, '32', trig], as));
+      procs.push(launched.proc);
+      const sum = (await launched.waitFor(/^ready ([0-9a-f]{16})$/))[1];
+      await launched.waitFor(/^tick 2$/);
+      const ck = await execa(stasisBin, ['command', '--ckpt-dir', ckpt, '--checkpoint', '--json'], { ...as, buffer: true });
+      assert.equal(ck.exitCode, 0, String(ck.stderr));
+      await launched.kill9();
+      const r = new Running(execa(stasisBin, ['restart', ckpt], as));
+      procs.push(r.proc);
+      await r.waitFor(/^tick \d+$/);
+      assert.ok(r.errLines.some((l) => /restoring eagerly: userfaultfd is not allowed for kernel faults here/.test(l)), r.tail());
+      writeFileSync(trig, 'verify');
+      chownSync(trig, 65534, 65534);
+      assert.equal((await r.waitFor(/^verified ([0-9a-f]{16})$/, 30000))[1], sum);
+      await r.kill9();
+    } finally {
+      for (const p of procs) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+      const coord = join(ckpt, 'coordinator.json');
+      if (existsSync(coord)) { try { process.kill(JSON.parse(readFileSync(coord, 'utf8')).pid, 'SIGKILL'); } catch { /* gone */ } }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--eager fills everything before the program runs', async () => {
