@@ -88,7 +88,8 @@ done
 cat <<'NOTE'
 ckpt_s     wall time of `stasis command --checkpoint` (suspend, write, fsync, commit, resume)
 dd_w_s     dd writing the program's memory size from /dev/zero with conv=fdatasync, same run
-restart_s  from `stasis restart` to the program's first line of output (a full pass over its memory)
+restart_s  from `stasis restart` (lazy, the default; STASIS_EAGER=1 for eager) to the program's first
+           line of output (a full pass over its memory); bench/lazy-restart.sh compares both
 dd_read_s  dd reading the image file just written (page cache, as the restart does)
 fresh_s    filling and reading as much fresh memory on every CPU, same run, after a pause as long
            as the restart's: the floor under any restart that materializes memory (bench/fresh-memory.c)

@@ -63,6 +63,7 @@ static void on_suspend(void) {
   stasis_term_checkpoint(1);
   stasis_clear_failure();
   if (delay_hold_off() < 0) { send_failed(); return; }
+  lazy_wait();   /* the program runs on meanwhile; its faults are served */
   prechecked = 1;
   if (plugins_dispatch(STASIS_EVENT_PRECHECKPOINT) < 0) { send_failed(); return; }
   threads_lock_creation();

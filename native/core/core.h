@@ -193,6 +193,8 @@ int ckpt_wait_connected(int timeout_ms);
 void ckpt_start_thread(void);
 extern volatile int stasis_restored;   /* restart count as seen by this process */
 extern struct restart_info stasis_restart_info;
+/* lazy_wait.c: returns once a lazy restart's pager has filled all memory. */
+void lazy_wait(void);
 extern const char *stasis_save_path;   /* SAVE: the image being written (plugins may write beside it) */
 extern const char *stasis_drain_far;   /* DRAIN: "ino,ino...", TCP connections whose peer is in the job on another host */
 

@@ -69,6 +69,9 @@ struct restart_info {
   /* Children the loader made for this process that have no image of their
    * own (zombies re-made): "VPID=PID ...", mapped by the pid plugin. */
   char children[8192];
+  /* Lazy restart: the pager still filling this process's memory
+   * (restart/lazy.c); 0 when it was restored eagerly. */
+  uint64_t pager_pid;
 };
 
 #endif

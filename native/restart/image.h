@@ -10,6 +10,7 @@ struct pages {
   uint64_t file_offset;
   int record;              /* index in the file, for messages */
   int crc_ok;              /* payload checksum verified */
+  int deferred;            /* lazy: the pager checks it before filling (lazy.c) */
 };
 
 struct loaded_region {
@@ -41,4 +42,8 @@ int json_object_check(const char *buf, size_t len);
 /* Maps the file read-only and checks every record; on failure prints one
  * line naming the image and returns -1. */
 int image_open_verified(struct image *img, const char *path);
+/* The same in two steps: every record but the PAGES payloads, then the
+ * payloads not marked deferred. */
+int image_open_unchecked(struct image *img, const char *path);
+int image_check_payloads(struct image *img);
 #endif

@@ -10,9 +10,11 @@
  * behind it; large allocations stay on that heap too. */
 #include "image.h"
 #include "parallel.h"
+#include "lazy.h"
 #include "../plugins/shm/loader.h"
 #include "../core/path_map.h"
 #include "../core/ctx.h"
+#include "crc32c.h"
 #include <asm/prctl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/prctl.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
@@ -51,6 +54,13 @@ static struct mapping own[256];
 static int nown;
 static struct image img;
 static ZSTD_DCtx *dctx[PARALLEL_MAX];
+ZSTD_DCtx *loader_dctx(int thread) { return dctx[thread]; }
+/* Lazy restart (lazy.c): the userfaultfd the pager serves, -1 when eager. */
+static int lazy_fd = -1;
+static pid_t pager_pid;
+/* An image on a network filesystem is never mapped: deleted on another
+ * host, its pages would be lost to the process (ESTALE). */
+static int image_remote;
 static char loader_stack[256 * 1024] __attribute__((aligned(16)));
 static double t_start, t_verified; /* for STASIS_DEBUG */
 
@@ -179,11 +189,27 @@ static void draw_progress(int force) {
   if (n > 0 && write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0) progress = 0;
 }
 
+static int can_map(const struct loaded_region *r) { return !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && !image_remote; }
+
+/* Lazy: private memory the program may write (so the pager's copies into
+ * it never meet a protection); stacks and shared memory are filled now. */
+static int goes_lazy(const struct loaded_region *r, const struct pages *p) {
+  return lazy_fd >= 0 && !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && r->rec->prot == (PROT_READ | PROT_WRITE) &&
+         (r->rec->flags & RGN_CONTENTS) && !(r->rec->flags & RGN_OBJECT) && (!can_map(r) || (p->rec->flags & RECF_COMP_MASK));
+}
+
 static void queue_pages(const struct loaded_region *r) {
-  int can_map = !(r->rec->flags & (RGN_SHARED | RGN_STACK));
   for (int i = 0; i < r->npages; i++) {
     const struct pages *p = &r->pages[i];
-    if (can_map && !(p->rec->flags & RECF_COMP_MASK)) {
+    if (p->deferred && lazy_add(lazy_fd, p) == 0) continue;
+    if (p->deferred) {   /* cannot be registered after all: filled here, checked first */
+      ((struct pages *)p)->deferred = 0;
+      if (crc32c(0, p->payload, p->rec->stored_len) != p->rec->payload_crc) {
+        fprintf(stderr, "stasis-restart: %s: corrupt: record %d: payload checksum mismatch\n", img.name, p->record);
+        _exit(71);
+      }
+    }
+    if (can_map(r) && !(p->rec->flags & RECF_COMP_MASK)) {
       if (mmap((void *)p->rec->addr, p->rec->raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img.fd,
                p->file_offset) == MAP_FAILED)
         die("mapping pages");
@@ -283,6 +309,7 @@ static void fill_restart_info(void) {
   memcpy(ri->inherited, restart_inherited, sizeof ri->inherited);
   memcpy(ri->path_map, restart_path_map, sizeof ri->path_map);
   memcpy(ri->children, restart_children, sizeof ri->children);
+  ri->pager_pid = (uint64_t)pager_pid;
 }
 
 static void unregister_rseq(void) {
@@ -304,14 +331,24 @@ static void restore(void *unused) {
   double mapped = now();
   if (progress) draw_progress(1);
   parallel_run(nfills, fill, NULL);
+  if (lazy_count() > 0) {
+    pager_pid = lazy_start(lazy_fd, &img, getpid());
+    if (pager_pid < 0) {   /* filled here after all */
+      pager_pid = 0;
+      nfills = 0;
+      for (int i = 0; i < lazy_count(); i++) fills[nfills++] = lazy_abandon(lazy_fd, i);
+      parallel_run(nfills, fill, NULL);
+    }
+  }
+  if (lazy_fd >= 0) close(lazy_fd);
   if (progress) {
     draw_progress(1);
     if (write(2, "\r\x1b[K", 4) < 0) progress = 0;
   }
   for (int i = 0; i < img.nregions; i++) protect_region(&img.regions[i]);
   if (debug)
-    fprintf(stderr, "stasis-restart: %s: verify %.3f s, map %.3f s, fill %.3f s on %d threads\n", img.name,
-            t_verified - t_start, mapped - t_verified, now() - mapped, parallel_threads());
+    fprintf(stderr, "stasis-restart: %s: verify %.3f s, map %.3f s, fill %.3f s on %d threads, %d records lazy (pager %d)\n", img.name,
+            t_verified - t_start, mapped - t_verified, now() - mapped, parallel_threads(), pager_pid ? lazy_count() : 0, (int)pager_pid);
   set_mm_layout();
   fill_restart_info();
   static struct image_header header;
@@ -323,6 +360,26 @@ static void restore(void *unused) {
   /* No libc beyond this point: TLS becomes the restored main thread's. */
   syscall(SYS_arch_prctl, ARCH_SET_FS, h->main_fs);
   ctx_call_on_stack((void *)h->restart_stack, (void (*)(void *))h->restart_entry, (void *)h->restart_info);
+}
+
+/* Lazy unless STASIS_EAGER=1 (`stasis restart --eager`) or userfaultfd
+ * cannot serve every fault here (one line says so). */
+static void choose_lazy(void) {
+  const char *eager = getenv("STASIS_EAGER");
+  struct statfs fs;
+  if (fstatfs(img.fd, &fs) == 0) {
+    /* NFS, SMB/CIFS, FUSE, Lustre, GPFS, BeeGFS, Ceph, 9p, AFS */
+    static const unsigned long remote[] = { 0x6969, 0xFE534D42, 0xFF534D42, 0x517B, 0x65735546, 0x0BD00BD0,
+                                            0x47504653, 0x19830326, 0x00C36400, 0x01021997, 0x5346414F, 0x6B414653 };
+    for (unsigned i = 0; i < sizeof remote / sizeof *remote; i++)
+      if ((unsigned long)fs.f_type == remote[i]) image_remote = 1;
+  }
+  if (eager && *eager && strcmp(eager, "0") != 0) return;
+  const char *delay = getenv("STASIS_PAGER_DELAY_MS");
+  if (delay) lazy_delay_background((unsigned)strtoul(delay, NULL, 10));
+  const char *why = NULL;
+  lazy_fd = lazy_open(&why);
+  if (lazy_fd < 0) fprintf(stderr, "stasis-restart: %s: restoring eagerly: %s\n", img.name, why);
 }
 
 /* Without randomization the brk heap directly follows the loader. */
@@ -385,9 +442,19 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: stasis-restart [--verify] IMAGE | [--new-session] --tree VPID:PPID:PGID:SID:IMAGE...\n");
     return 2;
   }
-  if (image_open_verified(&img, argv[1 + verify_only]) < 0) return 3;
+  if (verify_only) {
+    if (image_open_verified(&img, argv[2]) < 0) return 3;
+    printf("%s: ok\n", img.name);
+    return 0;
+  }
+  if (image_open_unchecked(&img, argv[1]) < 0) return 3;
+  choose_lazy();
+  /* What goes lazy is checked by the pager as it fills it (lazy.c). */
+  for (int i = 0; i < img.nregions; i++)
+    for (int k = 0; k < img.regions[i].npages; k++)
+      img.regions[i].pages[k].deferred = goes_lazy(&img.regions[i], &img.regions[i].pages[k]);
+  if (image_check_payloads(&img) < 0) return 3;
   t_verified = now();
-  if (verify_only) { printf("%s: ok\n", img.name); return 0; }
   const char *c = getenv("STASIS_COORD"), *t = getenv("STASIS_TOKEN");
   snprintf(coord, sizeof coord, "%s", c ? c : "");
   snprintf(token, sizeof token, "%s", t ? t : "");

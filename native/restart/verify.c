@@ -78,10 +78,14 @@ static void check_payload(int i, int thread, void *arg) {
   (void)thread;
   struct image *img = arg;
   struct pages *p = &img->pages[i];
-  p->crc_ok = crc32c(0, p->payload, p->rec->stored_len) == p->rec->payload_crc;
+  p->crc_ok = p->deferred || crc32c(0, p->payload, p->rec->stored_len) == p->rec->payload_crc;
 }
 
 int image_open_verified(struct image *img, const char *path) {
+  return image_open_unchecked(img, path) < 0 ? -1 : image_check_payloads(img);
+}
+
+int image_open_unchecked(struct image *img, const char *path) {
   memset(img, 0, sizeof *img);
   img->name = path;
   img->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -133,7 +137,7 @@ int image_open_verified(struct image *img, const char *path) {
       if (check_pages(img, cur, h, index, &next_page) < 0) return -1;
       memory += h->raw_len;
       if (img->npages == cap_p) img->pages = realloc(img->pages, (cap_p *= 2) * sizeof *img->pages);
-      img->pages[img->npages++] = (struct pages){ h, payload, poff, index, 0 };
+      img->pages[img->npages++] = (struct pages){ h, payload, poff, index, 0, 0 };
       cur->npages++;
       break;
     case REC_END: {
@@ -153,16 +157,20 @@ int image_open_verified(struct image *img, const char *path) {
     index++;
   }
   if (!ended) return bad(img, "truncated", "no END record");
-  parallel_run(img->npages, check_payload, img);
-  for (int i = 0; i < img->npages; i++)
-    if (!img->pages[i].crc_ok)
-      return bad(img, "corrupt", "record %d at offset %llu: payload checksum mismatch", img->pages[i].record,
-                 (unsigned long long)((const char *)img->pages[i].rec - img->base));
   /* Pages pointers per region, now that the arrays stopped moving. */
   int p = 0;
   for (int i = 0; i < img->nregions; i++) {
     img->regions[i].pages = &img->pages[p];
     p += img->regions[i].npages;
   }
+  return 0;
+}
+
+int image_check_payloads(struct image *img) {
+  parallel_run(img->npages, check_payload, img);
+  for (int i = 0; i < img->npages; i++)
+    if (!img->pages[i].crc_ok)
+      return bad(img, "corrupt", "record %d at offset %llu: payload checksum mismatch", img->pages[i].record,
+                 (unsigned long long)((const char *)img->pages[i].rec - img->base));
   return 0;
 }

@@ -21,7 +21,7 @@ import { handedOver, loaderPath } from '../native.js';
 export interface Placed { tree: LoaderTree; host: string | null }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const STASIS_VARS = ['STASIS_COORD', 'STASIS_CKPT_DIR', 'STASIS_PLUGINS', 'STASIS_PATH_MAP', 'STASIS_ROOT', 'STASIS_DEBUG', 'STASIS_RESTORED_FROM'];
+const STASIS_VARS = ['STASIS_COORD', 'STASIS_CKPT_DIR', 'STASIS_PLUGINS', 'STASIS_PATH_MAP', 'STASIS_ROOT', 'STASIS_DEBUG', 'STASIS_RESTORED_FROM', 'STASIS_EAGER'];
 
 /**
  * A loader's environment: STASIS_RESTORED_FROM names the old host when its

@@ -21,7 +21,7 @@ import { execve, guardHandOver, handedOver, loaderPath } from '../native.js';
 import { intOption, pathOption } from './options.js';
 import { coordHostOption, coordinatorHost } from '../coordinator/hosts.js';
 
-interface Args { hosts?: string; hostMap?: string | string[]; coordHost?: string; target?: string; interval?: number; keep?: number; root?: string; pathMap?: string | string[] }
+interface Args { eager?: boolean; hosts?: string; hostMap?: string | string[]; coordHost?: string; target?: string; interval?: number; keep?: number; root?: string; pathMap?: string | string[] }
 
 /**
  * `--path-map OLD=NEW` specs as the loader takes them (STASIS_PATH_MAP: one
@@ -123,6 +123,8 @@ async function run(a: Args): Promise<void> {
   // their environment already; the loader's environment says the same.
   if (settings.plugins?.length) env.STASIS_PLUGINS = settings.plugins.join(',');
   else delete env.STASIS_PLUGINS;
+  // --eager: every page filled before the program runs (the loader reads STASIS_EAGER; lazy otherwise).
+  if (a.eager) env.STASIS_EAGER = '1';
   // The loader changes root to it before restoring (it opens the image first).
   if (root) env.STASIS_ROOT = root;
   // The loader and the restored processes look for moved files under NEW.
@@ -148,6 +150,7 @@ export const restartCommand: CommandModule<object, Args> = {
   builder: (y) => y
     .positional('target', { type: 'string', describe: 'checkpoint directory or generation directory (default: STASIS_CKPT_DIR or ./stasis-ckpt)' })
     .option('coord-host', coordHostOption)
+    .option('eager', { type: 'boolean', describe: 'fill all memory before the program runs again (default: lazily, on first touch and in the background; also STASIS_EAGER=1)' })
     .option('interval', intOption('interval', 'seconds between checkpoints after the restart (default: as the job ran, from settings.json)'))
     .option('keep', intOption('keep', 'keep the newest N generations, 0: all (default: as the job ran, from settings.json)'))
     .option('root', pathOption('root', 'restore inside this chroot, where the program ran (default: STASIS_ROOT)', process.env.STASIS_ROOT || undefined))

@@ -1,0 +1,455 @@
+/* Lazy restart: the pager. The loader registers the ranges of compressed
+ * pages with a userfaultfd instead of filling them, and forks this pager
+ * (twice, so that it is nobody's child in the job: never in a checkpoint,
+ * never seen by the program's wait()). The pager
+ *  - serves every fault at once: decompresses the record holding the page
+ *    and copies it in (UFFDIO_COPY wakes the threads that wait on it);
+ *  - fills every other record in the background (niced threads), then
+ *    exits: from then on the process depends on nothing of the image;
+ *  - keeps the image's descriptor and mapping, so unlinking the file
+ *    (pruning) while pages are still lazy is harmless;
+ *  - follows madvise(DONTNEED) (the pages stay zero, never the saved data)
+ *    and mremap (saved data goes where the pages moved) through userfaultfd
+ *    events;
+ *  - exits when the process does (pidfd), and kills the process if it
+ *    cannot go on (a fault of its own), rather than let it read zeros.
+ * The restored core waits for the pager to exit before a checkpoint and
+ * before fork() (core/lazy_wait.c): a child would not inherit the ranges. */
+#include "lazy.h"
+#include "parallel.h"
+#include "crc32c.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <malloc.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+#include <lz4.h>
+
+#define PAGE 4096ull
+#define RUN_MAX (8u << 20)
+
+enum { PENDING, BUSY, DONE };
+struct lazy_rec { const struct pages *p; atomic_int state; };
+static struct lazy_rec *recs;
+static int nrecs, caprecs;
+static atomic_int ndone;
+
+/* What the process did to lazy ranges since restart, in order: pages that
+ * madvise removed (zero from then on) and ranges mremap moved. */
+enum { REMOVED, MOVED };
+struct span { uint64_t from, to, len; int kind; };
+static struct span *spans;
+static int nspans, capspans;
+static pthread_rwlock_t spans_lock;
+
+static int uffd = -1, pagemap = -1;
+static pid_t target;
+static const struct image *image;
+
+int lazy_open(const char **why) {
+  int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0 && errno == EPERM) {
+    /* vm.unprivileged_userfaultfd=0: /dev/userfaultfd gives the same to whoever may open it. */
+    int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+    if (dev >= 0) {
+      fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+      close(dev);
+    }
+    if (fd < 0) {
+      /* UFFD_USER_MODE_ONLY would be allowed, but then a system call reading
+       * into a lazy page (read(2) into a buffer) fails with EFAULT. */
+      *why = "userfaultfd is not allowed for kernel faults here (vm.unprivileged_userfaultfd=0, /dev/userfaultfd not accessible)";
+      return -1;
+    }
+  } else if (fd < 0) {
+    *why = errno == ENOSYS ? "this kernel has no userfaultfd" : "userfaultfd failed";
+    return -1;
+  }
+  struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_REMAP };
+  if (ioctl(fd, UFFDIO_API, &api) < 0) {
+    close(fd);
+    *why = "userfaultfd lacks the remove and remap events";
+    return -1;
+  }
+  return fd;
+}
+
+int lazy_add(int fd, const struct pages *p) {
+  struct uffdio_register reg = { .range = { p->rec->addr, p->rec->raw_len }, .mode = UFFDIO_REGISTER_MODE_MISSING };
+  if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0) return -1;
+  if (nrecs == caprecs) {
+    caprecs = caprecs ? caprecs * 2 : 1024;
+    recs = realloc(recs, caprecs * sizeof *recs);
+  }
+  recs[nrecs].p = p;
+  atomic_init(&recs[nrecs].state, PENDING);
+  nrecs++;
+  return 0;
+}
+
+int lazy_count(void) { return nrecs; }
+
+const struct pages *lazy_abandon(int fd, int i) {
+  struct uffdio_range range = { recs[i].p->rec->addr, recs[i].p->rec->raw_len };
+  ioctl(fd, UFFDIO_UNREGISTER, &range);
+  return recs[i].p;
+}
+
+static void give_up(const char *what) {
+  char msg[256];
+  int n = snprintf(msg, sizeof msg, "stasis-pager: %s: %s; killing the restored process %d (its memory cannot be completed)\n",
+                   image->name, what, (int)target);
+  if (write(2, msg, n) < 0) {}
+  kill(target, SIGKILL);
+  _exit(1);
+}
+
+static void on_crash(int sig) {
+  (void)sig;
+  give_up("the pager crashed (the image file unreadable?)");
+}
+
+/* Where an original page is now; 0 when madvise removed it since. */
+static uint64_t forward(uint64_t a) {
+  for (int i = 0; i < nspans; i++) {
+    const struct span *s = &spans[i];
+    if (a < s->from || a >= s->from + s->len) continue;
+    if (s->kind == REMOVED) return 0;
+    a = s->to + (a - s->from);
+  }
+  return a;
+}
+
+/* The original address of a page faulted at `a`; 0 when it was removed. */
+static uint64_t backward(uint64_t a) {
+  for (int i = nspans - 1; i >= 0; i--) {
+    const struct span *s = &spans[i];
+    if (s->kind == REMOVED) {
+      if (a >= s->from && a < s->from + s->len) return 0;
+    } else if (a >= s->to && a < s->to + s->len) {
+      a = s->from + (a - s->to);
+    }
+  }
+  return a;
+}
+
+static struct lazy_rec *find(uint64_t a) {
+  int lo = 0, hi = nrecs - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    const struct rec_header *h = recs[mid].p->rec;
+    if (a < h->addr) hi = mid - 1;
+    else if (a >= h->addr + h->raw_len) lo = mid + 1;
+    else return &recs[mid];
+  }
+  return NULL;
+}
+
+/* Copies len bytes to dst, page by page past pages that are there already
+ * or no longer mapped; returns how many bytes it went through, short when
+ * the kernel says the process's mappings are changing (EAGAIN: a madvise or
+ * mremap event waits to be read). */
+static uint64_t copy(uint64_t dst, const char *src, uint64_t len) {
+  uint64_t went = 0;
+  while (went < len) {
+    struct uffdio_copy c = { .dst = dst + went, .src = (uint64_t)(src + went), .len = len - went };
+    if (ioctl(uffd, UFFDIO_COPY, &c) == 0) return len;
+    int64_t done = c.copy > 0 ? c.copy : 0;
+    int err = c.copy < 0 ? (int)-c.copy : errno;
+    if (!done) {
+      if (err == EAGAIN) return went;
+      if (err == ESRCH) _exit(0);   /* the process is gone */
+      if (err != EEXIST && err != ENOENT && err != EINVAL) give_up(strerror(err));
+      done = PAGE;
+    }
+    went += done;
+  }
+  return went;
+}
+
+static pthread_t fault_thread;
+static void drain(void);
+
+/* Lets the madvise or mremap in progress finish: the fault thread reads its
+ * event, other threads step aside for it. Called without the lock. */
+static void changing(void) {
+  if (pthread_equal(pthread_self(), fault_thread)) { drain(); return; }
+  struct timespec ts = { 0, 100000 };
+  nanosleep(&ts, NULL);
+}
+
+static const char *contents(const struct pages *p, char *buf, ZSTD_DCtx *dctx) {
+  const struct rec_header *h = p->rec;
+  if (crc32c(0, p->payload, h->stored_len) != h->payload_crc) give_up("payload checksum mismatch (the image changed or is damaged)");
+  int ok = 1;
+  switch (h->flags & RECF_COMP_MASK) {
+  case 0:
+    return p->payload;
+  case RECF_LZ4:
+    ok = LZ4_decompress_safe(p->payload, buf, (int)h->stored_len, (int)h->raw_len) == (int)h->raw_len;
+    break;
+  default: {
+    size_t n = ZSTD_decompressDCtx(dctx, buf, h->raw_len, p->payload, h->stored_len);
+    ok = !ZSTD_isError(n) && n == h->raw_len;
+  }
+  }
+  if (!ok) give_up("cannot decompress pages");
+  return buf;
+}
+
+/* Copies one record's saved pages to wherever they are now. The read lock
+ * keeps madvise/mremap events (taken under the write lock) from passing a
+ * copy in flight: a removed page is never filled after its removal. */
+static void fill_record(struct lazy_rec *r, char *buf, ZSTD_DCtx *dctx) {
+  const struct rec_header *h = r->p->rec;
+  const char *src = contents(r->p, buf, dctx);
+  pthread_rwlock_rdlock(&spans_lock);
+  uint64_t run_dst = 0, run_off = 0, run_len = 0;
+  for (uint64_t off = 0; off <= h->raw_len; off += PAGE) {
+    uint64_t dst = off < h->raw_len ? (nspans ? forward(h->addr + off) : h->addr + off) : 0;
+    if (run_len && dst == run_dst + run_len) { run_len += PAGE; continue; }
+    if (run_len) {
+      uint64_t went = copy(run_dst, src + run_off, run_len);
+      if (went < run_len) {   /* again from there, where the pages are then */
+        pthread_rwlock_unlock(&spans_lock);
+        changing();
+        pthread_rwlock_rdlock(&spans_lock);
+        off = run_off + went - PAGE;
+        run_len = 0;
+        continue;
+      }
+    }
+    run_dst = dst, run_off = off, run_len = dst ? PAGE : 0;
+  }
+  pthread_rwlock_unlock(&spans_lock);
+  atomic_store(&r->state, DONE);
+  atomic_fetch_add(&ndone, 1);
+}
+
+static int present(uint64_t a) {
+  uint64_t e = 0;
+  if (pread(pagemap, &e, 8, (off_t)(a / PAGE * 8)) != 8) return 0;
+  return (e >> 63) & 1;
+}
+
+static void wake(uint64_t a) {
+  struct uffdio_range r = { a, PAGE };
+  ioctl(uffd, UFFDIO_WAKE, &r);
+}
+
+/* The fault thread's: a page that reads as zero (discarded, or grown). */
+static void zero(uint64_t a) {
+  for (;;) {
+    struct uffdio_zeropage z = { .range = { a, PAGE } };
+    if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) == 0) return;
+    if (errno != EAGAIN) break;
+    drain();   /* a madvise or mremap is under way: its event first */
+  }
+  if (errno == EEXIST) wake(a);
+  else if (errno != ENOENT && errno != ESRCH) give_up("cannot zero a page");
+}
+
+static char *fault_buf;
+static ZSTD_DCtx *fault_dctx;
+
+static void serve(uint64_t at) {
+  uint64_t page = at & ~(PAGE - 1);
+  pthread_rwlock_rdlock(&spans_lock);
+  uint64_t orig = nspans ? backward(page) : page;
+  pthread_rwlock_unlock(&spans_lock);
+  struct lazy_rec *r = orig ? find(orig) : NULL;
+  if (!r) { zero(page); return; }   /* removed since, or grown by mremap */
+  int expect = PENDING;
+  if (atomic_compare_exchange_strong(&r->state, &expect, BUSY)) { fill_record(r, fault_buf, fault_dctx); return; }
+  /* Another thread fills it; its copy wakes this fault unless it raced. */
+  while (atomic_load(&r->state) != DONE) {
+    drain();   /* that thread may wait for an event only this one reads */
+    struct timespec ts = { 0, 100000 };
+    nanosleep(&ts, NULL);
+  }
+  if (present(page)) { wake(page); return; }
+  const char *src = contents(r->p, fault_buf, fault_dctx);
+  for (;;) {
+    pthread_rwlock_rdlock(&spans_lock);
+    uint64_t dst = nspans ? forward(orig) : orig;
+    uint64_t went = dst ? copy(dst, src + (orig - r->p->rec->addr), PAGE) : PAGE;
+    pthread_rwlock_unlock(&spans_lock);
+    if (!dst) zero(page);
+    if (went == PAGE) { wake(page); return; }
+    drain();
+  }
+}
+
+/* Faults read and not served yet (by the fault thread only). */
+static uint64_t *faults;
+static size_t nfaults, capfaults;
+
+static void add_span(uint64_t from, uint64_t to, uint64_t len, int kind) {
+  if (nspans == capspans) {
+    capspans = capspans ? capspans * 2 : 64;
+    spans = realloc(spans, capspans * sizeof *spans);
+    if (!spans) give_up("out of memory");
+  }
+  spans[nspans++] = (struct span){ from, to, len, kind };
+}
+
+static atomic_int next_background;
+static ZSTD_DCtx **dctxs;
+static unsigned background_delay_ms;
+
+void lazy_delay_background(unsigned ms) { background_delay_ms = ms; }
+
+static void *background(void *arg) {
+  int t = (int)(long)arg;
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);   /* faults and the program first */
+  char *buf = mmap(NULL, RUN_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (buf == MAP_FAILED) give_up("out of memory");
+  if (background_delay_ms) {
+    struct timespec ts = { background_delay_ms / 1000, background_delay_ms % 1000 * 1000000L };
+    nanosleep(&ts, NULL);
+  }
+  for (int i; (i = atomic_fetch_add(&next_background, 1)) < nrecs;) {
+    int expect = PENDING;
+    if (atomic_compare_exchange_strong(&recs[i].state, &expect, BUSY)) fill_record(&recs[i], buf, dctxs[t]);
+  }
+  return NULL;
+}
+
+/* Only the userfaultfd, the image and stderr: a pipe end or socket held
+ * here would keep a reader of the job from seeing its end. */
+static void close_others(int keep1, int keep2) {
+  int keep[4] = { 2, keep1, keep2, 1 << 30 };
+  for (int i = 0; i < 4; i++)
+    for (int j = i + 1; j < 4; j++)
+      if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
+  int from = 0;
+  for (int i = 0; i < 4; i++) {
+    if (keep[i] > from) syscall(SYS_close_range, from, keep[i] - 1, 0);
+    from = keep[i] + 1;
+  }
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) { dup2(null, 0); dup2(null, 1); if (null > 1) close(null); }
+}
+
+/* Reads what the kernel has: events change the spans (under the write lock,
+ * so no copy is in flight meanwhile), faults are queued. */
+static void drain(void) {
+  struct uffd_msg msgs[16];
+  pthread_rwlock_wrlock(&spans_lock);
+  ssize_t n = read(uffd, msgs, sizeof msgs);
+  for (ssize_t i = 0; i < n / (ssize_t)sizeof *msgs; i++) {
+    struct uffd_msg *m = &msgs[i];
+    if (m->event == UFFD_EVENT_REMOVE) {
+      add_span(m->arg.remove.start, 0, m->arg.remove.end - m->arg.remove.start, REMOVED);
+    } else if (m->event == UFFD_EVENT_REMAP) {
+      add_span(m->arg.remap.from, m->arg.remap.to, m->arg.remap.len, MOVED);
+    } else if (m->event == UFFD_EVENT_PAGEFAULT) {
+      if (nfaults == capfaults) {
+        capfaults = capfaults ? capfaults * 2 : 256;
+        faults = realloc(faults, capfaults * sizeof *faults);
+        if (!faults) give_up("out of memory");
+      }
+      faults[nfaults++] = m->arg.pagefault.address;
+    }
+  }
+  pthread_rwlock_unlock(&spans_lock);
+}
+
+static __attribute__((noreturn)) void pager(void) {
+  fault_thread = pthread_self();
+  setsid();
+  prctl(PR_SET_NAME, "stasis-pager");
+  close_others(uffd, image->fd);
+  mallopt(M_MMAP_MAX, 65536);   /* the loader kept to its brk heap; the pager may map anywhere */
+  struct sigaction ign = { .sa_handler = SIG_IGN }, crash = { .sa_handler = on_crash };
+  for (int s = 1; s < NSIG; s++) sigaction(s, &ign, NULL);
+  int fatal[] = { SIGBUS, SIGSEGV, SIGILL, SIGFPE, SIGABRT };
+  sigset_t unblock;
+  sigemptyset(&unblock);
+  for (unsigned i = 0; i < sizeof fatal / sizeof *fatal; i++) { sigaction(fatal[i], &crash, NULL); sigaddset(&unblock, fatal[i]); }
+  sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/pagemap", (int)target);
+  pagemap = open(path, O_RDONLY | O_CLOEXEC);
+  int pidfd = (int)syscall(SYS_pidfd_open, target, 0);
+  if (pidfd < 0) _exit(0);   /* already gone */
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&spans_lock, &attr);
+  fault_buf = mmap(NULL, RUN_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  fault_dctx = ZSTD_createDCtx();
+  if (fault_buf == MAP_FAILED || !fault_dctx) give_up("out of memory");
+  int nbg = parallel_threads();
+  pthread_t tids[PARALLEL_MAX];
+  for (int t = 0; t < nbg; t++)
+    if (pthread_create(&tids[t], NULL, background, (void *)(long)t) != 0) nbg = t;
+  if (nbg == 0) give_up("cannot start a thread");
+  struct pollfd fds[2] = { { .fd = uffd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+  while (atomic_load(&ndone) < nrecs || nfaults) {
+    if (!nfaults) {
+      if (poll(fds, 2, 20) < 0 && errno != EINTR) give_up("poll failed");
+      if (fds[1].revents) _exit(0);   /* the process ended */
+      if (!(fds[0].revents & POLLIN)) continue;
+      drain();
+      if (!nfaults) continue;   /* events only */
+    }
+    /* Oldest first; serving may read more. */
+    uint64_t at = faults[0];
+    memmove(faults, faults + 1, --nfaults * sizeof *faults);
+    serve(at);
+  }
+  /* Everything is in: closing the userfaultfd unregisters the ranges (pages
+   * removed since read as zero, as they would have). */
+  _exit(0);
+}
+
+pid_t lazy_start(int fd, const struct image *img, pid_t pid) {
+  extern ZSTD_DCtx *loader_dctx(int thread);
+  static ZSTD_DCtx *own[PARALLEL_MAX];
+  for (int t = 0; t < parallel_threads(); t++) own[t] = loader_dctx(t);
+  dctxs = own;
+  uffd = fd, image = img, target = pid;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return -1;
+  sigset_t pending, chld;
+  sigpending(&pending);
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pid_t mid = fork();
+  if (mid < 0) { close(p[0]); close(p[1]); return -1; }
+  if (mid == 0) {
+    close(p[0]);
+    pid_t pg = fork();
+    if (pg == 0) { close(p[1]); pager(); }
+    if (write(p[1], &pg, sizeof pg) < 0) _exit(1);
+    _exit(0);
+  }
+  close(p[1]);
+  pid_t pg = -1;
+  if (read(p[0], &pg, sizeof pg) != sizeof pg) pg = -1;
+  close(p[0]);
+  waitpid(mid, NULL, 0);
+  /* The middle child's SIGCHLD (blocked here) is not the program's to see. */
+  if (!sigismember(&pending, SIGCHLD)) {
+    struct timespec zero = { 0, 0 };
+    sigtimedwait(&chld, NULL, &zero);
+  }
+  return pg;
+}
