@@ -33,6 +33,10 @@ struct writer {
   void *zws, *zout;
   size_t zws_size, zcap;
   int own_stack;         /* the region being written is this thread's stack */
+  int planning;          /* incremental: the pass that only hashes runs */
+  int aligned_runs;      /* incremental: runs end at 8 MiB boundaries, so one change moves no other */
+  uint64_t last_off;     /* where the last record's header starts */
+  uint32_t last_header_crc;
   void *snapshot;        /* RUN_MAX bytes: a still copy of such a run */
 };
 
@@ -87,6 +91,8 @@ static int record(struct writer *w, int type, int flags, uint64_t addr,
                   const void *payload, uint64_t stored, uint64_t raw, uint32_t crc) {
   struct rec_header h = { REC_MAGIC, (uint16_t)type, (uint16_t)flags, addr, stored, raw, crc, 0 };
   h.header_crc = crc32c(0, &h, 36);
+  w->last_off = w->off;
+  w->last_header_crc = h.header_crc;
   w->sum = crc32c(w->sum, &h, sizeof h);
   if (type != REC_END) w->records++;
   if (put(w, &h, sizeof h) < 0) return -1;
@@ -107,7 +113,32 @@ static int page_is_zero(const uint64_t *p) {
   return 1;
 }
 
+/* An unchanged run: a REF to the record that holds its bytes. */
+static int write_ref(struct writer *w, const char *p, size_t len, const char *name, uint64_t offset, uint32_t header_crc) {
+  char buf[sizeof(struct ref_rec) + REF_NAME_MAX];
+  struct ref_rec rr = { offset, header_crc, (uint32_t)strlen(name) };
+  if (rr.name_len > REF_NAME_MAX) return -1;
+  memcpy(buf, &rr, sizeof rr);
+  memcpy(buf + sizeof rr, name, rr.name_len);
+  size_t n = sizeof rr + rr.name_len;
+  w->memory_bytes += len;
+  return record(w, REC_REF, 0, (uint64_t)p, buf, n, len, crc32c(0, buf, n));
+}
+
 static int write_run(struct writer *w, const char *p, size_t len) {
+  if (w->planning) { incr_plan((uint64_t)p, len, !w->own_stack); return 0; }
+  struct incr_run *run = NULL;
+  if (stasis_cfg.incremental) {
+    const char *name;
+    uint64_t offset;
+    uint32_t header_crc;
+    run = incr_next((uint64_t)p, len, &name, &offset, &header_crc);
+    if (name) {
+      if (write_ref(w, p, len, name, offset, header_crc) < 0) return -1;
+      incr_referenced(run);
+      return 0;
+    }
+  }
   w->memory_bytes += len;
   const void *data = p;
   size_t stored = len;
@@ -133,6 +164,9 @@ static int write_run(struct writer *w, const char *p, size_t len) {
   double t2 = now();
   int rc = record(w, REC_PAGES, flags, (uint64_t)p, data, stored, len, crc);
   w->t_compress += t1 - t0; w->t_crc += t2 - t1; w->t_write += now() - t2;
+  if (rc == 0 && run)
+    incr_written(run, (uint64_t)p, len, w->own_stack && w->snapshot ? w->snapshot : (const void *)p, w->last_off, stored,
+                 w->last_header_crc);
   return rc;
 }
 
@@ -168,7 +202,7 @@ static int write_pages(struct writer *w, const struct region *r) {
       data = !page_is_zero((const uint64_t *)a);
     }
     if (data && !run_start) run_start = a;
-    if (run_start && (!data || a + IMG_PAGE - run_start >= RUN_MAX)) {
+    if (run_start && (!data || a + IMG_PAGE - run_start >= RUN_MAX || (w->aligned_runs && (a + IMG_PAGE) % RUN_MAX == 0))) {
       uint64_t stop = data ? a + IMG_PAGE : a;
       if (write_run(w, (const char *)run_start, stop - run_start) < 0) return -1;
       run_start = 0;
@@ -183,7 +217,7 @@ static int write_region(struct writer *w, const struct region *r) {
   struct region_rec rr = { r->start, r->end, r->offset, r->prot, r->flags, (uint32_t)strlen(r->path), 0 };
   memcpy(buf, &rr, sizeof rr);
   memcpy(buf + sizeof rr, r->path, rr.path_len);
-  if (simple_record(w, REC_REGION, buf, sizeof rr + rr.path_len) < 0) return -1;
+  if (!w->planning && simple_record(w, REC_REGION, buf, sizeof rr + rr.path_len) < 0) return -1;
   if (!(r->flags & RGN_CONTENTS)) return 0;
   uint64_t here = (uint64_t)__builtin_frame_address(0);
   w->own_stack = here >= r->start && here < r->end;
@@ -337,6 +371,15 @@ int image_write(const char *path, struct image_stats *st) {
   pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   w.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (w.fd < 0 || !w.buf || !w.snapshot) { stasis_fail("cannot create %s: %s", path, strerror(errno)); goto out; }
+  w.aligned_runs = stasis_cfg.incremental;
+  if (incr_begin(path)) {
+    double t_plan = now();
+    w.planning = 1;
+    for (int i = 0; i < m.count; i++) write_region(&w, &m.regions[i]);
+    w.planning = 0;
+    incr_plan_done();
+    stasis_debug("image %s: planned (hashed) in %.3f s", path, now() - t_plan);
+  }
   if (write_header(&w, &m) < 0 || write_meta(&w, &m) < 0) goto io;
   for (int i = 0; i < m.count; i++) {
     if (write_region(&w, &m.regions[i]) < 0) goto io;
@@ -351,6 +394,7 @@ int image_write(const char *path, struct image_stats *st) {
   st->bytes = w.off;
   st->memory_bytes = w.memory_bytes;
   st->checksum = w.sum;
+  if (incr_finish(path, st) < 0) goto out;
   rc = 0;
   goto out;
 io:
@@ -358,6 +402,12 @@ io:
 out:
   if (w.fd > 0) close(w.fd);
   if (rc < 0 && w.fd > 0) unlink(path);
+  if (rc < 0 && stasis_cfg.incremental) {
+    char index[4200];
+    snprintf(index, sizeof index, "%s.index", path);
+    unlink(index);
+  }
+  incr_end();
   writer_close(&w);
   memory_free_map(&m);
   return rc;

@@ -108,6 +108,8 @@ __attribute__((constructor)) static void stasis_init(void) {
     return;
   }
   compression_from_env();
+  const char *incr = getenv("STASIS_INCREMENTAL");
+  stasis_cfg.incremental = incr && strcmp(incr, "1") == 0;
   threads_install_handler();
   if (getenv("STASIS_HOLD_TERM")) stasis_hold_term();
   pthread_atfork(NULL, NULL, in_child);
