@@ -112,6 +112,9 @@ async function inspectGeneration(dir: string): Promise<InspectReport> {
     if (summary.checksum !== p.checksum)
       throw new ImageError(summary.path, 'corrupt', `checksum ${summary.checksum} but the manifest says ${p.checksum}`);
     for (const f of p.files ?? []) await verifySideFile(dir, f);
+    const listed = new Set((p.refs ?? []).map((f) => f.name));
+    const unlisted = summary.referencedFiles.find((n) => !listed.has(n));
+    if (unlisted) throw new ImageError(summary.path, 'corrupt', `refers to ${unlisted}, which the manifest does not list`);
     processes.push({ ...report(summary, p), files: p.files ?? [] });
   }
   return {
