@@ -1,0 +1,141 @@
+// Incremental images (STASIS_INCREMENTAL=1, docs/image-format.md): chunks
+// unchanged since the previous generation are REF records to the file that
+// holds them, hard-linked into each generation. A real process (64 MiB of
+// random bytes, which do not compress) is checkpointed twice: the second
+// image is small; a changed chunk is written again; restart from the newest
+// generation after the older ones are deleted gives the memory back
+// exactly; damage in a referenced file is one line at restart.
+import assert from 'node:assert/strict';
+import { existsSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Job, programs, type Running } from '../helpers/stasis.js';
+
+const chunks = join(programs, 'chunks');
+const incremental = { env: { STASIS_INCREMENTAL: '1' } };
+const MiB = 1 << 20;
+
+interface Totals { storedBytes: number; savedBytes: number; refRecords: number; referencedBytes: number }
+
+async function totals(job: Job, target: string): Promise<Totals> {
+  const r = await job.cli(['inspect', target, '--json']);
+  assert.equal(r.exitCode, 0, r.stderr);
+  return JSON.parse(r.stdout).processes[0].detail.totals as Totals;
+}
+
+async function started(job: Job, flags: string[] = []): Promise<{ p: Running; sum: string }> {
+  const p = job.launch([chunks, '64'], { ...incremental, flags });
+  const sum = (await p.waitFor(/^ready 64 MiB ([0-9a-f]{16})$/))[1]!;
+  await p.waitFor(/^verified \d+/);
+  return { p, sum };
+}
+
+/** SIGUSR1 to the program (its kernel pid): 1 MiB of it changes; the new checksum. */
+async function changeOneChunk(job: Job, p: Running): Promise<string> {
+  const [pid] = await job.kernelPids();
+  const from = p.lines.length;
+  process.kill(pid!, 'SIGUSR1');
+  return (await p.waitFor(/^changed \d+ ([0-9a-f]{16})$/, 20000, from))[1]!;
+}
+
+const imageOf = (dir: string) => readdirSync(dir).find((n) => n.endsWith('.img'))!;
+
+describe('incremental images', function () {
+  this.timeout(120000);
+
+  for (const mode of ['stopped', 'forked'] as const) {
+    it(`${mode}: unchanged memory is referenced, a changed chunk is written again, and the newest generation restores alone`, async () => {
+      const job = new Job();
+      try {
+        const { p } = await started(job, mode === 'forked' ? ['--forked'] : []);
+        const first = await job.checkpoint();
+        assert.ok(first.bytes > 60 * MiB, `a full image of 64 MiB of random bytes: ${first.bytes} bytes`);
+        const second = await job.checkpoint();
+        assert.ok(second.bytes < first.bytes / 50, `the unchanged process wrote ${second.bytes} bytes (full: ${first.bytes})`);
+        const img = imageOf(second.dir);
+        // The first image, linked (the same file), not copied.
+        const linked = join(second.dir, `${img}.g${String(first.generation).padStart(6, '0')}`);
+        assert.equal(statSync(linked).ino, statSync(join(first.dir, img)).ino);
+        const t2 = await totals(job, job.dir);
+        assert.ok(t2.refRecords > 0 && t2.referencedBytes > 60 * MiB, JSON.stringify(t2));
+
+        const changed = await changeOneChunk(job, p);
+        const third = await job.checkpoint();
+        const t3 = await totals(job, job.dir);
+        // 1 MiB changed: the 8 MiB chunks it touches are written (random: stored raw), no more.
+        assert.ok(t3.storedBytes >= MiB && t3.storedBytes <= 17 * MiB, JSON.stringify(t3));
+        assert.ok(t3.referencedBytes >= 64 * MiB - 17 * MiB, JSON.stringify(t3));
+        assert.ok(third.bytes < first.bytes / 2, `${third.bytes} bytes`);
+
+        await job.killTree(p);
+        // Pruned: the older generations go; the newest holds every file it needs.
+        rmSync(first.dir, { recursive: true });
+        rmSync(second.dir, { recursive: true });
+        const q = job.restart();
+        const from = q.lines.length;
+        assert.equal((await q.waitFor(/^verified \d+ ([0-9a-f]{16})$/, 30000, from))[1], changed, q.tail());
+        // And the restored process checkpoints incrementally again.
+        const fourth = await job.checkpoint();
+        assert.ok(fourth.bytes < first.bytes / 2, `after restart: ${fourth.bytes} bytes`);
+        await job.killTree(q);
+      } finally {
+        await job.cleanup();
+      }
+    });
+  }
+
+  it('damage in a referenced file: one line at restart naming it, and no file is removed', async () => {
+    const job = new Job();
+    try {
+      const { p } = await started(job);
+      const first = await job.checkpoint();
+      const second = await job.checkpoint();
+      await job.killTree(p);
+      const img = imageOf(second.dir);
+      const held = join(first.dir, img);
+      // A byte in the middle of the memory (raw pages): the file gen 2 references.
+      const fd = openSync(held, 'r+');
+      const at = Math.floor(statSync(held).size / 2);
+      const old = readFileSync(held).subarray(at, at + 1)[0]!;
+      writeSync(fd, Buffer.from([old ^ 0xff]), 0, 1, at);
+      closeSync(fd);
+      const before = readdirSync(second.dir).sort();
+      const r = await job.cli(['restart', second.dir]);
+      assert.notEqual(r.exitCode, 0);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, new RegExp(`${img}: corrupt: record \\d+ refers to ${img}\\.g000001.*checksum mismatch`));
+      const inspected = await job.cli(['inspect', second.dir]);
+      assert.notEqual(inspected.exitCode, 0);
+      assert.match(inspected.stderr, /refers to .*\.g000001 .*payload checksum mismatch/);
+      assert.deepEqual(readdirSync(second.dir).sort(), before);
+      assert.ok(existsSync(held));
+    } finally {
+      await job.cleanup();
+    }
+  });
+
+  it('pack carries the referenced file: the archive of the newest generation restores alone', async () => {
+    const job = new Job();
+    const other = new Job();
+    try {
+      const { p, sum } = await started(job);
+      await job.checkpoint();
+      const second = await job.checkpoint();
+      await job.killTree(p);
+      const archive = join(other.dir, 'gen.tar');
+      const packed = await job.cli(['pack', job.dir, '-o', archive]);
+      assert.equal(packed.exitCode, 0, packed.stderr);
+      const store = join(other.dir, 'store');
+      const unpacked = await job.cli(['unpack', archive, store]);
+      assert.equal(unpacked.exitCode, 0, unpacked.stderr);
+      assert.deepEqual(readdirSync(store).filter((n) => n.startsWith('gen-')), [second.dir.split('/').at(-1)]);
+      const q = other.restart(store);
+      assert.equal((await q.waitFor(/^verified \d+ ([0-9a-f]{16})$/, 30000))[1], sum, q.tail());
+      await q.kill9();
+      await other.cli(['command', '--ckpt-dir', store, '--kill']);
+    } finally {
+      await job.cleanup();
+      await other.cleanup();
+    }
+  });
+});
