@@ -18,8 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -54,6 +58,17 @@ static int grow(void **p, size_t *cap, size_t elem, size_t need) {
   *p = q;
   *cap = n;
   return 0;
+}
+
+void stasis_hash_avx2(const void *p, uint64_t len, uint64_t out[2]);
+
+static void hash(const void *p, uint64_t len, uint64_t out[2]) {
+  static int avx2 = -1;
+  if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) { stasis_hash_avx2(p, len, out); return; }
+  XXH128_hash_t h = XXH3_128bits(p, len);
+  out[0] = h.low64;
+  out[1] = h.high64;
 }
 
 static void unmap(void *p, size_t bytes) { if (p && bytes) munmap(p, bytes); }
@@ -161,14 +176,68 @@ int incr_begin(const char *path) {
 
 void incr_plan(uint64_t addr, uint64_t len, int still) {
   if (grow((void **)&S.runs, &S.runs_cap, sizeof *S.runs, S.nruns + 1) < 0) return;
-  struct incr_run *r = &S.runs[S.nruns++];
-  *r = (struct incr_run){ addr, len, { 0, 0 }, 0, -1 };
-  if (!still) return;   /* changes while it is written (the writer's own stack) */
-  XXH128_hash_t h = XXH3_128bits((const void *)addr, len);
-  r->hash[0] = h.low64;
-  r->hash[1] = h.high64;
-  r->hashed = 1;
-  r->match = table_find(r->hash, len);
+  /* hashed -1: changes while it is written (the writer's own stack), never referenced */
+  S.runs[S.nruns++] = (struct incr_run){ addr, len, { 0, 0 }, still ? 0 : -1, -1 };
+}
+
+const struct incr_run *incr_planned(size_t *n) {
+  *n = S.nruns;
+  return S.runs;
+}
+
+/* Hashing the plan on every CPU: raw threads (clone) that share the
+ * memory and run nothing but the hash, no libc; every signal stays
+ * blocked in them, as on the checkpoint thread that makes them. */
+#define HASH_THREADS 8
+#define HASH_STACK (64 * 1024)
+static atomic_size_t hash_next;
+static volatile int hash_alive[HASH_THREADS];
+
+static void hash_work(void) {
+  for (size_t i; (i = atomic_fetch_add(&hash_next, 1)) < S.nruns;) {
+    struct incr_run *r = &S.runs[i];
+    if (r->hashed < 0) continue;
+    hash((const void *)r->addr, r->len, r->hash);
+    r->hashed = 1;
+  }
+}
+
+static void hash_thread(void *arg) {
+  (void)arg;
+  hash_work();
+  syscall(SYS_exit, 0);
+  __builtin_unreachable();
+}
+
+long stasis_clone(unsigned long flags, void *stack, pid_t *ptid, pid_t *ctid, unsigned long tls, void (*fn)(void *), void *arg);
+
+static void hash_plan(void) {
+  cpu_set_t set;
+  int cpus = syscall(SYS_sched_getaffinity, 0, sizeof set, &set) > 0 ? CPU_COUNT(&set) : 1;
+  int helpers = cpus - 1 < HASH_THREADS ? cpus - 1 : HASH_THREADS;
+  if ((size_t)helpers > S.nruns / 4) helpers = (int)(S.nruns / 4);
+  char *stacks = helpers > 0 ? mmap(NULL, (size_t)helpers * HASH_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                             : MAP_FAILED;
+  if (stacks == MAP_FAILED) helpers = 0;
+  atomic_store(&hash_next, 0);
+  uint64_t warm[2];
+  hash("", 0, warm);   /* the CPU check, before the threads read it */
+  int started = 0;
+  for (int i = 0; i < helpers; i++) {
+    hash_alive[i] = 1;
+    unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+                          CLONE_CHILD_CLEARTID;
+    if (stasis_clone(flags, stacks + (size_t)(i + 1) * HASH_STACK, NULL, (pid_t *)&hash_alive[i], 0, hash_thread, NULL) < 0) {
+      hash_alive[i] = 0;
+      break;
+    }
+    started++;
+  }
+  hash_work();
+  /* The kernel clears each word and wakes it when its thread has exited. */
+  for (int i = 0; i < started; i++)
+    while (hash_alive[i]) syscall(SYS_futex, &hash_alive[i], FUTEX_WAIT, hash_alive[i], NULL, NULL, 0);
+  if (helpers > 0) munmap(stacks, (size_t)helpers * HASH_STACK);
 }
 
 /* Bytes of the record at `offset` of file f: header, alignment, payload. */
@@ -178,6 +247,9 @@ static uint64_t record_span(const struct chunk *c) {
 }
 
 void incr_plan_done(void) {
+  hash_plan();
+  for (size_t i = 0; i < S.nruns; i++)
+    if (S.runs[i].hashed > 0) S.runs[i].match = table_find(S.runs[i].hash, S.runs[i].len);
   for (size_t i = 0; i < S.nruns; i++)
     if (S.runs[i].match >= 0) S.files[S.chunks[S.runs[i].match].file].live += record_span(&S.chunks[S.runs[i].match]);
   /* At least half of a file wanted, then the MAX_REFS files most wanted. */
@@ -236,11 +308,7 @@ static void add_out(struct out o) {
 void incr_written(struct incr_run *r, uint64_t addr, uint64_t len, const void *raw, uint64_t rec_off, uint64_t stored,
                   uint32_t header_crc) {
   if (!S.active) return;
-  if (!r->hashed) {
-    XXH128_hash_t h = XXH3_128bits(raw, len);
-    r->hash[0] = h.low64;
-    r->hash[1] = h.high64;
-  }
+  if (r->hashed <= 0) hash(raw, len, r->hash);
   (void)addr;
   add_out((struct out){ S.gen, rec_off, stored, len, { r->hash[0], r->hash[1] }, header_crc });
 }

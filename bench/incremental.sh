@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Incremental images (STASIS_INCREMENTAL=1) of a program holding 1 GiB
+# (¼ random, ¾ pattern; bigmem never writes to it after start), side by
+# side in one run: a full checkpoint as stasis writes it by default, the
+# first checkpoint of an incremental job (full, plus hashing every chunk),
+# then the second one (nothing changed: REF records and a link).
+# Prints, per run, each one's time and new bytes and the ratios
+# incremental / full; exits non-zero only if something failed.
+#   bench/incremental.sh [MiB] [runs]
+# Times: `wall` is the `stasis command --checkpoint` command as a user runs
+# it (with Node's start, about 0.2 s here); `barrier` is the coordinator's
+# own measure of the checkpoint (SUSPEND to commit), from the same answer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MIB=${1:-1024}
+RUNS=${2:-3}
+STASIS="bin/stasis.js"
+BIGMEM=native/build/programs/bigmem
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/stasis-bench.XXXXXX")
+PID=""
+stop_job() {
+  [ -n "$PID" ] && { kill -9 "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+  PID=""
+  if [ -f "$WORK/ckpt/coordinator.json" ]; then
+    $STASIS command --ckpt-dir "$WORK/ckpt" --kill >/dev/null 2>&1 || true
+  fi
+}
+cleanup() { stop_job; rm -rf "$WORK"; }
+trap cleanup EXIT
+now() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc -l; }
+wait_line() { # file regex timeout-seconds
+  local deadline=$(( $(date +%s) + $3 ))
+  until grep -qE "$2" "$1" 2>/dev/null; do
+    [ "$(date +%s)" -gt "$deadline" ] && { echo "bench: timed out waiting for '$2' in $1" >&2; tail -3 "$1" >&2; exit 1; }
+    sleep 0.01
+  done
+}
+start_job() { # env assignments for the job
+  rm -rf "$WORK/ckpt"; mkdir -p "$WORK/ckpt"
+  env "$@" $STASIS launch --ckpt-dir "$WORK/ckpt" -- "$BIGMEM" "$MIB" > "$WORK/out" 2> "$WORK/err" &
+  PID=$!
+  wait_line "$WORK/out" '^verified 1 ' 120
+}
+# One checkpoint: "wall_s barrier_s bytes"
+checkpoint() {
+  local t0 t1 json
+  t0=$(now)
+  json=$($STASIS command --ckpt-dir "$WORK/ckpt" --checkpoint --json)
+  t1=$(now)
+  printf '%s %s %s\n' "$(elapsed "$t0" "$t1")" \
+    "$(echo "$json" | sed -n 's/.*"seconds": *\([0-9.e-]*\).*/\1/p')" \
+    "$(echo "$json" | sed -n 's/.*"bytes": *\([0-9]*\).*/\1/p')"
+}
+mib() { echo "scale=2; $1 / 1048576" | bc -l; }
+pct() { echo "scale=1; 100 * $1 / $2" | bc -l; }
+
+echo "stasis incremental images: ${MIB} MiB (bigmem), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-4s | %-26s | %-26s | %-26s | %-25s\n' run 'full (default)' 'incr. job, 1st (full)' 'incr. job, 2nd (unchanged)' '2nd / full: wall barrier bytes'
+printf '%-4s | %8s %8s %8s | %8s %8s %8s | %8s %8s %8s | %7s %7s %9s\n' '' wall_s barr_s MiB wall_s barr_s MiB wall_s barr_s MiB '%' '%' '%'
+for run in $(seq 1 "$RUNS"); do
+  start_job STASIS_INCREMENTAL=0
+  read -r fw fb fbytes < <(checkpoint)
+  stop_job
+  start_job STASIS_INCREMENTAL=1
+  read -r aw ab abytes < <(checkpoint)
+  read -r iw ib ibytes < <(checkpoint)
+  stop_job
+  printf '%-4s | %8.3f %8.3f %8s | %8.3f %8.3f %8s | %8.3f %8.3f %8s | %7s %7s %9s\n' "$run" \
+    "$fw" "$fb" "$(mib "$fbytes")" "$aw" "$ab" "$(mib "$abytes")" "$iw" "$ib" "$(mib "$ibytes")" \
+    "$(pct "$iw" "$fw")" "$(pct "$ib" "$fb")" "$(pct "$ibytes" "$fbytes")"
+done
+echo "target (issue 15): the unchanged checkpoint costs <= 10 % of a full one in time and bytes"
