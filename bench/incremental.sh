@@ -22,7 +22,14 @@ stop_job() {
   [ -n "$PID" ] && { kill -9 "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
   PID=""
   if [ -f "$WORK/ckpt/coordinator.json" ]; then
+    local cpid
+    cpid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$WORK/ckpt/coordinator.json")
     $STASIS command --ckpt-dir "$WORK/ckpt" --kill >/dev/null 2>&1 || true
+    # The next job must not join this coordinator.
+    if [ -n "$cpid" ]; then
+      kill "$cpid" 2>/dev/null || true
+      while kill -0 "$cpid" 2>/dev/null; do sleep 0.05; done
+    fi
   fi
 }
 cleanup() { stop_job; rm -rf "$WORK"; }

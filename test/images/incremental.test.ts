@@ -1,4 +1,4 @@
-// Incremental images (STASIS_INCREMENTAL=1, docs/image-format.md): chunks
+// Incremental images (--incremental, STASIS_INCREMENTAL=1, docs/image-format.md): chunks
 // unchanged since the previous generation are REF records to the file that
 // holds them, hard-linked into each generation. A real process (64 MiB of
 // random bytes, which do not compress) is checkpointed twice: the second
@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { Job, programs, type Running } from '../helpers/stasis.js';
 
 const chunks = join(programs, 'chunks');
-const incremental = { env: { STASIS_INCREMENTAL: '1' } };
 const MiB = 1 << 20;
 
 interface Totals { storedBytes: number; savedBytes: number; refRecords: number; referencedBytes: number }
@@ -23,7 +22,7 @@ async function totals(job: Job, target: string): Promise<Totals> {
 }
 
 async function started(job: Job, flags: string[] = []): Promise<{ p: Running; sum: string }> {
-  const p = job.launch([chunks, '64'], { ...incremental, flags });
+  const p = job.launch([chunks, '64'], { flags: ['--incremental', ...flags] });
   const sum = (await p.waitFor(/^ready 64 MiB ([0-9a-f]{16})$/))[1]!;
   await p.waitFor(/^verified \d+/);
   return { p, sum };
