@@ -6,9 +6,11 @@
 // generation after the older ones are deleted gives the memory back
 // exactly; damage in a referenced file is one line at restart.
 import assert from 'node:assert/strict';
-import { existsSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Job, programs, type Running } from '../helpers/stasis.js';
+import { waitUntil } from '../coordinator/util.js';
+import { localStoreOf } from '../../src/images/levels.js';
 
 const chunks = join(programs, 'chunks');
 const MiB = 1 << 20;
@@ -135,6 +137,32 @@ describe('incremental images', function () {
     } finally {
       await job.cleanup();
       await other.cleanup();
+    }
+  });
+
+  it('--local-dir: the flush links the referenced image from the copy the shared store has, and the shared generation restores alone', async () => {
+    const job = new Job();
+    const localDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : job.dir, 'stasis-incr-L-'));
+    try {
+      const p = job.launch([chunks, '64'], { flags: ['--incremental', '--local-dir', localDir] });
+      const sum = (await p.waitFor(/^ready 64 MiB ([0-9a-f]{16})$/))[1]!;
+      await job.checkpoint();
+      await job.checkpoint();
+      assert.ok(existsSync(join(localStoreOf(localDir, job.dir).dir, 'gen-000002', 'manifest.json')), 'committed locally first');
+      const shared = (g: string) => join(job.dir, g);
+      await waitUntil(() => existsSync(join(shared('gen-000002'), 'manifest.json')), 'D has gen-000002');
+      const img = imageOf(shared('gen-000002'));
+      assert.equal(statSync(join(shared('gen-000002'), `${img}.g000001`)).ino, statSync(join(shared('gen-000001'), img)).ino,
+        'the referenced image was copied, not linked');
+      await job.killTree(p);
+      rmSync(localDir, { recursive: true, force: true });
+      rmSync(shared('gen-000001'), { recursive: true });
+      const q = job.restart();
+      assert.equal((await q.waitFor(/^verified \d+ ([0-9a-f]{16})$/, 30000))[1], sum, q.tail());
+      await job.killTree(q);
+    } finally {
+      await job.cleanup();
+      rmSync(localDir, { recursive: true, force: true });
     }
   });
 });
