@@ -23,7 +23,7 @@ stop_job() {
   PID=""
   if [ -f "$WORK/ckpt/coordinator.json" ]; then
     local cpid
-    cpid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$WORK/ckpt/coordinator.json")
+    cpid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$WORK/ckpt/coordinator.json" 2>/dev/null || true)
     $STASIS command --ckpt-dir "$WORK/ckpt" --kill >/dev/null 2>&1 || true
     # The next job must not join this coordinator.
     if [ -n "$cpid" ]; then

@@ -144,10 +144,13 @@ void image_forget_buffers(void);
 
 /* incremental.c: chunks unchanged since the previous generation (by
  * content hash) become REF records to the file that holds them. */
-struct incr_run { uint64_t addr, len, hash[2]; int hashed, match; };   /* hashed: 1, 0 not yet, -1 never */
+struct incr_run { uint64_t addr, len, hash[2]; int hashed, match; };
 int incr_begin(const char *path);      /* 1: a previous index was read (plan first) */
-void incr_plan(uint64_t addr, uint64_t len, int still);   /* planning pass: hash, look up */
-void incr_plan_done(void);             /* hashes (every CPU), chooses the files worth referencing, links them */
+void incr_window(uint64_t start, uint64_t end, int use_pagemap);   /* memory to plan (cut at 8 MiB boundaries) */
+/* Scans and hashes the windows (every CPU), looks the runs up, chooses the
+ * files worth referencing and links them. */
+void incr_plan_done(void);
+void image_scan_window(uint64_t start, uint64_t end, int use_pagemap, void (*emit)(uint64_t, uint64_t, void *), void *arg);
 const struct incr_run *incr_planned(size_t *n);   /* the runs, in the order they are written */
 /* Writing pass: the planned run, or NULL; when its match is usable, *name,
  * *offset and *header_crc say what to reference. */

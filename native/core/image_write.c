@@ -33,7 +33,6 @@ struct writer {
   void *zws, *zout;
   size_t zws_size, zcap;
   int own_stack;         /* the region being written is this thread's stack */
-  int planning;          /* incremental: the pass that only hashes runs */
   int aligned_runs;      /* incremental: runs end at 8 MiB boundaries, so one change moves no other */
   const struct incr_run *plan;   /* incremental: the runs the planning pass found, written without scanning again */
   size_t nplan, plan_at;
@@ -128,7 +127,6 @@ static int write_ref(struct writer *w, const char *p, size_t len, const char *na
 }
 
 static int write_run(struct writer *w, const char *p, size_t len) {
-  if (w->planning) { incr_plan((uint64_t)p, len, !w->own_stack); return 0; }
   struct incr_run *run = NULL;
   if (stasis_cfg.incremental) {
     const char *name;
@@ -186,10 +184,8 @@ static int write_planned(struct writer *w, const struct region *r) {
   return 0;
 }
 
-static int write_pages(struct writer *w, const struct region *r) {
-  if (w->plan && !w->own_stack) return write_planned(w, r);
-  /* Our own stack changed since it was planned: scanned again (its planned runs skipped). */
-  while (w->plan && w->plan_at < w->nplan && w->plan[w->plan_at].addr < r->end) w->plan_at++;
+/* Where a region's contents end: a file mapping ends with its file. */
+static uint64_t region_end(const struct region *r) {
   uint64_t end = r->end;
   if (r->flags & RGN_FILE) {
     struct stat st;
@@ -198,6 +194,29 @@ static int write_pages(struct writer *w, const struct region *r) {
       if (r->start + avail < end) end = r->start + avail;
     }
   }
+  return end;
+}
+
+/* Incremental planning: the runs of [start, end), at most one 8 MiB
+ * window, as write_pages finds them (aligned runs), handed to `emit`.
+ * Runs on the hashing threads: no static state. */
+void image_scan_window(uint64_t start, uint64_t end, int use_pagemap, void (*emit)(uint64_t, uint64_t, void *), void *arg) {
+  uint64_t pm[RUN_MAX / IMG_PAGE];
+  size_t want = (end - start) / IMG_PAGE * 8;
+  int have_pm = use_pagemap && pagemap_fd >= 0 && want <= sizeof pm &&
+                pread(pagemap_fd, pm, want, (off_t)(start / IMG_PAGE * 8)) == (ssize_t)want;
+  uint64_t run_start = 0;
+  for (uint64_t a = start; a < end; a += IMG_PAGE) {
+    int data = have_pm && !(pm[(a - start) / IMG_PAGE] >> 62) ? 0 : !page_is_zero((const uint64_t *)a);
+    if (data && !run_start) run_start = a;
+    if (run_start && !data) { emit(run_start, a - run_start, arg); run_start = 0; }
+  }
+  if (run_start) emit(run_start, end - run_start, arg);
+}
+
+static int write_pages(struct writer *w, const struct region *r) {
+  if (w->plan && !w->own_stack) return write_planned(w, r);
+  uint64_t end = region_end(r);
   int use_pagemap = pagemap_fd >= 0 && !(r->flags & (RGN_FILE | RGN_SHARED));
   uint64_t run_start = 0, pm_base = 0, pm_count = 0;
   for (uint64_t a = r->start; a < end; a += IMG_PAGE) {
@@ -231,7 +250,7 @@ static int write_region(struct writer *w, const struct region *r) {
   struct region_rec rr = { r->start, r->end, r->offset, r->prot, r->flags, (uint32_t)strlen(r->path), 0 };
   memcpy(buf, &rr, sizeof rr);
   memcpy(buf + sizeof rr, r->path, rr.path_len);
-  if (!w->planning && simple_record(w, REC_REGION, buf, sizeof rr + rr.path_len) < 0) return -1;
+  if (simple_record(w, REC_REGION, buf, sizeof rr + rr.path_len) < 0) return -1;
   if (!(r->flags & RGN_CONTENTS)) return 0;
   uint64_t here = (uint64_t)__builtin_frame_address(0);
   w->own_stack = here >= r->start && here < r->end;
@@ -240,6 +259,24 @@ static int write_region(struct writer *w, const struct region *r) {
   int rc = write_pages(w, r);
   if (unreadable) mprotect((void *)r->start, r->end - r->start, r->prot);
   return rc;
+}
+
+/* Incremental: every region with contents, but this thread's stack (it
+ * changes while written: scanned again then, never referenced), is cut
+ * into 8 MiB windows that the hashing threads scan and hash. */
+static void plan(const struct memory_map *m) {
+  uint64_t here = (uint64_t)__builtin_frame_address(0);
+  for (int i = 0; i < m->count; i++) {
+    const struct region *r = &m->regions[i];
+    if (!(r->flags & RGN_CONTENTS) || (here >= r->start && here < r->end)) continue;
+    if (!(r->prot & PROT_READ)) mprotect((void *)r->start, r->end - r->start, r->prot | PROT_READ);
+    incr_window(r->start, region_end(r), pagemap_fd >= 0 && !(r->flags & (RGN_FILE | RGN_SHARED)));
+  }
+  incr_plan_done();
+  for (int i = 0; i < m->count; i++) {
+    const struct region *r = &m->regions[i];
+    if ((r->flags & RGN_CONTENTS) && !(r->prot & PROT_READ)) mprotect((void *)r->start, r->end - r->start, r->prot);
+  }
 }
 
 /* Fields of /proc/self/stat the kernel needs again (PR_SET_MM_MAP). */
@@ -388,13 +425,9 @@ int image_write(const char *path, struct image_stats *st) {
   w.aligned_runs = stasis_cfg.incremental;
   if (incr_begin(path)) {
     double t_plan = now();
-    w.planning = 1;
-    for (int i = 0; i < m.count; i++) write_region(&w, &m.regions[i]);
-    w.planning = 0;
-    double t_hash = now();
-    incr_plan_done();
+    plan(&m);
     w.plan = incr_planned(&w.nplan);
-    stasis_debug("image %s: planned in %.3f s (scan %.3f s, hash %.3f s)", path, now() - t_plan, t_hash - t_plan, now() - t_hash);
+    stasis_debug("image %s: planned (scanned and hashed) in %.3f s", path, now() - t_plan);
   }
   if (write_header(&w, &m) < 0 || write_meta(&w, &m) < 0) goto io;
   for (int i = 0; i < m.count; i++) {

@@ -28,6 +28,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+struct window;
 #define MAX_FILES 64   /* files an index may name */
 #define MAX_REFS 16    /* files one image may reference */
 
@@ -146,8 +147,15 @@ out:
   return rc;
 }
 
+/* The windows' array; a restored process's copy of these names memory it
+ * does not have (made after the map was read): incr_begin forgets them. */
+static struct window *windows;
+static size_t nwindows, windows_cap, nslots;
+
 int incr_begin(const char *path) {
   memset(&S, 0, sizeof S);
+  windows = NULL;
+  nwindows = windows_cap = nslots = 0;
   S.scratch.match = -1;
   if (!stasis_cfg.incremental) return 0;
   /* PATH is STORE/.gen-NNNNNN.tmp/NAME (docs/image-format.md, the store). */
@@ -174,10 +182,20 @@ int incr_begin(const char *path) {
   return S.nchunks > 0;
 }
 
-void incr_plan(uint64_t addr, uint64_t len, int still) {
-  if (grow((void **)&S.runs, &S.runs_cap, sizeof *S.runs, S.nruns + 1) < 0) return;
-  /* hashed -1: changes while it is written (the writer's own stack), never referenced */
-  S.runs[S.nruns++] = (struct incr_run){ addr, len, { 0, 0 }, still ? 0 : -1, -1 };
+/* 8 MiB windows of memory to plan: each is scanned and its runs hashed by
+ * one thread, into slots of its own (at most one run per two pages). */
+struct window { uint64_t start, end; int pagemap; size_t first, n; };
+
+void incr_window(uint64_t start, uint64_t end, int use_pagemap) {
+  for (uint64_t a = start; a < end;) {
+    uint64_t stop = (a / (8u << 20) + 1) * (8u << 20);
+    if (stop > end) stop = end;
+    if (grow((void **)&windows, &windows_cap, sizeof *windows, nwindows + 1) < 0) return;
+    size_t pages = (stop - a) / IMG_PAGE;
+    windows[nwindows++] = (struct window){ a, stop, use_pagemap, nslots, 0 };
+    nslots += (pages + 1) / 2;
+    a = stop;
+  }
 }
 
 const struct incr_run *incr_planned(size_t *n) {
@@ -185,21 +203,24 @@ const struct incr_run *incr_planned(size_t *n) {
   return S.runs;
 }
 
-/* Hashing the plan on every CPU: raw threads (clone) that share the
- * memory and run nothing but the hash, no libc; every signal stays
- * blocked in them, as on the checkpoint thread that makes them. */
+/* Scanning and hashing on every CPU: raw threads (clone) that share the
+ * memory and run nothing but the scan and the hash, no libc; every signal
+ * stays blocked in them, as on the checkpoint thread that makes them. */
 #define HASH_THREADS 8
-#define HASH_STACK (64 * 1024)
+#define HASH_STACK (128 * 1024)
 static atomic_size_t hash_next;
 static volatile int hash_alive[HASH_THREADS];
 
+static void emit(uint64_t addr, uint64_t len, void *arg) {
+  struct window *w = arg;
+  struct incr_run *r = &S.runs[w->first + w->n++];
+  *r = (struct incr_run){ addr, len, { 0, 0 }, 1, -1 };
+  hash((const void *)addr, len, r->hash);
+}
+
 static void hash_work(void) {
-  for (size_t i; (i = atomic_fetch_add(&hash_next, 1)) < S.nruns;) {
-    struct incr_run *r = &S.runs[i];
-    if (r->hashed < 0) continue;
-    hash((const void *)r->addr, r->len, r->hash);
-    r->hashed = 1;
-  }
+  for (size_t i; (i = atomic_fetch_add(&hash_next, 1)) < nwindows;)
+    image_scan_window(windows[i].start, windows[i].end, windows[i].pagemap, emit, &windows[i]);
 }
 
 static void hash_thread(void *arg) {
@@ -212,10 +233,12 @@ static void hash_thread(void *arg) {
 long stasis_clone(unsigned long flags, void *stack, pid_t *ptid, pid_t *ctid, unsigned long tls, void (*fn)(void *), void *arg);
 
 static void hash_plan(void) {
+  S.nruns = 0;
+  if (grow((void **)&S.runs, &S.runs_cap, sizeof *S.runs, nslots + 1) < 0) { nwindows = 0; return; }
   cpu_set_t set;
   int cpus = syscall(SYS_sched_getaffinity, 0, sizeof set, &set) > 0 ? CPU_COUNT(&set) : 1;
   int helpers = cpus - 1 < HASH_THREADS ? cpus - 1 : HASH_THREADS;
-  if ((size_t)helpers > S.nruns / 4) helpers = (int)(S.nruns / 4);
+  if ((size_t)helpers > nwindows / 4) helpers = (int)(nwindows / 4);
   char *stacks = helpers > 0 ? mmap(NULL, (size_t)helpers * HASH_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
                              : MAP_FAILED;
   if (stacks == MAP_FAILED) helpers = 0;
@@ -238,6 +261,11 @@ static void hash_plan(void) {
   for (int i = 0; i < started; i++)
     while (hash_alive[i]) syscall(SYS_futex, &hash_alive[i], FUTEX_WAIT, hash_alive[i], NULL, NULL, 0);
   if (helpers > 0) munmap(stacks, (size_t)helpers * HASH_STACK);
+  /* The windows' runs, in address order, packed. */
+  for (size_t i = 0; i < nwindows; i++) {
+    memmove(&S.runs[S.nruns], &S.runs[windows[i].first], windows[i].n * sizeof *S.runs);
+    S.nruns += windows[i].n;
+  }
 }
 
 /* Bytes of the record at `offset` of file f: header, alignment, payload. */
@@ -248,8 +276,7 @@ static uint64_t record_span(const struct chunk *c) {
 
 void incr_plan_done(void) {
   hash_plan();
-  for (size_t i = 0; i < S.nruns; i++)
-    if (S.runs[i].hashed > 0) S.runs[i].match = table_find(S.runs[i].hash, S.runs[i].len);
+  for (size_t i = 0; i < S.nruns; i++) S.runs[i].match = table_find(S.runs[i].hash, S.runs[i].len);
   for (size_t i = 0; i < S.nruns; i++)
     if (S.runs[i].match >= 0) S.files[S.chunks[S.runs[i].match].file].live += record_span(&S.chunks[S.runs[i].match]);
   /* At least half of a file wanted, then the MAX_REFS files most wanted. */
@@ -375,5 +402,8 @@ void incr_end(void) {
   unmap(S.table, S.table_cap * sizeof *S.table);
   unmap(S.runs, S.runs_cap * sizeof *S.runs);
   unmap(S.outs, S.outs_cap * sizeof *S.outs);
+  unmap(windows, windows_cap * sizeof *windows);
+  windows = NULL;
+  nwindows = windows_cap = nslots = 0;
   memset(&S, 0, sizeof S);
 }
