@@ -65,6 +65,8 @@ pct() { echo "scale=1; 100 * $1 / $2" | bc -l; }
 echo "stasis incremental images: ${MIB} MiB (bigmem), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%-4s | %-26s | %-26s | %-26s | %-25s\n' run 'full (default)' 'incr. job, 1st (full)' 'incr. job, 2nd (unchanged)' '2nd / full: wall barrier bytes'
 printf '%-4s | %8s %8s %8s | %8s %8s %8s | %8s %8s %8s | %7s %7s %9s\n' '' wall_s barr_s MiB wall_s barr_s MiB wall_s barr_s MiB '%' '%' '%'
+ROWS="$WORK/rows"
+: > "$ROWS"
 for run in $(seq 1 "$RUNS"); do
   start_job STASIS_INCREMENTAL=0
   read -r fw fb fbytes < <(checkpoint)
@@ -76,5 +78,13 @@ for run in $(seq 1 "$RUNS"); do
   printf '%-4s | %8.3f %8.3f %8s | %8.3f %8.3f %8s | %8.3f %8.3f %8s | %7s %7s %9s\n' "$run" \
     "$fw" "$fb" "$(mib "$fbytes")" "$aw" "$ab" "$(mib "$abytes")" "$iw" "$ib" "$(mib "$ibytes")" \
     "$(pct "$iw" "$fw")" "$(pct "$ib" "$fb")" "$(pct "$ibytes" "$fbytes")"
+  echo "$fw $fb $fbytes $aw $ab $abytes $iw $ib $ibytes" >> "$ROWS"
 done
+# Medians of each column (a full checkpoint's time swings with the disk's
+# writeback; the ratio of medians is the headline).
+med() { cut -d' ' -f"$1" "$ROWS" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+printf '%-4s | %8.3f %8.3f %8s | %8.3f %8.3f %8s | %8.3f %8.3f %8s | %7s %7s %9s\n' med \
+  "$(med 1)" "$(med 2)" "$(mib "$(med 3)")" "$(med 4)" "$(med 5)" "$(mib "$(med 6)")" "$(med 7)" "$(med 8)" "$(mib "$(med 9)")" \
+  "$(pct "$(med 7)" "$(med 1)")" "$(pct "$(med 8)" "$(med 2)")" "$(pct "$(med 9)" "$(med 3)")"
+
 echo "target (issue 15): the unchanged checkpoint costs <= 10 % of a full one in time and bytes"
