@@ -165,4 +165,32 @@ describe('incremental images', function () {
       rmSync(localDir, { recursive: true, force: true });
     }
   });
+
+  it('--keep 1 and a chunk changed at every checkpoint: dead images are not kept alive, the one generation left restores', async () => {
+    const job = new Job();
+    try {
+      const p = job.launch([chunks, '64'], { flags: ['--incremental', '--keep', '1'] });
+      await p.waitFor(/^ready 64 MiB/);
+      const first = await job.checkpoint();
+      let sum = '';
+      let last = first;
+      for (let i = 0; i < 4; i++) {
+        sum = await changeOneChunk(job, p);
+        last = await job.checkpoint();
+        // The same chunk changes each time: the previous image holds only dead bytes then,
+        // and is not referenced; the first one, mostly wanted, is.
+        const m = JSON.parse(readFileSync(join(last.dir, 'manifest.json'), 'utf8'));
+        assert.deepEqual(m.processes[0].refs.map((f: { name: string }) => f.name.replace(/.*\./, '')), ['g000001'], JSON.stringify(m.processes[0].refs));
+        assert.ok(last.bytes < first.bytes / 2, `generation ${last.generation}: ${last.bytes} bytes`);
+      }
+      await waitUntil(() => readdirSync(job.dir).filter((n) => /^gen-\d{6}$/.test(n)).length === 1, 'pruned to one generation');
+      assert.ok(!existsSync(first.dir));
+      await job.killTree(p);
+      const q = job.restart();
+      assert.equal((await q.waitFor(/^verified \d+ ([0-9a-f]{16})$/, 30000))[1], sum, q.tail());
+      await job.killTree(q);
+    } finally {
+      await job.cleanup();
+    }
+  });
 });
