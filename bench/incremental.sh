@@ -18,13 +18,15 @@ STASIS="bin/stasis.js"
 BIGMEM=native/build/programs/bigmem
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/stasis-bench.XXXXXX")
 PID=""
+CKPT=""   # a new directory per job: a coordinator still exiting cannot touch the next one's files
+JOBS=0
 stop_job() {
   [ -n "$PID" ] && { kill -9 "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
   PID=""
-  if [ -f "$WORK/ckpt/coordinator.json" ]; then
+  if [ -n "$CKPT" ] && [ -f "$CKPT/coordinator.json" ]; then
     local cpid
-    cpid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$WORK/ckpt/coordinator.json" 2>/dev/null || true)
-    $STASIS command --ckpt-dir "$WORK/ckpt" --kill >/dev/null 2>&1 || true
+    cpid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$CKPT/coordinator.json" 2>/dev/null || true)
+    $STASIS command --ckpt-dir "$CKPT" --kill >/dev/null 2>&1 || true
     # The next job must not join this coordinator.
     if [ -n "$cpid" ]; then
       kill "$cpid" 2>/dev/null || true
@@ -44,8 +46,11 @@ wait_line() { # file regex timeout-seconds
   done
 }
 start_job() { # env assignments for the job
-  rm -rf "$WORK/ckpt"; mkdir -p "$WORK/ckpt"
-  env "$@" $STASIS launch --ckpt-dir "$WORK/ckpt" -- "$BIGMEM" "$MIB" > "$WORK/out" 2> "$WORK/err" &
+  [ -n "$CKPT" ] && rm -rf "$CKPT"
+  JOBS=$((JOBS + 1))
+  CKPT="$WORK/ckpt-$JOBS"
+  mkdir -p "$CKPT"
+  env "$@" $STASIS launch --ckpt-dir "$CKPT" -- "$BIGMEM" "$MIB" > "$WORK/out" 2> "$WORK/err" &
   PID=$!
   wait_line "$WORK/out" '^verified 1 ' 120
 }
@@ -53,14 +58,14 @@ start_job() { # env assignments for the job
 checkpoint() {
   local t0 t1 json
   t0=$(now)
-  json=$($STASIS command --ckpt-dir "$WORK/ckpt" --checkpoint --json)
+  json=$($STASIS command --ckpt-dir "$CKPT" --checkpoint --json)
   t1=$(now)
   printf '%s %s %s\n' "$(elapsed "$t0" "$t1")" \
     "$(echo "$json" | sed -n 's/.*"seconds": *\([0-9.e-]*\).*/\1/p')" \
     "$(echo "$json" | sed -n 's/.*"bytes": *\([0-9]*\).*/\1/p')"
 }
-mib() { echo "scale=2; $1 / 1048576" | bc -l; }
-pct() { echo "scale=1; 100 * $1 / $2" | bc -l; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", 100 * a / b }'; }
 
 echo "stasis incremental images: ${MIB} MiB (bigmem), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%-4s | %-26s | %-26s | %-26s | %-25s\n' run 'full (default)' 'incr. job, 1st (full)' 'incr. job, 2nd (unchanged)' '2nd / full: wall barrier bytes'
