@@ -35,6 +35,7 @@ static __attribute__((noinline)) int save_image(const char *path, struct image_s
   threads_record_self(self);
   stasis_image_pid = getpid();
   if (ctx_save(&self->ctx) != 0) return SAVE_RESTORED;
+  if (stasis_cfg.incremental) track_cut(incr_generation_of(path));
   if (forked && fork_save_start(path) == 0) return SAVE_FORKED;
   return image_write(path, st) == 0 ? SAVE_DONE : SAVE_FAILED;
 }

@@ -162,6 +162,15 @@ void incr_referenced(struct incr_run *r);
 int incr_finish(const char *path, struct image_stats *st);
 void incr_end(void);
 
+/* write_track.c: what the program wrote between two cuts (userfaultfd
+ * WP_ASYNC + PAGEMAP_SCAN), so unchanged memory is not even read. */
+struct written_range { uint64_t start, end; };
+void track_cut(int generation);   /* at the cut, stopped: asks, protects again */
+/* 1: [start, end) was not written since the cut of generation `since`. */
+int track_unwritten(int since, uint64_t start, uint64_t end);
+void track_forget(void);          /* a restored process, a forked child */
+int incr_generation_of(const char *path);   /* N of STORE/.gen-N.tmp/NAME, or 0 */
+
 /* plugin.c */
 int plugins_dispatch(enum stasis_event ev);
 int plugins_claim_memory(uint64_t start, uint64_t end);  /* 1: a plugin restores it */

@@ -396,6 +396,7 @@ void stasis_fault_point(const char *name) {
 /* In a restored process the writer's buffers do not exist any more. */
 void image_forget_buffers(void) {
   pagemap_fd = -1;
+  track_forget();
   memory_forget_buffers();
 }
 

@@ -33,8 +33,8 @@ struct window;
 #define MAX_REFS 16    /* files one image may reference */
 
 struct file { int gen; uint64_t bytes, live; uint32_t checksum; int accepted, used, fd; };
-struct chunk { int file; uint64_t offset, stored, len, hash[2]; uint32_t header_crc; };
-struct out { int gen; uint64_t offset, stored, len, hash[2]; uint32_t header_crc; };
+struct chunk { int file; uint64_t offset, stored, len, hash[2]; uint32_t header_crc; uint64_t addr; };
+struct out { int gen; uint64_t offset, stored, len, hash[2]; uint32_t header_crc; uint64_t addr; };
 
 static struct {
   int active, gen, prev;
@@ -120,16 +120,18 @@ static int read_index(const char *path) {
   for (char *line = buf + 15, *nl; *line; line = nl + 1) {
     if (!(nl = strchr(line, '\n'))) goto out;
     *nl = 0;
-    unsigned long long a, b, c, d, h0, h1;
+    unsigned long long a, b, c, d, h0, h1, at;
     unsigned hc;
     int gen;
     if (sscanf(line, "file %d %llu %x", &gen, &a, &hc) == 3) {
       if (add_file(gen, a, hc) < 0) goto out;
-    } else if (sscanf(line, "chunk %d %llu %llu %llu %x %llx %llx", &gen, &a, &b, &c, &hc, &h0, &h1) == 7) {
+    } else if (sscanf(line, "chunk %d %llu %llu %llu %x %llx %llx %llx", &gen, &a, &b, &c, &hc, &h0, &h1, &at) == 8) {
       int f = -1;
       for (int i = 0; i < S.nfiles; i++) if (S.files[i].gen == gen) f = i;
       if (f < 0 || grow((void **)&S.chunks, &S.chunks_cap, sizeof *S.chunks, S.nchunks + 1) < 0) goto out;
-      S.chunks[S.nchunks++] = (struct chunk){ f, a, b, c, { h0, h1 }, hc };
+      /* In address order (as written): a chunk before the last one is no index of ours. */
+      if (S.nchunks && at < S.chunks[S.nchunks - 1].addr + S.chunks[S.nchunks - 1].len) goto out;
+      S.chunks[S.nchunks++] = (struct chunk){ f, a, b, c, { h0, h1 }, hc, at };
     } else goto out;
     (void)d;
   }
@@ -151,6 +153,16 @@ out:
  * does not have (made after the map was read): incr_begin forgets them. */
 static struct window *windows;
 static size_t nwindows, windows_cap, nslots;
+
+int incr_generation_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  int gen = 0;
+  if (!slash) return 0;
+  const char *dir = slash;
+  while (dir > path && dir[-1] != '/') dir--;
+  if (sscanf(dir, ".gen-%d.tmp/", &gen) != 1) return 0;
+  return gen > 0 ? gen : 0;
+}
 
 int incr_begin(const char *path) {
   memset(&S, 0, sizeof S);
@@ -218,9 +230,26 @@ static void emit(uint64_t addr, uint64_t len, void *arg) {
   hash((const void *)addr, len, r->hash);
 }
 
+/* A window the program did not write since the previous image's cut:
+ * that image's runs there, as they were, neither read nor hashed. */
+static int reuse(struct window *w) {
+  if (!w->pagemap || !track_unwritten(S.prev, w->start, w->end)) return 0;
+  size_t lo = 0, hi = S.nchunks;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (S.chunks[mid].addr < w->start) lo = mid + 1; else hi = mid;
+  }
+  for (size_t i = lo; i < S.nchunks && S.chunks[i].addr < w->end; i++) {
+    const struct chunk *c = &S.chunks[i];
+    if (c->addr + c->len > w->end) return w->n = 0, 0;   /* not one of our windows' runs: scan it */
+    S.runs[w->first + w->n++] = (struct incr_run){ c->addr, c->len, { c->hash[0], c->hash[1] }, 1, (int)i };
+  }
+  return 1;
+}
+
 static void hash_work(void) {
   for (size_t i; (i = atomic_fetch_add(&hash_next, 1)) < nwindows;)
-    image_scan_window(windows[i].start, windows[i].end, windows[i].pagemap, emit, &windows[i]);
+    if (!reuse(&windows[i])) image_scan_window(windows[i].start, windows[i].end, windows[i].pagemap, emit, &windows[i]);
 }
 
 static void hash_thread(void *arg) {
@@ -276,7 +305,8 @@ static uint64_t record_span(const struct chunk *c) {
 
 void incr_plan_done(void) {
   hash_plan();
-  for (size_t i = 0; i < S.nruns; i++) S.runs[i].match = table_find(S.runs[i].hash, S.runs[i].len);
+  for (size_t i = 0; i < S.nruns; i++)
+    if (S.runs[i].match < 0) S.runs[i].match = table_find(S.runs[i].hash, S.runs[i].len);
   for (size_t i = 0; i < S.nruns; i++)
     if (S.runs[i].match >= 0) S.files[S.chunks[S.runs[i].match].file].live += record_span(&S.chunks[S.runs[i].match]);
   /* At least half of a file wanted, then the MAX_REFS files most wanted. */
@@ -336,14 +366,13 @@ void incr_written(struct incr_run *r, uint64_t addr, uint64_t len, const void *r
                   uint32_t header_crc) {
   if (!S.active) return;
   if (r->hashed <= 0) hash(raw, len, r->hash);
-  (void)addr;
-  add_out((struct out){ S.gen, rec_off, stored, len, { r->hash[0], r->hash[1] }, header_crc });
+  add_out((struct out){ S.gen, rec_off, stored, len, { r->hash[0], r->hash[1] }, header_crc, addr });
 }
 
 void incr_referenced(struct incr_run *r) {
   const struct chunk *c = &S.chunks[r->match];
   S.files[c->file].used = 1;
-  add_out((struct out){ S.files[c->file].gen, c->offset, c->stored, c->len, { c->hash[0], c->hash[1] }, c->header_crc });
+  add_out((struct out){ S.files[c->file].gen, c->offset, c->stored, c->len, { c->hash[0], c->hash[1] }, c->header_crc, r->addr });
 }
 
 int incr_finish(const char *path, struct image_stats *st) {
@@ -377,9 +406,10 @@ int incr_finish(const char *path, struct image_stats *st) {
   for (size_t i = 0; i <= S.nouts && rc == 0; i++) {
     if (i < S.nouts) {
       const struct out *o = &S.outs[i];
-      n += (size_t)snprintf(buf + n, sizeof buf - n, "chunk %d %llu %llu %llu %08x %016llx %016llx\n", o->gen,
+      n += (size_t)snprintf(buf + n, sizeof buf - n, "chunk %d %llu %llu %llu %08x %016llx %016llx %llx\n", o->gen,
                             (unsigned long long)o->offset, (unsigned long long)o->stored, (unsigned long long)o->len,
-                            o->header_crc, (unsigned long long)o->hash[0], (unsigned long long)o->hash[1]);
+                            o->header_crc, (unsigned long long)o->hash[0], (unsigned long long)o->hash[1],
+                            (unsigned long long)o->addr);
     }
     if (n > sizeof buf - 256 || i == S.nouts) {
       crc = crc32c(crc, buf, n);

@@ -86,6 +86,7 @@ static void in_child(void) {
   threads_reset_after_fork();
   exec_reset_after_fork();
   fork_save_reset_after_fork();
+  track_forget();
 }
 
 /* exit(): an image still being written is reported first (forked save). */

@@ -31,11 +31,11 @@ async function started(job: Job, flags: string[] = []): Promise<{ p: Running; su
 }
 
 /** SIGUSR1 to the program (its kernel pid): 1 MiB of it changes; the new checksum. */
-async function changeOneChunk(job: Job, p: Running): Promise<string> {
+async function changeOneChunk(job: Job, p: Running, signal: 'SIGUSR1' | 'SIGUSR2' = 'SIGUSR1'): Promise<string> {
   const [pid] = await job.kernelPids();
   const from = p.lines.length;
-  process.kill(pid!, 'SIGUSR1');
-  return (await p.waitFor(/^changed \d+ ([0-9a-f]{16})$/, 20000, from))[1]!;
+  process.kill(pid!, signal);
+  return (await p.waitFor(signal === 'SIGUSR1' ? /^changed \d+ ([0-9a-f]{16})$/ : /^dropped \d+ ([0-9a-f]{16})$/, 20000, from))[1]!;
 }
 
 const imageOf = (dir: string) => readdirSync(dir).find((n) => n.endsWith('.img'))!;
@@ -191,6 +191,33 @@ describe('incremental images', function () {
       await job.killTree(q);
     } finally {
       await job.cleanup();
+    }
+  });
+
+  it('memory changed without a write (MADV_DONTNEED, a new mapping at the same address) is seen: the restored memory is the new one', async () => {
+    for (const mode of ['stopped', 'forked']) {
+      const job = new Job();
+      try {
+        const p = job.launch([chunks, '64'], { flags: ['--incremental', ...(mode === 'forked' ? ['--forked'] : [])] });
+        await p.waitFor(/^ready 64 MiB/);
+        await job.checkpoint();
+        await job.checkpoint();
+        const sum = await changeOneChunk(job, p, 'SIGUSR2');
+        await job.checkpoint();
+        await job.killTree(p);
+        const q = job.restart();
+        assert.equal((await q.waitFor(/^verified \d+ ([0-9a-f]{16})$/, 30000))[1], sum, `${mode}: ${q.tail()}`);
+        // Restored, then changed by a write: the next image has it too.
+        const changed = await changeOneChunk(job, q);
+        await job.checkpoint();
+        await job.checkpoint();
+        await job.killTree(q);
+        const r = job.restart();
+        assert.equal((await r.waitFor(/^verified \d+ ([0-9a-f]{16})$/, 30000))[1], changed, `${mode}: ${r.tail()}`);
+        await job.killTree(r);
+      } finally {
+        await job.cleanup();
+      }
     }
   });
 });
