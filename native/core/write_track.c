@@ -62,7 +62,9 @@ static int grow(void **p, size_t *cap, size_t elem, size_t need) {
 }
 
 static int open_uffd(void) {
-  int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+  /* User-mode only: all we need, and allowed to any user (vm.unprivileged_userfaultfd=0). */
+  int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+  if (fd < 0) fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return -2;
   struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED };
   if (ioctl(fd, UFFDIO_API, &api) < 0) { close(fd); return -2; }
