@@ -7,6 +7,7 @@
 # Prints, per run, each one's time and new bytes and the ratios
 # incremental / full; exits non-zero only if something failed.
 #   bench/incremental.sh [MiB] [runs]
+# BENCH_FORKED=1: every job launched with --forked (the copy writes).
 # Times: `wall` is the `stasis command --checkpoint` command as a user runs
 # it (with Node's start, about 0.2 s here); `barrier` is the coordinator's
 # own measure of the checkpoint (SUSPEND to commit), from the same answer.
@@ -50,7 +51,7 @@ start_job() { # env assignments for the job
   JOBS=$((JOBS + 1))
   CKPT="$WORK/ckpt-$JOBS"
   mkdir -p "$CKPT"
-  env "$@" $STASIS launch --ckpt-dir "$CKPT" -- "$BIGMEM" "$MIB" > "$WORK/out" 2> "$WORK/err" &
+  env "$@" $STASIS launch ${BENCH_FORKED:+--forked} --ckpt-dir "$CKPT" -- "$BIGMEM" "$MIB" > "$WORK/out" 2> "$WORK/err" &
   PID=$!
   wait_line "$WORK/out" '^verified 1 ' 120
 }
@@ -67,7 +68,7 @@ checkpoint() {
 mib() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", 100 * a / b }'; }
 
-echo "stasis incremental images: ${MIB} MiB (bigmem), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "stasis incremental images: ${MIB} MiB (bigmem), ${BENCH_FORKED:+forked, }$(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%-4s | %-26s | %-26s | %-26s | %-25s\n' run 'full (default)' 'incr. job, 1st (full)' 'incr. job, 2nd (unchanged)' '2nd / full: wall barrier bytes'
 printf '%-4s | %8s %8s %8s | %8s %8s %8s | %8s %8s %8s | %7s %7s %9s\n' '' wall_s barr_s MiB wall_s barr_s MiB wall_s barr_s MiB '%' '%' '%'
 ROWS="$WORK/rows"
