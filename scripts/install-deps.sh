@@ -3,7 +3,7 @@
 # apt-get update runs once per machine (marker in /var/lib/stasis).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-PKGS=(build-essential pkg-config libzstd-dev liblz4-dev zstd python3 sqlite3 libsqlite3-dev
+PKGS=(build-essential pkg-config libzstd-dev liblz4-dev libxxhash-dev zstd python3 sqlite3 libsqlite3-dev
       slurm-wlm slurm-wlm-torque munge openssh-server openssh-client iproute2 bridge-utils
       openmpi-bin libopenmpi-dev mpich libmpich-dev python3-mpi4py procps psmisc debootstrap bc
       # test/real: ordinary programs from Debian's archive, checkpointed and restarted

@@ -35,6 +35,7 @@ static __attribute__((noinline)) int save_image(const char *path, struct image_s
   threads_record_self(self);
   stasis_image_pid = getpid();
   if (ctx_save(&self->ctx) != 0) return SAVE_RESTORED;
+  if (stasis_cfg.incremental) track_cut(incr_generation_of(path));
   if (forked && fork_save_start(path) == 0) return SAVE_FORKED;
   return image_write(path, st) == 0 ? SAVE_DONE : SAVE_FAILED;
 }
@@ -161,10 +162,11 @@ static void on_continue(void) {
 
 /* The writer ended: its image, or why not, to the coordinator. */
 static void on_writer_done(void) {
-  struct image_stats st = { 0, 0, 0 };
+  struct image_stats st;
+  memset(&st, 0, sizeof st);
   stasis_clear_failure();
   if (fork_save_finish(&st) < 0) send_failed();
-  else coord_send("SAVED %llu crc32c:%08x%s", (unsigned long long)st.bytes, st.checksum, saved_tail);
+  else coord_send("SAVED %llu crc32c:%08x%s%s", (unsigned long long)st.bytes, st.checksum, saved_tail, st.files);
   fork_save_reported();
 }
 
@@ -272,7 +274,8 @@ static void on_save(char *arg) {
   int forked = mode && strcmp(mode + 1, "fork") == 0;
   if (mode) *mode = 0;
   coord_decode(arg);
-  struct image_stats st = { 0, 0, 0 };
+  struct image_stats st;
+  memset(&st, 0, sizeof st);
   stasis_save_path = arg;
   side_files_reset();
   int r = SAVE_FAILED;
@@ -295,7 +298,7 @@ static void on_save(char *arg) {
   if (side_files_describe(sides, sizeof sides) < 0) { fork_save_cancel(); send_failed(); return; }
   snprintf(saved_tail, sizeof saved_tail, " %d %d %d%s", getppid(), getpgid(0), getsid(0), sides);
   if (r == SAVE_FORKED) coord_send("SAVING");
-  else coord_send("SAVED %llu crc32c:%08x%s", (unsigned long long)st.bytes, st.checksum, saved_tail);
+  else coord_send("SAVED %llu crc32c:%08x%s%s", (unsigned long long)st.bytes, st.checksum, saved_tail, st.files);
 }
 
 /* The next line from the coordinator; meanwhile a writer that finishes is

@@ -31,6 +31,7 @@ struct stasis_config {
   int signal;          /* the suspend signal (STASIS_SIGNAL, default SIGUSR2) */
   int compress;        /* 0 none, RECF_ZSTD, RECF_LZ4 */
   int level;           /* zstd level (negative = fast modes) or lz4 acceleration */
+  int incremental;     /* STASIS_INCREMENTAL=1: unchanged chunks are referenced (incremental.c) */
   char fault[64];      /* STASIS_FAULT: fault-injection point for tests */
 };
 extern struct stasis_config stasis_cfg;
@@ -142,9 +143,40 @@ void memory_free_map(struct memory_map *map);
 void memory_forget_buffers(void);
 
 /* image_write.c */
-struct image_stats { uint64_t bytes, memory_bytes; uint32_t checksum; };
+/* files: what SAVED reports besides the image (" index:..." and " ref:..."
+ * tokens of incremental images, docs/protocol.md), "" otherwise. */
+struct image_stats { uint64_t bytes, memory_bytes; uint32_t checksum; char files[1024]; };
 int image_write(const char *path, struct image_stats *st);
 void image_forget_buffers(void);
+
+/* incremental.c: chunks unchanged since the previous generation (by
+ * content hash) become REF records to the file that holds them. */
+struct incr_run { uint64_t addr, len, hash[2]; int hashed, match; };
+int incr_begin(const char *path);      /* 1: a previous index was read (plan first) */
+void incr_window(uint64_t start, uint64_t end, int use_pagemap);   /* memory to plan (cut at 8 MiB boundaries) */
+/* Scans and hashes the windows (every CPU), looks the runs up, chooses the
+ * files worth referencing and links them. */
+void incr_plan_done(void);
+void image_scan_window(uint64_t start, uint64_t end, int use_pagemap, void (*emit)(uint64_t, uint64_t, void *), void *arg);
+const struct incr_run *incr_planned(size_t *n);   /* the runs, in the order they are written */
+/* Writing pass: the planned run, or NULL; when its match is usable, *name,
+ * *offset and *header_crc say what to reference. */
+struct incr_run *incr_next(uint64_t addr, uint64_t len, const char **name, uint64_t *offset, uint32_t *header_crc);
+void incr_written(struct incr_run *r, uint64_t addr, uint64_t len, const void *raw, uint64_t rec_off, uint64_t stored,
+                  uint32_t header_crc);
+void incr_referenced(struct incr_run *r);
+/* After the image is whole: writes PATH.index, drops unused links, fills st->files. */
+int incr_finish(const char *path, struct image_stats *st);
+void incr_end(void);
+
+/* write_track.c: what the program wrote between two cuts (userfaultfd
+ * WP_ASYNC + PAGEMAP_SCAN), so unchanged memory is not even read. */
+struct written_range { uint64_t start, end; };
+void track_cut(int generation);   /* at the cut, stopped: asks, protects again */
+/* 1: [start, end) was not written since the cut of generation `since`. */
+int track_unwritten(int since, uint64_t start, uint64_t end);
+void track_forget(void);          /* a restored process, a forked child */
+int incr_generation_of(const char *path);   /* N of STORE/.gen-N.tmp/NAME, or 0 */
 
 /* plugin.c */
 int plugins_dispatch(enum stasis_event ev);

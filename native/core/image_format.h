@@ -9,7 +9,7 @@
 #define IMG_VERSION 1
 #define IMG_PAGE 4096
 
-enum rec_type { REC_HEADER = 1, REC_META = 2, REC_REGION = 3, REC_PAGES = 4, REC_END = 5 };
+enum rec_type { REC_HEADER = 1, REC_META = 2, REC_REGION = 3, REC_PAGES = 4, REC_END = 5, REC_REF = 6 };
 enum rec_flags { RECF_ZSTD = 1, RECF_LZ4 = 2, RECF_COMP_MASK = 15, RECF_ALIGNED = 16 };
 enum region_flags {
   RGN_SHARED = 1, RGN_FILE = 2, RGN_CONTENTS = 4, RGN_STACK = 8, RGN_HEAP = 16, RGN_DELETED = 32,
@@ -43,6 +43,17 @@ struct region_rec {
   uint64_t start, end, file_offset;
   uint32_t prot, flags, path_len, reserved;
 } __attribute__((packed));
+
+/* REC_REF (incremental images): the memory at the header's addr, raw_len
+ * bytes, is the contents of the PAGES record at `offset` of the file named
+ * after this struct (in the image's directory; always the file that really
+ * holds the bytes, never another REF). That record's header crc pins its
+ * flags, lengths and payload crc. */
+struct ref_rec {
+  uint64_t offset;
+  uint32_t header_crc, name_len;
+} __attribute__((packed));
+#define REF_NAME_MAX 256
 
 struct end_rec {
   uint64_t records, memory_bytes;

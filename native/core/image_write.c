@@ -33,6 +33,11 @@ struct writer {
   void *zws, *zout;
   size_t zws_size, zcap;
   int own_stack;         /* the region being written is this thread's stack */
+  int aligned_runs;      /* incremental: runs end at 8 MiB boundaries, so one change moves no other */
+  const struct incr_run *plan;   /* incremental: the runs the planning pass found, written without scanning again */
+  size_t nplan, plan_at;
+  uint64_t last_off;     /* where the last record's header starts */
+  uint32_t last_header_crc;
   void *snapshot;        /* RUN_MAX bytes: a still copy of such a run */
 };
 
@@ -87,6 +92,8 @@ static int record(struct writer *w, int type, int flags, uint64_t addr,
                   const void *payload, uint64_t stored, uint64_t raw, uint32_t crc) {
   struct rec_header h = { REC_MAGIC, (uint16_t)type, (uint16_t)flags, addr, stored, raw, crc, 0 };
   h.header_crc = crc32c(0, &h, 36);
+  w->last_off = w->off;
+  w->last_header_crc = h.header_crc;
   w->sum = crc32c(w->sum, &h, sizeof h);
   if (type != REC_END) w->records++;
   if (put(w, &h, sizeof h) < 0) return -1;
@@ -107,7 +114,31 @@ static int page_is_zero(const uint64_t *p) {
   return 1;
 }
 
+/* An unchanged run: a REF to the record that holds its bytes. */
+static int write_ref(struct writer *w, const char *p, size_t len, const char *name, uint64_t offset, uint32_t header_crc) {
+  char buf[sizeof(struct ref_rec) + REF_NAME_MAX];
+  struct ref_rec rr = { offset, header_crc, (uint32_t)strlen(name) };
+  if (rr.name_len > REF_NAME_MAX) return -1;
+  memcpy(buf, &rr, sizeof rr);
+  memcpy(buf + sizeof rr, name, rr.name_len);
+  size_t n = sizeof rr + rr.name_len;
+  w->memory_bytes += len;
+  return record(w, REC_REF, 0, (uint64_t)p, buf, n, len, crc32c(0, buf, n));
+}
+
 static int write_run(struct writer *w, const char *p, size_t len) {
+  struct incr_run *run = NULL;
+  if (stasis_cfg.incremental) {
+    const char *name;
+    uint64_t offset;
+    uint32_t header_crc;
+    run = incr_next((uint64_t)p, len, &name, &offset, &header_crc);
+    if (name) {
+      if (write_ref(w, p, len, name, offset, header_crc) < 0) return -1;
+      incr_referenced(run);
+      return 0;
+    }
+  }
   w->memory_bytes += len;
   const void *data = p;
   size_t stored = len;
@@ -133,6 +164,9 @@ static int write_run(struct writer *w, const char *p, size_t len) {
   double t2 = now();
   int rc = record(w, REC_PAGES, flags, (uint64_t)p, data, stored, len, crc);
   w->t_compress += t1 - t0; w->t_crc += t2 - t1; w->t_write += now() - t2;
+  if (rc == 0 && run)
+    incr_written(run, (uint64_t)p, len, w->own_stack && w->snapshot ? w->snapshot : (const void *)p, w->last_off, stored,
+                 w->last_header_crc);
   return rc;
 }
 
@@ -141,7 +175,17 @@ static int write_run(struct writer *w, const char *p, size_t len) {
 static int pagemap_fd = -1;
 static uint64_t pm_buf[8192];
 
-static int write_pages(struct writer *w, const struct region *r) {
+/* The planned runs of this region (all before plan_at are of earlier ones). */
+static int write_planned(struct writer *w, const struct region *r) {
+  for (; w->plan_at < w->nplan && w->plan[w->plan_at].addr < r->end; w->plan_at++) {
+    const struct incr_run *run = &w->plan[w->plan_at];
+    if (run->addr >= r->start && write_run(w, (const char *)run->addr, run->len) < 0) return -1;
+  }
+  return 0;
+}
+
+/* Where a region's contents end: a file mapping ends with its file. */
+static uint64_t region_end(const struct region *r) {
   uint64_t end = r->end;
   if (r->flags & RGN_FILE) {
     struct stat st;
@@ -150,6 +194,29 @@ static int write_pages(struct writer *w, const struct region *r) {
       if (r->start + avail < end) end = r->start + avail;
     }
   }
+  return end;
+}
+
+/* Incremental planning: the runs of [start, end), at most one 8 MiB
+ * window, as write_pages finds them (aligned runs), handed to `emit`.
+ * Runs on the hashing threads: no static state. */
+void image_scan_window(uint64_t start, uint64_t end, int use_pagemap, void (*emit)(uint64_t, uint64_t, void *), void *arg) {
+  uint64_t pm[RUN_MAX / IMG_PAGE];
+  size_t want = (end - start) / IMG_PAGE * 8;
+  int have_pm = use_pagemap && pagemap_fd >= 0 && want <= sizeof pm &&
+                pread(pagemap_fd, pm, want, (off_t)(start / IMG_PAGE * 8)) == (ssize_t)want;
+  uint64_t run_start = 0;
+  for (uint64_t a = start; a < end; a += IMG_PAGE) {
+    int data = have_pm && !(pm[(a - start) / IMG_PAGE] >> 62) ? 0 : !page_is_zero((const uint64_t *)a);
+    if (data && !run_start) run_start = a;
+    if (run_start && !data) { emit(run_start, a - run_start, arg); run_start = 0; }
+  }
+  if (run_start) emit(run_start, end - run_start, arg);
+}
+
+static int write_pages(struct writer *w, const struct region *r) {
+  if (w->plan && !w->own_stack) return write_planned(w, r);
+  uint64_t end = region_end(r);
   int use_pagemap = pagemap_fd >= 0 && !(r->flags & (RGN_FILE | RGN_SHARED));
   uint64_t run_start = 0, pm_base = 0, pm_count = 0;
   for (uint64_t a = r->start; a < end; a += IMG_PAGE) {
@@ -168,7 +235,7 @@ static int write_pages(struct writer *w, const struct region *r) {
       data = !page_is_zero((const uint64_t *)a);
     }
     if (data && !run_start) run_start = a;
-    if (run_start && (!data || a + IMG_PAGE - run_start >= RUN_MAX)) {
+    if (run_start && (!data || a + IMG_PAGE - run_start >= RUN_MAX || (w->aligned_runs && (a + IMG_PAGE) % RUN_MAX == 0))) {
       uint64_t stop = data ? a + IMG_PAGE : a;
       if (write_run(w, (const char *)run_start, stop - run_start) < 0) return -1;
       run_start = 0;
@@ -192,6 +259,24 @@ static int write_region(struct writer *w, const struct region *r) {
   int rc = write_pages(w, r);
   if (unreadable) mprotect((void *)r->start, r->end - r->start, r->prot);
   return rc;
+}
+
+/* Incremental: every region with contents, but this thread's stack (it
+ * changes while written: scanned again then, never referenced), is cut
+ * into 8 MiB windows that the hashing threads scan and hash. */
+static void plan(const struct memory_map *m) {
+  uint64_t here = (uint64_t)__builtin_frame_address(0);
+  for (int i = 0; i < m->count; i++) {
+    const struct region *r = &m->regions[i];
+    if (!(r->flags & RGN_CONTENTS) || (here >= r->start && here < r->end)) continue;
+    if (!(r->prot & PROT_READ)) mprotect((void *)r->start, r->end - r->start, r->prot | PROT_READ);
+    incr_window(r->start, region_end(r), pagemap_fd >= 0 && !(r->flags & (RGN_FILE | RGN_SHARED)));
+  }
+  incr_plan_done();
+  for (int i = 0; i < m->count; i++) {
+    const struct region *r = &m->regions[i];
+    if ((r->flags & RGN_CONTENTS) && !(r->prot & PROT_READ)) mprotect((void *)r->start, r->end - r->start, r->prot);
+  }
 }
 
 /* Fields of /proc/self/stat the kernel needs again (PR_SET_MM_MAP). */
@@ -311,6 +396,7 @@ void stasis_fault_point(const char *name) {
 /* In a restored process the writer's buffers do not exist any more. */
 void image_forget_buffers(void) {
   pagemap_fd = -1;
+  track_forget();
   memory_forget_buffers();
 }
 
@@ -337,6 +423,13 @@ int image_write(const char *path, struct image_stats *st) {
   pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   w.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (w.fd < 0 || !w.buf || !w.snapshot) { stasis_fail("cannot create %s: %s", path, strerror(errno)); goto out; }
+  w.aligned_runs = stasis_cfg.incremental;
+  if (incr_begin(path)) {
+    double t_plan = now();
+    plan(&m);
+    w.plan = incr_planned(&w.nplan);
+    stasis_debug("image %s: planned (scanned and hashed) in %.3f s", path, now() - t_plan);
+  }
   if (write_header(&w, &m) < 0 || write_meta(&w, &m) < 0) goto io;
   for (int i = 0; i < m.count; i++) {
     if (write_region(&w, &m.regions[i]) < 0) goto io;
@@ -351,6 +444,7 @@ int image_write(const char *path, struct image_stats *st) {
   st->bytes = w.off;
   st->memory_bytes = w.memory_bytes;
   st->checksum = w.sum;
+  if (incr_finish(path, st) < 0) goto out;
   rc = 0;
   goto out;
 io:
@@ -358,6 +452,12 @@ io:
 out:
   if (w.fd > 0) close(w.fd);
   if (rc < 0 && w.fd > 0) unlink(path);
+  if (rc < 0 && stasis_cfg.incremental) {
+    char index[4200];
+    snprintf(index, sizeof index, "%s.index", path);
+    unlink(index);
+  }
+  incr_end();
   writer_close(&w);
   memory_free_map(&m);
   return rc;

@@ -86,6 +86,7 @@ static void in_child(void) {
   threads_reset_after_fork();
   exec_reset_after_fork();
   fork_save_reset_after_fork();
+  track_forget();
 }
 
 /* exit(): an image still being written is reported first (forked save). */
@@ -108,6 +109,8 @@ __attribute__((constructor)) static void stasis_init(void) {
     return;
   }
   compression_from_env();
+  const char *incr = getenv("STASIS_INCREMENTAL");
+  stasis_cfg.incremental = incr && strcmp(incr, "1") == 0;
   threads_install_handler();
   if (getenv("STASIS_HOLD_TERM")) stasis_hold_term();
   pthread_atfork(NULL, NULL, in_child);

@@ -5,8 +5,11 @@
 #include <stddef.h>
 
 struct pages {
-  const struct rec_header *rec;
+  const struct rec_header *rec;   /* a PAGES record, of this image or of a file a REF names */
   const char *payload;
+  uint64_t addr;           /* where the pages go (a REF's addr, else rec->addr) */
+  int fd;                  /* the file holding the payload */
+  const char *file;        /* its name, for messages */
   uint64_t file_offset;
   int record;              /* index in the file, for messages */
   int crc_ok;              /* payload checksum verified */
@@ -20,8 +23,14 @@ struct loaded_region {
   int npages;
 };
 
+/* A file that REF records name (incremental images), mapped read-only. */
+#define REF_FILES_MAX 64
+struct ref_file { char name[REF_NAME_MAX + 1]; int fd; const char *base; size_t size; };
+
 struct image {
   const char *name;
+  struct ref_file refs[REF_FILES_MAX];
+  int nrefs;
   int fd;
   const char *base;
   size_t size;
@@ -46,4 +55,6 @@ int image_open_verified(struct image *img, const char *path);
  * payloads not marked deferred. */
 int image_open_unchecked(struct image *img, const char *path);
 int image_check_payloads(struct image *img);
+/* Unmaps and closes the image and the files it references. */
+void image_close(struct image *img);
 #endif

@@ -91,7 +91,7 @@ int lazy_open(const char **why) {
 }
 
 int lazy_add(int fd, const struct pages *p) {
-  struct uffdio_register reg = { .range = { p->rec->addr, p->rec->raw_len }, .mode = UFFDIO_REGISTER_MODE_MISSING };
+  struct uffdio_register reg = { .range = { p->addr, p->rec->raw_len }, .mode = UFFDIO_REGISTER_MODE_MISSING };
   if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0) return -1;
   if (nrecs == caprecs) {
     caprecs = caprecs ? caprecs * 2 : 1024;
@@ -106,7 +106,7 @@ int lazy_add(int fd, const struct pages *p) {
 int lazy_count(void) { return nrecs; }
 
 const struct pages *lazy_abandon(int fd, int i) {
-  struct uffdio_range range = { recs[i].p->rec->addr, recs[i].p->rec->raw_len };
+  struct uffdio_range range = { recs[i].p->addr, recs[i].p->rec->raw_len };
   ioctl(fd, UFFDIO_UNREGISTER, &range);
   return recs[i].p;
 }
@@ -153,9 +153,9 @@ static struct lazy_rec *find(uint64_t a) {
   int lo = 0, hi = nrecs - 1;
   while (lo <= hi) {
     int mid = (lo + hi) / 2;
-    const struct rec_header *h = recs[mid].p->rec;
-    if (a < h->addr) hi = mid - 1;
-    else if (a >= h->addr + h->raw_len) lo = mid + 1;
+    const struct pages *p = recs[mid].p;
+    if (a < p->addr) hi = mid - 1;
+    else if (a >= p->addr + p->rec->raw_len) lo = mid + 1;
     else return &recs[mid];
   }
   return NULL;
@@ -222,7 +222,7 @@ static void fill_record(struct lazy_rec *r, char *buf, ZSTD_DCtx *dctx) {
   pthread_rwlock_rdlock(&spans_lock);
   uint64_t run_dst = 0, run_off = 0, run_len = 0;
   for (uint64_t off = 0; off <= h->raw_len; off += PAGE) {
-    uint64_t dst = off < h->raw_len ? (nspans ? forward(h->addr + off) : h->addr + off) : 0;
+    uint64_t dst = off < h->raw_len ? (nspans ? forward(r->p->addr + off) : r->p->addr + off) : 0;
     if (run_len && dst == run_dst + run_len) { run_len += PAGE; continue; }
     if (run_len) {
       uint64_t went = copy(run_dst, src + run_off, run_len);
@@ -288,7 +288,7 @@ static void serve(uint64_t at) {
   for (;;) {
     pthread_rwlock_rdlock(&spans_lock);
     uint64_t dst = nspans ? forward(orig) : orig;
-    uint64_t went = dst ? copy(dst, src + (orig - r->p->rec->addr), PAGE) : PAGE;
+    uint64_t went = dst ? copy(dst, src + (orig - r->p->addr), PAGE) : PAGE;
     pthread_rwlock_unlock(&spans_lock);
     if (!dst) zero(page);
     if (went == PAGE) { wake(page); return; }

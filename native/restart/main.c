@@ -210,7 +210,7 @@ static void queue_pages(const struct loaded_region *r) {
       }
     }
     if (can_map(r) && !(p->rec->flags & RECF_COMP_MASK)) {
-      if (mmap((void *)p->rec->addr, p->rec->raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, img.fd,
+      if (mmap((void *)p->addr, p->rec->raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, p->fd,
                p->file_offset) == MAP_FAILED)
         die("mapping pages");
     } else {
@@ -223,7 +223,7 @@ static void queue_pages(const struct loaded_region *r) {
 static void fill(int i, int thread, void *unused) {
   (void)unused;
   const struct pages *p = fills[i];
-  void *addr = (void *)p->rec->addr;
+  void *addr = (void *)p->addr;
   int ok = 1;
   switch (p->rec->flags & RECF_COMP_MASK) {
   case 0:
@@ -354,8 +354,7 @@ static void restore(void *unused) {
   static struct image_header header;
   header = *img.header;
   const struct image_header *h = &header;
-  munmap((void *)img.base, img.size);
-  close(img.fd);
+  image_close(&img);
   personality(personality(0xffffffff) & ~ADDR_NO_RANDOMIZE);
   /* No libc beyond this point: TLS becomes the restored main thread's. */
   syscall(SYS_arch_prctl, ARCH_SET_FS, h->main_fs);

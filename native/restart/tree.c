@@ -25,8 +25,7 @@ static int parse(const char *spec, struct tree_node *n) {
 }
 
 static void release(struct image *img) {
-  munmap((void *)img->base, img->size);
-  close(img->fd);
+  image_close(img);
   free(img->regions);
   free(img->pages);
 }

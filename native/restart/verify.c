@@ -42,10 +42,13 @@ static int check_record(struct image *img, uint64_t off, int index, const struct
     return bad(img, "truncated", "record %d payload ends past the end of the file", index);
   for (uint64_t g = off + sizeof *h; g < p; g++)
     if (img->base[g]) return bad(img, "corrupt", "record %d at offset %llu: the alignment gap is not zero", index, (unsigned long long)off);
-  if (h->type != REC_PAGES && h->stored_len > (64u << 20))
+  if (h->type == REC_REF) {
+    if (h->flags || h->stored_len < sizeof(struct ref_rec) || h->stored_len > sizeof(struct ref_rec) + REF_NAME_MAX)
+      return bad(img, "corrupt", "record %d at offset %llu: malformed REF", index, (unsigned long long)off);
+  } else if (h->type != REC_PAGES && h->stored_len > (64u << 20))
     return bad(img, "corrupt", "record %d at offset %llu: a %llu-byte record of type %u", index, (unsigned long long)off,
                (unsigned long long)h->stored_len, h->type);
-  if (h->type != REC_PAGES && ((h->flags & RECF_COMP_MASK) || h->addr || h->raw_len != h->stored_len))
+  if (h->type != REC_PAGES && h->type != REC_REF && ((h->flags & RECF_COMP_MASK) || h->addr || h->raw_len != h->stored_len))
     return bad(img, "corrupt", "record %d at offset %llu: compression, addr or raw length set on a record of type %u", index,
                (unsigned long long)off, h->type);
   /* PAGES payloads, most of the file, are checked afterwards on every CPU. */
@@ -71,6 +74,57 @@ static int check_pages(struct image *img, const struct loaded_region *r, const s
   if (!(h->flags & RECF_COMP_MASK) && (h->stored_len != h->raw_len || !(h->flags & RECF_ALIGNED)))
     return bad(img, "corrupt", "record %d: uncompressed PAGES must be ALIGNED with stored length = raw length", index);
   *next_page = h->addr + h->raw_len;
+  return 0;
+}
+
+/* The file a REF names, opened and mapped once; NULL after bad(). */
+static const struct ref_file *ref_file(struct image *img, const char *name, uint32_t len, int index) {
+  if (len == 0 || len > REF_NAME_MAX || memchr(name, '/', len) || memchr(name, 0, len))
+    return bad(img, "corrupt", "record %d: REF names no file of this directory", index), NULL;
+  for (int i = 0; i < img->nrefs; i++)
+    if (strlen(img->refs[i].name) == len && memcmp(img->refs[i].name, name, len) == 0) return &img->refs[i];
+  if (img->nrefs == REF_FILES_MAX) return bad(img, "corrupt", "record %d: more than %d files referenced", index, REF_FILES_MAX), NULL;
+  struct ref_file *f = &img->refs[img->nrefs];
+  memcpy(f->name, name, len);
+  f->name[len] = 0;
+  char path[4600];
+  const char *slash = strrchr(img->name, '/');
+  snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - img->name + 1) : 0, img->name, f->name);
+  struct stat st;
+  f->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (f->fd < 0 || fstat(f->fd, &st) < 0)
+    return bad(img, "corrupt", "record %d refers to %s: %m", index, f->name), NULL;
+  f->size = st.st_size;
+  /* Beyond the image, each at its own 1 GiB boundary: away from the program's memory too. */
+  uintptr_t at = (uintptr_t)img->base + img->size;
+  for (int i = 0; i < img->nrefs; i++)
+    if ((uintptr_t)img->refs[i].base + img->refs[i].size > at) at = (uintptr_t)img->refs[i].base + img->refs[i].size;
+  at = (at + (1ull << 30)) & ~((1ull << 30) - 1);
+  f->base = f->size ? mmap((void *)at, f->size, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, f->fd, 0) : NULL;
+  if (f->base == MAP_FAILED) return bad(img, "cannot map", "%s: %m", f->name), NULL;
+  img->nrefs++;
+  return f;
+}
+
+/* A REF: the PAGES record it names, checked as far as its header; its
+ * payload checksum is checked with this image's. */
+static int check_ref(struct image *img, const struct rec_header *h, const char *payload, int index, struct pages *out) {
+  const struct ref_rec *rr = (const void *)payload;
+  if (h->stored_len != sizeof *rr + rr->name_len) return bad(img, "corrupt", "record %d: malformed REF", index);
+  const struct ref_file *f = ref_file(img, payload + sizeof *rr, rr->name_len, index);
+  if (!f) return -1;
+  const struct rec_header *t = (const void *)(f->base + rr->offset);
+  uint64_t p = rr->offset + sizeof *t;
+  if (rr->offset > f->size || f->size - rr->offset < sizeof *t || t->magic != REC_MAGIC || crc32c(0, t, 36) != t->header_crc ||
+      t->header_crc != rr->header_crc)
+    return bad(img, "corrupt", "record %d refers to %s at offset %llu: not the record it names", index, f->name,
+               (unsigned long long)rr->offset);
+  if (t->flags & RECF_ALIGNED) p = (p + IMG_PAGE - 1) & ~(uint64_t)(IMG_PAGE - 1);
+  if (t->type != REC_PAGES || t->raw_len != h->raw_len || p > f->size || t->stored_len > f->size - p ||
+      (t->flags & ~(RECF_COMP_MASK | RECF_ALIGNED)) || (t->flags & RECF_COMP_MASK) > RECF_LZ4)
+    return bad(img, "corrupt", "record %d refers to %s at offset %llu: a record that does not hold these pages", index, f->name,
+               (unsigned long long)rr->offset);
+  *out = (struct pages){ t, f->base + p, h->addr, f->fd, f->name, p, index, 0, 0 };
   return 0;
 }
 
@@ -134,12 +188,20 @@ int image_open_unchecked(struct image *img, const char *path) {
       break;
     }
     case REC_PAGES:
-      if (check_pages(img, cur, h, index, &next_page) < 0) return -1;
+    case REC_REF: {
+      /* A REF is checked as the PAGES it stands for would be (compression aside). */
+      struct rec_header as_pages = *h;
+      if (h->type == REC_REF) { as_pages.flags = RECF_ALIGNED; as_pages.stored_len = h->raw_len; }
+      if (check_pages(img, cur, &as_pages, index, &next_page) < 0) return -1;
       memory += h->raw_len;
       if (img->npages == cap_p) img->pages = realloc(img->pages, (cap_p *= 2) * sizeof *img->pages);
-      img->pages[img->npages++] = (struct pages){ h, payload, poff, index, 0, 0 };
+      struct pages *pg = &img->pages[img->npages];
+      if (h->type == REC_PAGES) *pg = (struct pages){ h, payload, h->addr, img->fd, img->name, poff, index, 0, 0 };
+      else if (check_ref(img, h, payload, index, pg) < 0) return -1;
+      img->npages++;
       cur->npages++;
       break;
+    }
     case REC_END: {
       const struct end_rec *e = (const void *)payload;
       if (h->stored_len != sizeof *e || e->records != (uint64_t)index)
@@ -170,7 +232,19 @@ int image_check_payloads(struct image *img) {
   parallel_run(img->npages, check_payload, img);
   for (int i = 0; i < img->npages; i++)
     if (!img->pages[i].crc_ok)
-      return bad(img, "corrupt", "record %d at offset %llu: payload checksum mismatch", img->pages[i].record,
-                 (unsigned long long)((const char *)img->pages[i].rec - img->base));
+      return img->pages[i].fd == img->fd
+                 ? bad(img, "corrupt", "record %d at offset %llu: payload checksum mismatch", img->pages[i].record,
+                       (unsigned long long)((const char *)img->pages[i].rec - img->base))
+                 : bad(img, "corrupt", "record %d refers to %s, whose record there has a payload checksum mismatch",
+                       img->pages[i].record, img->pages[i].file);
   return 0;
+}
+
+void image_close(struct image *img) {
+  munmap((void *)img->base, img->size);
+  close(img->fd);
+  for (int i = 0; i < img->nrefs; i++) {
+    if (img->refs[i].base) munmap((void *)img->refs[i].base, img->refs[i].size);
+    close(img->refs[i].fd);
+  }
 }

@@ -18,6 +18,8 @@ function processLines(p: ProcessReport): string[] {
     `  threads ${p.threads}, regions ${p.regions}`,
     `  memory ${size(p.memoryBytes)} saved of ${size(p.mappedBytes)} mapped (${size(p.zeroElidedBytes)} of zero pages elided)`,
     `  image ${p.image}: ${size(p.bytes)}, compression ${p.compressionRatio.toFixed(2)}x, ${p.checksum}`,
+    ...(p.referencedFiles.length
+      ? [`  unchanged ${size(p.referencedBytes)} referenced in ${p.referencedFiles.join(', ')} (incremental)`] : []),
     ...p.files.map((f) => `  file ${f.name}: ${size(f.bytes)}, ${f.checksum}`),
   ];
 }

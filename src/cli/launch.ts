@@ -19,7 +19,7 @@ function tokenIn(dir: string): string | undefined {
   return existsSync(join(dir, TOKEN_FILE)) ? readToken(join(dir, TOKEN_FILE)) : undefined;
 }
 
-interface Args { coordHost?: string; coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[]; compress?: string; forked: boolean; localDir?: string }
+interface Args { coordHost?: string; coord?: string; ckptDir: string; interval: number; keep: number; port: number; tokenFile?: string; closeInherited: boolean; allowStatic: boolean; withPlugin?: string[]; compress?: string; forked: boolean; incremental: boolean; localDir?: string }
 
 async function run(a: Args): Promise<void> {
   // Files changed from now on are the job's own (native/plugins/file/made.c);
@@ -42,6 +42,7 @@ async function run(a: Args): Promise<void> {
   // variable, forked and restored processes have them in memory.
   const compress = a.compress ?? (process.env.STASIS_COMPRESS ? parseCompression('STASIS_COMPRESS', process.env.STASIS_COMPRESS) : undefined);
   if (compress) env.STASIS_COMPRESS = compress;
+  if (a.incremental) env.STASIS_INCREMENTAL = '1';
   const plugins = a.withPlugin ?? [];
   if (plugins.length) env.STASIS_PLUGINS = plugins.join(',');
   else delete env.STASIS_PLUGINS;
@@ -71,7 +72,7 @@ export const launchCommand: CommandModule<object, Args> = {
   command: 'launch',
   describe: 'Run a program under stasis: stasis launch [options] -- prog args',
   builder: (y) => y
-    .usage('$0 launch [--coord H:P | --coord-host ADDR] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--compress C] [--local-dir L] [--close-inherited] [--allow-static] [--forked] [--with-plugin a.so,b.so] -- prog args')
+    .usage('$0 launch [--coord H:P | --coord-host ADDR] [--ckpt-dir D] [--interval S] [--keep N] [--port P] [--compress C] [--local-dir L] [--close-inherited] [--allow-static] [--forked] [--incremental] [--with-plugin a.so,b.so] -- prog args')
     .option('coord-host', coordHostOption)
     .option('coord', { type: 'string', requiresArg: true, describe: 'coordinator HOST:PORT (default: STASIS_COORD, else a private one for --ckpt-dir)' })
     .option('ckpt-dir', pathOption('ckpt-dir', 'checkpoint directory', defaultCkptDir()))
@@ -84,6 +85,8 @@ export const launchCommand: CommandModule<object, Args> = {
     .option('close-inherited', { type: 'boolean', default: false,
       describe: 'close the descriptors above stderr this command inherited instead of handing them to the program' })
     .option('with-plugin', fileListOption('with-plugin', 'plugin shared objects (comma-separated) every process of the job loads, kept across restarts (docs/plugin-api.md)'))
+    .option('incremental', { type: 'boolean', default: false,
+      describe: 'incremental images: memory unchanged since the previous generation is referenced, not written again (STASIS_INCREMENTAL=1)' })
     .option('forked', { type: 'boolean', default: false,
       describe: 'forked checkpoints: a copy of each process writes its image while the job runs on (the private coordinator; STASIS_SAVE=forked)' })
     .option('allow-static', { type: 'boolean', default: false,

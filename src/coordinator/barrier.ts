@@ -161,7 +161,14 @@ function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
   const entry: ManifestProcess = { pid: p.info.pid, host: p.info.host, origin: p.info.origin, name: p.info.name, image,
     bytes: Number(bytes), checksum: checksum ?? '' };
   if (ppid !== undefined) Object.assign(entry, { ppid: Number(ppid), pgid: Number(pgid), sid: Number(sid) });
-  const files = sides.filter((s) => s).map((s) => {
+  // "ref:gNNNNNN:bytes:crc32c:x": an older image this one references (incremental, image-format.md).
+  const refs = sides.filter((s) => s.startsWith('ref:')).map((s) => {
+    const m = /^ref:(g\d{6}):(\d+):(crc32c:[0-9a-f]{8})$/.exec(s);
+    if (!m) throw new Error(`${p.label} reported a malformed referenced image '${s}'`);
+    return { name: `${image}.${m[1]}`, bytes: Number(m[2]), checksum: m[3]! };
+  });
+  if (refs.length) entry.refs = refs;
+  const files = sides.filter((s) => s && !s.startsWith('ref:')).map((s) => {
     const m = /^(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*|[A-Za-z0-9_-]+):(\d+):(crc32c:[0-9a-f]{8})$/.exec(s);
     if (!m || m[1] === '/manifest.json') throw new Error(`${p.label} reported a malformed side file '${s}'`);
     const name = m[1]!.startsWith('/') ? m[1]!.slice(1) : `${image}.${m[1]}`;

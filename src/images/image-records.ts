@@ -10,7 +10,10 @@ export const IMAGE_VERSION = 1;
 export const PAGE = 4096;
 export const PAGES_RUN_MAX = 8 << 20;
 
-export const RecordType = { HEADER: 1, META: 2, REGION: 3, PAGES: 4, END: 5 } as const;
+export const RecordType = { HEADER: 1, META: 2, REGION: 3, PAGES: 4, END: 5, REF: 6 } as const;
+/** REF payload: offset u64, header crc u32, name length u32, then the name. */
+export const REF_FIXED_BYTES = 16;
+export const REF_NAME_MAX = 256;
 export const COMPRESSION_MASK = 0x0f;
 export const Compression = { NONE: 0, ZSTD: 1, LZ4: 2 } as const;
 export const FLAG_ALIGNED = 0x10;

@@ -22,10 +22,12 @@ export interface ProcessReport {
   checksum: string;
   threads: number;
   regions: number;
-  memoryBytes: number;       // memory saved (raw PAGES)
+  memoryBytes: number;       // memory saved (raw PAGES and REF)
   mappedBytes: number;
   zeroElidedBytes: number;
-  compressionRatio: number;  // raw PAGES bytes / stored PAGES bytes
+  compressionRatio: number;  // raw PAGES bytes / stored PAGES bytes (of this file)
+  referencedBytes: number;   // memory held by older images that REF records name
+  referencedFiles: string[]; // those images, linked beside this one
   files: ManifestFile[];     // side files beside the image, verified
   detail: ImageSummary;
 }
@@ -50,7 +52,9 @@ function report(summary: ImageSummary, fromManifest?: { pid: number; host: strin
     memoryBytes: t.savedBytes,
     mappedBytes: t.mappedBytes,
     zeroElidedBytes: t.zeroElidedBytes,
-    compressionRatio: t.storedBytes ? t.savedBytes / t.storedBytes : 1,
+    compressionRatio: t.storedBytes ? (t.savedBytes - t.referencedBytes) / t.storedBytes : 1,
+    referencedBytes: t.referencedBytes,
+    referencedFiles: summary.referencedFiles,
     files: [],
     detail: summary,
   };
@@ -112,6 +116,9 @@ async function inspectGeneration(dir: string): Promise<InspectReport> {
     if (summary.checksum !== p.checksum)
       throw new ImageError(summary.path, 'corrupt', `checksum ${summary.checksum} but the manifest says ${p.checksum}`);
     for (const f of p.files ?? []) await verifySideFile(dir, f);
+    const listed = new Set((p.refs ?? []).map((f) => f.name));
+    const unlisted = summary.referencedFiles.find((n) => !listed.has(n));
+    if (unlisted) throw new ImageError(summary.path, 'corrupt', `refers to ${unlisted}, which the manifest does not list`);
     processes.push({ ...report(summary, p), files: p.files ?? [] });
   }
   return {

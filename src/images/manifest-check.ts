@@ -54,6 +54,15 @@ export function checkAgainstManifest(dir: string, manifest: Manifest): void {
       if (size !== p.bytes) throw new Error(`${image}: corrupt: ${size} bytes but the manifest says ${p.bytes}`);
       if (walked.checksum !== p.checksum) throw new Error(`${image}: corrupt: checksum ${walked.checksum} but the manifest says ${p.checksum}`);
     });
+    for (const f of p.refs ?? []) {
+      const ref = join(dir, f.name);
+      withFile(ref, (fd, size) => {
+        const walked = headerChecksum(fd, size);
+        if (size !== f.bytes) throw new Error(`${ref}: corrupt: ${size} bytes but the manifest says ${f.bytes}`);
+        if (walked?.checksum !== f.checksum)
+          throw new Error(`${ref}: corrupt: checksum ${walked?.checksum ?? 'unreadable'} but the manifest says ${f.checksum}`);
+      });
+    }
     for (const f of p.files ?? []) {
       const side = join(dir, f.name);
       withFile(side, (fd, size) => {

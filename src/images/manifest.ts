@@ -21,6 +21,14 @@ export interface ManifestProcess {
   pgid?: number;
   sid?: number;
   files?: ManifestFile[];
+  /** Incremental images: older images this one has REF records to, hard-linked
+   *  here as `<image>.gNNNNNN`; bytes and checksum as an image's (over its record headers). */
+  refs?: ManifestFile[];
+}
+
+/** Every file of a process in its generation directory: image, side files, referenced images. */
+export function processFiles(p: ManifestProcess): string[] {
+  return [p.image, ...(p.files ?? []).map((f) => f.name), ...(p.refs ?? []).map((f) => f.name)];
 }
 
 export interface Manifest {
@@ -75,6 +83,10 @@ export function parseManifest(text: string, where: string): Manifest {
         || f.name.includes('/') || f.name === 'manifest.json' || !Number.isInteger(f.bytes)
         || !/^crc32c:[0-9a-f]{8}$/.test(String(f.checksum)))))
       fail(where, `bad side files of ${p.image}: ${JSON.stringify(p.files)}`);
+    if (p.refs !== undefined && (!Array.isArray(p.refs) || p.refs.some((f) => !f || typeof f.name !== 'string'
+        || !/^\.g\d{6}$/.test(f.name.slice(p.image.length)) || !f.name.startsWith(p.image) || !Number.isInteger(f.bytes)
+        || !/^crc32c:[0-9a-f]{8}$/.test(String(f.checksum)))))
+      fail(where, `bad referenced images of ${p.image}: ${JSON.stringify(p.refs)}`);
     if (p.origin !== undefined && (typeof p.origin !== 'string' || !p.origin)) fail(where, `bad origin of ${p.image}: ${JSON.stringify(p.origin)}`);
   }
   // A virtual pid is unique within its origin host: two entries for one would restore one process twice.

@@ -12,7 +12,7 @@ import * as tar from 'tar';
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync,
   renameSync, rmSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { generationName, generationNumber, parseManifest } from './manifest.js';
+import { generationName, generationNumber, parseManifest, processFiles } from './manifest.js';
 import { resolveGeneration, Store } from './store.js';
 import { checkAgainstManifest } from './manifest-check.js';
 import { inspect } from './inspect.js';
@@ -35,7 +35,7 @@ export async function pack(target: string, gen: string | undefined, out: string)
   const { store, generation, dir, manifest, notice } = chooseToPack(target, gen);
   checkAgainstManifest(dir, manifest);   // a damaged generation is not archived
   const name = generationName(generation);
-  const names = ['manifest.json', ...manifest.processes.flatMap((p) => [p.image, ...(p.files ?? []).map((f) => f.name)])];
+  const names = ['manifest.json', ...manifest.processes.flatMap(processFiles)];
   const paths = [...new Set(names)].map((n) => `${name}/${n}`);
   if (existsSync(join(store.dir, SETTINGS_FILE))) paths.push(SETTINGS_FILE);
   const bytes = paths.reduce((sum, p) => sum + statSync(join(store.dir, p)).size, 0);
@@ -173,7 +173,7 @@ export async function unpack(archive: string, target: string): Promise<Unpacked>
     if (!existsSync(manifestPath)) throw new Error(`${genName} has no manifest.json`);
     const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), `${genName}/manifest.json`);
     if (generationName(manifest.generation) !== genName) throw new Error(`${genName}/manifest.json is the manifest of generation ${manifest.generation}`);
-    const listed = new Set(['manifest.json', ...manifest.processes.flatMap((p) => [p.image, ...(p.files ?? []).map((f) => f.name)])]);
+    const listed = new Set(['manifest.json', ...manifest.processes.flatMap(processFiles)]);
     const extra = readdirSync(unpacked).filter((n) => !listed.has(n));
     if (extra.length) throw new Error(`${genName}/${extra[0]} is not in its manifest`);
     // Every byte of every image and side file, before anything is placed in the store.

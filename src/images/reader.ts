@@ -4,12 +4,13 @@
 // from the C loader, so the two check each other. Memory use is one read
 // window whatever the image size.
 import { open, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { crc32c, formatChecksum } from './crc32c.js';
 import { FileWindow, ShortRead } from './file-window.js';
 import {
   COMPRESSION_MASK, Compression, END_BYTES, FLAG_ALIGNED, HEADER_CRC_BYTES, IMAGE_HEADER_BYTES,
   IMAGE_MAGIC, IMAGE_VERSION, KNOWN_RECORD_FLAGS, PAGE, PAGES_RUN_MAX, RECORD_HEADER_BYTES,
-  RECORD_MAGIC, REGION_FIXED_BYTES, RecordType, RegionFlag, decodeImageHeader, decodeRecordHeader,
+  RECORD_MAGIC, REF_FIXED_BYTES, REF_NAME_MAX, REGION_FIXED_BYTES, RecordType, RegionFlag, decodeImageHeader, decodeRecordHeader,
   decodeRegion, hex, protString, regionFlagNames, type ImageHeader, type RecordHeader,
   type RegionRecord,
 } from './image-records.js';
@@ -63,7 +64,10 @@ export interface ImageSummary {
     zeroElidedBytes: number; // contents not stored because they read as zero
     compressedRecords: number;
     lz4Records: number;      // of compressedRecords, the lz4 ones (the rest zstd)
+    refRecords: number;      // REF records (incremental images)
+    referencedBytes: number; // memory they restore from the files they name (in savedBytes, not storedBytes)
   };
+  referencedFiles: string[]; // the files REF records name, in this directory
 }
 
 /** Verifies the image at `path` and summarizes it; throws ImageError if it is refused. */
@@ -75,13 +79,16 @@ export async function readImage(path: string): Promise<ImageSummary> {
     const err = e as NodeJS.ErrnoException;
     throw new Error(err.code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot open: ${err.message}`);
   }
+  let walk: ImageWalk | null = null;
   try {
     const { size } = await fh.stat();
-    return await new ImageWalk(path, new FileWindow(fh, size)).run();
+    walk = new ImageWalk(path, new FileWindow(fh, size));
+    return await walk.run();
   } catch (e) {
     if (e instanceof ShortRead) throw new ImageError(path, 'truncated', `the file shrank while being read (${e.message})`);
     throw e;
   } finally {
+    await walk?.closeRefs();
     await fh.close();
   }
 }
@@ -100,6 +107,9 @@ class ImageWalk {
   private compressedRecords = 0;
   private lz4Records = 0;
   private record: RecordHeader | null = null;  // the one being checked, once its header crc passed
+  private refRecords = 0;
+  private referenced = 0n;
+  private refs = new Map<string, { window: FileWindow; fh: FileHandle }>();
 
   constructor(private readonly path: string, private readonly file: FileWindow) {}
 
@@ -129,6 +139,7 @@ class ImageWalk {
         if (next !== this.file.size) this.refuse('corrupt', `${this.file.size - next} bytes of data after the END record`);
         return this.summary();
       }
+      if (h.type === RecordType.REF) await this.checkRef(h, payload);
       this.apply(h, payload);
       this.offset = next;
       this.index++;
@@ -184,6 +195,10 @@ class ImageWalk {
   private checkFlags(h: RecordHeader): void {
     if (!Object.values(RecordType).some((t) => t === h.type)) this.refuse('corrupt', `${this.at()}: unknown record type ${h.type}`);
     if (h.type === RecordType.PAGES) return;
+    if (h.type === RecordType.REF) {
+      if (h.flags) this.refuse('corrupt', `${this.at()}: flags set on a REF`);
+      return;
+    }
     if (h.flags & COMPRESSION_MASK) this.refuse('corrupt', `${this.at()}: compressed record of type ${h.type}`);
     if (h.addr !== 0n || h.raw !== h.stored) this.refuse('corrupt', `${this.at()}: addr or raw length set on a record of type ${h.type}`);
   }
@@ -195,6 +210,7 @@ class ImageWalk {
       case RecordType.META: return this.applyMeta(payload);
       case RecordType.REGION: return this.applyRegion(payload);
       case RecordType.PAGES: return this.applyPages(h, compression);
+      case RecordType.REF: return this.applyPages(h, Compression.NONE, true);
       default: this.refuse('corrupt', `${this.at()}: unknown record type ${h.type}`);
     }
   }
@@ -237,7 +253,51 @@ class ImageWalk {
     this.current = { rec, summary, nextPage: rec.start };
   }
 
-  private applyPages(h: RecordHeader, compression: number): void {
+  /** A REF's file (opened once, in this image's directory), or a refusal. */
+  private async refFile(name: string): Promise<FileWindow> {
+    const known = this.refs.get(name);
+    if (known) return known.window;
+    let fh: FileHandle;
+    try { fh = await open(join(dirname(this.path), name), 'r'); } catch (e) {
+      this.refuse('corrupt', `${this.at()}: refers to ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const window = new FileWindow(fh, (await fh.stat()).size);
+    this.refs.set(name, { window, fh });
+    return window;
+  }
+
+  async closeRefs(): Promise<void> {
+    for (const r of this.refs.values()) await r.fh.close();
+    this.refs.clear();
+  }
+
+  /** The PAGES record a REF names: its header crc as the REF says, its pages, its payload crc. */
+  private async checkRef(h: RecordHeader, payload: Buffer): Promise<void> {
+    if (payload.length < REF_FIXED_BYTES || payload.length !== REF_FIXED_BYTES + payload.readUInt32LE(12))
+      this.refuse('corrupt', `${this.at()}: malformed REF`);
+    const offset = Number(payload.readBigUInt64LE(0));
+    const headerCrc = payload.readUInt32LE(8);
+    const name = payload.toString('latin1', REF_FIXED_BYTES);
+    if (!name || name.length > REF_NAME_MAX || name.includes('/') || name.includes('\0'))
+      this.refuse('corrupt', `${this.at()}: REF names no file of this directory`);
+    const f = await this.refFile(name);
+    const where = `${this.at()}: refers to ${name} at offset ${offset}`;
+    if (offset + RECORD_HEADER_BYTES > f.size) this.refuse('corrupt', `${where}: past its end`);
+    const bytes = await f.bytes(offset, RECORD_HEADER_BYTES);
+    const t = decodeRecordHeader(bytes);
+    if (t.magic !== RECORD_MAGIC || crc32c(0, bytes.subarray(0, HEADER_CRC_BYTES)) !== t.headerCrc || t.headerCrc !== headerCrc)
+      this.refuse('corrupt', `${where}: not the record it names`);
+    let at = offset + RECORD_HEADER_BYTES;
+    if (t.flags & FLAG_ALIGNED) at = Math.ceil(at / PAGE) * PAGE;
+    if (t.type !== RecordType.PAGES || t.raw !== h.raw || (t.flags & ~KNOWN_RECORD_FLAGS) || (t.flags & COMPRESSION_MASK) > Compression.LZ4
+        || at + Number(t.stored) > f.size)
+      this.refuse('corrupt', `${where}: a record that does not hold these pages`);
+    let crc = 0;
+    await f.scan(at, Number(t.stored), (chunk) => { crc = crc32c(crc, chunk); });
+    if (crc !== t.payloadCrc) this.refuse('corrupt', `${where}: payload checksum mismatch`);
+  }
+
+  private applyPages(h: RecordHeader, compression: number, ref = false): void {
     const r = this.current;
     if (!r) this.refuse('corrupt', `${this.at()}: PAGES before any REGION`);
     if (!(r.rec.flags & RegionFlag.CONTENTS)) this.refuse('corrupt', `${this.at()}: PAGES for a region without CONTENTS`);
@@ -248,9 +308,16 @@ class ImageWalk {
       this.refuse('corrupt', `${this.at()}: PAGES of ${h.raw} bytes at ${hex(h.addr)} are not whole pages of at most 8 MiB`);
     if (h.addr < r.nextPage || h.addr + h.raw > r.rec.end)
       this.refuse('corrupt', `${this.at()}: PAGES at ${hex(h.addr)} outside their region or overlapping earlier pages`);
-    if (compression === Compression.NONE && (h.stored !== h.raw || !(h.flags & FLAG_ALIGNED)))
+    if (!ref && compression === Compression.NONE && (h.stored !== h.raw || !(h.flags & FLAG_ALIGNED)))
       this.refuse('corrupt', `${this.at()}: uncompressed PAGES must be ALIGNED with stored length = raw length`);
     r.nextPage = h.addr + h.raw;
+    if (ref) {
+      this.refRecords++;
+      this.referenced += h.raw;
+      this.saved += h.raw;
+      r.summary.pages.savedBytes += Number(h.raw);
+      return;
+    }
     r.summary.pages.records++;
     r.summary.pages.savedBytes += Number(h.raw);
     r.summary.pages.storedBytes += Number(h.stored);
@@ -292,7 +359,10 @@ class ImageWalk {
         zeroElidedBytes: Math.max(0, contents - saved),
         compressedRecords: this.compressedRecords,
         lz4Records: this.lz4Records,
+        refRecords: this.refRecords,
+        referencedBytes: Number(this.referenced),
       },
+      referencedFiles: [...this.refs.keys()],
     };
   }
 }

@@ -32,7 +32,7 @@ function loaderVerify(image: string): Promise<string | null> {
 /** Every byte of generation `dir` against its manifest; throws one line at the first damage. */
 export async function verifyGeneration(dir: string, manifest: Manifest, progress?: (p: VerifyProgress) => void): Promise<void> {
   checkAgainstManifest(dir, manifest);
-  const sizes = manifest.processes.map((p) => p.bytes + (p.files ?? []).reduce((n, f) => n + f.bytes, 0));
+  const sizes = manifest.processes.map((p) => p.bytes + [...p.files ?? [], ...p.refs ?? []].reduce((n, f) => n + f.bytes, 0));
   const total = sizes.reduce((a, b) => a + b, 0);
   let bytes = 0;
   for (const [i, p] of manifest.processes.entries()) {

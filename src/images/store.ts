@@ -146,7 +146,7 @@ export class Store {
     if (existsSync(final)) throw new Error(`${final} already exists: refusing to overwrite a committed generation`);
     for (const p of manifest.processes) {
       durableAs(join(tmp, p.image), p.bytes);
-      for (const f of p.files ?? []) durableAs(join(tmp, f.name), f.bytes);
+      for (const f of [...p.files ?? [], ...p.refs ?? []]) durableAs(join(tmp, f.name), f.bytes);
     }
     writeFileDurable(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     fsyncPath(tmp);
