@@ -159,6 +159,7 @@ for run in $(seq 1 "$RUNS"); do
 done
 echo
 awk -v cli="$CLI_S" -f bench/ckpt-targets.awk "$WORK/results"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine's other work falls on every mode alike, not equally)"
 cat <<NOTE
 
 ckpt_s     wall time of the checkpoint command: \`stasis command --checkpoint\` (stopped: suspend, write,
