@@ -36,7 +36,7 @@ elapsed() { echo "$2 - $1" | bc -l; }
 wait_line() { # file regex timeout-seconds [lines to skip]
   local deadline=$(( $(date +%s) + $3 ))
   until tail -n +"$(( ${4:-0} + 1 ))" "$1" 2>/dev/null | grep -qE "$2"; do
-    [ "$(date +%s)" -gt "$deadline" ] && { echo "bench: timed out waiting for '$2' in $1" >&2; tail -3 "$1" "$1.err" >&2; exit 1; }
+    [ "$(date +%s)" -gt "$deadline" ] && { echo "bench: timed out waiting for '$2' in $1" >&2; tail -n 5 "$1" "$1.err" >&2; exit 1; }
     sleep 0.005
   done
 }
@@ -44,7 +44,7 @@ wait_line() { # file regex timeout-seconds [lines to skip]
 # The 1 GiB program: checkpoint just after it reported a pass (it is then in
 # its 100 ms sleep), so that the restored program's first report follows
 # the rest of that sleep and one whole pass over its memory. Sets CKPT
-# BYTES PASS FLOOR (functions that start jobs run in this shell, never in
+# BYTES PASS FLOOR4K FLOORTHP FLOOR (the lesser) (functions that start jobs run in this shell, never in
 # $(...), so that cleanup knows their processes and errors stop the bench).
 memory_job() { # mode
   local out="$WORK/mem" res t0 lines
@@ -63,9 +63,12 @@ memory_job() { # mode
   read -r CKPT BYTES <<<"$res"
   grep -q MISMATCH "$out.2" && { echo "bench: $1: the restored program's memory differs" >&2; exit 1; }
   stop_job
-  # As long after freeing memory as the restart was.
+  # Each as long after freeing memory as the restart was.
   sleep "$SETTLE"
-  FLOOR=$("$WORK/fresh-memory" "$MIB" | cut -d' ' -f1)
+  FLOOR4K=$("$WORK/fresh-memory" "$MIB" 4k | cut -d' ' -f1)
+  sleep "$SETTLE"
+  FLOORTHP=$("$WORK/fresh-memory" "$MIB" thp | cut -d' ' -f1)
+  FLOOR=$(echo "if ($FLOOR4K < $FLOORTHP) $FLOOR4K else $FLOORTHP" | bc -l)
 }
 
 # The probe (bench/pause-probe.c, as much memory, 2 ms wake-ups): the
@@ -146,15 +149,15 @@ fi
 CLI_S=$(printf '%.3f' "$(cli_start)")
 echo "$MIB MiB, $RUNS run(s), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r)"
 echo
-printf '%-4s %-14s %8s %9s %9s %8s %8s %8s %10s\n' run mode ckpt_s image_MiB pause_ms first_s pass_s floor_s pass/floor
+printf '%-4s %-14s %8s %9s %9s %8s %8s %8s %10s %9s %10s\n' run mode ckpt_s image_MiB pause_ms first_s pass_s floor_s pass/floor floor4k_s floorthp_s
 for run in $(seq 1 "$RUNS"); do
   for mode in "${MODES[@]}"; do
     memory_job "$mode"
     ckpt=$CKPT bytes=$BYTES   # of bigmem; the probe's checkpoint gives the pause only
     probe_job "$mode" 4k
-    echo "$run $mode $ckpt $bytes $PAUSE $FIRST $PASS $FLOOR" >> "$WORK/results"
-    printf '%-4s %-14s %8.3f %9.1f %9.1f %8.3f %8.3f %8.3f %10.2f\n' "$run" "$mode" "$ckpt" "$(echo "$bytes / 1048576" | bc -l)" \
-      "$PAUSE" "$FIRST" "$PASS" "$FLOOR" "$(echo "$PASS / $FLOOR" | bc -l)"
+    echo "$run $mode $ckpt $bytes $PAUSE $FIRST $PASS $FLOOR $FLOOR4K $FLOORTHP" >> "$WORK/results"
+    printf '%-4s %-14s %8.3f %9.1f %9.1f %8.3f %8.3f %8.3f %10.2f %9.3f %10.3f\n' "$run" "$mode" "$ckpt" "$(echo "$bytes / 1048576" | bc -l)" \
+      "$PAUSE" "$FIRST" "$PASS" "$FLOOR" "$(echo "$PASS / $FLOOR" | bc -l)" "$FLOOR4K" "$FLOORTHP"
   done
 done
 echo
@@ -173,6 +176,7 @@ first_s    from the restart command to the restored probe's first wake-up (it to
 pass_s     from the restart command to the restored bigmem's first report: the rest of its 100 ms sleep
            (checkpointed just after a report) and one pass over all its memory
 floor_s    bench/fresh-memory.c: filling and reading as much fresh memory on every CPU, $SETTLE s after
-           freeing memory as the restart was: the floor under any restart that puts the memory back
+           freeing memory as the restart was: the floor under any restart that puts the memory back;
+           the lesser of floor4k_s (4 KiB pages) and floorthp_s (MADV_HUGEPAGE, as the loader does)
 cli_s      \`stasis restart\` of a missing directory: the Node CLI's start ($CLI_S s)
 NOTE

@@ -1,5 +1,6 @@
 # bench/checkpoint.sh's summary: medians per mode and issue 15's targets.
-# Input lines: run mode ckpt_s image_bytes pause_ms first_s pass_s floor_s;
+# Input lines: run mode ckpt_s image_bytes pause_ms first_s pass_s floor_s
+# floor4k_s floorthp_s (floor_s the lesser);
 # -v cli=SECONDS (the CLI's start). A ratio is taken within each run (side
 # by side) and its median printed. DMTCP's reference is its --no-gzip mode.
 function median(list,   a, n, i, j, t) {
@@ -12,17 +13,17 @@ function verdict(ok) { return ok ? "PASS" : "MISS" }
 {
   if (!($2 in seen)) { seen[$2] = 1; modes[++nm] = $2 }
   if (!($1 in runs)) { runs[$1] = 1; nr++ }
-  for (c = 3; c <= 8; c++) { v[$1, $2, c] = $c; col[$2, c] = col[$2, c] " " $c }
+  for (c = 3; c <= 10; c++) { v[$1, $2, c] = $c; col[$2, c] = col[$2, c] " " $c }
 }
 END {
   D = "dmtcp-nogzip"
   hasd = (D in seen)
   printf "medians of %d run(s):\n", length(runs)
-  printf "  %-14s %8s %9s %9s %8s %8s %8s\n", "mode", "ckpt_s", "image_MiB", "pause_ms", "first_s", "pass_s", "floor_s"
+  printf "  %-14s %8s %9s %9s %8s %8s %8s %9s %10s\n", "mode", "ckpt_s", "image_MiB", "pause_ms", "first_s", "pass_s", "floor_s", "floor4k_s", "floorthp_s"
   for (i = 1; i <= nm; i++) {
     m = modes[i]
-    printf "  %-14s %8.3f %9.1f %9.1f %8.3f %8.3f %8.3f\n", m, median(col[m, 3]), median(col[m, 4]) / 1048576,
-      median(col[m, 5]), median(col[m, 6]), median(col[m, 7]), median(col[m, 8])
+    printf "  %-14s %8.3f %9.1f %9.1f %8.3f %8.3f %8.3f %9.3f %10.3f\n", m, median(col[m, 3]), median(col[m, 4]) / 1048576,
+      median(col[m, 5]), median(col[m, 6]), median(col[m, 7]), median(col[m, 8]), median(col[m, 9]), median(col[m, 10])
   }
   # Per-run ratios, medians.
   for (i = 1; i <= nm; i++) {
