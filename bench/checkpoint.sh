@@ -144,7 +144,8 @@ elif DMTCP_BIN=$(bench/dmtcp.sh 2>"$WORK/dmtcp.err"); then
   MODES=(stasis-zstd dmtcp-nogzip stasis-none stasis-forked)
   [ "${BENCH_GZIP:-1}" = 0 ] || MODES+=(dmtcp-gzip)
 else
-  echo "DMTCP: not available, stasis alone (bench/dmtcp.sh: $(grep -m1 'failed\|fatal\|error' "$WORK/dmtcp.err" || tail -1 "$WORK/dmtcp.err"))"
+  # Its stderr: what it did, then the build log's last lines; the first error says why.
+  echo "DMTCP: not available, stasis measured alone (bench/dmtcp.sh failed: $(grep -m1 -i 'fatal\|error' "$WORK/dmtcp.err" || tail -n 1 "$WORK/dmtcp.err"))"
 fi
 CLI_S=$(printf '%.3f' "$(cli_start)")
 echo "$MIB MiB, $RUNS run(s), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r)"
