@@ -123,3 +123,14 @@ export function regionFlagNames(flags: number): string[] {
   }
   return names;
 }
+
+/**
+ * Whether an image's checksums match the manifest's. Before 2026-12-03 the
+ * writer ran its crc over whole headers, each ending with its own crc: that
+ * always ends in one number per record count, so it told nothing. Such
+ * images (their manifests say the legacy sum) are still accepted; their
+ * records' own checksums still cover every byte.
+ */
+export function imageChecksumMatches(s: { checksum: string; legacyChecksum: string }, manifest: string): boolean {
+  return s.checksum === manifest || s.legacyChecksum === manifest;
+}

@@ -10,6 +10,7 @@ import { generationNumber, parseManifest, type Manifest, type ManifestFile } fro
 import { crc32c, formatChecksum } from './crc32c.js';
 
 const TRAILER_BYTES = 20;   // "end crc32c:xxxxxxxx\n"
+import { imageChecksumMatches } from './image-records.js';
 import { ImageError, readImage, type ImageSummary } from './reader.js';
 
 /** One verified image, with the figures people look at first. */
@@ -113,7 +114,7 @@ async function inspectGeneration(dir: string): Promise<InspectReport> {
     const summary = await readImage(join(dir, p.image));
     if (summary.totals.fileBytes !== p.bytes)
       throw new ImageError(summary.path, 'corrupt', `${summary.totals.fileBytes} bytes but the manifest says ${p.bytes}`);
-    if (summary.checksum !== p.checksum)
+    if (!imageChecksumMatches(summary, p.checksum))
       throw new ImageError(summary.path, 'corrupt', `checksum ${summary.checksum} but the manifest says ${p.checksum}`);
     for (const f of p.files ?? []) await verifySideFile(dir, f);
     const listed = new Set((p.refs ?? []).map((f) => f.name));

@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c, formatChecksum } from './crc32c.js';
 import type { Manifest } from './manifest.js';
-import { decodeRecordHeader, FLAG_ALIGNED, HEADER_CRC_BYTES, PAGE, RECORD_HEADER_BYTES, RECORD_MAGIC, RecordType } from './image-records.js';
+import { decodeRecordHeader, FLAG_ALIGNED, imageChecksumMatches, HEADER_CRC_BYTES, PAGE, RECORD_HEADER_BYTES, RECORD_MAGIC, RecordType } from './image-records.js';
 
 const TRAILER_BYTES = 20;   // "end crc32c:xxxxxxxx\n"
 
@@ -26,18 +26,19 @@ function withFile<T>(path: string, f: (fd: number, size: number) => T): T {
  * record's payload ends, or null when a header is damaged or cut short: the
  * loader then refuses the image, saying which record.
  */
-function headerChecksum(fd: number, size: number): { checksum: string; end: number } | null {
+function headerChecksum(fd: number, size: number): { checksum: string; legacyChecksum: string; end: number } | null {
   const h = Buffer.alloc(RECORD_HEADER_BYTES);
-  let sum = 0;
+  let sum = 0, legacy = 0;
   for (let off = 0; off + RECORD_HEADER_BYTES <= size;) {
     if (readSync(fd, h, 0, RECORD_HEADER_BYTES, off) !== RECORD_HEADER_BYTES) return null;
     const r = decodeRecordHeader(h);
     if (r.magic !== RECORD_MAGIC || crc32c(0, h.subarray(0, HEADER_CRC_BYTES)) !== r.headerCrc) return null;
-    sum = crc32c(sum, h);
+    sum = crc32c(sum, h.subarray(0, HEADER_CRC_BYTES));
+    legacy = crc32c(legacy, h);
     let payloadAt = off + RECORD_HEADER_BYTES;
     if (r.flags & FLAG_ALIGNED) payloadAt = Math.ceil(payloadAt / PAGE) * PAGE;
     off = payloadAt + Number(r.stored);
-    if (r.type === RecordType.END) return { checksum: formatChecksum(sum), end: off };
+    if (r.type === RecordType.END) return { checksum: formatChecksum(sum), legacyChecksum: formatChecksum(legacy), end: off };
   }
   return null;
 }
@@ -52,14 +53,14 @@ export function checkAgainstManifest(dir: string, manifest: Manifest): void {
       if (walked === null) return;
       if (walked.end < size) throw new Error(`${image}: corrupt: ${size - walked.end} bytes of data after the END record`);
       if (size !== p.bytes) throw new Error(`${image}: corrupt: ${size} bytes but the manifest says ${p.bytes}`);
-      if (walked.checksum !== p.checksum) throw new Error(`${image}: corrupt: checksum ${walked.checksum} but the manifest says ${p.checksum}`);
+      if (!imageChecksumMatches(walked, p.checksum)) throw new Error(`${image}: corrupt: checksum ${walked.checksum} but the manifest says ${p.checksum}`);
     });
     for (const f of p.refs ?? []) {
       const ref = join(dir, f.name);
       withFile(ref, (fd, size) => {
         const walked = headerChecksum(fd, size);
         if (size !== f.bytes) throw new Error(`${ref}: corrupt: ${size} bytes but the manifest says ${f.bytes}`);
-        if (walked?.checksum !== f.checksum)
+        if (!walked || !imageChecksumMatches(walked, f.checksum))
           throw new Error(`${ref}: corrupt: checksum ${walked?.checksum ?? 'unreadable'} but the manifest says ${f.checksum}`);
       });
     }

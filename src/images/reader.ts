@@ -50,7 +50,8 @@ export interface RegionSummary {
 
 export interface ImageSummary {
   path: string;
-  checksum: string;        // crc32c:xxxxxxxx over all record headers
+  checksum: string;        // crc32c:xxxxxxxx over all record headers, each without its own crc
+  legacyChecksum: string;  // the same over whole headers, as images before 2026-12-03 had it
   records: number;         // excluding END, as END counts them
   header: ImageHeader;
   meta: ImageMeta | null;
@@ -98,6 +99,7 @@ class ImageWalk {
   private offset = 0;
   private index = 0;
   private headerSum = 0;
+  private legacySum = 0;   // images written before 2026-12-03: over whole headers (see imageChecksumMatches)
   private header: ImageHeader | null = null;
   private meta: ImageMeta | null = null;
   private regions: RegionSummary[] = [];
@@ -156,7 +158,8 @@ class ImageWalk {
       this.refuse('corrupt', this.index === 0 ? 'not a stasis image (bad record magic)' : `${this.at()}: bad record magic`);
     if (crc32c(0, bytes.subarray(0, HEADER_CRC_BYTES)) !== h.headerCrc)
       this.refuse('corrupt', `${this.at()}: header checksum mismatch`);
-    this.headerSum = crc32c(this.headerSum, bytes);
+    this.headerSum = crc32c(this.headerSum, bytes.subarray(0, HEADER_CRC_BYTES));
+    this.legacySum = crc32c(this.legacySum, bytes);
     this.record = h;
     if (h.flags & ~KNOWN_RECORD_FLAGS) this.refuse('corrupt', `${this.at()}: unknown flags 0x${h.flags.toString(16)}`);
     let payloadAt = this.offset + RECORD_HEADER_BYTES;
@@ -346,6 +349,7 @@ class ImageWalk {
     return {
       path: this.path,
       checksum: formatChecksum(this.headerSum),
+      legacyChecksum: formatChecksum(this.legacySum),
       records: this.index,
       header,
       meta: this.meta,
@@ -366,3 +370,4 @@ class ImageWalk {
     };
   }
 }
+

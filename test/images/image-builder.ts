@@ -30,13 +30,14 @@ export function recordHeader(r: Rec, payloadCrc = crc32c(0, r.payload)): Buffer 
 }
 
 /** Lays records out as the spec says: ALIGNED payloads start on a page boundary. */
-export function assemble(recs: Rec[]): { image: Buffer; checksum: string; offsets: number[] } {
+export function assemble(recs: Rec[]): { image: Buffer; checksum: string; legacyChecksum: string; offsets: number[] } {
   const parts: Buffer[] = [];
   const offsets: number[] = [];
-  let off = 0, sum = 0;
+  let off = 0, sum = 0, legacy = 0;
   for (const r of recs) {
     const h = recordHeader(r);
-    sum = crc32c(sum, h);
+    legacy = crc32c(legacy, h);   // images before 2026-12-03
+    sum = crc32c(sum, h.subarray(0, 36));   // each header without its own crc (docs/image-format.md)
     offsets.push(off);
     parts.push(h);
     off += 40;
@@ -48,7 +49,7 @@ export function assemble(recs: Rec[]): { image: Buffer; checksum: string; offset
     parts.push(r.payload);
     off += r.payload.length;
   }
-  return { image: Buffer.concat(parts), checksum: formatChecksum(sum), offsets };
+  return { image: Buffer.concat(parts), checksum: formatChecksum(sum), legacyChecksum: formatChecksum(legacy), offsets };
 }
 
 export function headerPayload(pid = 4242): Buffer {

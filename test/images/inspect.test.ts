@@ -52,6 +52,12 @@ describe('stasis inspect', () => {
     assert.equal(p.checksum, checksum);
   });
 
+  it('a manifest written before 2026-12-03 (image checksum over whole headers) is still accepted', async () => {
+    makeStore(dir, (m) => { m.processes[0]!.checksum = assemble(sampleRecords()).legacyChecksum; });
+    const r = await inspect(dir);
+    assert.equal(r.kind, 'generation');
+  });
+
   it('a generation dir or a single image', async () => {
     const checksum = makeStore(dir);
     const g = await inspect(join(dir, 'gen-000001'));
