@@ -14,14 +14,15 @@ t=dist/test
 # Forked checkpoints: every process is copied at the barrier and the job runs
 # on while the copies write, so the specs of what a copy must hold and what
 # runs on: the core programs, processes and their trees, pipes, FIFOs, ptys,
-# shared memory, signals, sockets, files the job writes, the example plugins.
+# shared memory, signals, sockets, files the job writes, the example plugins,
+# the local level (--local-dir).
 forked=(
   $t/core/mode.test.js $t/core/continue.test.js $t/core/many-checkpoints.test.js $t/core/faults.test.js
   $t/process/pipes.test.js $t/process/pipeline.test.js $t/process/fifo.test.js $t/process/pty.test.js
   $t/process/shm.test.js $t/process/shared-fd.test.js $t/process/signals.test.js $t/process/spawn.test.js
   $t/process/tree.test.js $t/process/zombies.test.js $t/process/exec-signal.test.js $t/process/stale-close.test.js
   $t/plugins/sockets.test.js $t/plugins/examples.test.js
-  $t/files/scratch.test.js
+  $t/files/scratch.test.js $t/cli/local-dir.test.js
 )
 # Compression: what writes and reads the records (the image writer, the
 # restore loader, inspect, verify, pack, corrupt-image detection), on the
