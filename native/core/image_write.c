@@ -423,7 +423,12 @@ int image_write(const char *path, struct image_stats *st) {
     if (w.zout) w.lz4_state = map_anon((size_t)LZ4_sizeofState());
   }
   pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  w.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  /* Not libstasis's open(): a forked writer is not the checkpoint thread,
+   * so the scratch-file plugin would note an image in a scratch directory
+   * (--local-dir in /dev/shm) as a file the program made, in the very
+   * memory being written (a table mapped after the cut: the restored
+   * process faulted on it). */
+  w.fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (w.fd < 0 || !w.buf || !w.snapshot) { stasis_fail("cannot create %s: %s", path, strerror(errno)); goto out; }
   w.aligned_runs = stasis_cfg.incremental;
   if (incr_begin(path)) {

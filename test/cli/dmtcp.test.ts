@@ -25,10 +25,12 @@ describe('dmtcp_* commands', function () {
     await job.cleanup();
   });
 
+  // The default modes, whatever the test matrix sets: settings.json is checked whole.
+  const defaults = { STASIS_COMPRESS: '', STASIS_SAVE: '' };
   const run = (tool: string, args: string[], env: Record<string, string> = {}) =>
-    execa(bin(tool), args, { reject: false, stdin: 'ignore', env: { DMTCP_CHECKPOINT_DIR: job.dir, ...env } });
+    execa(bin(tool), args, { reject: false, stdin: 'ignore', env: { ...defaults, DMTCP_CHECKPOINT_DIR: job.dir, ...env } });
   const start = (tool: string, args: string[], env: Record<string, string> = {}) => {
-    const r = new Running(execa(bin(tool), args, { reject: false, stdin: 'ignore', buffer: false, env: { DMTCP_CHECKPOINT_DIR: job.dir, ...env } }));
+    const r = new Running(execa(bin(tool), args, { reject: false, stdin: 'ignore', buffer: false, env: { ...defaults, DMTCP_CHECKPOINT_DIR: job.dir, ...env } }));
     started.push(r);
     return r;
   };

@@ -31,13 +31,16 @@ describe('settings kept by restart', function () {
   afterEach(() => job.cleanup());
 
   it('restart without options keeps --interval and --keep; options given override them, and stick', async () => {
-    const p = job.launch([counter], { flags: ['--interval', '1', '--keep', '2'], env: { STASIS_COMPRESS: 'zstd:3' } });
+    // STASIS_SAVE empty, at launch and restart: stopped writes whatever the
+    // test matrix sets (settings.json is checked whole; restart takes STASIS_SAVE over it).
+    const stopped = { STASIS_SAVE: '' };
+    const p = job.launch([counter], { flags: ['--interval', '1', '--keep', '2'], env: { STASIS_COMPRESS: 'zstd:3', ...stopped } });
     await p.waitFor(/^count 2$/);
     assert.deepEqual(JSON.parse(readFileSync(join(job.dir, 'settings.json'), 'utf8')), { interval: 1, keep: 2, compress: 'zstd:3' });
     await waitUntil(() => existsSync(join(job.dir, 'latest')), 'an interval checkpoint');
     await job.killTree(p);
 
-    const r1 = job.restart();
+    const r1 = job.restart(undefined, { env: stopped });
     const s1 = await statusWhenUp(job, r1);
     assert.equal(s1.interval, 1, 'restart forgot --interval');
     assert.equal(s1.keep, 2, 'restart forgot --keep');
@@ -45,14 +48,14 @@ describe('settings kept by restart', function () {
     await waitUntil(() => existsSync(join(job.dir, `gen-${String(g + 1).padStart(6, '0')}`)), 'an interval checkpoint after the restart', 20000);
     await job.killTree(r1);
 
-    const r2 = job.restart(undefined, { flags: ['--interval', '0'] });
+    const r2 = job.restart(undefined, { flags: ['--interval', '0'], env: stopped });
     const s2 = await statusWhenUp(job, r2);
     assert.equal(s2.interval, 0);
     assert.equal(s2.keep, 2);
     assert.deepEqual(JSON.parse(readFileSync(join(job.dir, 'settings.json'), 'utf8')), { interval: 0, keep: 2, compress: 'zstd:3' });
     await job.killTree(r2);
 
-    const r3 = job.restart();
+    const r3 = job.restart(undefined, { env: stopped });
     assert.equal((await statusWhenUp(job, r3)).interval, 0, 'the override did not stick');
     await job.killTree(r3);
   });

@@ -7,7 +7,8 @@
 // and the previous one still restores; memory a copy would not hold
 // (MADV_DONTFORK, MADV_WIPEONFORK) is saved with the process stopped.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, numbers, programs, noBroken, type Running } from '../helpers/stasis.js';
 import { checkpointKillRestart } from '../helpers/cycle.js';
@@ -183,6 +184,22 @@ describe('forked checkpoints', function () {
       await job.killTree(p);
     } finally {
       await job.cleanup();
+    }
+  });
+
+  it('--local-dir in /dev/shm (a scratch directory): the writer\'s image is not noted as a file the program made, and the local generation restores', async () => {
+    // The writer opened its image through libstasis's open(): the scratch
+    // plugin noted it in the memory being written, and the restored process
+    // faulted on a table mapped after the cut (exit by SIGSEGV, no line).
+    const job = new Job();
+    const local = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'stasis-forked-L-'));
+    try {
+      let p: Running = job.launch([join(programs, 'counter')], { flags: ['--forked', '--local-dir', local] });
+      for (let round = 1; round <= 2; round++) p = await checkpointKillRestart(job, p, { progress: /^count (\d+)$/ }, round);
+      await job.killTree(p);
+    } finally {
+      await job.cleanup();
+      rmSync(local, { recursive: true, force: true });
     }
   });
 
