@@ -64,6 +64,11 @@ extern struct thread_rec stasis_threads[MAX_THREADS];
 extern int stasis_nthreads;
 extern pid_t stasis_ckpt_tid;
 void threads_install_handler(void);
+/* proc_stat.c: "/proc/PID/NAME", and /proc/PID/stat's state and parent
+ * (NULL when gone); buf holds the line, the name in parentheses. System
+ * calls only. */
+void stasis_proc_path(char *out, pid_t pid, const char *name);
+const char *stasis_proc_stat(pid_t pid, char *buf, size_t cap, char *state, pid_t *ppid);
 /* term_hold.c: SIGTERM held for the job driver (STASIS_HOLD_TERM) */
 void stasis_hold_term(void);
 int stasis_term_sigaction(const struct sigaction *act, struct sigaction *old);   /* 1: done here, -1: failed, 0: not held */

@@ -14,16 +14,10 @@
 #include <unistd.h>
 
 static int pager_running(pid_t pid) {
-  char path[64], buf[256];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char *end = strrchr(buf, ')');
-  return strncmp(buf + strcspn(buf, "("), "(stasis-pager)", 14) == 0 && end && end[1] == ' ' && end[2] != 'Z';
+  char buf[256], state;
+  pid_t ppid;
+  return stasis_proc_stat(pid, buf, sizeof buf, &state, &ppid) && strncmp(buf + strcspn(buf, "("), "(stasis-pager)", 14) == 0 &&
+         state != 'Z';
 }
 
 void lazy_wait(void) {

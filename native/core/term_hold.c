@@ -38,25 +38,13 @@ static long now_s(void) {
   return ts.tv_sec;
 }
 
-/* "/proc/PID/NAME" without stdio: we are in a signal handler. */
-static void proc_path(char *out, pid_t pid, const char *name) {
-  char digits[16];
-  int n = 0;
-  unsigned v = (unsigned)pid;
-  do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-  char *p = stpcpy(out, "/proc/");
-  while (n) *p++ = digits[--n];
-  *p++ = '/';
-  strcpy(p, name);
-}
-
 /* Whether /proc/PID/maps names libstasis (read with system calls only: we
  * are in a signal handler). */
 static int maps_have_stasis(pid_t pid) {
   char path[48], buf[4096 + 16];
   static const char needle[] = "libstasis";
   const size_t keep = sizeof needle - 2;
-  proc_path(path, pid, "maps");
+  stasis_proc_path(path, pid, "maps");
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   size_t have = 0;
@@ -74,19 +62,9 @@ static int maps_have_stasis(pid_t pid) {
 }
 
 static pid_t parent_of(pid_t pid) {
-  char path[48], buf[512];
-  proc_path(path, pid, "stat");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  char *p = strrchr(buf, ')');   /* the name may hold anything */
-  if (!p || strlen(p) < 5) return 0;   /* ") S 123 ..." */
-  int ppid = 0;
-  for (p += 4; *p >= '0' && *p <= '9'; p++) ppid = ppid * 10 + (*p - '0');
-  return ppid;
+  char buf[512], state;
+  pid_t ppid;
+  return stasis_proc_stat(pid, buf, sizeof buf, &state, &ppid) ? ppid : 0;
 }
 
 /* The sender runs with libstasis: a process of a job (`kill` that already

@@ -23,18 +23,9 @@ static int nzombies;
 
 /* Is /proc/PID/stat a zombie whose parent is `parent`? */
 static int zombie_child_of(const char *pid, long parent) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%s/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  const char *paren = strrchr(buf, ')');   /* the command name may hold anything */
-  char state;
-  long ppid;
-  return paren && sscanf(paren + 1, " %c %ld", &state, &ppid) == 2 && state == 'Z' && ppid == parent;
+  char buf[1024], state;
+  pid_t ppid;
+  return stasis_proc_stat((pid_t)atol(pid), buf, sizeof buf, &state, &ppid) && state == 'Z' && ppid == parent;
 }
 
 static int record(pid_t kpid) {
