@@ -91,7 +91,10 @@ describe('examples/plugins/delayed_transfer: a checkpoint kept out of a critical
     await job.killTree(p);
 
     const r = job.restart();
+    // RESTARTED runs beside the program's threads (docs/plugin-api.md): the
+    // two lines come in either order.
     await r.waitFor(/^asked: 1$/);
+    await r.waitFor(/^restored after /);
     assert.ok(r.lines.includes('restored after 2: a 980 b 20 total 1000'), r.lines.join('\n'));
     await r.waitFor(/^end 3 at \d+$/, 10000);
     await job.killTree(r);
