@@ -104,12 +104,27 @@ export function useCluster(): void {
     started = true; // from here on, always tear down, even if up.sh fails half-way
     await up();
   });
+  afterEach(async function () {
+    if (started && this.currentTest?.state === 'failed') await keepFailedState(this.currentTest.title);
+  });
   after(async function () {
     this.timeout(60_000);
     if (!started) return;
     const r = await down();
     if (r.exitCode !== 0) throw new Error(`down.sh left things behind:\n${r.output}`);
   });
+}
+
+/**
+ * The next suite's up.sh wipes the state dir: after a failed test, its logs
+ * and shared dir (job outputs, stasis logs, manifests; images left out for
+ * their size) are copied aside, and the copy's path printed.
+ */
+async function keepFailedState(title: string): Promise<void> {
+  const kept = `${stateDir}-failed-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const r = await execa('sh', ['-c', 'mkdir -p "$2" && cd "$1" && find log shared -type f ! -name "*.img*" ! -name "*.shm" ! -name "*.data" -size -64M -print0 | tar --null -T - -cf - | tar -xf - -C "$2"',
+    'sh', stateDir, kept], { reject: false });
+  console.log(`    kept the cluster's logs and shared dir of the failed test "${title.slice(0, 60)}" in ${kept}${r.exitCode ? ` (copy: ${r.stderr})` : ''}`);
 }
 
 /** Runs a Slurm (or Torque wrapper) command against the test cluster; throws on failure. */
