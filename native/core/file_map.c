@@ -5,8 +5,9 @@
  * bytes mapped) and holds only the pages the process changed (anonymous
  * copies, by pagemap); the loader maps the file again and refuses, in one
  * line, a file that is gone or whose bytes differ. Left in the image as
- * before: code (PROT_EXEC: libraries and the program, which an upgrade may
- * replace), mappings under 1 MiB, files changed since the job started (the
+ * before: programs and libraries (PROT_EXEC or an ELF file: an upgrade may
+ * replace them under a waiting job, and the code is in the image), mappings
+ * under 1 MiB, files changed since the job started (the
  * job may write them: what a restart finds there is not the checkpoint's),
  * deleted files, and a path that now names another file than the mapped one. */
 #include "core.h"
@@ -54,6 +55,8 @@ void filemap_choose(struct region *r, int have_pagemap) {
       minor(st.st_dev) != r->dev_minor || (uint64_t)st.st_size <= r->offset)
     goto out;
   if (stasis_cfg.launch_ns && (ns(st.st_mtim) >= stasis_cfg.launch_ns || ns(st.st_ctim) >= stasis_cfg.launch_ns)) goto out;
+  char magic[4];
+  if (pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic && memcmp(magic, "\177ELF", 4) == 0) goto out;
   struct file_ident id = { (uint64_t)st.st_size, (uint64_t)ns(st.st_mtim), (uint64_t)ns(st.st_ctim), (uint64_t)st.st_dev,
                            (uint64_t)st.st_ino, 0, { 0, 0 } };
   id.hashed = id.size - r->offset < r->end - r->start ? id.size - r->offset : r->end - r->start;
