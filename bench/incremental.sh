@@ -12,7 +12,7 @@
 # (--incremental maps it again at restart instead of storing it).
 #   bench/incremental.sh [MiB] [runs]
 # BENCH_FORKED=1: every job launched with --forked (the copy writes).
-# BENCH_FILES=0: the bigmem table only.
+# BENCH_FILES=0: the bigmem table only; BENCH_MEMORY=0: the files' only.
 # Times: `wall` is the `stasis command --checkpoint` command as a user runs
 # it (with Node's start, about 0.2 s here); `barrier` is the coordinator's
 # own measure of the checkpoint (SUSPEND to commit), from the same answer.
@@ -103,7 +103,7 @@ compare() { # title
 }
 
 echo "stasis incremental images: ${BENCH_FORKED:+forked, }$(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
-compare "${MIB} MiB of memory (bigmem)"
+[ "${BENCH_MEMORY:-1}" != 0 ] && compare "${MIB} MiB of memory (bigmem)"
 if [ "${BENCH_FILES:-1}" != 0 ]; then
   PROG=(native/build/programs/outfile "$WORK/out.bin" 100); READY='^ready'
   compare "a written 100 MiB output file, unchanged (outfile)"

@@ -41,6 +41,8 @@ describe('incremental images: private file mappings', function () {
         assert.ok(first.bytes < 16 * MiB, `a 64 MiB mapped file is not in the image: ${first.bytes} bytes`);
         const t = await totals(job, first.dir);
         assert.ok(t.fileMappedBytes! >= 64 * MiB, JSON.stringify(t));
+        const shown = await job.cli(['inspect', first.dir]);
+        assert.match(shown.stdout, /64\.0 MiB mapped again from .*input\.bin at restart, not stored/);
         await job.killTree(p);
         for (let round = 0; round < 2; round++) {
           const q = job.restart(first.dir);
