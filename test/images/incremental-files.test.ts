@@ -59,6 +59,9 @@ describe('incremental images: files the job writes', function () {
           await joined(job);
           assert.equal(await signal(job, q, 'SIGUSR2', /^file (ok|bad).*$/), 'file ok 41', q.tail());
           assert.equal(statSync(out).size, 41 * MiB);
+          // And it goes on writing as an uninterrupted run would.
+          await signal(job, q, 'SIGUSR1', /^appended 42$/);
+          assert.equal(await signal(job, q, 'SIGUSR2', /^file (ok|bad).*$/), 'file ok 42', q.tail());
           await job.killTree(q);
           appendFileSync(out, Buffer.alloc(MiB, 9));
         }
