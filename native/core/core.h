@@ -32,6 +32,7 @@ struct stasis_config {
   int compress;        /* 0 none, RECF_ZSTD, RECF_LZ4 */
   int level;           /* zstd level (negative = fast modes) or lz4 acceleration */
   int incremental;     /* STASIS_INCREMENTAL=1: unchanged chunks are referenced (incremental.c) */
+  long long launch_ns; /* STASIS_LAUNCH_TIME (ms) in ns: when the job started; 0 unknown */
   char fault[64];      /* STASIS_FAULT: fault-injection point for tests */
 };
 extern struct stasis_config stasis_cfg;
@@ -137,6 +138,9 @@ struct region {
   uint64_t start, end, offset;
   uint32_t prot, flags;
   char path[512];
+  uint64_t ino;                 /* of the mapped file, as /proc/self/maps says */
+  unsigned int dev_major, dev_minor;
+  struct file_ident ident;      /* RGN_MAPFILE: the file, checked again at restart (file_map.c) */
 };
 struct memory_map {
   struct region *regions;
@@ -162,6 +166,7 @@ void incr_window(uint64_t start, uint64_t end, int use_pagemap);   /* memory to 
 /* Scans and hashes the windows (every CPU), looks the runs up, chooses the
  * files worth referencing and links them. */
 void incr_plan_done(void);
+enum { SCAN_ANON = 1, SCAN_MAPFILE = 2 };   /* image_scan_window's use_pagemap (image_write.c) */
 void image_scan_window(uint64_t start, uint64_t end, int use_pagemap, void (*emit)(uint64_t, uint64_t, void *), void *arg);
 const struct incr_run *incr_planned(size_t *n);   /* the runs, in the order they are written */
 /* Writing pass: the planned run, or NULL; when its match is usable, *name,
@@ -182,6 +187,15 @@ void track_cut(int generation);   /* at the cut, stopped: asks, protects again *
 int track_unwritten(int since, uint64_t start, uint64_t end);
 void track_forget(void);          /* a restored process, a forked child */
 int incr_generation_of(const char *path);   /* N of STORE/.gen-N.tmp/NAME, or 0 */
+void stasis_hash128(const void *p, uint64_t len, uint64_t out[2]);   /* XXH3-128 */
+
+/* file_map.c: with --incremental, a private mapping of a file the job did
+ * not change is mapped from the file again at restart (RGN_MAPFILE): sets
+ * the flag and r->ident when the region qualifies. */
+void filemap_choose(struct region *r, int have_pagemap);
+/* Pagemap entry of a page of such a region: 1 when the process changed it
+ * (an anonymous copy, present or swapped), which the image must hold. */
+static inline int filemap_changed(uint64_t pm) { return ((pm >> 62) & 1) || (((pm >> 63) & 1) && !((pm >> 61) & 1)); }
 
 /* plugin.c */
 int plugins_dispatch(enum stasis_event ev);

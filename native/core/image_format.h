@@ -13,7 +13,8 @@ enum rec_type { REC_HEADER = 1, REC_META = 2, REC_REGION = 3, REC_PAGES = 4, REC
 enum rec_flags { RECF_ZSTD = 1, RECF_LZ4 = 2, RECF_COMP_MASK = 15, RECF_ALIGNED = 16 };
 enum region_flags {
   RGN_SHARED = 1, RGN_FILE = 2, RGN_CONTENTS = 4, RGN_STACK = 8, RGN_HEAP = 16, RGN_DELETED = 32,
-  RGN_OBJECT = 64 /* contents elsewhere: a shared object the loader makes once per tree */
+  RGN_OBJECT = 64, /* contents elsewhere: a shared object the loader makes once per tree */
+  RGN_MAPFILE = 128 /* private file mapping mapped from the file again; PAGES hold only the pages the process changed */
 };
 
 struct rec_header {
@@ -43,6 +44,14 @@ struct region_rec {
   uint64_t start, end, file_offset;
   uint32_t prot, flags, path_len, reserved;
 } __attribute__((packed));
+
+/* After the path of a REGION with RGN_MAPFILE: the file as it was at the
+ * checkpoint. hash: XXH3-128 of its bytes [file_offset, file_offset +
+ * hashed) — what the region maps of it. */
+struct file_ident {
+  uint64_t size, mtime_ns, ctime_ns, dev, ino, hashed, hash[2];
+} __attribute__((packed));
+_Static_assert(sizeof(struct file_ident) == 64, "file_ident is 64 bytes");
 
 /* REC_REF (incremental images): the memory at the header's addr, raw_len
  * bytes, is the contents of the PAGES record at `offset` of the file named

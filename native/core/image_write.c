@@ -209,17 +209,28 @@ void image_scan_window(uint64_t start, uint64_t end, int use_pagemap, void (*emi
                 pread(pagemap_fd, pm, want, (off_t)(start / IMG_PAGE * 8)) == (ssize_t)want;
   uint64_t run_start = 0;
   for (uint64_t a = start; a < end; a += IMG_PAGE) {
-    int data = have_pm && !(pm[(a - start) / IMG_PAGE] >> 62) ? 0 : !page_is_zero((const uint64_t *)a);
+    int data;
+    if (use_pagemap == SCAN_MAPFILE) data = !have_pm || filemap_changed(pm[(a - start) / IMG_PAGE]);
+    else data = have_pm && !(pm[(a - start) / IMG_PAGE] >> 62) ? 0 : !page_is_zero((const uint64_t *)a);
     if (data && !run_start) run_start = a;
     if (run_start && !data) { emit(run_start, a - run_start, arg); run_start = 0; }
   }
   if (run_start) emit(run_start, end - run_start, arg);
 }
 
+/* How a region's pages are told apart: SCAN_ANON, pages never touched are
+ * zero (pagemap); SCAN_MAPFILE, only pages the process changed are saved
+ * (all of them when pagemap cannot say); 0: every non-zero page. */
+static int scan_mode(const struct region *r) {
+  if (r->flags & RGN_MAPFILE) return SCAN_MAPFILE;
+  return pagemap_fd >= 0 && !(r->flags & (RGN_FILE | RGN_SHARED)) ? SCAN_ANON : 0;
+}
+
 static int write_pages(struct writer *w, const struct region *r) {
   if (w->plan && !w->own_stack) return write_planned(w, r);
   uint64_t end = region_end(r);
-  int use_pagemap = pagemap_fd >= 0 && !(r->flags & (RGN_FILE | RGN_SHARED));
+  int mapfile = (r->flags & RGN_MAPFILE) != 0;
+  int use_pagemap = scan_mode(r) != 0;
   uint64_t run_start = 0, pm_base = 0, pm_count = 0;
   for (uint64_t a = r->start; a < end; a += IMG_PAGE) {
     int data;
@@ -232,9 +243,10 @@ static int write_pages(struct writer *w, const struct region *r) {
         if (!pm_count) { use_pagemap = 0; pm_count = 0; }
       }
       uint64_t e = use_pagemap ? pm_buf[idx - pm_base] : (1ull << 63);
-      data = (e >> 62) ? !page_is_zero((const uint64_t *)a) : 0;
+      if (mapfile) data = !use_pagemap || filemap_changed(e);
+      else data = (e >> 62) ? !page_is_zero((const uint64_t *)a) : 0;
     } else {
-      data = !page_is_zero((const uint64_t *)a);
+      data = mapfile || !page_is_zero((const uint64_t *)a);
     }
     if (data && !run_start) run_start = a;
     if (run_start && (!data || a + IMG_PAGE - run_start >= RUN_MAX || (w->aligned_runs && (a + IMG_PAGE) % RUN_MAX == 0))) {
@@ -248,11 +260,13 @@ static int write_pages(struct writer *w, const struct region *r) {
 }
 
 static int write_region(struct writer *w, const struct region *r) {
-  char buf[sizeof(struct region_rec) + sizeof r->path];
+  char buf[sizeof(struct region_rec) + sizeof r->path + sizeof r->ident];
   struct region_rec rr = { r->start, r->end, r->offset, r->prot, r->flags, (uint32_t)strlen(r->path), 0 };
   memcpy(buf, &rr, sizeof rr);
   memcpy(buf + sizeof rr, r->path, rr.path_len);
-  if (simple_record(w, REC_REGION, buf, sizeof rr + rr.path_len) < 0) return -1;
+  size_t n = sizeof rr + rr.path_len;
+  if (r->flags & RGN_MAPFILE) { memcpy(buf + n, &r->ident, sizeof r->ident); n += sizeof r->ident; }
+  if (simple_record(w, REC_REGION, buf, n) < 0) return -1;
   if (!(r->flags & RGN_CONTENTS)) return 0;
   uint64_t here = (uint64_t)__builtin_frame_address(0);
   w->own_stack = here >= r->start && here < r->end;
@@ -272,7 +286,7 @@ static void plan(const struct memory_map *m) {
     const struct region *r = &m->regions[i];
     if (!(r->flags & RGN_CONTENTS) || (here >= r->start && here < r->end)) continue;
     if (!(r->prot & PROT_READ)) mprotect((void *)r->start, r->end - r->start, r->prot | PROT_READ);
-    incr_window(r->start, region_end(r), pagemap_fd >= 0 && !(r->flags & (RGN_FILE | RGN_SHARED)));
+    incr_window(r->start, region_end(r), scan_mode(r));
   }
   incr_plan_done();
   for (int i = 0; i < m->count; i++) {
@@ -431,6 +445,7 @@ int image_write(const char *path, struct image_stats *st) {
   w.fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (w.fd < 0 || !w.buf || !w.snapshot) { stasis_fail("cannot create %s: %s", path, strerror(errno)); goto out; }
   w.aligned_runs = stasis_cfg.incremental;
+  for (int i = 0; i < m.count; i++) filemap_choose(&m.regions[i], pagemap_fd >= 0);
   if (incr_begin(path)) {
     double t_plan = now();
     plan(&m);

@@ -63,7 +63,7 @@ static int grow(void **p, size_t *cap, size_t elem, size_t need) {
 
 void stasis_hash_avx2(const void *p, uint64_t len, uint64_t out[2]);
 
-static void hash(const void *p, uint64_t len, uint64_t out[2]) {
+void stasis_hash128(const void *p, uint64_t len, uint64_t out[2]) {
   static int avx2 = -1;
   if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2");
   if (avx2) { stasis_hash_avx2(p, len, out); return; }
@@ -71,6 +71,8 @@ static void hash(const void *p, uint64_t len, uint64_t out[2]) {
   out[0] = h.low64;
   out[1] = h.high64;
 }
+
+static void hash(const void *p, uint64_t len, uint64_t out[2]) { stasis_hash128(p, len, out); }
 
 static void unmap(void *p, size_t bytes) { if (p && bytes) munmap(p, bytes); }
 
@@ -233,7 +235,7 @@ static void emit(uint64_t addr, uint64_t len, void *arg) {
 /* A window the program did not write since the previous image's cut:
  * that image's runs there, as they were, neither read nor hashed. */
 static int reuse(struct window *w) {
-  if (!w->pagemap || !track_unwritten(S.prev, w->start, w->end)) return 0;
+  if (w->pagemap != SCAN_ANON || !track_unwritten(S.prev, w->start, w->end)) return 0;
   size_t lo = 0, hi = S.nchunks;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;

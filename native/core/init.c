@@ -111,6 +111,8 @@ __attribute__((constructor)) static void stasis_init(void) {
   compression_from_env();
   const char *incr = getenv("STASIS_INCREMENTAL");
   stasis_cfg.incremental = incr && strcmp(incr, "1") == 0;
+  const char *launched = getenv("STASIS_LAUNCH_TIME");
+  stasis_cfg.launch_ns = launched && *launched ? (long long)strtoull(launched, NULL, 10) * 1000000LL : 0;
   threads_install_handler();
   if (getenv("STASIS_HOLD_TERM")) stasis_hold_term();
   pthread_atfork(NULL, NULL, in_child);

@@ -62,8 +62,10 @@ static void classify(struct region *r, const char *perms, const char *path) {
 
 /* The kernel may merge our buffers with neighbouring anonymous memory, so
  * they are cut out of whatever line holds them. */
+struct file_of { uint64_t ino; unsigned int major, minor; };
+
 static void add_range(struct memory_map *m, uint64_t start, uint64_t end, uint64_t off,
-                      const char *perms, const char *path) {
+                      const char *perms, const char *path, const struct file_of *file) {
   const uint64_t ours[2][2] = {
     { (uint64_t)text, (uint64_t)text + text_cap },
     { (uint64_t)m->regions, (uint64_t)m->regions + sizeof(struct region) * m->cap },
@@ -71,13 +73,14 @@ static void add_range(struct memory_map *m, uint64_t start, uint64_t end, uint64
   for (int i = 0; i < 2; i++) {
     uint64_t a = ours[i][0], b = ours[i][1];
     if (b <= start || a >= end) continue;
-    if (a > start) add_range(m, start, a, off, perms, path);
-    if (b < end) add_range(m, b, end, off + (b - start), perms, path);
+    if (a > start) add_range(m, start, a, off, perms, path, file);
+    if (b < end) add_range(m, b, end, off + (b - start), perms, path, file);
     return;
   }
   if (m->count >= m->cap) { stasis_fail("more than %d memory regions", m->cap); return; }
   struct region *r = &m->regions[m->count++];
   r->start = start; r->end = end; r->offset = off;
+  r->ino = file->ino; r->dev_major = file->major; r->dev_minor = file->minor;
   classify(r, perms, path);
 }
 
@@ -101,7 +104,11 @@ int memory_read_map(struct memory_map *m) {
       else if (strcmp(path, "[vvar_vclock]") == 0) { m->vclock[0] = start; m->vclock[1] = end; }
       else if (strcmp(path, "[vdso]") == 0) { m->vdso[0] = start; m->vdso[1] = end; }
       else if (strcmp(path, "[vsyscall]") == 0 || strcmp(path, "[uprobes]") == 0) {}
-      else add_range(m, start, end, off, perms, path);
+      else {
+        struct file_of file = { inode, 0, 0 };
+        sscanf(dev, "%x:%x", &file.major, &file.minor);
+        add_range(m, start, end, off, perms, path, &file);
+      }
     }
     line = nl ? nl + 1 : NULL;
   }

@@ -21,6 +21,8 @@ struct loaded_region {
   const char *path;        /* not NUL-terminated: rec->path_len bytes */
   struct pages *pages;
   int npages;
+  const struct file_ident *ident;   /* RGN_MAPFILE: the file as it was at the checkpoint, else NULL */
+  int file_fd;                      /* RGN_MAPFILE: that file, opened and checked (mapfile.c) */
 };
 
 /* A file that REF records name (incremental images), mapped read-only. */
@@ -55,6 +57,9 @@ int image_open_verified(struct image *img, const char *path);
  * payloads not marked deferred. */
 int image_open_unchecked(struct image *img, const char *path);
 int image_check_payloads(struct image *img);
+/* mapfile.c: opens the file of every RGN_MAPFILE region and checks it is
+ * the one of the checkpoint; else one line naming it, -1. */
+int mapfile_check(struct image *img);
 /* Unmaps and closes the image and the files it references. */
 void image_close(struct image *img);
 #endif

@@ -194,7 +194,7 @@ static int can_map(const struct loaded_region *r) { return !(r->rec->flags & (RG
 /* Lazy: private memory the program may write (so the pager's copies into
  * it never meet a protection); stacks and shared memory are filled now. */
 static int goes_lazy(const struct loaded_region *r, const struct pages *p) {
-  return lazy_fd >= 0 && !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && r->rec->prot == (PROT_READ | PROT_WRITE) &&
+  return lazy_fd >= 0 && !(r->rec->flags & (RGN_SHARED | RGN_STACK | RGN_MAPFILE)) && r->rec->prot == (PROT_READ | PROT_WRITE) &&
          (r->rec->flags & RGN_CONTENTS) && !(r->rec->flags & RGN_OBJECT) && (!can_map(r) || (p->rec->flags & RECF_COMP_MASK));
 }
 
@@ -262,6 +262,13 @@ static void map_region(const struct loaded_region *r) {
       _exit(71);
     }
     close(fd);
+    return;
+  }
+  if (r->ident) {   /* the file again, checked (mapfile.c); the pages the process changed go over it */
+    if (mmap(start, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, r->file_fd, rr->file_offset) == MAP_FAILED)
+      die("mapping a file again");
+    close(r->file_fd);
+    queue_pages(r);
     return;
   }
   int flags = ((rr->flags & RGN_SHARED) ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_FIXED;
@@ -481,6 +488,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "stasis-restart: %s: cannot change root to %s: %s\n", img.name, root, strerror(errno));
     return 5;
   }
+  if (mapfile_check(&img) < 0) return 3;
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, NULL);

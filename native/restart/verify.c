@@ -177,12 +177,17 @@ int image_open_unchecked(struct image *img, const char *path) {
       break;
     case REC_REGION: {
       const struct region_rec *rr = (const void *)payload;
-      if (h->stored_len < sizeof *rr || h->stored_len != sizeof *rr + rr->path_len || rr->end <= rr->start)
+      /* RGN_MAPFILE: the file's identity follows the path; only with CONTENTS, never shared. */
+      uint64_t ident = h->stored_len >= sizeof *rr && (rr->flags & RGN_MAPFILE) ? sizeof(struct file_ident) : 0;
+      if (h->stored_len < sizeof *rr || h->stored_len != sizeof *rr + rr->path_len + ident || rr->end <= rr->start ||
+          (ident && (rr->flags & (RGN_CONTENTS | RGN_SHARED | RGN_FILE | RGN_OBJECT)) != (RGN_CONTENTS | RGN_FILE)))
         return bad(img, "corrupt", "record %d: malformed region", index);
       if (img->nregions == cap_r) img->regions = realloc(img->regions, (cap_r *= 2) * sizeof *img->regions);
       cur = &img->regions[img->nregions++];
       cur->rec = rr;
       cur->path = payload + sizeof *rr;
+      cur->ident = ident ? (const void *)(payload + sizeof *rr + rr->path_len) : NULL;
+      cur->file_fd = -1;
       cur->npages = 0;
       next_page = rr->start;
       break;

@@ -20,6 +20,8 @@ function processLines(p: ProcessReport): string[] {
     `  image ${p.image}: ${size(p.bytes)}, compression ${p.compressionRatio.toFixed(2)}x, ${p.checksum}`,
     ...(p.referencedFiles.length
       ? [`  unchanged ${size(p.referencedBytes)} referenced in ${p.referencedFiles.join(', ')} (incremental)`] : []),
+    ...(p.mappedFiles.length
+      ? [`  ${size(p.fileMappedBytes)} mapped again from ${p.mappedFiles.join(', ')} at restart, not stored (incremental)`] : []),
     ...p.files.map((f) => `  file ${f.name}: ${size(f.bytes)}, ${f.checksum}`),
   ];
 }

@@ -19,7 +19,9 @@ export const Compression = { NONE: 0, ZSTD: 1, LZ4: 2 } as const;
 export const FLAG_ALIGNED = 0x10;
 export const KNOWN_RECORD_FLAGS = COMPRESSION_MASK | FLAG_ALIGNED;
 
-export const RegionFlag = { SHARED: 1, FILE: 2, CONTENTS: 4, STACK: 8, HEAP: 16, DELETED: 32, OBJECT: 64 } as const;
+export const RegionFlag = { SHARED: 1, FILE: 2, CONTENTS: 4, STACK: 8, HEAP: 16, DELETED: 32, OBJECT: 64, MAPFILE: 128 } as const;
+/** After the path of a MAPFILE region: size, mtime, ctime, dev, ino, hashed bytes, XXH3-128 (struct file_ident). */
+export const FILE_IDENT_BYTES = 64;
 
 export const REGION_FIXED_BYTES = 3 * 8 + 4 * 4;
 export const END_BYTES = 16;

@@ -29,6 +29,8 @@ export interface ProcessReport {
   compressionRatio: number;  // raw PAGES bytes / stored PAGES bytes (of this file)
   referencedBytes: number;   // memory held by older images that REF records name
   referencedFiles: string[]; // those images, linked beside this one
+  fileMappedBytes: number;   // private file mappings restored from their file (MAPFILE), not stored
+  mappedFiles: string[];     // those files
   files: ManifestFile[];     // side files beside the image, verified
   detail: ImageSummary;
 }
@@ -56,6 +58,8 @@ function report(summary: ImageSummary, fromManifest?: { pid: number; host: strin
     compressionRatio: t.storedBytes ? (t.savedBytes - t.referencedBytes) / t.storedBytes : 1,
     referencedBytes: t.referencedBytes,
     referencedFiles: summary.referencedFiles,
+    fileMappedBytes: t.fileMappedBytes,
+    mappedFiles: [...new Set(summary.regions.filter((r) => r.mappedFile).map((r) => r.path))],
     files: [],
     detail: summary,
   };

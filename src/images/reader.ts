@@ -10,7 +10,7 @@ import { FileWindow, ShortRead } from './file-window.js';
 import {
   COMPRESSION_MASK, Compression, END_BYTES, FLAG_ALIGNED, HEADER_CRC_BYTES, IMAGE_HEADER_BYTES,
   IMAGE_MAGIC, IMAGE_VERSION, KNOWN_RECORD_FLAGS, PAGE, PAGES_RUN_MAX, RECORD_HEADER_BYTES,
-  RECORD_MAGIC, REF_FIXED_BYTES, REF_NAME_MAX, REGION_FIXED_BYTES, RecordType, RegionFlag, decodeImageHeader, decodeRecordHeader,
+  FILE_IDENT_BYTES, RECORD_MAGIC, REF_FIXED_BYTES, REF_NAME_MAX, REGION_FIXED_BYTES, RecordType, RegionFlag, decodeImageHeader, decodeRecordHeader,
   decodeRegion, hex, protString, regionFlagNames, type ImageHeader, type RecordHeader,
   type RegionRecord,
 } from './image-records.js';
@@ -46,6 +46,8 @@ export interface RegionSummary {
   flags: string[];
   path: string;
   pages: { records: number; savedBytes: number; storedBytes: number };
+  /** MAPFILE: mapped from this file again at restart (its size, the bytes mapped and their XXH3-128); the pages hold only what the process changed. */
+  mappedFile?: { size: number; hashedBytes: number; xxh3: string };
 }
 
 export interface ImageSummary {
@@ -63,6 +65,7 @@ export interface ImageSummary {
     savedBytes: number;      // raw bytes of PAGES (memory actually saved)
     storedBytes: number;     // PAGES bytes in the file (after compression)
     zeroElidedBytes: number; // contents not stored because they read as zero
+    fileMappedBytes: number; // MAPFILE regions: bytes mapped from their file again at restart, not stored
     compressedRecords: number;
     lz4Records: number;      // of compressedRecords, the lz4 ones (the rest zstd)
     refRecords: number;      // REF records (incremental images)
@@ -240,8 +243,14 @@ class ImageWalk {
   private applyRegion(payload: Buffer): void {
     if (payload.length < REGION_FIXED_BYTES) this.refuse('corrupt', `${this.at()}: malformed region (${payload.length} bytes)`);
     const rec = decodeRegion(payload);
-    if (payload.length !== REGION_FIXED_BYTES + rec.pathLength || rec.end <= rec.start)
+    // MAPFILE: the file's identity follows the path; only with CONTENTS, never shared.
+    const mapfile = (rec.flags & RegionFlag.MAPFILE) !== 0;
+    const identBytes = mapfile ? FILE_IDENT_BYTES : 0;
+    const fileOnly = RegionFlag.CONTENTS | RegionFlag.FILE;
+    if (payload.length !== REGION_FIXED_BYTES + rec.pathLength + identBytes || rec.end <= rec.start ||
+        (mapfile && (rec.flags & (fileOnly | RegionFlag.SHARED | RegionFlag.OBJECT)) !== fileOnly))
       this.refuse('corrupt', `${this.at()}: malformed region`);
+    const identAt = REGION_FIXED_BYTES + rec.pathLength;
     const summary: RegionSummary = {
       start: hex(rec.start),
       end: hex(rec.end),
@@ -249,9 +258,16 @@ class ImageWalk {
       fileOffset: hex(rec.fileOffset),
       prot: protString(rec.prot),
       flags: regionFlagNames(rec.flags),
-      path: payload.toString('utf8', REGION_FIXED_BYTES),
+      path: payload.toString('utf8', REGION_FIXED_BYTES, identAt),
       pages: { records: 0, savedBytes: 0, storedBytes: 0 },
     };
+    if (mapfile) {
+      summary.mappedFile = {
+        size: Number(payload.readBigUInt64LE(identAt)),
+        hashedBytes: Number(payload.readBigUInt64LE(identAt + 40)),
+        xxh3: payload.readBigUInt64LE(identAt + 56).toString(16).padStart(16, '0') + payload.readBigUInt64LE(identAt + 48).toString(16).padStart(16, '0'),
+      };
+    }
     this.regions.push(summary);
     this.current = { rec, summary, nextPage: rec.start };
   }
@@ -345,6 +361,7 @@ class ImageWalk {
     const header = this.header as ImageHeader;
     const mapped = this.regions.reduce((s, r) => s + r.bytes, 0);
     const contents = this.regions.filter((r) => r.flags.includes('CONTENTS')).reduce((s, r) => s + r.bytes, 0);
+    const fromFiles = this.regions.reduce((s, r) => s + (r.mappedFile?.hashedBytes ?? 0), 0);
     const saved = Number(this.saved);
     return {
       path: this.path,
@@ -360,7 +377,8 @@ class ImageWalk {
         contentsBytes: contents,
         savedBytes: saved,
         storedBytes: Number(this.stored),
-        zeroElidedBytes: Math.max(0, contents - saved),
+        zeroElidedBytes: Math.max(0, contents - fromFiles - saved),
+        fileMappedBytes: fromFiles,
         compressedRecords: this.compressedRecords,
         lz4Records: this.lz4Records,
         refRecords: this.refRecords,

@@ -54,6 +54,12 @@ const cases: Array<[string, Word, () => Buffer]> = [
     h.writeUInt32LE(8192, 12);
     r[0]!.payload = h;
   })).image],
+  ['a MAPFILE region without its file identity', 'corrupt', () => assemble(variant((r) => {
+    r[2]!.payload = regionPayload(0x400000n, 0x404000n, 3, 2 | 4 | 128, '/data/input.bin');
+  })).image],
+  ['a MAPFILE region that is shared', 'corrupt', () => assemble(variant((r) => {
+    r[2]!.payload = Buffer.concat([regionPayload(0x400000n, 0x404000n, 3, 1 | 2 | 4 | 128, '/data/input.bin'), Buffer.alloc(64)]);
+  })).image],
   ['compression 3 (not in the format)', 'corrupt', () => assemble(variant((r) => { r[4]!.flags = UNNAMED_COMPRESSION; })).image],
 ];
 
@@ -69,6 +75,17 @@ describe('inspect and the restart loader give one verdict', () => {
       r[1]!.payload = Buffer.from(' {"a": [1, -2.5e3, true, false, null, {"b": "q\\"\\u00e9\\n"}], "c": {}, "d": []}\n');
     })).image);
     await readImage(path);
+    const l = await execa(loader, ['--verify', path], { reject: false });
+    assert.equal(l.exitCode, 0, l.stderr);
+  });
+
+  it('a MAPFILE region with its file identity passes both (--verify does not read the file)', async () => {
+    const path = write(assemble(variant((r) => {
+      r[2]!.payload = Buffer.concat([regionPayload(0x400000n, 0x404000n, 3, 2 | 4 | 128, '/data/input.bin'), Buffer.alloc(64, 1)]);
+    })).image);
+    const summary = await readImage(path);
+    assert.equal(summary.regions[0]!.path, '/data/input.bin');
+    assert.equal(summary.regions[0]!.mappedFile?.size, Number(0x0101010101010101n));
     const l = await execa(loader, ['--verify', path], { reject: false });
     assert.equal(l.exitCode, 0, l.stderr);
   });

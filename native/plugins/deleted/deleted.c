@@ -94,7 +94,7 @@ static int deleted_restore(const struct stasis_fd *f, int cookie) {
 }
 
 static void deleted_resume(void) {
-  for (int i = 0; i < nrecs; i++) fdu_free(recs[i].data, recs[i].size);
+  for (int i = 0; i < nrecs; i++) fdu_free_copy(recs[i].data, recs[i].size);
   nrecs = 0;
 }
 

@@ -37,6 +37,28 @@ static inline void *fdu_alloc(size_t n) {
 }
 static inline void fdu_free(void *p, size_t n) { if (p) munmap(p, fdu_round(n ? n : 1)); }
 
+/* A copy of a file of 1 MiB or more goes in 8 MiB windows of its own:
+ * incremental images cut memory into runs at 8 MiB boundaries and reference
+ * a run whose bytes did not change (core/incremental.c), so byte k of the
+ * file lands in the same place of the same run at every checkpoint, and an
+ * appended-to file changes only the run of its tail. Address space only:
+ * the untouched end of the last window is never backed. */
+#define FDU_WINDOW ((size_t)8 << 20)
+static inline size_t fdu_copy_span(size_t n) {
+  return n >= ((size_t)1 << 20) ? (n + FDU_WINDOW - 1) & ~(FDU_WINDOW - 1) : fdu_round(n ? n : 1);
+}
+static inline void *fdu_alloc_copy(size_t n) {
+  if (n < ((size_t)1 << 20)) return fdu_alloc(n);
+  size_t span = fdu_copy_span(n);
+  char *p = mmap(NULL, span + FDU_WINDOW, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  char *at = (char *)(((uintptr_t)p + FDU_WINDOW - 1) & ~(uintptr_t)(FDU_WINDOW - 1));
+  if (at > p) munmap(p, (size_t)(at - p));
+  if (at + span < p + span + FDU_WINDOW) munmap(at + span, (size_t)(p + span + FDU_WINDOW - (at + span)));
+  return at;
+}
+static inline void fdu_free_copy(void *p, size_t n) { if (p) munmap(p, fdu_copy_span(n)); }
+
 static inline int fdu_write_all(int fd, const char *buf, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, buf, n);
@@ -58,8 +80,9 @@ static inline int fdu_pread_all(int fd, char *buf, size_t n, off_t off) {
   return 0;
 }
 
-/* The whole contents of a file (size bytes) into fresh mmap'd memory; a
- * write-only descriptor (flags) is read through a /proc reopening. */
+/* The whole contents of a file (size bytes) into fresh mmap'd memory
+ * (fdu_alloc_copy: free it with fdu_free_copy); a write-only descriptor
+ * (flags) is read through a /proc reopening. */
 static inline char *fdu_copy_out(int fd, int flags, size_t size) {
   int rfd = fd;
   if ((flags & O_ACCMODE) == O_WRONLY) {
@@ -67,8 +90,8 @@ static inline char *fdu_copy_out(int fd, int flags, size_t size) {
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     if ((rfd = open(proc, O_RDONLY | O_CLOEXEC)) < 0) return NULL;
   }
-  char *buf = fdu_alloc(size);
-  if (buf && size && fdu_pread_all(rfd, buf, size, 0) < 0) { fdu_free(buf, size); buf = NULL; }
+  char *buf = fdu_alloc_copy(size);
+  if (buf && size && fdu_pread_all(rfd, buf, size, 0) < 0) { fdu_free_copy(buf, size); buf = NULL; }
   if (rfd != fd) close(rfd);
   return buf;
 }

@@ -182,7 +182,7 @@ API int mkostemps64(char *t, int s, int fl) { READY(); int fd = r_mkostemps64(t,
 
 static void release(void) {
   for (int i = 0; made && i < top; i++)
-    if (made[i].data) { fdu_free(made[i].data, made[i].size); made[i].data = NULL; }
+    if (made[i].data) { fdu_free_copy(made[i].data, made[i].size); made[i].data = NULL; }
 }
 
 /* Every thread is stopped: no slot changes meanwhile (one left BUSY by a

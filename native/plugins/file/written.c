@@ -124,6 +124,6 @@ int written_holds(unsigned long long dev, unsigned long long ino) {
 }
 
 void written_forget(void) {
-  for (int i = 0; i < nwritten; i++) fdu_free(files[i].data, files[i].size);
+  for (int i = 0; i < nwritten; i++) fdu_free_copy(files[i].data, files[i].size);
   nwritten = 0;
 }

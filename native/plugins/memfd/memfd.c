@@ -73,7 +73,7 @@ static int memfd_restore(const struct stasis_fd *f, int cookie) {
 }
 
 static void memfd_resume(void) {
-  for (int i = 0; i < nrecs; i++) fdu_free(recs[i].data, recs[i].size);
+  for (int i = 0; i < nrecs; i++) fdu_free_copy(recs[i].data, recs[i].size);
   nrecs = 0;
 }
 
