@@ -27,7 +27,7 @@ export function size(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes, u = 0;
   while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return u === 0 ? `${bytes} B` : `${v.toFixed(1)} ${units[u]}`;
+  return u === 0 ? `${Math.round(bytes)} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 export function rate(bytes: number, seconds: number): string {
