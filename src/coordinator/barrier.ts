@@ -155,12 +155,13 @@ function notJoined(o: Outside): string {
  * image, where the process sits in the tree, and the side files beside the image
  * (`/NAME:...`: a file of its own name in the generation directory, e.g. shm-*.data).
  */
-function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
+function savedEntry(p: ProcPeer, answer: string, forked: boolean): ManifestProcess {
   const [, bytes, checksum, ppid, pgid, sid, ...sides] = answer.split(' ');
   const image = imageName(p);
   const entry: ManifestProcess = { pid: p.info.pid, host: p.info.host, origin: p.info.origin, name: p.info.name, image,
     bytes: Number(bytes), checksum: checksum ?? '' };
   if (ppid !== undefined) Object.assign(entry, { ppid: Number(ppid), pgid: Number(pgid), sid: Number(sid) });
+  if (forked) entry.forked = true;
   // "ref:gNNNNNN:bytes:crc32c:x": an older image this one references (incremental, image-format.md).
   const refs = sides.filter((s) => s.startsWith('ref:')).map((s) => {
     const m = /^ref:(g\d{6}):(\d+):(crc32c:[0-9a-f]{8})$/.exec(s);
@@ -236,7 +237,8 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     if (joinedLate.length) throw new JoinedLate(`${joinedLate.map((p) => p.label).join(', ')} joined while the others were saved`);
     const saved = forked ? await writersDone(peers, answers, timeoutMs, late) : answers;
     await testPause(store.dir, 'saved', generation, log);
-    const processes = peers.map((p, i) => savedEntry(p, saved[i]!));
+    // SAVING: the process's copy wrote its image; SAVED at once: written stopped.
+    const processes = peers.map((p, i) => savedEntry(p, saved[i]!, forked && answers[i] === 'SAVING'));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const manifest: Manifest = {
       format: 'stasis-manifest', version: 1, generation, createdAt: new Date().toISOString(),
