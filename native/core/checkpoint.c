@@ -288,12 +288,14 @@ static void finish_restart(void) {
   delay_release();
 }
 
-/* SAVE <path> [fork]: forked, the answer is SAVING and SAVED comes when
+/* SAVE <path> [fork|fork-run]: forked, the answer is SAVING and SAVED comes when
  * the writer is done; a process that cannot be copied safely saves
  * stopped (and says why in the log) and answers SAVED at once. */
 static void on_save(char *arg) {
   char *mode = strchr(arg, ' ');
-  int forked = mode && strcmp(mode + 1, "fork") == 0;
+  /* fork-run: the only process of the generation runs on once it answered. */
+  int run_on = mode && strcmp(mode + 1, "fork-run") == 0;
+  int forked = run_on || (mode && strcmp(mode + 1, "fork") == 0);
   if (mode) *mode = 0;
   coord_decode(arg);
   struct image_stats st;
@@ -321,6 +323,7 @@ static void on_save(char *arg) {
   snprintf(saved_tail, sizeof saved_tail, " %d %d %d%s", getppid(), getpgid(0), getsid(0), sides);
   if (r == SAVE_FORKED) coord_send("SAVING");
   else coord_send("SAVED %llu crc32c:%08x%s%s", (unsigned long long)st.bytes, st.checksum, saved_tail, st.files);
+  if (run_on) on_continue();
 }
 
 /* The next line from the coordinator; meanwhile a writer that finishes is
