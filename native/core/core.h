@@ -184,7 +184,8 @@ int track_unwritten(int since, uint64_t start, uint64_t end);
  * unwritten since generation `since`'s cut (UINT64_MAX: unknown); *total:
  * the process's resident bytes at the cut. */
 uint64_t track_changed(int since, uint64_t *total);
-int incr_latest_generation(const char *path);   /* the store's `latest` with an index for this image, or 0 */
+int incr_latest_generation(const char *path);
+int task_children(int (*each)(const char *pid, void *arg), void *arg);   /* children.c */   /* the store's `latest` with an index for this image, or 0 */
 void track_forget(void);          /* a restored process, a forked child */
 int incr_generation_of(const char *path);   /* N of STORE/.gen-N.tmp/NAME, or 0 */
 
