@@ -55,7 +55,7 @@ static __attribute__((noinline)) int save_image(const char *path, struct image_s
   stasis_image_pid = getpid();
   if (ctx_save(&self->ctx) != 0) return SAVE_RESTORED;
   if (stasis_cfg.incremental) {
-    track_cut(incr_generation_of(path));
+    track_cut(incr_generation_of(path), forked);
     if (forked && little_changed(path)) forked = 0;
   }
   if (forked && fork_save_start(path) == 0) return SAVE_FORKED;

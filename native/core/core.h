@@ -177,7 +177,7 @@ void incr_end(void);
 /* write_track.c: what the program wrote between two cuts (userfaultfd
  * WP_ASYNC + PAGEMAP_SCAN), so unchanged memory is not even read. */
 struct written_range { uint64_t start, end; };
-void track_cut(int generation);   /* at the cut, stopped: asks, protects again */
+void track_cut(int generation, int estimate);   /* at the cut, stopped: asks, protects again; estimate: for track_changed */
 /* 1: [start, end) was not written since the cut of generation `since`. */
 int track_unwritten(int since, uint64_t start, uint64_t end);
 /* Bytes of memory the image holds that the last cut cannot vouch for as

@@ -135,7 +135,7 @@ static uint64_t written_windows(int pm, uint64_t start, uint64_t end, size_t fir
   return bytes;
 }
 
-void track_cut(int generation) {
+void track_cut(int generation, int estimate) {
   nknown = nwritten = 0;
   known_since = protected_at;
   protected_at = 0;
@@ -150,28 +150,28 @@ void track_cut(int generation) {
     const struct region *r = &m.regions[i];
     if (!(r->flags & RGN_CONTENTS)) continue;
     total += r->end - r->start;
-    /* Estimated only against an earlier cut (track_changed). */
+    /* Estimated only when asked, against an earlier cut (track_changed). */
     if (r->flags & (RGN_FILE | RGN_SHARED)) { changed += r->end - r->start; continue; }
     if ((here >= r->start && here < r->end) || r->end - r->start > TRACK_MAX) {
-      if (known_since) changed += resident(pm, r->start, r->end);
+      if (estimate && known_since) changed += resident(pm, r->start, r->end);
       continue;
     }
     size_t first = nwritten;
     if (known_since && scan(pm, r->start, r->end) == 0) {
       if (grow((void **)&known, &known_cap, sizeof *known, nknown + 1) == 0) {
         known[nknown++] = (struct written_range){ r->start, r->end };
-        changed += written_windows(pm, r->start, r->end, first);
+        if (estimate) changed += written_windows(pm, r->start, r->end, first);
       } else changed += r->end - r->start;
       continue;
     }
-    if (known_since) changed += resident(pm, r->start, r->end);
+    if (estimate && known_since) changed += resident(pm, r->start, r->end);
     /* Not (wholly) ours yet: registered and protected from this cut on. */
     struct uffdio_register reg = { .range = { r->start, r->end - r->start }, .mode = UFFDIO_REGISTER_MODE_WP };
     struct uffdio_writeprotect wp = { .range = { r->start, r->end - r->start }, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
     if (ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 || errno == EBUSY) ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
   }
-  if (pm >= 0) {
-    close(pm);
+  if (pm >= 0) close(pm);
+  if (pm >= 0 && estimate) {
     /* What a fork would copy the page tables of: the process's resident set. */
     char statm[128];
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
