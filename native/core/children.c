@@ -121,14 +121,16 @@ static int walk_proc(char *out, size_t cap, size_t *len, long me) {
   return rc;
 }
 
-/* /proc/self/task/TID/children of every thread: 1 when the kernel has
- * them (then out holds the live ones), 0 when it does not, -1 on failure. */
-static int from_task_lists(char *out, size_t cap, size_t *len, long me) {
+/* Each pid in /proc/self/task/TID/children of every thread (zombies
+ * included: they stay on the list until reaped), to `each`: 1 when the
+ * kernel has the lists, 0 when it does not (or one may be cut short: walk
+ * /proc instead), -1 when `each` failed. */
+int task_children(int (*each)(const char *pid, void *arg), void *arg) {
   int tasks = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (tasks < 0) return 0;
   char buf[4096], list[8192], path[64];
   long n;
-  int rc = 1;
+  int rc = 1, seen = 0;
   while (rc == 1 && (n = syscall(SYS_getdents64, tasks, buf, sizeof buf)) > 0)
     for (long off = 0; off < n && rc == 1;) {
       struct dent *d = (void *)(buf + off);
@@ -136,15 +138,30 @@ static int from_task_lists(char *out, size_t cap, size_t *len, long me) {
       if (d->name[0] < '1' || d->name[0] > '9') continue;
       snprintf(path, sizeof path, "%s/children", d->name);
       int fd = openat(tasks, path, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) { rc = errno == ENOENT && *len == 0 ? 0 : 1; break; }   /* none: no such kernel support */
+      if (fd < 0) { rc = errno == ENOENT && !seen ? 0 : 1; break; }   /* none: no such kernel support */
+      seen = 1;
       ssize_t got = read(fd, list, sizeof list - 1);
       close(fd);
-      if (got == (ssize_t)sizeof list - 1) { rc = 0; break; }   /* may be cut short: walk /proc instead */
+      if (got == (ssize_t)sizeof list - 1) { rc = 0; break; }
       list[got > 0 ? got : 0] = 0;
       for (char *save = NULL, *pid = strtok_r(list, " \n", &save); pid && rc == 1; pid = strtok_r(NULL, " \n", &save))
-        if (!is_outside(pid) && live_child_of(pid, me) && add(out, cap, len, pid) < 0) rc = -1;
+        if (each(pid, arg) < 0) rc = -1;
     }
   close(tasks);
+  return rc;
+}
+
+struct describe { char *out; size_t cap, *len; long me; };
+
+static int describe_one(const char *pid, void *arg) {
+  struct describe *w = arg;
+  return !is_outside(pid) && live_child_of(pid, w->me) ? add(w->out, w->cap, w->len, pid) : 0;
+}
+
+/* The live children from the task lists: 1, 0 (walk /proc), -1. */
+static int from_task_lists(char *out, size_t cap, size_t *len, long me) {
+  struct describe w = { out, cap, len, me };
+  int rc = task_children(describe_one, &w);
   if (rc == 0) { *len = 0; out[0] = 0; }
   return rc;
 }

@@ -182,9 +182,15 @@ void incr_end(void);
 /* write_track.c: what the program wrote between two cuts (userfaultfd
  * WP_ASYNC + PAGEMAP_SCAN), so unchanged memory is not even read. */
 struct written_range { uint64_t start, end; };
-void track_cut(int generation);   /* at the cut, stopped: asks, protects again */
+void track_cut(int generation, int estimate);   /* at the cut, stopped: asks, protects again; estimate: for track_changed */
 /* 1: [start, end) was not written since the cut of generation `since`. */
 int track_unwritten(int since, uint64_t start, uint64_t end);
+/* Bytes of memory the image holds that the last cut cannot vouch for as
+ * unwritten since generation `since`'s cut (UINT64_MAX: unknown); *total:
+ * the process's resident bytes at the cut. */
+uint64_t track_changed(int since, uint64_t *total);
+int incr_latest_generation(const char *path);
+int task_children(int (*each)(const char *pid, void *arg), void *arg);   /* children.c */   /* the store's `latest` with an index for this image, or 0 */
 void track_forget(void);          /* a restored process, a forked child */
 int incr_generation_of(const char *path);   /* N of STORE/.gen-N.tmp/NAME, or 0 */
 void stasis_hash128(const void *p, uint64_t len, uint64_t out[2]);   /* XXH3-128 */

@@ -166,6 +166,25 @@ int incr_generation_of(const char *path) {
   return gen > 0 ? gen : 0;
 }
 
+/* For choosing how to save before the image is written: the generation
+ * `latest` names in the store of PATH (STORE/.gen-N.tmp/NAME) when it holds
+ * an index for NAME (the next image is then planned against it), else 0. */
+int incr_latest_generation(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *gdir = slash;
+  while (gdir && gdir > path && gdir[-1] != '/') gdir--;
+  if (!slash || !gdir || gdir == path) return 0;
+  char link[4200], target[64], index[4600];
+  snprintf(link, sizeof link, "%.*slatest", (int)(gdir - path), path);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  int prev = 0;
+  if (n <= 0) return 0;
+  target[n] = 0;
+  if (sscanf(target, "gen-%d", &prev) != 1 || prev <= 0) return 0;
+  snprintf(index, sizeof index, "%.*s%s/%s.index", (int)(gdir - path), path, target, slash + 1);
+  return access(index, R_OK) == 0 ? prev : 0;
+}
+
 int incr_begin(const char *path) {
   memset(&S, 0, sizeof S);
   windows = NULL;

@@ -3,6 +3,7 @@
  * STASIS_PLUGINS (`stasis launch --with-plugin`), loaded before the
  * process first meets its coordinator. */
 #include "core.h"
+#include <time.h>
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,15 @@ int plugins_dispatch(enum stasis_event ev) {
   int rc = 0;
   for (int i = 0; i < nplugins; i++) {
     if (wanted[i] && !(wanted[i] & STASIS_EVENT_BIT(ev))) continue;
-    if (plugins[i]->event(ev) == 0) continue;
+    struct timespec t0, t1;
+    if (stasis_debug_on) clock_gettime(CLOCK_MONOTONIC, &t0);
+    int failed = plugins[i]->event(ev) != 0;
+    if (stasis_debug_on) {   /* where a checkpoint's pause goes */
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+      if (ms >= 0.5) stasis_debug("plugin %s: event %d took %.1f ms", plugins[i]->name, (int)ev, ms);
+    }
+    if (!failed) continue;
     if (!stasis_failure()) stasis_fail("plugin %s failed", plugins[i]->name);
     rc = -1;
     if (ev == STASIS_EVENT_SAVE || ev == STASIS_EVENT_RESTART) break;

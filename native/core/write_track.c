@@ -12,6 +12,7 @@
 #include "core.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/userfaultfd.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -91,34 +92,104 @@ static int scan(int pm, uint64_t start, uint64_t end) {
   return 0;
 }
 
-void track_cut(int generation) {
+/* At the last cut: the process's resident bytes, and of the memory the image holds the
+ * bytes in memory that tracking cannot vouch for as unwritten since
+ * `known_since`'s cut, in the incremental planner's 8 MiB windows (its
+ * unit), file-backed and shared memory whole (UINT64_MAX: unknown). */
+static uint64_t cut_total, cut_changed = UINT64_MAX;
+
+#define IS_PRESENT (1 << 3)
+#define IS_PFNZERO (1 << 5)
+
+/* Bytes of [start, end) in memory (what the planner reads of memory it
+ * cannot vouch for), not counting the shared zero page (a page only ever
+ * read) nor swap (the markers write protection puts on pages never
+ * touched count as swapped); the whole range if the kernel cannot say. */
+static uint64_t resident(int pm, uint64_t start, uint64_t end) {
+  static struct scan_region vec[256];
+  uint64_t bytes = 0;
+  for (uint64_t at = start; at < end;) {
+    struct scan_arg a = { .size = sizeof a, .start = at, .end = end, .vec = (uint64_t)vec, .vec_len = 256,
+                          .category_inverted = IS_PFNZERO, .category_mask = IS_PRESENT | IS_PFNZERO,
+                          .return_mask = IS_PRESENT };
+    long n = ioctl(pm, SCAN_IOCTL, &a);
+    if (n < 0 || a.walk_end <= at) return bytes + (end - at);
+    for (long i = 0; i < n; i++) bytes += vec[i].end - vec[i].start;
+    at = a.walk_end;
+  }
+  return bytes;
+}
+
+/* Resident bytes of the windows of [start, end) that a written range of
+ * written[first..nwritten) touches: those windows are read and hashed again. */
+static uint64_t written_windows(int pm, uint64_t start, uint64_t end, size_t first) {
+  uint64_t bytes = 0;
+  size_t k = first;
+  for (uint64_t a = start; a < end;) {
+    uint64_t stop = (a / (8u << 20) + 1) * (8u << 20);
+    if (stop > end) stop = end;
+    while (k < nwritten && written[k].end <= a) k++;
+    if (k < nwritten && written[k].start < stop) bytes += resident(pm, a, stop);
+    a = stop;
+  }
+  return bytes;
+}
+
+void track_cut(int generation, int estimate) {
   nknown = nwritten = 0;
   known_since = protected_at;
   protected_at = 0;
+  cut_changed = UINT64_MAX;
   if (uffd == -1) uffd = open_uffd();
   if (uffd < 0) return;
   struct memory_map m;
   if (memory_read_map(&m) < 0) { stasis_clear_failure(); return; }
   int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  uint64_t here = (uint64_t)__builtin_frame_address(0);
+  uint64_t here = (uint64_t)__builtin_frame_address(0), total = 0, changed = 0;
   for (int i = 0; pm >= 0 && i < m.count; i++) {
     const struct region *r = &m.regions[i];
-    if (!(r->flags & RGN_CONTENTS) || (r->flags & (RGN_FILE | RGN_SHARED)) || (here >= r->start && here < r->end) ||
-        r->end - r->start > TRACK_MAX)
-      continue;
-    if (known_since && scan(pm, r->start, r->end) == 0) {
-      if (grow((void **)&known, &known_cap, sizeof *known, nknown + 1) == 0)
-        known[nknown++] = (struct written_range){ r->start, r->end };
+    if (!(r->flags & RGN_CONTENTS)) continue;
+    total += r->end - r->start;
+    /* Estimated only when asked, against an earlier cut (track_changed). */
+    if (r->flags & (RGN_FILE | RGN_SHARED)) { changed += r->end - r->start; continue; }
+    if ((here >= r->start && here < r->end) || r->end - r->start > TRACK_MAX) {
+      if (estimate && known_since) changed += resident(pm, r->start, r->end);
       continue;
     }
+    size_t first = nwritten;
+    if (known_since && scan(pm, r->start, r->end) == 0) {
+      if (grow((void **)&known, &known_cap, sizeof *known, nknown + 1) == 0) {
+        known[nknown++] = (struct written_range){ r->start, r->end };
+        if (estimate) changed += written_windows(pm, r->start, r->end, first);
+      } else changed += r->end - r->start;
+      continue;
+    }
+    if (estimate && known_since) changed += resident(pm, r->start, r->end);
     /* Not (wholly) ours yet: registered and protected from this cut on. */
     struct uffdio_register reg = { .range = { r->start, r->end - r->start }, .mode = UFFDIO_REGISTER_MODE_WP };
     struct uffdio_writeprotect wp = { .range = { r->start, r->end - r->start }, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
     if (ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 || errno == EBUSY) ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
   }
   if (pm >= 0) close(pm);
+  if (pm >= 0 && estimate) {
+    /* What a fork would copy the page tables of: the process's resident set. */
+    char statm[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, statm, sizeof statm - 1) : -1;
+    unsigned long long size_pages, rss_pages;
+    if (fd >= 0) close(fd);
+    if (got > 0) statm[got] = 0;
+    if (got > 0 && sscanf(statm, "%llu %llu", &size_pages, &rss_pages) == 2) total = rss_pages * (uint64_t)sysconf(_SC_PAGESIZE);
+    cut_total = total;
+    cut_changed = changed;
+  }
   memory_free_map(&m);
   protected_at = generation;
+}
+
+uint64_t track_changed(int since, uint64_t *total) {
+  *total = cut_total;
+  return since && since == known_since ? cut_changed : UINT64_MAX;
 }
 
 int track_unwritten(int since, uint64_t start, uint64_t end) {
@@ -140,4 +211,5 @@ void track_forget(void) {
   protected_at = known_since = 0;
   known = written = NULL;
   nknown = known_cap = nwritten = written_cap = 0;
+  cut_changed = UINT64_MAX;
 }

@@ -155,12 +155,13 @@ function notJoined(o: Outside): string {
  * image, where the process sits in the tree, and the side files beside the image
  * (`/NAME:...`: a file of its own name in the generation directory, e.g. shm-*.data).
  */
-function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
+function savedEntry(p: ProcPeer, answer: string, forked: boolean): ManifestProcess {
   const [, bytes, checksum, ppid, pgid, sid, ...sides] = answer.split(' ');
   const image = imageName(p);
   const entry: ManifestProcess = { pid: p.info.pid, host: p.info.host, origin: p.info.origin, name: p.info.name, image,
     bytes: Number(bytes), checksum: checksum ?? '' };
   if (ppid !== undefined) Object.assign(entry, { ppid: Number(ppid), pgid: Number(pgid), sid: Number(sid) });
+  if (forked) entry.forked = true;
   // "ref:gNNNNNN:bytes:crc32c:x": an older image this one references (incremental, image-format.md).
   const refs = sides.filter((s) => s.startsWith('ref:')).map((s) => {
     const m = /^ref:(g\d{6}):(\d+):(crc32c:[0-9a-f]{8})$/.exec(s);
@@ -180,13 +181,14 @@ function savedEntry(p: ProcPeer, answer: string): ManifestProcess {
 
 /**
  * A forked save: every process has answered SAVE, so the cut is whole; each
- * runs on (CONTINUE) while its writer writes, and the generation waits for
+ * runs on (CONTINUE; `ranOn`: the only one did at once, fork-run) while its writer writes, and the generation waits for
  * every writer's SAVED (or FAILED). Processes that join from now on were
  * born after the cut: not in this generation, and no reason to retry it.
  */
-async function writersDone(peers: ProcPeer[], answers: string[], timeoutMs: number, late: () => ProcPeer[]): Promise<string[]> {
+async function writersDone(peers: ProcPeer[], answers: string[], timeoutMs: number, late: () => ProcPeer[],
+  ranOn: boolean): Promise<string[]> {
   answers.forEach((a, i) => { if (a !== 'SAVING' && !a.startsWith('SAVED ')) throw new Error(`${peers[i]!.label} answered '${a}' instead of SAVED`); });
-  for (const p of peers) p.send('CONTINUE');
+  if (!ranOn) for (const p of peers) p.send('CONTINUE');
   late();
   const settled = await Promise.allSettled(peers.map((p, i) => (answers[i] === 'SAVING' ? p.next(timeoutMs, 'SAVED') : Promise.resolve(answers[i]!))));
   for (const p of peers) p.keepLines = false;
@@ -220,7 +222,10 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     // Everyone has stopped: which TCP connections join processes on two hosts
     // (each host sees only its own end), then what is in flight between
     // processes can be taken out.
-    const conns = await barrier(peers, () => 'CONNS', 'CONNS', timeoutMs);
+    // On one host nothing pairs: no CONNS round (a process scans its
+    // connections at DRAIN then), one round trip less in the pause.
+    const oneHost = new Set(peers.map((p) => p.info.host)).size <= 1;
+    const conns = oneHost ? peers.map(() => 'CONNS') : await barrier(peers, () => 'CONNS', 'CONNS', timeoutMs);
     const far = pairAcrossHosts(peers.map((p, i) => ({ host: p.info.host, ends: parseConns(conns[i]!) })));
     const farOf = new Map(peers.map((p, i) => [p, far[i]!]));   // not indexOf per peer: n² with 1024 processes
     await barrier(peers, (p) => continuedLines('DRAIN', farOf.get(p)!).join('\n'), 'DRAINED', timeoutMs);
@@ -228,15 +233,20 @@ export async function runCheckpoint(initial: ProcPeer[], late: () => ProcPeer[],
     // Stopping the job (thenKill): nothing may run past the checkpoint, so nothing is forked.
     const forked = mode === 'forked' && !thenKill;
     for (const p of peers) p.keepLines = forked;
-    const answers = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}${forked ? ' fork' : ''}`,
+    // The only process of the generation: the cut is whole once it has
+    // answered, so it runs on at once (fork-run), no CONTINUE round trip.
+    const solo = forked && peers.length === 1;
+    const saveMode = solo ? ' fork-run' : forked ? ' fork' : '';
+    const answers = await barrier(peers, (p) => `SAVE ${encodeArg(join(tmp, imageName(p)))}${saveMode}`,
       forked ? 'SAV' : 'SAVED ', timeoutMs);
     // One that joined since everyone stopped ran while the others were
     // saved: what it exchanged with them may be half in the images.
     joinedLate.push(...late());
     if (joinedLate.length) throw new JoinedLate(`${joinedLate.map((p) => p.label).join(', ')} joined while the others were saved`);
-    const saved = forked ? await writersDone(peers, answers, timeoutMs, late) : answers;
+    const saved = forked ? await writersDone(peers, answers, timeoutMs, late, solo) : answers;
     await testPause(store.dir, 'saved', generation, log);
-    const processes = peers.map((p, i) => savedEntry(p, saved[i]!));
+    // SAVING: the process's copy wrote its image; SAVED at once: written stopped.
+    const processes = peers.map((p, i) => savedEntry(p, saved[i]!, forked && answers[i] === 'SAVING'));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const manifest: Manifest = {
       format: 'stasis-manifest', version: 1, generation, createdAt: new Date().toISOString(),

@@ -24,6 +24,9 @@ export interface ManifestProcess {
   /** Incremental images: older images this one has REF records to, hard-linked
    *  here as `<image>.gNNNNNN`; bytes and checksum as an image's (over its record headers). */
   refs?: ManifestFile[];
+  /** A copy of the process wrote its image while it ran on (--forked); absent:
+   *  written with the process stopped (not forked, or it fell back, or chose to). */
+  forked?: true;
 }
 
 /** Every file of a process in its generation directory: image, side files, referenced images. */

@@ -84,6 +84,35 @@ describe('incremental images', function () {
     });
   }
 
+  it('--forked: an unchanged process is written stopped, not forked (said in the debug log and the manifest), and that generation restores alone', async () => {
+    const job = new Job();
+    try {
+      // Big enough that what the process itself writes between checkpoints
+      // (a few MiB) is under 1/64 of it: the fork would cost more.
+      const p = job.launch([join(programs, 'bigmem'), '320'], { flags: ['--forked', '--incremental'], env: { STASIS_DEBUG: '1' } });
+      const sum = (await p.waitFor(/^ready 320 MiB ([0-9a-f]{16})$/, 60000))[1]!;
+      await p.waitFor(/^verified 1 /, 60000);
+      const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).processes[0];
+      const first = await job.checkpoint();
+      assert.equal(manifest(first.dir).forked, true, 'the first (full) image is written by the copy');
+      const from = p.errLines.length;
+      const second = await job.checkpoint();
+      assert.equal(manifest(second.dir).forked, undefined, 'the unchanged one is written stopped');
+      assert.ok(second.bytes < first.bytes / 50, `${second.bytes} bytes (full: ${first.bytes})`);
+      const said = p.errLines.slice(from).join('\n');
+      assert.match(said, /save: [0-9.]+ MiB changed since generation 1, of [0-9.]+ MiB resident: written stopped, not forked/, said);
+      assert.doesNotMatch(said, /fork [0-9.]+ ms/, said);
+      await job.killTree(p);
+      rmSync(first.dir, { recursive: true });
+      const q = job.restart();
+      const m = await q.waitFor(/^(?:verified \d+ ([0-9a-f]{16})|MISMATCH .*)$/, 60000);
+      assert.equal(m[1], sum, `${m[0]}; ${q.tail()}`);
+      await job.killTree(q);
+    } finally {
+      await job.cleanup();
+    }
+  });
+
   it('damage in a referenced file: one line at restart naming it, and no file is removed', async () => {
     const job = new Job();
     try {

@@ -1,7 +1,7 @@
 /* Zombies: children that exited but that the process has not waited for
  * yet. A zombie has no checkpoint thread and no image; its parent records
- * it instead. At SAVE the parent finds its zombie children (/proc: state Z,
- * parent this process), reads each one's exit status without reaping it
+ * it instead. At SAVE the parent finds its zombie children (its threads'
+ * /proc/self/task/TID/children, else all of /proc: state Z, parent this process), reads each one's exit status without reaping it
  * (waitid WNOWAIT) and writes the side file IMAGE.zombies, one line each:
  * "zombie VPID CODE STATUS\n" (CODE: CLD_EXITED, CLD_KILLED or
  * CLD_DUMPED, STATUS: exit status or signal). The restart loader forks,
@@ -38,9 +38,17 @@ static int record(pid_t kpid) {
   return 0;
 }
 
+static int zombie_or_not(const char *pid, void *arg) {
+  return zombie_child_of(pid, *(long *)arg) ? record((pid_t)atol(pid)) : 0;
+}
+
 static int find_zombies(void) {
   struct dent { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; };
   long me = syscall(SYS_getpid);
+  /* The threads' children lists, not every process of the host (in the pause). */
+  int listed = task_children(zombie_or_not, &me);
+  if (listed != 0) return listed < 0 ? -1 : 0;
+  nzombies = 0;
   int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (proc < 0) { stasis_fail("cannot list /proc: %s", strerror(errno)); return -1; }
   char buf[4096];
