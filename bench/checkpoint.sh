@@ -186,6 +186,6 @@ pass_s     from the restart command to the restored bigmem's first report: the r
            (checkpointed just after a report) and one pass over all its memory
 floor_s    bench/fresh-memory.c: filling and reading as much fresh memory on every CPU, $SETTLE s after
            freeing memory as the restart was: the floor under any restart that puts the memory back;
-           the lesser of floor4k_s (4 KiB pages) and floorthp_s (MADV_HUGEPAGE, as the loader does)
+           the lesser of floor4k_s (4 KiB pages) and floorthp_s (MADV_HUGEPAGE; the loader advises it only with STASIS_LOADER_THP=1)
 cli_s      \`stasis restart\` of a missing directory: the Node CLI's start ($CLI_S s)
 NOTE

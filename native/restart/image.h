@@ -14,6 +14,7 @@ struct pages {
   int record;              /* index in the file, for messages */
   int crc_ok;              /* payload checksum verified */
   int deferred;            /* lazy: the pager checks it before filling (lazy.c) */
+  int trusted;             /* mapped from a file `stasis restart` verified just before (main.c) */
 };
 
 struct loaded_region {

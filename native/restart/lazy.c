@@ -213,16 +213,14 @@ static const char *contents(const struct pages *p, char *buf, ZSTD_DCtx *dctx) {
   return buf;
 }
 
-/* Copies one record's saved pages to wherever they are now. The read lock
- * keeps madvise/mremap events (taken under the write lock) from passing a
- * copy in flight: a removed page is never filled after its removal. */
-static void fill_record(struct lazy_rec *r, char *buf, ZSTD_DCtx *dctx) {
-  const struct rec_header *h = r->p->rec;
-  const char *src = contents(r->p, buf, dctx);
+/* Copies the record's saved pages [from, to) to wherever they are now. The
+ * read lock keeps madvise/mremap events (taken under the write lock) from
+ * passing a copy in flight: a removed page is never filled after its removal. */
+static void copy_part(const struct pages *p, const char *src, uint64_t from, uint64_t to) {
   pthread_rwlock_rdlock(&spans_lock);
   uint64_t run_dst = 0, run_off = 0, run_len = 0;
-  for (uint64_t off = 0; off <= h->raw_len; off += PAGE) {
-    uint64_t dst = off < h->raw_len ? (nspans ? forward(r->p->addr + off) : r->p->addr + off) : 0;
+  for (uint64_t off = from; off <= to; off += PAGE) {
+    uint64_t dst = off < to ? (nspans ? forward(p->addr + off) : p->addr + off) : 0;
     if (run_len && dst == run_dst + run_len) { run_len += PAGE; continue; }
     if (run_len) {
       uint64_t went = copy(run_dst, src + run_off, run_len);
@@ -238,6 +236,10 @@ static void fill_record(struct lazy_rec *r, char *buf, ZSTD_DCtx *dctx) {
     run_dst = dst, run_off = off, run_len = dst ? PAGE : 0;
   }
   pthread_rwlock_unlock(&spans_lock);
+}
+
+static void fill_record(struct lazy_rec *r, char *buf, ZSTD_DCtx *dctx) {
+  copy_part(r->p, contents(r->p, buf, dctx), 0, r->p->rec->raw_len);
   atomic_store(&r->state, DONE);
   atomic_fetch_add(&ndone, 1);
 }
@@ -265,8 +267,65 @@ static void zero(uint64_t a) {
   else if (errno != ENOENT && errno != ESRCH) give_up("cannot zero a page");
 }
 
-static char *fault_buf;
 static ZSTD_DCtx *fault_dctx;
+static char *fault_buf;
+
+/* A record a fault opened: only the pages around the fault are copied in,
+ * which wakes the faulting thread; its contents are kept until the rest is
+ * copied, at its next fault (touched again: likely all of it) or when no
+ * fault waits. A program touching a page here and there so waits for one
+ * decompression and 64 KiB, not for 8 MiB to be copied each time. */
+#define FAULT_WINDOW (64 * 1024ull)
+#define OPEN_MAX 4
+struct open_rec { struct lazy_rec *r; char *buf; const char *src; };
+static struct open_rec open_recs[OPEN_MAX];
+static int nopen;
+
+static void copy_window(const struct pages *p, const char *src, uint64_t at) {
+  uint64_t len = p->rec->raw_len, lo = at & ~(FAULT_WINDOW - 1), hi = lo + FAULT_WINDOW < len ? lo + FAULT_WINDOW : len;
+  copy_part(p, src, lo, hi);
+}
+
+static void finish_open(struct open_rec *o) {
+  copy_part(o->r->p, o->src, 0, o->r->p->rec->raw_len);   /* pages there already are passed over */
+  atomic_store(&o->r->state, DONE);
+  atomic_fetch_add(&ndone, 1);
+  o->r = NULL;
+  nopen--;
+}
+
+static struct open_rec *open_slot(void) {
+  static int oldest;
+  for (int i = 0; i < OPEN_MAX; i++)
+    if (!open_recs[i].r) return &open_recs[i];
+  struct open_rec *o = &open_recs[oldest];
+  oldest = (oldest + 1) % OPEN_MAX;
+  finish_open(o);
+  return o;
+}
+
+static void finish_one_open(void) {
+  for (int i = 0; i < OPEN_MAX; i++)
+    if (open_recs[i].r) { finish_open(&open_recs[i]); return; }
+}
+
+/* For STASIS_DEBUG: faults served, and how long they waited in all. */
+static int lazy_debug;
+static unsigned long served;
+static double served_s, pager_t0;
+static double mono(void) {   /* a raw syscall: the loader moved the vdso under libc */
+  struct timespec ts;
+  syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+void lazy_set_debug(int on) { lazy_debug = on; }
+static void say_served(const char *when) {
+  if (!lazy_debug) return;
+  char msg[300];
+  int n = snprintf(msg, sizeof msg, "stasis-pager: %s: %s: %d of %d records in after %.3f s; %lu faults served in %.3f s\n", image->name, when,
+                   atomic_load(&ndone), nrecs, mono() - pager_t0, served, served_s);
+  if (write(2, msg, n) < 0) {}
+}
 
 static void serve(uint64_t at) {
   uint64_t page = at & ~(PAGE - 1);
@@ -275,9 +334,24 @@ static void serve(uint64_t at) {
   pthread_rwlock_unlock(&spans_lock);
   struct lazy_rec *r = orig ? find(orig) : NULL;
   if (!r) { zero(page); return; }   /* removed since, or grown by mremap */
+  for (int i = 0; i < OPEN_MAX; i++)
+    if (open_recs[i].r == r) {   /* touched again: the pages around, then all */
+      copy_window(r->p, open_recs[i].src, orig - r->p->addr);
+      finish_open(&open_recs[i]);
+      return;
+    }
   int expect = PENDING;
-  if (atomic_compare_exchange_strong(&r->state, &expect, BUSY)) { fill_record(r, fault_buf, fault_dctx); return; }
-  /* Another thread fills it; its copy wakes this fault unless it raced. */
+  if (atomic_compare_exchange_strong(&r->state, &expect, BUSY)) {
+    struct open_rec *o = open_slot();
+    o->src = contents(r->p, o->buf, fault_dctx);
+    o->r = r;
+    nopen++;
+    copy_window(r->p, o->src, orig - r->p->addr);
+    return;
+  }
+  /* Another thread fills it; its copy wakes this fault unless it raced.
+   * (Decompressing it here too, not to wait for a niced thread, made a
+   * pass over lazy memory 1.3x slower on 2 CPUs: each record twice.) */
   while (atomic_load(&r->state) != DONE) {
     drain();   /* that thread may wait for an event only this one reads */
     struct timespec ts = { 0, 100000 };
@@ -373,6 +447,7 @@ static void drain(void) {
 
 static __attribute__((noreturn)) void pager(void) {
   fault_thread = pthread_self();
+  pager_t0 = mono();
   setsid();
   prctl(PR_SET_NAME, "stasis-pager");
   close_others(uffd, image->fd);
@@ -393,9 +468,10 @@ static __attribute__((noreturn)) void pager(void) {
   pthread_rwlockattr_init(&attr);
   pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   pthread_rwlock_init(&spans_lock, &attr);
-  fault_buf = mmap(NULL, RUN_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  fault_buf = mmap(NULL, RUN_MAX * (OPEN_MAX + 1), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   fault_dctx = ZSTD_createDCtx();
   if (fault_buf == MAP_FAILED || !fault_dctx) give_up("out of memory");
+  for (int i = 0; i < OPEN_MAX; i++) open_recs[i].buf = fault_buf + (i + 1) * RUN_MAX;
   int nbg = parallel_threads();
   pthread_t tids[PARALLEL_MAX];
   for (int t = 0; t < nbg; t++)
@@ -404,17 +480,30 @@ static __attribute__((noreturn)) void pager(void) {
   struct pollfd fds[2] = { { .fd = uffd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
   while (atomic_load(&ndone) < nrecs || nfaults) {
     if (!nfaults) {
-      if (poll(fds, 2, 20) < 0 && errno != EINTR) give_up("poll failed");
-      if (fds[1].revents) _exit(0);   /* the process ended */
-      if (!(fds[0].revents & POLLIN)) continue;
+      if (poll(fds, 2, nopen ? 0 : 20) < 0 && errno != EINTR) give_up("poll failed");
+      if (fds[1].revents) { say_served("the process ended"); _exit(0); }
+      if (!(fds[0].revents & POLLIN)) {
+        if (nopen) finish_one_open();   /* no fault waits */
+        continue;
+      }
       drain();
       if (!nfaults) continue;   /* events only */
     }
     /* Oldest first; serving may read more. */
     uint64_t at = faults[0];
     memmove(faults, faults + 1, --nfaults * sizeof *faults);
+    double t = lazy_debug ? mono() : 0;
     serve(at);
+    if (lazy_debug) served++, served_s += mono() - t;
+    if (lazy_debug > 1) {
+      struct lazy_rec *r = find(at & ~(PAGE - 1));
+      char msg[200];
+      int n = snprintf(msg, sizeof msg, "stasis-pager: fault %#lx at %.3f s: record %#lx+%lu, %.1f ms\n", (unsigned long)at, mono() - pager_t0,
+                       r ? (unsigned long)r->p->addr : 0ul, r ? (unsigned long)r->p->rec->raw_len : 0ul, (mono() - t) * 1e3);
+      if (write(2, msg, n) < 0) {}
+    }
   }
+  say_served("all");
   /* Everything is in: closing the userfaultfd unregisters the ranges (pages
    * removed since read as zero, as they would have). */
   _exit(0);

@@ -18,5 +18,7 @@ const struct pages *lazy_abandon(int uffd, int i);
 /* Tests: the background fill starts this late (STASIS_PAGER_DELAY_MS),
  * so that a test can act while pages are still lazy. */
 void lazy_delay_background(unsigned ms);
+/* STASIS_DEBUG: the pager says what it served when it is done. */
+void lazy_set_debug(int on);
 pid_t lazy_start(int uffd, const struct image *img, pid_t target);
 #endif

@@ -3,7 +3,8 @@
  * vdso/vvar to where the image expects them, maps every region back, fills
  * it (checksums and decompression run on every CPU, see parallel.c) and
  * enters the restored core (restart_entry) on the main thread's TLS.
- * STASIS_DEBUG=1 prints where the time went; STASIS_PROGRESS=1 (from
+ * STASIS_DEBUG=1 prints where the time went (and the pager what it served;
+ * with STASIS_PAGER_TRACE=1 too, each fault); STASIS_PROGRESS=1 (from
  * `stasis restart` on a terminal) draws the bytes filled on stderr's line.
  * It is linked at 0x10000, below where non-PIE programs start (0x400000),
  * and runs without address randomization so its brk heap stays right
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/prctl.h>
 #include <sys/rseq.h>
@@ -63,6 +65,7 @@ static pid_t pager_pid;
 static int image_remote;
 static char loader_stack[256 * 1024] __attribute__((aligned(16)));
 static double t_start, t_verified; /* for STASIS_DEBUG */
+static int huge_pages;
 
 /* A raw syscall: once move_vdso ran, libc's vdso pointer is stale. */
 static double now(void) {
@@ -192,10 +195,15 @@ static void draw_progress(int force) {
 static int can_map(const struct loaded_region *r) { return !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && !image_remote; }
 
 /* Lazy: private memory the program may write (so the pager's copies into
- * it never meet a protection); stacks and shared memory are filled now. */
+ * it never meet a protection), in runs of 1 MiB or more; stacks, shared
+ * memory and short runs (libraries' data, the core's own, sparse heaps: what
+ * the restored process touches first, one round trip to the pager per page
+ * otherwise, and little to fill) are filled now. */
+#define LAZY_RUN_MIN (1u << 20)
 static int goes_lazy(const struct loaded_region *r, const struct pages *p) {
   return lazy_fd >= 0 && !(r->rec->flags & (RGN_SHARED | RGN_STACK | RGN_MAPFILE)) && r->rec->prot == (PROT_READ | PROT_WRITE) &&
-         (r->rec->flags & RGN_CONTENTS) && !(r->rec->flags & RGN_OBJECT) && (!can_map(r) || (p->rec->flags & RECF_COMP_MASK));
+         p->rec->raw_len >= LAZY_RUN_MIN && (r->rec->flags & RGN_CONTENTS) && !(r->rec->flags & RGN_OBJECT) &&
+         (!can_map(r) || (p->rec->flags & RECF_COMP_MASK));
 }
 
 static void queue_pages(const struct loaded_region *r) {
@@ -278,9 +286,11 @@ static void map_region(const struct loaded_region *r) {
     return;
   }
   if (mmap(start, len, PROT_READ | PROT_WRITE, flags, -1, 0) == MAP_FAILED) die("mapping memory");
-  /* Faulting in 4 KiB pages one by one is what makes restoring large
-   * memory slow; huge pages cut the faults 512-fold. */
-  if (len >= (8u << 20) && !(rr->flags & (RGN_SHARED | RGN_STACK))) madvise(start, len, MADV_HUGEPAGE);
+  /* Huge pages cut the faults of a fill 512-fold, but where the host backs
+   * them badly (these VMs: 2 MiB faults 1.5-8x slower than 512 of 4 KiB,
+   * eager fills of 1 GiB 1.5-4x slower with them, 2026-12-03) they cost
+   * more than they save: only with STASIS_LOADER_THP=1. */
+  if (huge_pages && len >= (8u << 20) && !(rr->flags & (RGN_SHARED | RGN_STACK))) madvise(start, len, MADV_HUGEPAGE);
   queue_pages(r);
 }
 
@@ -383,9 +393,46 @@ static void choose_lazy(void) {
   if (eager && *eager && strcmp(eager, "0") != 0) return;
   const char *delay = getenv("STASIS_PAGER_DELAY_MS");
   if (delay) lazy_delay_background((unsigned)strtoul(delay, NULL, 10));
+  lazy_set_debug(debug ? (getenv("STASIS_PAGER_TRACE") ? 2 : 1) : 0);
   const char *why = NULL;
   lazy_fd = lazy_open(&why);
   if (lazy_fd < 0) fprintf(stderr, "stasis-restart: %s: restoring eagerly: %s\n", img.name, why);
+}
+
+/* `stasis restart` verified every byte of the image (stasis-restart
+ * --verify) just before it ran this loader, and names each file it verified
+ * in STASIS_VERIFIED by identity: device, inode, size, modification and
+ * change times, one a line; a file written since has another. Chunks mapped
+ * from such a file are not read again here: the program reads them from the
+ * file when it touches them, after this check as after the CLI's, so a
+ * second pass would only double the restart's reads. What the loader copies
+ * is checked as it always was; a file not named, or changed, is read whole. */
+static int cli_verified(int fd) {
+  const char *list = getenv("STASIS_VERIFIED");
+  struct stat st;
+  if (!list || fstat(fd, &st) < 0) return 0;
+  char id[160];
+  int n = snprintf(id, sizeof id, "%llu:%llu:%lld:%lld%09ld:%lld%09ld", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                   (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+  for (const char *at = list; (at = strstr(at, id)); at += n)
+    if ((at == list || at[-1] == '\n') && (at[n] == '\n' || at[n] == 0)) return 1;
+  return 0;
+}
+
+static void trust_cli_verification(void) {
+  int ok[REF_FILES_MAX + 1];
+  ok[0] = cli_verified(img.fd);
+  for (int i = 0; i < img.nrefs; i++) ok[i + 1] = cli_verified(img.refs[i].fd);
+  uint64_t trusted = 0;
+  for (int i = 0; i < img.nregions; i++)
+    for (int k = 0; k < img.regions[i].npages; k++) {
+      struct pages *p = &img.regions[i].pages[k];
+      if (p->deferred || !can_map(&img.regions[i]) || (p->rec->flags & RECF_COMP_MASK)) continue;
+      int f = p->fd == img.fd ? 0 : -1;
+      for (int r = 0; f < 0 && r < img.nrefs; r++) if (img.refs[r].fd == p->fd) f = r + 1;
+      if (f >= 0 && ok[f]) p->trusted = 1, trusted += p->rec->raw_len;
+    }
+  if (debug && trusted) fprintf(stderr, "stasis-restart: %s: %.1f MiB mapped from files stasis restart verified: not read again\n", img.name, trusted / 1048576.0);
 }
 
 /* Without randomization the brk heap directly follows the loader. */
@@ -404,6 +451,8 @@ int main(int argc, char **argv) {
   inherited_snapshot();   /* before the loader opens anything of its own */
   t_start = now();
   debug = getenv("STASIS_DEBUG") != NULL;
+  const char *thp = getenv("STASIS_LOADER_THP");
+  huge_pages = thp && strcmp(thp, "1") == 0;
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_ARENA_MAX, 1); /* helper threads too allocate on that heap */
   const char *map = getenv("STASIS_PATH_MAP");
@@ -459,6 +508,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < img.nregions; i++)
     for (int k = 0; k < img.regions[i].npages; k++)
       img.regions[i].pages[k].deferred = goes_lazy(&img.regions[i], &img.regions[i].pages[k]);
+  trust_cli_verification();
   if (image_check_payloads(&img) < 0) return 3;
   t_verified = now();
   const char *c = getenv("STASIS_COORD"), *t = getenv("STASIS_TOKEN");

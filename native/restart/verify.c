@@ -124,7 +124,7 @@ static int check_ref(struct image *img, const struct rec_header *h, const char *
       (t->flags & ~(RECF_COMP_MASK | RECF_ALIGNED)) || (t->flags & RECF_COMP_MASK) > RECF_LZ4)
     return bad(img, "corrupt", "record %d refers to %s at offset %llu: a record that does not hold these pages", index, f->name,
                (unsigned long long)rr->offset);
-  *out = (struct pages){ t, f->base + p, h->addr, f->fd, f->name, p, index, 0, 0 };
+  *out = (struct pages){ t, f->base + p, h->addr, f->fd, f->name, p, index, 0, 0, 0 };
   return 0;
 }
 
@@ -132,7 +132,7 @@ static void check_payload(int i, int thread, void *arg) {
   (void)thread;
   struct image *img = arg;
   struct pages *p = &img->pages[i];
-  p->crc_ok = p->deferred || crc32c(0, p->payload, p->rec->stored_len) == p->rec->payload_crc;
+  p->crc_ok = p->deferred || p->trusted || crc32c(0, p->payload, p->rec->stored_len) == p->rec->payload_crc;
 }
 
 int image_open_verified(struct image *img, const char *path) {
@@ -201,7 +201,7 @@ int image_open_unchecked(struct image *img, const char *path) {
       memory += h->raw_len;
       if (img->npages == cap_p) img->pages = realloc(img->pages, (cap_p *= 2) * sizeof *img->pages);
       struct pages *pg = &img->pages[img->npages];
-      if (h->type == REC_PAGES) *pg = (struct pages){ h, payload, h->addr, img->fd, img->name, poff, index, 0, 0 };
+      if (h->type == REC_PAGES) *pg = (struct pages){ h, payload, h->addr, img->fd, img->name, poff, index, 0, 0, 0 };
       else if (check_ref(img, h, payload, index, pg) < 0) return -1;
       img->npages++;
       cur->npages++;

@@ -16,7 +16,9 @@ import { detectJob, type ResourceManager } from '../rm/index.js';
 import { parseHostMap, parseHosts, placeHosts } from './host-map.js';
 import { isThisHost, movedEnv, restartOnHosts, staying, type Placed } from './restart-hosts.js';
 import { formatAddress, liveCoordinator } from '../coordinator/publish.js';
-import { startPrivateCoordinator } from '../coordinator/spawn.js';
+import { startPrivateCoordinator, stopPrivateCoordinator } from '../coordinator/spawn.js';
+import type { Store } from '../images/store.js';
+import type { Manifest } from '../images/manifest.js';
 import { execve, guardHandOver, handedOver, loaderPath } from '../native.js';
 import { intOption, pathOption } from './options.js';
 import { coordHostOption, coordinatorHost } from '../coordinator/hosts.js';
@@ -79,43 +81,56 @@ function resourceManager(): ResourceManager {
 
 async function run(a: Args): Promise<void> {
   guardHandOver();
+  // STASIS_DEBUG: where the CLI's part of the restart went, in ms since Node started.
+  const debug = process.env.STASIS_DEBUG ? (what: string) => process.stderr.write(`stasis restart: ${what} at ${performance.now().toFixed(0)} ms\n`) : () => {};
+  debug('started');
   const pathMap = pathMapEnv([a.pathMap ?? []].flat());  // repeated: an array
   const target = a.target ?? (process.env.STASIS_CKPT_DIR || 'stasis-ckpt');
   if (target === '') throw new Error('restart: an empty target path');
+  const root = a.root ? resolve(a.root) : undefined;
+  if (root && !existsSync(join(root, 'proc', 'self'))) throw new Error(`--root ${root}: not a directory with /proc mounted inside`);
+  // What needs the chosen generation's manifest only, its coordinator last:
+  // done while the generation is verified (the coordinator's Node start
+  // would otherwise be waited for after it), undone if it does not verify.
+  const prepare = async (c: { store: Store; dir: string; manifest: Manifest }) => {
+    if (liveCoordinator(c.store.dir)?.private === false)
+      throw new Error(`a coordinator already serves ${c.store.dir}: stop it first (stasis command --ckpt-dir ${c.store.dir} --quit)`);
+    // Where each old host's trees go: refused before anything starts when a host has no place.
+    const rm = resourceManager();
+    const trees = loaderTrees(c.manifest, c.dir);
+    // Old hosts in name order (n2 before n10), whatever order they joined in.
+    const oldHosts = [...new Set(c.manifest.processes.map((p) => p.host))].sort((x, y) => x.localeCompare(y, 'en', { numeric: true }));
+    const newHost = placeHosts(oldHosts, {
+      hostMap: a.hostMap !== undefined ? parseHostMap([a.hostMap].flat()) : undefined,
+      hosts: a.hosts !== undefined ? parseHosts(a.hosts) : undefined,
+      allocation: rm.kind === 'local' ? null : rm.job.nodes.map((n) => n.host),
+    });
+    const placed: Placed[] = trees.map((tree) => ({ tree, host: newHost.get(tree.host) ?? null }));
+    const elsewhere = placed.some((p) => !isThisHost(p.host, rm));
+    const settings = restartSettings(c.store.dir, a);
+    if (settings.save === 'forked') process.env.STASIS_SAVE = 'forked';   // the private coordinator below reads it
+    const coordinator = await startPrivateCoordinator({ ckptDir: c.store.dir, interval: settings.interval, keep: settings.keep,
+      expect: c.manifest.processes.length, host: await coordinatorHost(a.coordHost, process.env, elsewhere), restoreFrom: c.dir });
+    debug('coordinator started');
+    return { rm, trees, placed, elsewhere, settings, coordinator };
+  };
   // Every byte verified before anything is restored; a damaged newest generation is skipped, saying so.
   const progress = new Progress();
   const t0 = Date.now();
-  const { store, dir, manifest, notice, generation } = await chooseRestorable(target, (p) => progress.update(
+  const { store, dir, manifest, notice, generation, started, verified } = await chooseRestorable(target, (p) => progress.update(
     `stasis: verifying ${generationName(p.generation)}: image ${Math.min(p.image + 1, p.images)} of ${p.images}, `
-    + `${size(p.bytes)} of ${size(p.total)}, ${rate(p.bytes, (Date.now() - t0) / 1000)}`, p.image === p.images)).finally(() => progress.clear());
+    + `${size(p.bytes)} of ${size(p.total)}, ${rate(p.bytes, (Date.now() - t0) / 1000)}`, p.image === p.images),
+  { start: prepare, undo: (p) => stopPrivateCoordinator(p.coordinator) }).finally(() => progress.clear());
+  const { rm, trees, placed, elsewhere, settings, coordinator: { address, token } } = started!;
   if (notice) process.stderr.write(`stasis: ${notice}\n`);
+  debug('verified');
   const images = manifest.processes.map((p) => join(dir, p.image));
   if (progress.enabled) {
     const s = (Date.now() - t0) / 1000;
     process.stderr.write(`stasis: ${generationName(generation)} verified (${images.length} image(s), ${size(manifest.totalBytes)} in ${s.toFixed(2)} s, `
       + `${rate(manifest.totalBytes, s)}); restoring ${images.length} process(es)\n`);
   }
-  const root = a.root ? resolve(a.root) : undefined;
-  if (root && !existsSync(join(root, 'proc', 'self'))) throw new Error(`--root ${root}: not a directory with /proc mounted inside`);
-  if (liveCoordinator(store.dir)?.private === false)
-    throw new Error(`a coordinator already serves ${store.dir}: stop it first (stasis command --ckpt-dir ${store.dir} --quit)`);
-  // Where each old host's trees go: refused before anything starts when a host has no place.
-  const rm = resourceManager();
-  const trees = loaderTrees(manifest, dir);
-  // Old hosts in name order (n2 before n10), whatever order they joined in.
-  const oldHosts = [...new Set(manifest.processes.map((p) => p.host))].sort((x, y) => x.localeCompare(y, 'en', { numeric: true }));
-  const newHost = placeHosts(oldHosts, {
-    hostMap: a.hostMap !== undefined ? parseHostMap([a.hostMap].flat()) : undefined,
-    hosts: a.hosts !== undefined ? parseHosts(a.hosts) : undefined,
-    allocation: rm.kind === 'local' ? null : rm.job.nodes.map((n) => n.host),
-  });
-  const placed: Placed[] = trees.map((tree) => ({ tree, host: newHost.get(tree.host) ?? null }));
-  const elsewhere = placed.some((p) => !isThisHost(p.host, rm));
-  const settings = restartSettings(store.dir, a);
   writeSettings(store.dir, settings);
-  if (settings.save === 'forked') process.env.STASIS_SAVE = 'forked';   // the private coordinator below reads it
-  const { address, token } = await startPrivateCoordinator({ ckptDir: store.dir, interval: settings.interval, keep: settings.keep, expect: images.length,
-    host: await coordinatorHost(a.coordHost, process.env, elsewhere), restoreFrom: dir });
   const env: NodeJS.ProcessEnv = {
     ...process.env, STASIS_COORD: formatAddress(address), STASIS_TOKEN: token, STASIS_CKPT_DIR: store.dir,
   };
@@ -123,6 +138,9 @@ async function run(a: Args): Promise<void> {
   // their environment already; the loader's environment says the same.
   if (settings.plugins?.length) env.STASIS_PLUGINS = settings.plugins.join(',');
   else delete env.STASIS_PLUGINS;
+  // The loader does not read again what it maps from these files (verified just now, unchanged).
+  if (verified.length) env.STASIS_VERIFIED = verified.join('\n');
+  else delete env.STASIS_VERIFIED;
   // --eager: every page filled before the program runs (the loader reads STASIS_EAGER; lazy otherwise).
   if (a.eager) env.STASIS_EAGER = '1';
   // The loader changes root to it before restoring (it opens the image first).

@@ -48,7 +48,9 @@ function listen(host: string, port: number): Promise<Server> {
   });
 }
 
-export async function startPrivateCoordinator(o: PrivateOptions): Promise<{ address: CoordAddress; token: string }> {
+export interface StartedCoordinator { address: CoordAddress; token: string; pid: number; ckptDir: string }
+
+export async function startPrivateCoordinator(o: PrivateOptions): Promise<StartedCoordinator> {
   await waitForPrevious(o.ckptDir);
   const host = o.host ?? '127.0.0.1';
   const server = await listen(host, o.port ?? 0);
@@ -72,5 +74,15 @@ export async function startPrivateCoordinator(o: PrivateOptions): Promise<{ addr
   if (started.status !== 0 || !(pid > 0)) throw new Error(`cannot start the coordinator: ${started.error?.message ?? `see ${join(o.ckptDir, 'coordinator.log')}`}`);
   publish(o.ckptDir, { host, port, pid, private: true }, token);
   server.close();
-  return { address: { host, port }, token };
+  return { address: { host, port }, token, pid, ckptDir: o.ckptDir };
+}
+
+/** A coordinator started for a restart that will not happen (its generation did not verify): stopped, and gone when this returns. */
+export async function stopPrivateCoordinator(c: StartedCoordinator): Promise<void> {
+  try { process.kill(c.pid, 'SIGTERM'); } catch { return; }
+  for (let i = 0; i < 100; i++) {
+    try { process.kill(c.pid, 0); } catch { return; }
+    await sleep(20);
+  }
+  try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
 }

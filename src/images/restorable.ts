@@ -29,39 +29,88 @@ function loaderVerify(image: string): Promise<string | null> {
   });
 }
 
-/** Every byte of generation `dir` against its manifest; throws one line at the first damage. */
-export async function verifyGeneration(dir: string, manifest: Manifest, progress?: (p: VerifyProgress) => void): Promise<void> {
+/**
+ * A file's identity as the loader takes it in STASIS_VERIFIED (device,
+ * inode, size, modification and change times in ns): a file written since
+ * has another, and is verified again (native/restart/main.c).
+ */
+export function fileIdentity(path: string): string | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch { return null; }
+}
+
+/**
+ * Every byte of generation `dir` against its manifest; throws one line at
+ * the first damage. Returns the identities of the image files verified,
+ * each unchanged from before its verification to after it.
+ */
+export async function verifyGeneration(dir: string, manifest: Manifest, progress?: (p: VerifyProgress) => void): Promise<string[]> {
   checkAgainstManifest(dir, manifest);
   const sizes = manifest.processes.map((p) => p.bytes + [...p.files ?? [], ...p.refs ?? []].reduce((n, f) => n + f.bytes, 0));
   const total = sizes.reduce((a, b) => a + b, 0);
   let bytes = 0;
+  const verified: string[] = [];
   for (const [i, p] of manifest.processes.entries()) {
     progress?.({ generation: manifest.generation, image: i, images: manifest.processes.length, bytes, total });
-    const why = await loaderVerify(join(dir, p.image));
+    const files = [join(dir, p.image), ...(p.refs ?? []).map((f) => join(dir, f.name))];
+    const before = files.map(fileIdentity);
+    const why = await loaderVerify(files[0]!);
     if (why) throw new Error(why);
+    files.forEach((f, k) => { const id = fileIdentity(f); if (id && id === before[k]) verified.push(id); });
     for (const f of p.files ?? []) await verifySideFile(dir, f);
     bytes += sizes[i]!;
   }
   progress?.({ generation: manifest.generation, image: manifest.processes.length, images: manifest.processes.length, bytes, total });
+  return verified;
 }
 
 export interface Restorable {
   store: Store; generation: number; dir: string; manifest: Manifest;
   notice: string | null;   // one line: which generation and why, when not simply the newest
+  verified: string[];      // identities of the files verified (fileIdentity), for the loader's STASIS_VERIFIED
+}
+
+/**
+ * Work that needs only the candidate's manifest (restart: its coordinator,
+ * whose Node start would otherwise follow the verification): started as its
+ * verification starts, run beside it; undone if the verification fails.
+ */
+export interface Alongside<T> { start(c: Omit<Restorable, 'notice' | 'verified'>): Promise<T>; undo(started: T): Promise<void> }
+
+/** A failure of the work alongside: the restart's, not the generation's (no older one is tried). */
+class AlongsideFailed extends Error { constructor(readonly why: unknown) { super('alongside'); } }
+
+/** Verifies while `alongside` runs; both must succeed; its result, undone when the verification failed. */
+async function verifyAlongside<T>(c: Omit<Restorable, 'notice' | 'verified'>, progress: ((p: VerifyProgress) => void) | undefined, alongside?: Alongside<T>):
+  Promise<{ started?: T; verified: string[] }> {
+  const started = alongside?.start(c);
+  started?.catch(() => {});   // awaited below, after the verification
+  let verified: string[];
+  try {
+    verified = await verifyGeneration(c.dir, c.manifest, progress);
+  } catch (e) {
+    if (started) await started.then((t) => alongside!.undo(t), () => {});
+    throw e;
+  }
+  return { verified, started: started ? await started.catch((e) => { throw new AlongsideFailed(e); }) : undefined };
 }
 
 /**
  * `target` names a generation (gen-NNNNNN, D/latest): that one, verified.
  * A store: its chosen generation, or the newest older one that verifies.
  */
-export async function chooseRestorable(target: string, progress?: (p: VerifyProgress) => void): Promise<Restorable> {
+export async function chooseRestorable<T = undefined>(target: string, progress?: (p: VerifyProgress) => void, alongside?: Alongside<T>):
+  Promise<Restorable & { started?: T }> {
   const path = resolve(target);
   if (!existsSync(path)) throw new Error(`${target}: no such checkpoint directory`);
   if (!statSync(path).isDirectory()) throw new Error(`${target}: not a directory`);
   if (generationNumber(basename(realpathSync(path))) !== null) {
     const named = resolveGeneration(target);
-    await verifyGeneration(named.dir, named.manifest, progress);
-    return named;
+    try {
+      return { ...named, ...await verifyAlongside(named, progress, alongside) };
+    } catch (e) { throw e instanceof AlongsideFailed ? e.why : e; }
   }
   const store = new Store(path);
   const local = localLevel(path);
@@ -80,12 +129,13 @@ export async function chooseRestorable(target: string, progress?: (p: VerifyProg
     const where = level === store ? target : `${level.dir} (the local level)`;
     try {
       const manifest = level.readManifest(g);
-      await verifyGeneration(level.genDir(g), manifest, progress);
+      const { started, verified } = await verifyAlongside({ store, generation: g, dir: level.genDir(g), manifest }, progress, alongside);
       const why = [notice?.replace(/^using gen-\d+ of .*?: /, ''), ...skipped].filter(Boolean);
       if (level === local && (shared?.generation ?? 0) < g) why.push(`${target} has ${shared ? `up to ${generationName(shared.generation)}` : 'none'} (not flushed yet)`);
-      return { store, generation: g, dir: level.genDir(g), manifest,
+      return { store, generation: g, dir: level.genDir(g), manifest, started, verified,
         notice: why.length ? `using ${generationName(g)} of ${where}: ${why.join('; ')}` : notice };
     } catch (e) {
+      if (e instanceof AlongsideFailed) throw e.why;
       skipped.push(`${generationName(g)}${level === local ? ` of ${where}` : ''} is not restorable (${(e as Error).message})`);
     }
   }

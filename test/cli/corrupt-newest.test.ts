@@ -26,6 +26,13 @@ function damage(genDir: string, how: Damage): void {
   else writeFileSync(join(genDir, 'manifest.json'), '{"format":');
 }
 
+/** Pids of private coordinators started to restore generation `dir`. */
+function coordinatorsRestoring(dir: string): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`"restoreFrom":${JSON.stringify(dir)}`); } catch { return false; }
+  }).map(Number);
+}
+
 /** Sends SIGTERM once `count AT` is printed: checkpointed and stopped. */
 async function stopAt(p: Running, at: number): Promise<void> {
   await p.waitFor(new RegExp(`^count ${at}$`));
@@ -49,6 +56,9 @@ describe('a damaged newest generation', function () {
 
       const r = job.restart();
       const at = Number((await r.waitFor(count))[1]);
+      // The coordinator restart started for gen-000002 while verifying it is gone.
+      assert.deepEqual(coordinatorsRestoring(join(job.dir, 'gen-000002')), []);
+      assert.equal(coordinatorsRestoring(join(job.dir, 'gen-000001')).length, 1);
       await job.killTree(r);
       assert.ok(at > 10 && at <= 12, `restart resumed at ${at}, not from generation 1`);
       const notice = r.errLines.filter((l) => l.startsWith('stasis: '));
