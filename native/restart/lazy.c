@@ -238,10 +238,14 @@ static void copy_part(const struct pages *p, const char *src, uint64_t from, uin
   pthread_rwlock_unlock(&spans_lock);
 }
 
-static void fill_record(struct lazy_rec *r, char *buf, ZSTD_DCtx *dctx) {
-  copy_part(r->p, contents(r->p, buf, dctx), 0, r->p->rec->raw_len);
+static void mark_done(struct lazy_rec *r) {
   atomic_store(&r->state, DONE);
   atomic_fetch_add(&ndone, 1);
+}
+
+static void fill_record(struct lazy_rec *r, char *buf, ZSTD_DCtx *dctx) {
+  copy_part(r->p, contents(r->p, buf, dctx), 0, r->p->rec->raw_len);
+  mark_done(r);
 }
 
 static int present(uint64_t a) {
@@ -288,8 +292,7 @@ static void copy_window(const struct pages *p, const char *src, uint64_t at) {
 
 static void finish_open(struct open_rec *o) {
   copy_part(o->r->p, o->src, 0, o->r->p->rec->raw_len);   /* pages there already are passed over */
-  atomic_store(&o->r->state, DONE);
-  atomic_fetch_add(&ndone, 1);
+  mark_done(o->r);
   o->r = NULL;
   nopen--;
 }

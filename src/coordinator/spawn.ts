@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { detachPath, repoRoot } from '../native.js';
 import type { CoordinatorArgs } from './run.js';
-import { formatAddress, liveCoordinator, newToken, publish, type CoordAddress } from './publish.js';
+import { formatAddress, liveCoordinator, newToken, pidAlive, publish, type CoordAddress } from './publish.js';
 
 export interface PrivateOptions {
   ckptDir: string;
@@ -48,7 +48,7 @@ function listen(host: string, port: number): Promise<Server> {
   });
 }
 
-export interface StartedCoordinator { address: CoordAddress; token: string; pid: number; ckptDir: string }
+export interface StartedCoordinator { address: CoordAddress; token: string; pid: number }
 
 export async function startPrivateCoordinator(o: PrivateOptions): Promise<StartedCoordinator> {
   await waitForPrevious(o.ckptDir);
@@ -74,14 +74,14 @@ export async function startPrivateCoordinator(o: PrivateOptions): Promise<Starte
   if (started.status !== 0 || !(pid > 0)) throw new Error(`cannot start the coordinator: ${started.error?.message ?? `see ${join(o.ckptDir, 'coordinator.log')}`}`);
   publish(o.ckptDir, { host, port, pid, private: true }, token);
   server.close();
-  return { address: { host, port }, token, pid, ckptDir: o.ckptDir };
+  return { address: { host, port }, token, pid };
 }
 
 /** A coordinator started for a restart that will not happen (its generation did not verify): stopped, and gone when this returns. */
 export async function stopPrivateCoordinator(c: StartedCoordinator): Promise<void> {
   try { process.kill(c.pid, 'SIGTERM'); } catch { return; }
   for (let i = 0; i < 100; i++) {
-    try { process.kill(c.pid, 0); } catch { return; }
+    if (!pidAlive(c.pid)) return;
     await sleep(20);
   }
   try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
