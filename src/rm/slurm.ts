@@ -1,7 +1,6 @@
 // Slurm: the job from SLURM_* variables (or `scontrol show job` text), and
 // srun / scontrol requeue as verbs. Parsing is pure so it is tested from
 // real captured environments (../shared/fixtures/slurm/).
-import { execa } from 'execa';
 import { compressHostlist, expandHostlist } from './hostlist.js';
 import type { EndSignal, Job, JobNode, ResourceManager, SpawnOptions } from './types.js';
 
@@ -110,6 +109,7 @@ export function slurmJobFromScontrol(text: string): Job {
 
 /** Asks slurmctld: `scontrol show job ID` (for tools that run outside the job). */
 export async function readScontrolJob(jobId: string): Promise<Job> {
+  const { execa } = await import('execa');   // not at start-up: 130 files, needed only here
   const r = await execa('scontrol', ['show', 'job', jobId], { reject: false, stdin: 'ignore' });
   if (r.exitCode !== 0) {
     const why = (r.stderr || r.shortMessage || `exit ${r.exitCode}`).trim().split('\n')[0];

@@ -1,8 +1,7 @@
 // Torque (and what Torque and OpenPBS share): the job from PBS_* variables
 // and PBS_NODEFILE, or from `qstat -f` / `qstat -f -x`; pbsdsh and qrerun as
 // verbs. Parsers take text, never paths, so fixtures test them directly.
-import { execa } from 'execa';
-import { XMLParser } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
 import type { EndSignal, Job, JobNode, ResourceManager, RmKind } from './types.js';
 import { hostsWithCopies, runAllArgv } from './spawn.js';
 
@@ -98,6 +97,9 @@ export function parseQstatText(text: string): QstatJob {
 
 /** `qstat -f -x` XML: <Data><Job><Job_Id>…; nested elements become dotted names. */
 export function parseQstatXml(xml: string): QstatJob {
+  // Loaded here, not at start-up: every stasis command imports this adapter, few read XML
+  // (fast-xml-parser's CommonJS build is one file; its ESM build is many).
+  const { XMLParser } = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser');
   const parser = new XMLParser({ parseTagValue: false, ignoreAttributes: true, trimValues: true });
   const doc = parser.parse(xml) as { Data?: { Job?: unknown } };
   const job = Array.isArray(doc.Data?.Job) ? (doc.Data?.Job as unknown[])[0] : doc.Data?.Job;
@@ -132,6 +134,7 @@ export function parseQstat(output: string): QstatJob {
 export async function readQstat(jobId: string): Promise<QstatJob> {
   let lastError = '';
   for (const args of [['-f', '-x', jobId], ['-f', jobId]]) {
+    const { execa } = await import('execa');   // not at start-up: 130 files, needed only here
     const r = await execa('qstat', args, { reject: false, stdin: 'ignore' });
     if (r.exitCode === 0 && r.stdout.trim()) return parseQstat(r.stdout);
     lastError = (r.stderr || r.shortMessage || `exit ${r.exitCode}`).trim().split('\n')[0] ?? '';

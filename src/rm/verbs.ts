@@ -1,7 +1,6 @@
 // The verbs run for real: spawn a command on nodes through the RM's launcher,
 // and requeue the job. What to run comes from the adapter (pure); this file
 // only executes it.
-import { execa } from 'execa';
 import { constants } from 'node:os';
 import type { ResourceManager, SpawnOptions } from './types.js';
 
@@ -45,6 +44,7 @@ export async function requeue(rm: ResourceManager, opts: RunOptions = {}): Promi
 async function run(argv: string[], opts: RunOptions): Promise<VerbResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('empty command');
+  const { execa } = await import('execa');   // not at start-up: 130 files, needed only here
   const r = await execa(file, args, {
     reject: false,
     stdin: 'ignore',
