@@ -262,7 +262,13 @@ static void finish_restart(void) {
     _exit(70);
   }
   threads_open_proc();   /* the threads are held: the program's descriptors are back, ours go high */
-  if (coord_connect(1, stasis_restart_info.image) < 0) {
+  /* Alone in its generation: nothing to wait for, so it runs on now and
+   * joins the coordinator after (whose Node start would otherwise delay
+   * it); serve() answers the release's ALL_RESTORED and RESUME. */
+  int alone = stasis_restart_info.magic == RESTART_INFO_MAGIC_ALONE;
+  if (alone) {
+    plugins_dispatch(STASIS_EVENT_ALL_RESTORED);
+  } else if (coord_connect(1, stasis_restart_info.image) < 0) {
     stasis_log("restored process continues without checkpoints");
   } else {
     static char line[COORD_LINE_MAX];   /* PIDS: the job's whole pid table */
@@ -286,6 +292,7 @@ static void finish_restart(void) {
   plugins_dispatch(STASIS_EVENT_RESTARTED);
   restoring = 0;
   delay_release();
+  if (alone && coord_connect(1, stasis_restart_info.image) < 0) stasis_log("restored process continues without checkpoints");
 }
 
 /* SAVE <path> [fork|fork-run]: forked, the answer is SAVING and SAVED comes when
@@ -353,6 +360,7 @@ static void serve(void) {
     else if (strncmp(line, "SAVE ", 5) == 0) on_save(line + 5);
     else if (strcmp(line, "CONTINUE") == 0) on_continue();
     else if (strncmp(line, "RESUME", 6) == 0) on_resume();
+    else if (strcmp(line, "ALL_RESTORED") == 0) coord_send("READY");   /* alone: its plugins had it already */
     else if (strcmp(line, "KILL") == 0) stasis_kill_self();
     else if (!coord_dispatch_line(line)) stasis_debug("coordinator said: %s", line);
   }

@@ -73,6 +73,10 @@ struct end_rec {
  * thousands of sockets (fd.c keeps at most 4096). */
 #define RESTART_INHERITED_MAX 98304
 #define RESTART_INFO_MAGIC 0x4f464e4953525453ull /* "STRSINFO" */
+/* The same, for the only process of its generation: it runs on before its
+ * coordinator answers (no other process to wait for). A second magic, not
+ * a new field: the struct keeps the layout images of earlier builds have. */
+#define RESTART_INFO_MAGIC_ALONE 0x454e4f4c41525453ull /* "STRALONE" */
 struct restart_info {
   uint64_t magic;
   uint64_t loader_start, loader_end;

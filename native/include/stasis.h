@@ -53,7 +53,7 @@ enum stasis_event {
   STASIS_EVENT_SAVE,          /* record what must be rebuilt; may fail the checkpoint */
   STASIS_EVENT_RESUME,        /* after the image is written, same process continues */
   STASIS_EVENT_RESTART,       /* in the restored process, before threads run again */
-  STASIS_EVENT_RESTARTED,     /* in the restored process, once the coordinator released it */
+  STASIS_EVENT_RESTARTED,     /* in the restored process, once the coordinator released it (alone in its generation: at once) */
   /* In a restored process, before RESTARTED: every process of the job has
    * finished RESTART and knows the job's pid table, and none has let its
    * threads run yet — the moment to take over what another process restored. */

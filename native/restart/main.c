@@ -313,10 +313,14 @@ static void set_mm_layout(void) {
     fprintf(stderr, "stasis-restart: PR_SET_MM_MAP: %s (brk growth falls back to mmap)\n", strerror(errno));
 }
 
+/* STASIS_RESTORE_ALONE: stasis restart of a one-process generation (read
+ * in main: the environment is on the stack restore() drops). */
+static int restore_alone;
+
 static void fill_restart_info(void) {
   struct restart_info *ri = (void *)img.header->restart_info;
   memset(ri, 0, sizeof *ri);
-  ri->magic = RESTART_INFO_MAGIC;
+  ri->magic = restore_alone ? RESTART_INFO_MAGIC_ALONE : RESTART_INFO_MAGIC;
   ri->loader_start = LOADER_ZONE_START;
   ri->loader_end = loader_zone_end;
   ri->new_pid = getpid();
@@ -511,6 +515,7 @@ int main(int argc, char **argv) {
   trust_cli_verification();
   if (image_check_payloads(&img) < 0) return 3;
   t_verified = now();
+  restore_alone = getenv("STASIS_RESTORE_ALONE") != NULL;
   const char *c = getenv("STASIS_COORD"), *t = getenv("STASIS_TOKEN");
   snprintf(coord, sizeof coord, "%s", c ? c : "");
   snprintf(token, sizeof token, "%s", t ? t : "");

@@ -143,6 +143,9 @@ async function run(a: Args): Promise<void> {
   else delete env.STASIS_VERIFIED;
   // --eager: every page filled before the program runs (the loader reads STASIS_EAGER; lazy otherwise).
   if (a.eager) env.STASIS_EAGER = '1';
+  // One process: it runs on before its coordinator (a Node start) answers (native/core/checkpoint.c).
+  if (manifest.processes.length === 1) env.STASIS_RESTORE_ALONE = '1';
+  else delete env.STASIS_RESTORE_ALONE;
   // The loader changes root to it before restoring (it opens the image first).
   if (root) env.STASIS_ROOT = root;
   // The loader and the restored processes look for moved files under NEW.

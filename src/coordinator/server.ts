@@ -17,6 +17,7 @@ import { Names } from './names.js';
 import { PidTable, releaseLines } from './pid-table.js';
 
 const MAX_ATTEMPTS = 5;   // of one checkpoint, while processes keep joining during it
+const RESTORING_WAIT_MS = 30_000;   // a checkpoint asked for while the job is still being restored waits this long
 
 export interface CoordinatorOptions {
   ckptDir: string;
@@ -54,6 +55,7 @@ export class Coordinator {
   private inProgress = 0;
   private restoring: ProcPeer[] = [];
   private releasing = false;   // every restored process connected; not all resumed yet
+  private onReleased: Array<() => void> = [];   // checkpoints asked for while restoring, waiting
   private lateJoiners: ProcPeer[] | null = null;   // joined while processes are being stopped
   private joinedAt = new Map<string, bigint>();   // host/kernel pid → when its latest image joined (hrtime)
   private execing = new Map<string, ProcPeer>();   // left while exec'ing; their new image has not joined yet
@@ -223,11 +225,22 @@ export class Coordinator {
       this.restoring.push(peer);
       if (this.restoring.length >= this.opts.expect) {
         this.releasing = true;
-        void this.releaseRestored().finally(() => { this.releasing = false; });
+        void this.releaseRestored().finally(() => {
+          this.releasing = false;
+          for (const wake of this.onReleased.splice(0)) wake();
+        });
       }
     } else if (peer.info.restored) {
       peer.send('RESUME 0');   // nobody to wait for
     }
+  }
+
+  /** Resolves once every restored process was released, or after `ms`. */
+  private released(ms: number): Promise<void> {
+    return new Promise((res) => {
+      const timer = setTimeout(res, ms);
+      this.onReleased.push(() => { clearTimeout(timer); res(); });
+    });
   }
 
   /** A restored process the release still waits for: one of the named images (if named), not yet joined. */
@@ -308,6 +321,9 @@ export class Coordinator {
     let tried: number | null = null;
     const run = this.chain.then(async () => {
       const peers = [...this.peers.values()].filter((p) => !p.closed);
+      // A process alone in its generation runs before it joins (so its
+      // output can come first): a checkpoint asked for then waits for it.
+      if (this.state === 'restoring') await this.released(RESTORING_WAIT_MS);
       if (this.state === 'restoring') throw new Error('the job is still being restored');
       if (!peers.length) {
         const outside = namedOutsiders([...this.execing.values()]);
