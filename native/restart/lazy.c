@@ -194,9 +194,13 @@ static void changing(void) {
   nanosleep(&ts, NULL);
 }
 
+static void check_payload(const struct pages *p) {
+  if (crc32c(0, p->payload, p->rec->stored_len) != p->rec->payload_crc) give_up("payload checksum mismatch (the image changed or is damaged)");
+}
+
 static const char *contents(const struct pages *p, char *buf, ZSTD_DCtx *dctx) {
   const struct rec_header *h = p->rec;
-  if (crc32c(0, p->payload, h->stored_len) != h->payload_crc) give_up("payload checksum mismatch (the image changed or is damaged)");
+  check_payload(p);
   int ok = 1;
   switch (h->flags & RECF_COMP_MASK) {
   case 0:
@@ -281,16 +285,49 @@ static char *fault_buf;
  * decompression and 64 KiB, not for 8 MiB to be copied each time. */
 #define FAULT_WINDOW (64 * 1024ull)
 #define OPEN_MAX 4
-struct open_rec { struct lazy_rec *r; char *buf; const char *src; };
+/* A zstd record is decompressed block by block (at most 128 KiB each) into
+ * buf, only as far as the pages asked for so far: `made` bytes of it, from
+ * the first `used` of its payload. Others are whole at once (made = all). */
+struct open_rec { struct lazy_rec *r; char *buf; const char *src; ZSTD_DCtx *dctx; uint64_t made, used; };
 static struct open_rec open_recs[OPEN_MAX];
 static int nopen;
 
-static void copy_window(const struct pages *p, const char *src, uint64_t at) {
+static void open_contents(struct open_rec *o, const struct pages *p) {
+  o->made = o->used = 0;
+  if ((p->rec->flags & RECF_COMP_MASK) != RECF_ZSTD) {
+    o->src = contents(p, o->buf, fault_dctx);
+    o->made = p->rec->raw_len;
+    return;
+  }
+  check_payload(p);
+  if (ZSTD_isError(ZSTD_decompressBegin(o->dctx))) give_up("cannot decompress pages");
+  o->src = o->buf;
+}
+
+/* The record's first `upto` bytes decompressed (all of it: to the frame's end, its checksum checked). */
+static void make_upto(struct open_rec *o, uint64_t upto) {
+  const struct pages *p = o->r->p;
+  uint64_t len = p->rec->raw_len;
+  while (o->made < upto || (upto == len && o->used < p->rec->stored_len)) {
+    size_t n = ZSTD_nextSrcSizeToDecompress(o->dctx);
+    if (n == 0 || n > p->rec->stored_len - o->used) give_up("cannot decompress pages");
+    size_t got = ZSTD_decompressContinue(o->dctx, o->buf + o->made, len - o->made, p->payload + o->used, n);
+    if (ZSTD_isError(got)) give_up("cannot decompress pages");
+    o->used += n;
+    o->made += got;
+  }
+  if (o->made > len || (upto == len && o->made != len)) give_up("cannot decompress pages");
+}
+
+static void copy_window(struct open_rec *o, uint64_t at) {
+  const struct pages *p = o->r->p;
   uint64_t len = p->rec->raw_len, lo = at & ~(FAULT_WINDOW - 1), hi = lo + FAULT_WINDOW < len ? lo + FAULT_WINDOW : len;
-  copy_part(p, src, lo, hi);
+  make_upto(o, hi);
+  copy_part(p, o->src, lo, hi);
 }
 
 static void finish_open(struct open_rec *o) {
+  make_upto(o, o->r->p->rec->raw_len);
   copy_part(o->r->p, o->src, 0, o->r->p->rec->raw_len);   /* pages there already are passed over */
   mark_done(o->r);
   o->r = NULL;
@@ -339,17 +376,17 @@ static void serve(uint64_t at) {
   if (!r) { zero(page); return; }   /* removed since, or grown by mremap */
   for (int i = 0; i < OPEN_MAX; i++)
     if (open_recs[i].r == r) {   /* touched again: the pages around, then all */
-      copy_window(r->p, open_recs[i].src, orig - r->p->addr);
+      copy_window(&open_recs[i], orig - r->p->addr);
       finish_open(&open_recs[i]);
       return;
     }
   int expect = PENDING;
   if (atomic_compare_exchange_strong(&r->state, &expect, BUSY)) {
     struct open_rec *o = open_slot();
-    o->src = contents(r->p, o->buf, fault_dctx);
     o->r = r;
+    open_contents(o, r->p);
     nopen++;
-    copy_window(r->p, o->src, orig - r->p->addr);
+    copy_window(o, orig - r->p->addr);
     return;
   }
   /* Another thread fills it; its copy wakes this fault unless it raced.
@@ -474,7 +511,10 @@ static __attribute__((noreturn)) void pager(void) {
   fault_buf = mmap(NULL, RUN_MAX * (OPEN_MAX + 1), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   fault_dctx = ZSTD_createDCtx();
   if (fault_buf == MAP_FAILED || !fault_dctx) give_up("out of memory");
-  for (int i = 0; i < OPEN_MAX; i++) open_recs[i].buf = fault_buf + (i + 1) * RUN_MAX;
+  for (int i = 0; i < OPEN_MAX; i++) {
+    open_recs[i].buf = fault_buf + (i + 1) * RUN_MAX;
+    if (!(open_recs[i].dctx = ZSTD_createDCtx())) give_up("out of memory");
+  }
   int nbg = parallel_threads();
   pthread_t tids[PARALLEL_MAX];
   for (int t = 0; t < nbg; t++)
