@@ -1,5 +1,6 @@
 // Running a coordinator until it is done: shared by `stasis coordinator`
 // and the lean entry private coordinators start through (private-main.ts).
+import { testPause } from './test-pause.js';
 import { join, resolve } from 'node:path';
 import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { parseManifest } from '../images/manifest.js';
@@ -47,6 +48,7 @@ export async function runCoordinator(a: CoordinatorArgs): Promise<void> {
   const held = process.env.STASIS_HOLD_TERM ? 'SIGTERM' : null;
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
     process.on(sig, () => (sig === held ? log('SIGTERM held: the job driver (stasis run) stops the job') : coord.shutdown(sig)));
+  await testPause(dir, 'start', 0, log);
   await coord.listen(a.listenFd);
   publish(dir, { host: coord.address.host, port: coord.address.port, pid: process.pid, private: a.private === true }, token);
   log(`listening on ${formatAddress(coord.address)} for ${dir}`);

@@ -3,6 +3,7 @@
 // D/test-release appears (it is removed then) or 60 s pass, so that a test
 // can SIGKILL a process of the job, the job driver or the coordinator itself
 // exactly there. Never set it outside tests. The phases, in order:
+//   start      the coordinator started, before it listens (a restart's processes wait in its backlog)
 //   suspend    every process stopped, before DRAIN
 //   drain      drained, before SAVE
 //   saved      every image written, before the commit
@@ -14,7 +15,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type TestPhase = 'suspend' | 'drain' | 'saved' | 'commit' | 'renamed' | 'committed' | 'flush';
+export type TestPhase = 'start' | 'suspend' | 'drain' | 'saved' | 'commit' | 'renamed' | 'committed' | 'flush';
 
 export const RELEASE_FILE = 'test-release';
 const MAX_MS = 60_000;
