@@ -17,7 +17,7 @@ t=dist/test
 # shared memory, signals, sockets, files the job writes, the example plugins,
 # the local level (--local-dir).
 forked=(
-  $t/core/mode.test.js $t/core/continue.test.js $t/core/many-checkpoints.test.js $t/core/faults.test.js
+  $t/core/mode.test.js $t/core/continue.test.js $t/core/many-checkpoints.test.js $t/core/faults.test.js $t/core/restart-alone.test.js
   $t/process/pipes.test.js $t/process/pipeline.test.js $t/process/fifo.test.js $t/process/pty.test.js
   $t/process/shm.test.js $t/process/shared-fd.test.js $t/process/signals.test.js $t/process/spawn.test.js
   $t/process/tree.test.js $t/process/zombies.test.js $t/process/exec-signal.test.js $t/process/stale-close.test.js
