@@ -297,6 +297,7 @@ static void open_contents(struct open_rec *o, const struct pages *p) {
   if ((p->rec->flags & RECF_COMP_MASK) != RECF_ZSTD) {
     o->src = contents(p, o->buf, fault_dctx);
     o->made = p->rec->raw_len;
+    o->used = p->rec->stored_len;
     return;
   }
   check_payload(p);
