@@ -139,6 +139,11 @@ export function tempDir(prefix: string): string {
 export function removeTempDirs(): void {
   for (const d of tmpDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
+/** A failed run's directories stay for whoever reads the failure (a rare one cannot be asked twice). */
+function keepTempDirs(...dirs: string[]): string {
+  for (const d of dirs) { const i = tmpDirs.indexOf(d); if (i >= 0) tmpDirs.splice(i, 1); }
+  return dirs.filter(Boolean).join(' ');
+}
 
 // The user's environment as the test runner has it, plus what the workload sets.
 function start(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Proc {
@@ -223,7 +228,8 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
   const history: string[] = [`seed ${suiteSeed}, reference ${T} ms`];
   const fail = (msg: string, p?: Proc) => {
     const coord = existsSync(join(ckpt, 'coordinator.log')) ? readFileSync(join(ckpt, 'coordinator.log'), 'utf8').split('\n').slice(-8).join('\n') : '';
-    return new Error(`${w.name}: ${msg}\n  ${history.join('; ')}\n  stderr: ${(p?.err ?? '').slice(-1500)}\n  coordinator.log: ${coord}`);
+    const kept = keepTempDirs(ref.dir, dir, ckpt);
+    return new Error(`${w.name}: ${msg}\n  ${history.join('; ')}\n  stderr: ${(p?.err ?? '').slice(-1500)}\n  coordinator.log: ${coord}\n  kept (reference, job, store): ${kept}`);
   };
   let segs: Segment[] = [];
   const procs: Proc[] = [];
@@ -318,6 +324,10 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
         throw fail(`${w.after.join(' ')}: exit ${b.exitCode} (reference ${a.exitCode}), output ${JSON.stringify(b.stdout.slice(0, 200))} (reference ${JSON.stringify(a.stdout.slice(0, 200))})`, p);
       }
     }
+  } catch (e) {
+    // A timeout from wait() says too little alone: add the history, the logs and the kept directories.
+    const msg = (e as Error).message;
+    throw msg.includes('kept (reference, job, store)') ? e : fail(msg, p);
   } finally {
     for (const q of procs) if (!q.exited) await killTree(q.pid);
     const coord = coordinatorPid(ckpt);
@@ -325,8 +335,6 @@ export async function checkpointKillRestart(w: Workload, ref: RunResult, o: CrOp
   }
 }
 
-/** The store's private coordinator, if that pid is still one (a node failure takes it too). */
-/** When the coordinator has released the `n`th restart's processes (coordinator.log). */
 /** When the launched job's first process joined its coordinator (before that a checkpoint finds none). */
 async function launched(ckpt: string, p: Proc): Promise<number> {
   const deadline = Date.now() + 60000;
@@ -338,6 +346,7 @@ async function launched(ckpt: string, p: Proc): Promise<number> {
   return Date.now();
 }
 
+/** When the coordinator has released the `n`th restart's processes (coordinator.log). */
 async function resumed(ckpt: string, n: number, p: Proc): Promise<number> {
   const deadline = Date.now() + 60000;
   while (Date.now() < deadline && !p.exited) {
@@ -348,6 +357,7 @@ async function resumed(ckpt: string, n: number, p: Proc): Promise<number> {
   return Date.now();
 }
 
+/** The store's private coordinator, if that pid is still one (a node failure takes it too). */
 export function coordinatorPid(ckpt: string): number | null {
   try {
     const pid = JSON.parse(readFileSync(join(ckpt, 'coordinator.json'), 'utf8')).pid;
