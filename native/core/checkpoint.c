@@ -244,6 +244,13 @@ static void adopt_new_coordinator_later(void) {
       stasis_log("cannot set %s: %s", env_names[i], strerror(errno));
 }
 
+/* HELLO as the restored image; without a coordinator the program still runs. */
+static int join_coordinator_restored(void) {
+  if (coord_connect(1, stasis_restart_info.image) == 0) return 0;
+  stasis_log("restored process continues without checkpoints");
+  return -1;
+}
+
 /* Restored process: fds and signal state back, coordinator, release. */
 static void finish_restart(void) {
   struct thread_rec *self = threads_ckpt();
@@ -268,9 +275,7 @@ static void finish_restart(void) {
   int alone = stasis_restart_info.magic == RESTART_INFO_MAGIC_ALONE;
   if (alone) {
     plugins_dispatch(STASIS_EVENT_ALL_RESTORED);
-  } else if (coord_connect(1, stasis_restart_info.image) < 0) {
-    stasis_log("restored process continues without checkpoints");
-  } else {
+  } else if (join_coordinator_restored() == 0) {
     static char line[COORD_LINE_MAX];   /* PIDS: the job's whole pid table */
     int got;
     while ((got = coord_read_line(line, sizeof line)) > 0 && strncmp(line, "RESUME", 6) != 0) {
@@ -292,7 +297,7 @@ static void finish_restart(void) {
   plugins_dispatch(STASIS_EVENT_RESTARTED);
   restoring = 0;
   delay_release();
-  if (alone && coord_connect(1, stasis_restart_info.image) < 0) stasis_log("restored process continues without checkpoints");
+  if (alone) join_coordinator_restored();
 }
 
 /* SAVE <path> [fork|fork-run]: forked, the answer is SAVING and SAVED comes when

@@ -1,6 +1,5 @@
 // Running a coordinator until it is done: shared by `stasis coordinator`
 // and the lean entry private coordinators start through (private-main.ts).
-import { testPause } from './test-pause.js';
 import { join, resolve } from 'node:path';
 import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { parseManifest } from '../images/manifest.js';
@@ -11,6 +10,7 @@ import { Store } from '../images/store.js';
 import { currentJobInfo } from './job-info.js';
 import { saveModeFromEnv } from './save-mode.js';
 import { localLevel } from '../images/levels.js';
+import { testPause } from './test-pause.js';
 
 export interface CoordinatorArgs {
   ckptDir: string; host: string; port: number; interval: number; keep: number; expect: number;
