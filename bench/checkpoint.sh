@@ -107,8 +107,10 @@ probe_job() { # mode pages(4k|thp) [norestart]
   stop_job
 }
 
-# What the Node CLI costs before it does anything: `stasis restart` of a
-# directory that does not exist (median of 5).
+# What the CLI costs before it does anything: `stasis restart` of a
+# directory that does not exist (median of 5). bin/stasis's C front says
+# that error itself, as it runs a plain restart itself (docs/cli.md, "The
+# fast path"): Node's start is in neither.
 cli_start() {
   for _ in 1 2 3 4 5; do
     local t0=$EPOCHREALTIME
@@ -187,5 +189,6 @@ pass_s     from the restart command to the restored bigmem's first report: the r
 floor_s    bench/fresh-memory.c: filling and reading as much fresh memory on every CPU, $SETTLE s after
            freeing memory as the restart was: the floor under any restart that puts the memory back;
            the lesser of floor4k_s (4 KiB pages) and floorthp_s (MADV_HUGEPAGE; the loader advises it only with STASIS_LOADER_THP=1)
-cli_s      \`stasis restart\` of a missing directory: the Node CLI's start ($CLI_S s)
+cli_s      \`stasis restart\` of a missing directory: the CLI's start ($CLI_S s; bin/stasis's C front
+           answers it, as it runs these one-process restarts, without Node)
 NOTE

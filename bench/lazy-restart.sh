@@ -7,8 +7,9 @@
 #            ¾ pattern, its first "verified" line)
 #   cli_s    `stasis --version`: the Node CLI's own start, same run
 #   tiny_s   `stasis restart` to the first line of a program with almost no
-#            memory (test/programs/counter): the CLI, its verification and
-#            coordinator, the loader; what a restart costs beyond memory
+#            memory (test/programs/counter): the CLI (bin/stasis's C front
+#            runs such a one-process restart without Node), its verification,
+#            the coordinator's start, the loader; what a restart costs beyond memory
 # Each program is checkpointed once; every run restores that same image.
 #   bench/lazy-restart.sh [MiB] [runs]
 set -euo pipefail

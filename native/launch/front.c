@@ -1,5 +1,6 @@
-/* stasis-front: bin/stasis starts this, not Node. `launch` and `command`
- * are tried here (front_launch.c, front_command.c); everything else, and
+/* stasis-front: bin/stasis starts this, not Node. `launch`, `command` and
+ * `restart` are tried here (front_launch.c, front_command.c,
+ * front_restart.c); everything else, and
  * whatever those leave, goes to the Node CLI through the descriptor
  * hand-over (handover.c), exactly as bin/stasis did before.
  *   stasis-front /path/to/bin/stasis.js ARGS...
@@ -46,6 +47,7 @@ int main(int argc, char **argv) {
   if (!(mode && !strcmp(mode, "0")) && argc > 2) {
     if (!strcmp(argv[2], "launch")) fast_launch(argc - 3, argv + 3);
     if (!strcmp(argv[2], "command")) fast_command(argc - 3, argv + 3);
+    if (!strcmp(argv[2], "restart")) fast_restart(argc - 3, argv + 3);
   }
   to_node("not a fast command");
 }
@@ -104,7 +106,7 @@ char *join_path(const char *a, const char *b) {
   return r;
 }
 
-static char *read_file(const char *file, size_t max) {
+char *read_file(const char *file, size_t max) {
   int fd = open(file, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return NULL;
   char *buf = malloc(max + 1);

@@ -13,11 +13,15 @@ _Noreturn void to_node(const char *why);
  * name, argc of them); each returns only through to_node or an exit. */
 _Noreturn void fast_launch(int argc, char **argv);
 _Noreturn void fast_command(int argc, char **argv);
+/* `stasis restart ARGS`, the plain case (front_restart.c). */
+_Noreturn void fast_restart(int argc, char **argv);
 
 /* Node's path.resolve(p) against the working directory; NULL if too long. */
 char *resolve_path(const char *p);
 /* Node's path.normalize of a/b (path.join). */
 char *join_path(const char *a, const char *b);
+/* A text file of fewer than max bytes without NULs (malloc'd), else NULL. */
+char *read_file(const char *file, size_t max);
 /* The trimmed first line... of a token file, as readToken; NULL if unreadable. */
 char *read_token(const char *file);
 /* A published coordinator that still runs for dir (liveCoordinator): its

@@ -1,0 +1,147 @@
+// `stasis restart` without Node (native/launch/front_restart.c): one process
+// of this host, restarted outside an allocation. Runs marked FAST have
+// STASIS_FRONT=require (exit 99 if the fast path left it to Node); the Node
+// path is `node bin/stasis.js`. Both must restore alike, start the same
+// coordinator, and say the same errors; whatever the fast path is not sure
+// of goes to Node before anything is started.
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Job, programs, stasisBin, type Running } from '../helpers/stasis.js';
+import { waitUntil } from '../coordinator/util.js';
+
+const counter = join(programs, 'counter');
+const FAST = { STASIS_FRONT: 'require' };
+
+interface Result { exitCode?: number; stdout: string; stderr: string }
+const fast = (args: string[], env: Record<string, string> = {}): Promise<Result> =>
+  execa(stasisBin, args, { reject: false, stdin: 'ignore', env: { ...FAST, ...env } });
+const viaNode = (args: string[], env: Record<string, string> = {}): Promise<Result> =>
+  execa('node', [stasisBin, ...args], { reject: false, stdin: 'ignore', env });
+
+/** The options the running private coordinator was started with (its last argument), without the owner's pid. */
+function coordinatorOptions(job: Job): Record<string, unknown> {
+  const pid = job.coordinatorPid()!;
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const o = JSON.parse(argv.at(-1)!) as Record<string, unknown>;
+  assert.ok(typeof o.ownerPid === 'number' && o.ownerPid > 0);
+  delete o.ownerPid;
+  return o;
+}
+
+/** Checkpointed (generation `gen`) and killed with its coordinator: the count it had reached. */
+async function checkpointAndKill(job: Job, p: Running, gen: number): Promise<number> {
+  const before = p.lines.length;
+  await p.waitFor(/^count \d+$/, 20000, before);
+  const ck = await job.checkpoint();
+  assert.equal(ck.generation, gen);
+  const at = Number(p.lines.at(-1)!.split(' ')[1]);
+  await job.killTree(p);
+  const c = job.coordinatorPid();
+  if (c) { try { process.kill(c, 'SIGKILL'); } catch { /* gone */ } }
+  return at;
+}
+
+describe('stasis restart without Node (bin/stasis fast path)', function () {
+  this.timeout(120000);
+  let job: Job;
+  beforeEach(() => { job = new Job('stasis-fast-restart-'); });
+  afterEach(async () => { await job.cleanup(); });
+
+  it('restores one process as the Node path does: the same coordinator, checkpoints and restarts after it', async () => {
+    const p = job.launch([counter], { env: { STASIS_COMPRESS: 'none' } });
+    let at = await checkpointAndKill(job, p, 1);
+    // Node first: what the fast path must do alike.
+    const viaNodeRun = job.restart(undefined, { env: { STASIS_FRONT: '0' } });
+    let m = await viaNodeRun.waitFor(/^count (\d+)$/);
+    assert.ok(Number(m[1]) <= at + 1, `resumed at ${m[1]}, checkpoint near ${at}`);
+    await waitUntil(() => job.coordinatorPid() !== null, 'the Node path published its coordinator');
+    const published = Object.keys(JSON.parse(readFileSync(join(job.dir, 'coordinator.json'), 'utf8'))).sort();
+    const nodeOptions = coordinatorOptions(job);
+    at = await checkpointAndKill(job, viaNodeRun, 2);
+
+    const fastRun = job.restart(undefined, { env: { ...FAST, STASIS_DEBUG: '1' } });
+    m = await fastRun.waitFor(/^count (\d+)$/);
+    assert.ok(Number(m[1]) <= at + 1 && Number(m[1]) >= at - 1, `resumed at ${m[1]}, checkpoint near ${at}`);
+    const err = fastRun.errLines.join('\n');
+    assert.match(err, /stasis restart: verified at \d+ ms \(fast path\)/);
+    // STASIS_VERIFIED named the image as the loader identifies it: what is mapped is not read twice.
+    assert.match(err, /MiB mapped from files stasis restart verified: not read again/);
+    await waitUntil(() => job.coordinatorPid() !== null, 'the fast path published its coordinator');
+    assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(job.dir, 'coordinator.json'), 'utf8'))).sort(), published);
+    assert.deepEqual(coordinatorOptions(job), { ...nodeOptions, restoreFrom: join(job.dir, 'gen-000002') });
+    assert.equal(readFileSync(join(job.dir, 'token'), 'utf8').trim().length, 64);
+    const st = await viaNode(['command', '--ckpt-dir', job.dir, '--status', '--json']);
+    assert.equal(st.exitCode, 0, st.stderr);
+    assert.equal(JSON.parse(st.stdout).clients.length, 1);
+    at = await checkpointAndKill(job, fastRun, 3);
+    const again = job.restart(undefined, { env: FAST });
+    m = await again.waitFor(/^count (\d+)$/);
+    assert.ok(Number(m[1]) <= at + 1 && Number(m[1]) >= at - 1, `resumed at ${m[1]}, checkpoint near ${at}`);
+    const q = await viaNode(['command', '--ckpt-dir', job.dir, '--quit']);
+    assert.equal(q.exitCode, 0, q.stderr);
+  });
+
+  it('errors it says itself are Node\'s words and exit status: a missing directory, a file', async () => {
+    const file = join(job.dir, 'a-file');
+    writeFileSync(file, '');
+    for (const target of [join(job.dir, 'none'), file]) {
+      const a = await fast(['restart', target]), b = await viaNode(['restart', target]);
+      assert.deepEqual({ exitCode: a.exitCode, stderr: a.stderr, stdout: a.stdout }, { exitCode: b.exitCode, stderr: b.stderr, stdout: b.stdout }, target);
+      assert.equal(a.exitCode, 2);
+    }
+  });
+
+  it('leaves to Node, before starting anything, what it does not do itself', async () => {
+    const p = job.launch([counter]);
+    await checkpointAndKill(job, p, 1);
+    const left = async (args: string[], env: Record<string, string> = {}) => {
+      const r = await fast(['restart', ...args], env);
+      assert.equal(r.exitCode, 99, `${args.join(' ')} ${JSON.stringify(env)}: ${r.stderr}`);
+      assert.match(r.stderr, /^stasis: left to Node: /);
+      assert.equal(job.coordinatorPid(), null, 'nothing started');
+    };
+    const empty = join(job.dir, 'empty');
+    mkdirSync(empty);
+    await left([empty]);                                   // no generation: Node's error
+    await left([join(job.dir, 'gen-000001')]);             // a generation named
+    await left(['--interval', '5', job.dir]);              // an option
+    await left([job.dir], { STASIS_ROOT: '/' });
+    await left([job.dir], { SLURM_JOB_ID: '1' });
+    await left([job.dir], { STASIS_SAVE: 'forked' });
+    // latest not naming the newest generation: Node gives the notice.
+    const latest = join(job.dir, 'latest');
+    const target = readlinkSync(latest);
+    rmSync(latest);
+    await left([job.dir]);
+    symlinkSync(target, latest);
+    // No settings.json: Node writes it.
+    renameSync(join(job.dir, 'settings.json'), join(job.dir, 'settings.saved'));
+    await left([job.dir]);
+    renameSync(join(job.dir, 'settings.saved'), join(job.dir, 'settings.json'));
+    // A damaged image: Node says so (and would try an older generation).
+    const manifest = JSON.parse(readFileSync(join(job.dir, 'gen-000001', 'manifest.json'), 'utf8'));
+    const image = join(job.dir, 'gen-000001', manifest.processes[0].image);
+    const fd = openSync(image, 'r+');
+    writeSync(fd, Buffer.from('x'), 0, 1, manifest.processes[0].bytes - 30);
+    closeSync(fd);
+    await left([job.dir]);
+    const n = await viaNode(['restart', job.dir]);
+    assert.notEqual(n.exitCode, 0);
+    assert.match(n.stderr, /no restorable generation/);
+  });
+
+  it('leaves a job of several processes to Node', async () => {
+    const p = job.launch(['sh', '-c', `${counter} & exec ${counter}`]);
+    await p.waitFor(/^count 2$/);
+    for (let i = 0; (await job.kernelPids()).length < 2; i++) {
+      if (i > 200) throw new Error('the second counter never joined');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await checkpointAndKill(job, p, 1);
+    const r = await fast(['restart', job.dir]);
+    assert.equal(r.exitCode, 99, r.stderr);
+    assert.match(r.stderr, /several processes/);
+  });
+});
