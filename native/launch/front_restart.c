@@ -307,6 +307,11 @@ static pid_t start_coordinator(const char *store, const char *gen_dir, const str
       _exit(w == (ssize_t)sizeof grandchild ? 0 : 1);
     }
     setsid();
+    /* As Node's spawn leaves a child: default dispositions (a shell's `&` ignores SIGINT), nothing blocked. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
     /* stdin, stdout: nothing; stderr: coordinator.log; 3: the socket; 4: the job's stderr. Nothing else. */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     int from[5] = { null, null, log, sock, 2 };
