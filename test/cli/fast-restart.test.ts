@@ -132,16 +132,40 @@ describe('stasis restart without Node (bin/stasis fast path)', function () {
     assert.match(n.stderr, /no restorable generation/);
   });
 
-  it('leaves a job of several processes to Node', async () => {
+  it('restores a tree of processes as one loader does; leaves several trees (a daemon) to Node', async () => {
     const p = job.launch(['sh', '-c', `${counter} & exec ${counter}`]);
     await p.waitFor(/^count 2$/);
-    for (let i = 0; (await job.kernelPids()).length < 2; i++) {
-      if (i > 200) throw new Error('the second counter never joined');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const joined = async (n: number) => {
+      for (let i = 0; (await job.kernelPids()).length < n; i++) {
+        if (i > 200) throw new Error(`fewer than ${n} processes joined`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await joined(2);
     await checkpointAndKill(job, p, 1);
-    const r = await fast(['restart', job.dir]);
-    assert.equal(r.exitCode, 99, r.stderr);
-    assert.match(r.stderr, /several processes/);
+    const back = job.restart(undefined, { env: FAST });
+    await back.waitFor(/^count \d+$/);
+    await joined(2);
+    const st = JSON.parse((await viaNode(['command', '--ckpt-dir', job.dir, '--status', '--json'])).stdout);
+    assert.equal(st.clients.length, 2);
+    assert.equal(coordinatorOptions(job).expect, 2);
+    const before = back.lines.length;
+    await back.waitFor(/^count \d+$/, 20000, before + 4);   // both still count
+    await checkpointAndKill(job, back, 2);
+
+    // A child whose parent is gone (ppid outside the job): a second root, restored by its own loader (Node).
+    const daemon = new Job('stasis-fast-restart-');
+    try {
+      const d = daemon.launch(['sh', '-c', `(${counter} > /dev/null &); exec ${counter}`]);
+      await d.waitFor(/^count 2$/);
+      for (let i = 0; (await daemon.kernelPids()).length < 2; i++) {
+        if (i > 200) throw new Error('the daemon never joined');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await checkpointAndKill(daemon, d, 1);
+      const r = await fast(['restart', daemon.dir]);
+      assert.equal(r.exitCode, 99, r.stderr);
+      assert.match(r.stderr, /several process trees/);
+    } finally { await daemon.cleanup(); }
   });
 });

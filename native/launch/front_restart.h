@@ -1,0 +1,36 @@
+/* The plain restart of bin/stasis's fast path: the flow (front_restart.c),
+ * what it checks of a generation (front_restart_check.c), the private
+ * coordinator it starts (front_restart_coord.c). */
+#pragma once
+#include "json.h"
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PROCS_MAX 256
+
+/* One process of the manifest (manifest.ts ManifestProcess). */
+struct proc {
+  long long pid, ppid, pgid, sid;
+  int has_ppid;
+  const char *origin, *image;
+  char *path;
+  const struct json *entry;
+};
+
+/* D/settings.json (settings.ts JobSettings), as the fast path takes it. */
+struct settings { long long interval, keep; int forked; char plugins[8192]; };
+
+/* A whole number JavaScript holds exactly (>= 0); a string. */
+int is_whole(const struct json *v);
+int is_str(const struct json *v);
+/* One manifest entry as parseManifest takes it, of this host; else to_node. */
+void read_proc(const struct json *p, struct proc *out, const char *gen_dir);
+/* Its image checked against the manifest and verified by the loader, its
+ * side files checked; the image files' identities appended to `verified`
+ * (STASIS_VERIFIED); else to_node. */
+void verify_proc(const struct proc *p, const char *loader, char *verified, size_t cap, size_t *vlen);
+/* The private coordinator of `expect` processes restored from gen_dir,
+ * started detached and published in store; its pid, port and token. */
+pid_t start_coordinator(const char *store, const char *gen_dir, const struct settings *s, size_t expect, int *port, char *token);
+/* This binary's directory (native/build). */
+const char *exe_dir(void);
