@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define PAGE 4096
+#define REFS_MAX 64   /* the loader's REF_FILES_MAX (native/restart/image.h) */
 
 int is_whole(const struct json *v) { return v && v->type == J_NUM && v->num >= 0 && v->num == (double)(long long)v->num && v->num <= 9007199254740991.0; }
 int is_str(const struct json *v) { return v && v->type == J_STR; }
@@ -177,8 +178,8 @@ void verify_proc(const struct proc *p, const char *loader, char *verified, size_
   if (headers_match(p->path, (long long)json_get(p->entry, "bytes")->num, json_get(p->entry, "checksum")->str) < 0)
     to_node("an image differs from the manifest (Node says how)");
   size_t nrefs = refs ? refs->n : 0;
-  if (nrefs > 3) to_node("more referenced images than the fast path takes");
-  char *paths[4] = { p->path }, before[4][160], now[160];
+  if (nrefs > REFS_MAX) to_node("more referenced images than the loader takes (Node says so)");
+  char *paths[REFS_MAX + 1] = { p->path }, before[REFS_MAX + 1][160], now[160];
   for (size_t i = 0; i < nrefs; i++) {
     const struct json *r = refs->items[i];
     paths[i + 1] = join_path(gen_dir, json_get(r, "name")->str);
