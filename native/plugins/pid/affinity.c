@@ -39,11 +39,17 @@ static pid_t kernel_tid(pthread_t t) {
   return v > 0 ? pid_to_real(v) : 0;
 }
 
+/* A thread asking about itself names no tid (0: the caller): glibc's own
+ * call reads it from the descriptor, and a checkpoint taken between that
+ * read and the system call (a restart then runs the call again, with the
+ * tid of the process that was) made it fail with ESRCH even before the
+ * first restart had made any tid virtual. */
 API int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set) {
   REAL(pthread_getaffinity_np);
-  if (!pid_is_translating() || tid_offset < 0) return real_pthread_getaffinity_np(t, size, set);
-  pid_t tid = kernel_tid(t);
-  if (!tid) return ESRCH;
+  int self = pthread_equal(t, pthread_self());
+  if (!self && (!pid_is_translating() || tid_offset < 0)) return real_pthread_getaffinity_np(t, size, set);
+  pid_t tid = self ? 0 : kernel_tid(t);
+  if (!self && !tid) return ESRCH;
   long n = syscall(SYS_sched_getaffinity, tid, size, set);
   if (n < 0) return errno;
   memset((char *)set + n, 0, size - (size_t)n);
@@ -52,9 +58,10 @@ API int pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set) {
 
 API int pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set) {
   REAL(pthread_setaffinity_np);
-  if (!pid_is_translating() || tid_offset < 0) return real_pthread_setaffinity_np(t, size, set);
-  pid_t tid = kernel_tid(t);
-  if (!tid) return ESRCH;
+  int self = pthread_equal(t, pthread_self());
+  if (!self && (!pid_is_translating() || tid_offset < 0)) return real_pthread_setaffinity_np(t, size, set);
+  pid_t tid = self ? 0 : kernel_tid(t);
+  if (!self && !tid) return ESRCH;
   return syscall(SYS_sched_setaffinity, tid, size, set) < 0 ? errno : 0;
 }
 
