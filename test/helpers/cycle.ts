@@ -2,6 +2,8 @@
 // numbered progress line: the restarted program must go on from where the
 // checkpoint left it, without skipping a number, and print no BROKEN line.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Job, Running, noBroken, numbers } from './stasis.js';
 
 export interface Progress {
@@ -16,6 +18,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * more progress lines (or 300 ms when 0), kills the whole job and restarts it.
  */
 export async function checkpointKillRestart(job: Job, p: Running, c: Progress, generation: number, runOn = 0): Promise<Running> {
+  try {
+    return await round(job, p, c, generation, runOn);
+  } catch (e) {
+    // The job's directory goes with Job.cleanup: what its coordinator saw goes with the error.
+    const log = join(job.dir, 'coordinator.log');
+    if (e instanceof Error && existsSync(log)) e.message += `\n  coordinator.log, last lines:\n    ${readFileSync(log, 'utf8').trimEnd().split('\n').slice(-12).join('\n    ')}`;
+    throw e;
+  }
+}
+
+async function round(job: Job, p: Running, c: Progress, generation: number, runOn: number): Promise<Running> {
   await p.waitFor(c.progress);
   await sleep(500);
   const before = numbers(p.lines, c.progress).at(-1)!;
