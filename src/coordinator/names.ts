@@ -8,12 +8,15 @@ export class Names {
   private known = new Map<string, Where>();
   private waiting = new Map<string, Array<(w: Where) => void>>();
 
-  publish(key: string, where: Where): void {
+  /** false when `key` was published before and not yet looked up: the later one replaces it. */
+  publish(key: string, where: Where): boolean {
     const w = this.waiting.get(key);
     const first = w?.shift();
     if (w && !w.length) this.waiting.delete(key);
     if (first) first(where);
+    else if (this.known.has(key)) { this.known.set(key, where); return false; }
     else this.known.set(key, where);
+    return true;
   }
 
   /** Where `key` was published; waits up to `timeoutMs` for it. */

@@ -495,16 +495,23 @@ export class Coordinator {
       case 'PUBLISH': {   // PUBLISH KEY ADDR PORT
         const [, key, addr, port] = line.split(' ');
         if (!key || !addr || !/^\d{1,5}$/.test(port ?? '')) return reply(`ERROR ${encodeArg('bad PUBLISH: want KEY ADDR PORT')}`);
-        this.names.publish(key, { addr: decodeArg(addr), port: Number(port) });
+        if (!this.names.publish(key, { addr: decodeArg(addr), port: Number(port) }))
+          this.opts.log(`${decodeArg(key)} published twice (now ${decodeArg(addr)}:${port}): two loaders restore one end of that connection`);
         return reply('OK');
       }
       case 'LOOKUP': {   // LOOKUP KEY SECONDS
         const [, key, secs] = line.split(' ');
         if (!key || !/^\d{1,5}$/.test(secs ?? '')) return reply(`ERROR ${encodeArg('bad LOOKUP: want KEY SECONDS')}`);
         try {
+          const asked = Date.now();
           const w = await this.names.lookup(key, Number(secs) * 1000);
+          // A loader that publishes late holds up every loader it is connected to.
+          if (Date.now() - asked > 10_000) this.opts.log(`${decodeArg(key)} was published ${((Date.now() - asked) / 1000).toFixed(1)} s after a restart loader looked it up`);
           return reply(`FOUND ${encodeArg(w.addr)} ${w.port}`);
-        } catch (e) { return reply(`ERROR ${encodeArg((e as Error).message)}`); }
+        } catch (e) {
+          this.opts.log(`a restart loader looked up ${decodeArg(key)}: nobody published it within ${secs} s`);
+          return reply(`ERROR ${encodeArg((e as Error).message)}`);
+        }
       }
       case 'QUIT':
         this.killAll();

@@ -117,12 +117,13 @@ export function useCluster(): void {
 
 /**
  * The next suite's up.sh wipes the state dir: after a failed test, its logs
- * and shared dir (job outputs, stasis logs, manifests; images left out for
+ * and shared dir (job outputs, stasis logs, manifests and the images' side
+ * files: sockets, pipes, shared memory; images and .data files left out for
  * their size) are copied aside, and the copy's path printed.
  */
 async function keepFailedState(title: string): Promise<void> {
   const kept = `${stateDir}-failed-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  const r = await execa('sh', ['-c', 'mkdir -p "$2" && cd "$1" && find log shared -type f ! -name "*.img*" ! -name "*.shm" ! -name "*.data" -size -64M -print0 | tar --null -T - -cf - | tar -xf - -C "$2"',
+  const r = await execa('sh', ['-c', 'mkdir -p "$2" && cd "$1" && find log shared -type f ! -name "*.img" ! -name "*.data" -size -64M -print0 | tar --null -T - -cf - | tar -xf - -C "$2"',
     'sh', stateDir, kept], { reject: false });
   console.log(`    kept the cluster's logs and shared dir of the failed test "${title.slice(0, 60)}" in ${kept}${r.exitCode ? ` (copy: ${r.stderr})` : ''}`);
 }

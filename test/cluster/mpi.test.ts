@@ -11,7 +11,7 @@
 // Alone: STASIS_CLUSTER_ID=N npx mocha --no-config --timeout 900000 --exit dist/test/cluster/mpi.test.js
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { cluster, onNode, repoRoot, stasisBin, useCluster, type NodeResult } from './cluster.js';
 import { transports } from '../../src/mpi/environment.js';
@@ -20,6 +20,7 @@ const mpiDir = join(repoRoot, 'native', 'build', 'programs', 'mpi');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const HOSTS = 'n1:2,n2:2,n3:2,n4:2';
+const debug = { STASIS_DEBUG: '1' };
 
 /** A launcher's argv, the program it runs (argv, and the file that must exist), and the environment. */
 interface Impl { name: string; argv: string[]; program: string[]; file: string; env: Record<string, string> }
@@ -54,6 +55,7 @@ const impls: Impl[] = [
 ];
 
 const text = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+const logTail = (dir: string) => text(join(dir, 'coordinator.log')).trimEnd().split('\n').slice(-8).join('\n');
 const lastStep = (f: string) => Number([...text(f).matchAll(/^step (\d+) /gm)].at(-1)?.[1] ?? -1);
 
 async function stasis(args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
@@ -66,7 +68,7 @@ async function waitStep(out: string, min: number, run: Promise<NodeResult>, what
   let ended: NodeResult | null = null;
   void run.then((r) => { ended = r; });
   for (const until = Date.now() + 240_000; lastStep(out) < min; await sleep(300)) {
-    if (ended) assert.fail(`${what} ended before step ${min}: ${JSON.stringify(ended)}\n${text(out).slice(-300)}`);
+    if (ended) assert.fail(`${what} ended before step ${min}: ${JSON.stringify(ended)}\n${text(out).slice(-300)}\ncoordinator.log: ${logTail(dirname(out))}`);
     if (Date.now() > until) assert.fail(`${what}: no step ${min} after 240 s; last ${lastStep(out)}`);
   }
 }
@@ -115,14 +117,15 @@ describe('MPI across the nodes of the test cluster: 8 ranks on n1..n4', function
       const killedAt = lastStep(out);
 
       // Every old host's processes onto another node.
-      const moved = onNode('n1', stasisBin, ['restart', dir, '--host-map', 'n1=n3,n2=n4,n3=n1,n4=n2'], { timeout: 600_000 });
+      // STASIS_DEBUG: the loaders' steps (each TCP connection made again, in seconds) are in a failure's message.
+      const moved = onNode('n1', stasisBin, ['restart', dir, '--host-map', 'n1=n3,n2=n4,n3=n1,n4=n2'], { timeout: 600_000, env: debug });
       await waitStep(out, killedAt + 40, moved, 'the restart with every rank on another node');
       await checkpointAndKill(dir, 2, moved, impl.program);
       assert.doesNotMatch(text(out), /^done /m, 'the job finished before its second kill');
 
       // Four old hosts onto two nodes: 4 ranks on each.
-      const two = await onNode('n1', stasisBin, ['restart', dir, '--hosts', 'n2,n4'], { timeout: 600_000 });
-      assert.equal(two.exitCode, 0, `the restart onto n2,n4: ${two.stderr}\n${text(`${out}.err`).slice(-500)}`);
+      const two = await onNode('n1', stasisBin, ['restart', dir, '--hosts', 'n2,n4'], { timeout: 600_000, env: debug });
+      assert.equal(two.exitCode, 0, `the restart onto n2,n4: ${two.stderr}\n${text(`${out}.err`).slice(-500)}\ncoordinator.log: ${logTail(dir)}`);
       assert.equal(text(out), expected, `output differs from an uninterrupted run; stderr: ${text(`${out}.err`).slice(-500)}`);
     });
   }

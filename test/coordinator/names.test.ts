@@ -46,6 +46,17 @@ describe('coordinator name service: PUBLISH and LOOKUP', function () {
     assert.equal(await looker.line(), 'FOUND 10.0.0.9 41001');
     looker.send(`LOOKUP ${key} 1\n`);
     assert.match(await looker.line(3000), /^ERROR nobody%20published%20.*%20within%201%20s$/);
+    // Published twice before a LOOKUP: the later one is found, and the log says so (two loaders claim one end).
+    for (const port of [41002, 41003]) {
+      publisher.send(`PUBLISH ${key} 10.0.0.9 ${port}\n`);
+      assert.equal(await publisher.line(), 'OK');
+    }
+    looker.send(`LOOKUP ${key} 10\n`);
+    assert.equal(await looker.line(), 'FOUND 10.0.0.9 41003');
+    await new Promise((r) => setTimeout(r, 200));   // the foreground coordinator's log: its output
+    const log = [...coord!.run.lines, ...coord!.run.errLines].join('\n');
+    assert.match(log, /looked up 10\.0\.0\.1:5000-10\.0\.0\.2:\[x: nobody published it within 1 s/);
+    assert.match(log, /10\.0\.0\.1:5000-10\.0\.0\.2:\[x published twice \(now 10\.0\.0\.9:41003\)/);
   });
 
   it('bad arguments: one ERROR line each, and the connection serves on', async () => {

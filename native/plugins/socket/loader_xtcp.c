@@ -5,9 +5,12 @@
  * sorts first listens (at its old address if this host still has it, else
  * at this host's address toward the coordinator; its old port if free)
  * and publishes where; the other looks that up, connects (from its old
- * port if free) and sends "KEY\n", which the listener checks. Publish all,
- * then connect all, then accept all: two loaders never wait for each
- * other. Then the two ends swap what was in flight toward each and send
+ * port if free) and sends "KEY\n", which the listener checks (a stray
+ * connection is closed, and the listener waits on). Publish all, then
+ * connect all, then accept all: two loaders never wait for each other,
+ * and a connect() that gets no answer is given up after CONNECT_SECONDS
+ * and tried again from another port, well before the listener gives up.
+ * STASIS_DEBUG: a line per step, in seconds since the loader asked. Then the two ends swap what was in flight toward each and send
  * it again (exchange.h), so each queue holds what it held before the
  * program runs, and each end is shut down as it was. */
 #include "exchange.h"
@@ -21,11 +24,30 @@
 #include <unistd.h>
 
 #define WAIT_SECONDS 120   /* for the other loader: it may start later, on another host, with big images */
+#define CONNECT_SECONDS 20 /* for one connect(): the listener is up when LOOKUP answers */
 
 char xtcp_host_addr[64];
 static int ns = -1;        /* our command connection to the coordinator */
 static char nsbuf[1024];
 static size_t nslen;
+static double t_open;      /* when ns_open began: STASIS_DEBUG lines say seconds since */
+
+/* A line on stderr when STASIS_DEBUG is set: how the connections were made. */
+static void trace(const struct tcp_rec *r, const char *key, const char *what, const char *ip, unsigned port) {
+  if (getenv("STASIS_DEBUG"))
+    fprintf(stderr, "stasis-restart: %s: +%.2fs %s %s %s:%u\n", r->image, exchange_now() - t_open, key, what, ip, port);
+}
+
+/* "ADDR" and port of a socket's own end (0 when unknown). */
+static unsigned sock_name(int fd, char *ip, size_t cap) {
+  struct sockaddr_storage at;
+  socklen_t len = sizeof at;
+  ip[0] = 0;
+  if (fd < 0 || getsockname(fd, (struct sockaddr *)&at, &len) < 0) return 0;
+  int v4 = at.ss_family == AF_INET;
+  inet_ntop(at.ss_family, v4 ? (void *)&((struct sockaddr_in *)&at)->sin_addr : (void *)&((struct sockaddr_in6 *)&at)->sin6_addr, ip, (socklen_t)cap);
+  return ntohs(v4 ? ((struct sockaddr_in *)&at)->sin_port : ((struct sockaddr_in6 *)&at)->sin6_port);
+}
 
 /* One line from the coordinator within `seconds`; 0, or -1. */
 static int ns_line(char *out, size_t cap, int seconds) {
@@ -71,6 +93,7 @@ static int read_token(char *out, size_t cap) {
 
 /* Joins the coordinator (STASIS_COORD, numeric HOST:PORT or [V6]:PORT) as a command client. */
 static int ns_open(void) {
+  t_open = exchange_now();
   const char *coord = getenv("STASIS_COORD");
   char host[128], token[512], line[256];
   if (!coord || snprintf(host, sizeof host, "%s", coord) >= (int)sizeof host || !strrchr(host, ':')) {
@@ -155,22 +178,20 @@ static int bind_first(const struct tcp_rec *r, const char *const addrs[], const 
 static int publish(struct tcp_rec *r, const char *key) {
   const char *addrs[3] = { r->laddr, xtcp_host_addr, xtcp_host_addr };
   const unsigned ports[3] = { r->lport, r->lport, 0 };
-  struct sockaddr_storage at;
-  socklen_t len = sizeof at;
   char ip[INET6_ADDRSTRLEN] = "", req[400], reply[300];
   r->listener = bind_first(r, addrs, ports, 3);
-  if (r->listener < 0 || listen(r->listener, 1) < 0 || getsockname(r->listener, (struct sockaddr *)&at, &len) < 0) {
+  unsigned port = r->listener >= 0 && listen(r->listener, 1) == 0 ? sock_name(r->listener, ip, sizeof ip) : 0;
+  if (!port) {
     fprintf(stderr, "stasis-restart: %s: cannot listen for TCP connection %s:%u > %s:%u: %s\n", r->image, r->laddr, r->lport,
             r->paddr, r->pport, strerror(errno));
     return -1;
   }
-  unsigned port = ntohs(at.ss_family == AF_INET ? ((struct sockaddr_in *)&at)->sin_port : ((struct sockaddr_in6 *)&at)->sin6_port);
-  inet_ntop(at.ss_family, at.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&at)->sin_addr : (void *)&((struct sockaddr_in6 *)&at)->sin6_addr, ip, sizeof ip);
   snprintf(req, sizeof req, "PUBLISH %s %s %u\n", key, ip, port);
   if (ns_ask(req, reply, sizeof reply, 30) < 0 || strcmp(reply, "OK") != 0) {
     fprintf(stderr, "stasis-restart: %s: the coordinator did not take %s: %s\n", r->image, req, reply);
     return -1;
   }
+  trace(r, key, "published", ip, port);
   return 0;
 }
 
@@ -184,8 +205,34 @@ static int send_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
+/* connect() within CONNECT_SECONDS; 0, or -1 with errno. A socket that
+ * connected to itself (its own port was the listener's, on this host) has
+ * not reached the listener: -1, EADDRINUSE. */
+static int connect_within(int fd, const struct sockaddr_storage *to, socklen_t len) {
+  int flags = fcntl(fd, F_GETFL), err = 0;
+  socklen_t n = sizeof err;
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  int rc = connect(fd, (const struct sockaddr *)to, len);
+  if (rc < 0 && errno == EINPROGRESS) {
+    struct pollfd p = { fd, POLLOUT, 0 };
+    for (double until = exchange_now() + CONNECT_SECONDS; (rc = poll(&p, 1, (int)((until - exchange_now()) * 1000))) < 0 && errno == EINTR;) {}
+    if (rc == 0) errno = ETIMEDOUT;
+    rc = rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &n) == 0 && err == 0 ? 0 : -1;
+    if (err) errno = err;
+  }
+  fcntl(fd, F_SETFL, flags);
+  struct sockaddr_storage me, peer;
+  socklen_t ml = sizeof me, pl = sizeof peer;
+  if (rc == 0 && getsockname(fd, (struct sockaddr *)&me, &ml) == 0 && getpeername(fd, (struct sockaddr *)&peer, &pl) == 0 &&
+      ml == pl && memcmp(&me, &peer, ml) == 0) {
+    errno = EADDRINUSE;
+    rc = -1;
+  }
+  return rc;
+}
+
 static int connect_to_peer(struct tcp_rec *r, const char *key) {
-  char req[400], reply[300] = "", ip[64], any[64];
+  char req[400], reply[300] = "", ip[64], any[64], from[INET6_ADDRSTRLEN];
   unsigned port = 0;
   snprintf(req, sizeof req, "LOOKUP %s %d\n", key, WAIT_SECONDS);
   if (ns_ask(req, reply, sizeof reply, WAIT_SECONDS + 10) < 0 || sscanf(reply, "FOUND %63s %u", ip, &port) != 2) {
@@ -199,40 +246,61 @@ static int connect_to_peer(struct tcp_rec *r, const char *key) {
   any_host(r->family, any);
   const char *addrs[3] = { r->laddr, any, any };
   const unsigned ports[3] = { r->lport, r->lport, 0 };
-  for (int from = 0; from < 3; from++) {   /* its old address and port if this host has them and they are free */
-    r->sock = bind_first(r, addrs + from, ports + from, 1);
-    if (r->sock >= 0 && connect(r->sock, (struct sockaddr *)&to, len) == 0) break;
-    if (r->sock >= 0) close(r->sock);
+  int err = 0;
+  for (int at = 0; at < 3; at++) {   /* its old address and port if this host has them and they are free */
+    r->sock = bind_first(r, addrs + at, ports + at, 1);
+    if (r->sock >= 0 && connect_within(r->sock, &to, len) == 0) break;
+    if (r->sock >= 0) err = errno, close(r->sock);
     r->sock = -1;
   }
   snprintf(req, sizeof req, "%s\n", key);
   if (r->sock < 0 || send_all(r->sock, req, strlen(req)) < 0) {
     fprintf(stderr, "stasis-restart: %s: cannot connect TCP connection %s:%u > %s:%u again to %s %u: %s\n", r->image, r->laddr, r->lport,
-            r->paddr, r->pport, ip, port, strerror(errno));
+            r->paddr, r->pport, ip, port, strerror(r->sock < 0 && err ? err : errno));
     return -1;
   }
+  unsigned fport = sock_name(r->sock, from, sizeof from);
+  trace(r, key, fport ? "connected from" : "connected", from, fport);
   return 0;
 }
 
-static int accept_peer(struct tcp_rec *r, const char *key) {
-  char got[256];
+/* The key a connection sends first, within WAIT_SECONDS ("" if none). */
+static void read_key(int fd, char *got, size_t cap) {
   size_t n = 0;
-  struct pollfd p = { r->listener, POLLIN, 0 };
-  if (poll(&p, 1, WAIT_SECONDS * 1000) == 1) r->sock = accept4(r->listener, NULL, NULL, SOCK_CLOEXEC);
-  close(r->listener);
-  r->listener = -1;
-  while (r->sock >= 0 && n < sizeof got - 1) {   /* its key, one byte at a time: what follows is the exchange */
-    struct pollfd q = { r->sock, POLLIN, 0 };
-    if (poll(&q, 1, WAIT_SECONDS * 1000) != 1 || recv(r->sock, got + n, 1, 0) != 1) break;
-    if (got[n] == '\n') break;
+  while (n < cap - 1) {   /* one byte at a time: what follows is the exchange */
+    struct pollfd q = { fd, POLLIN, 0 };
+    if (poll(&q, 1, WAIT_SECONDS * 1000) != 1 || recv(fd, got + n, 1, 0) != 1 || got[n] == '\n') break;
     n++;
   }
   got[n] = 0;
-  if (r->sock < 0 || strcmp(got, key) != 0) {
-    fprintf(stderr, "stasis-restart: %s: the other end of TCP connection %s:%u > %s:%u did not connect (%s)\n", r->image, r->laddr,
-            r->lport, r->paddr, r->pport, r->sock < 0 ? "no connection" : "another key");
+}
+
+/* The connection that sends `key`, within WAIT_SECONDS; one that sends
+ * another (a stray, never meant for this listener) is closed and named. */
+static int accept_peer(struct tcp_rec *r, const char *key) {
+  char got[256] = "", ip[INET6_ADDRSTRLEN];
+  unsigned port = sock_name(r->listener, ip, sizeof ip);
+  double start = exchange_now();
+  for (double until = start + WAIT_SECONDS; r->sock < 0;) {
+    struct pollfd p = { r->listener, POLLIN, 0 };
+    int ms = (int)((until - exchange_now()) * 1000), ready = ms > 0 ? poll(&p, 1, ms) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready != 1) break;
+    if ((r->sock = accept4(r->listener, NULL, NULL, SOCK_CLOEXEC)) < 0) continue;
+    read_key(r->sock, got, sizeof got);
+    if (strcmp(got, key) == 0) break;
+    fprintf(stderr, "stasis-restart: %s: a connection to %s:%u sent '%.80s', not %s: closed\n", r->image, ip, port, got, key);
+    close(r->sock);
+    r->sock = -1;
+  }
+  close(r->listener);
+  r->listener = -1;
+  if (r->sock < 0) {
+    fprintf(stderr, "stasis-restart: %s: the other end of TCP connection %s:%u > %s:%u did not connect to %s:%u within %.0f s\n",
+            r->image, r->laddr, r->lport, r->paddr, r->pport, ip, port, exchange_now() - start);
     return -1;
   }
+  trace(r, key, "accepted at", ip, port);
   return 0;
 }
 
