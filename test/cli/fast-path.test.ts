@@ -8,18 +8,13 @@ import { execa } from 'execa';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { FAST, fast, viaNode, type Result } from '../helpers/front.js';
 import { Job, Running, programs, stasisBin } from '../helpers/stasis.js';
 import { freePort, waitUntil } from '../coordinator/util.js';
 
 const counter = join(programs, 'counter');
 const fdHandover = join(programs, 'fd_handover');
-const FAST = { STASIS_FRONT: 'require' };
 
-interface Result { exitCode?: number; stdout: string; stderr: string }
-const fast = (args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Result> =>
-  execa(stasisBin, args, { reject: false, stdin: 'ignore', env: { ...FAST, ...env }, cwd });
-const viaNode = (args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Result> =>
-  execa('node', [stasisBin, ...args], { reject: false, stdin: 'ignore', env, cwd });
 /** bin/stasis as users run it: the fast path where it applies, Node for the rest. */
 const plain = (args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Result> =>
   execa(stasisBin, args, { reject: false, stdin: 'ignore', env: { STASIS_FRONT: '', ...env }, cwd });

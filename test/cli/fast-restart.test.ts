@@ -8,17 +8,12 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { FAST, fast, viaNode, type Result } from '../helpers/front.js';
 import { Job, programs, stasisBin, type Running } from '../helpers/stasis.js';
 import { waitUntil } from '../coordinator/util.js';
 
 const counter = join(programs, 'counter');
-const FAST = { STASIS_FRONT: 'require' };
 
-interface Result { exitCode?: number; stdout: string; stderr: string }
-const fast = (args: string[], env: Record<string, string> = {}): Promise<Result> =>
-  execa(stasisBin, args, { reject: false, stdin: 'ignore', env: { ...FAST, ...env } });
-const viaNode = (args: string[], env: Record<string, string> = {}): Promise<Result> =>
-  execa('node', [stasisBin, ...args], { reject: false, stdin: 'ignore', env });
 
 /** The options the running private coordinator was started with (its last argument), without the owner's pid. */
 function coordinatorOptions(job: Job): Record<string, unknown> {

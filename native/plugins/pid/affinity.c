@@ -32,9 +32,8 @@ STASIS_REGISTER static void find_tid_field(void) {
 
 static volatile pid_t *tid_of(pthread_t t) { return (volatile pid_t *)((char *)t + tid_offset); }
 
-/* The kernel's tid of thread `t` now, or 0 when it has exited. */
+/* The kernel's tid of another thread `t` now, or 0 when it has exited. */
 static pid_t kernel_tid(pthread_t t) {
-  if (pthread_equal(t, pthread_self())) return (pid_t)syscall(SYS_gettid);
   pid_t v = *tid_of(t);
   return v > 0 ? pid_to_real(v) : 0;
 }
