@@ -156,6 +156,22 @@ static int reachable(const char *host, int port, int ms) {
   return ok;
 }
 
+/* kill(pid, 0) finds a zombie until it is reaped (a subreaper may take its
+ * time): it has ended all the same (pidAlive in publish.ts). */
+static int pid_running(pid_t pid) {
+  if (kill(pid, 0) && errno != EPERM) return 0;
+  char path[64], stat[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 1;
+  ssize_t n = read(fd, stat, sizeof stat - 1);
+  close(fd);
+  if (n <= 0) return 1;
+  stat[n] = 0;
+  const char *end = strrchr(stat, ')');
+  return !(end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X'));
+}
+
 int live_coordinator(const char *dir, char **host, int *port) {
   char *file = join_path(dir, "coordinator.json");
   char *text = file ? read_file(file, 65536) : NULL;
@@ -170,7 +186,7 @@ int live_coordinator(const char *dir, char **host, int *port) {
     struct utsname u;
     uname(&u);
     int here = !nd || nd->type == J_NULL || !*nd->str || !strcmp(nd->str, u.nodename);
-    if (here) found = kill((pid_t)pid->num, 0) == 0 || errno == EPERM;
+    if (here) found = pid_running((pid_t)pid->num);
     else found = reachable(h->str, (int)po->num, 2000);
     if (found) { *host = strdup(h->str); *port = (int)po->num; }
   }

@@ -2,12 +2,21 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 
+/** The state letter /proc gives `pid` (R, S, Z...), null if it cannot be read. */
+function procState(pid: number): string | null {
+  try { return /^\d+ \(.*\) (\S) /s.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? null; } catch { return null; }
+}
+
 /** True while `pid` exists and has not ended (a zombie has ended). */
 export function runningNotZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX] /s.test(stat);
-  } catch { return false; }
+  const s = procState(pid);
+  return s !== null && s !== 'Z' && s !== 'X';
+}
+
+/** `pid` has ended and waits to be reaped. */
+export function isZombie(pid: number): boolean {
+  const s = procState(pid);
+  return s === 'Z' || s === 'X';
 }
 
 /**

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { isZombie } from './procfs.js';
 
 export interface CoordAddress { host: string; port: number }
 /** `node`: the host (uname) it runs on, where `pid` means something. */
@@ -37,8 +38,14 @@ export function unpublish(dir: string): void {
   if (cur && cur.pid === process.pid && (!cur.node || cur.node === hostname())) rmSync(f, { force: true });
 }
 
+/**
+ * Whether `pid` (of this host) has not ended. A zombie has: until whoever
+ * adopted it reaps it (a subreaper may take its time), kill(pid, 0) still
+ * finds it.
+ */
 export function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try { process.kill(pid, 0); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false; }
+  return !isZombie(pid);
 }
 
 export function readPublished(dir: string): Published | null {

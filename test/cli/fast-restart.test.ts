@@ -25,6 +25,11 @@ function coordinatorOptions(job: Job): Record<string, unknown> {
   return o;
 }
 
+/** The state letter /proc gives `pid`, null once it is reaped. */
+function procState(pid: number): string | null {
+  try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)![0]!; } catch { return null; }
+}
+
 /** Checkpointed (generation `gen`) and killed with its coordinator: the counts it had reached when the
  * checkpoint was asked for and when it was done (a restart resumes between them). */
 async function checkpointAndKill(job: Job, p: Running, gen: number): Promise<{ asked: number; at: number }> {
@@ -34,12 +39,16 @@ async function checkpointAndKill(job: Job, p: Running, gen: number): Promise<{ a
   const ck = await job.checkpoint();
   assert.equal(ck.generation, gen);
   const at = Number(p.lines.at(-1)!.split(' ')[1]);
+  await killWithCoordinator(job, p);
+  return { asked, at };
+}
+
+/** The job's processes and its coordinator killed; the coordinator has died (it may not be reaped yet). */
+async function killWithCoordinator(job: Job, p: Running): Promise<void> {
   await job.killTree(p);
   const c = job.coordinatorPid();
   if (c) { try { process.kill(c, 'SIGKILL'); } catch { /* gone */ } }
-  // Until it is reaped, kill(pid, 0) finds it alive and a restart waits for it (Node) or leaves it to Node (the front).
-  if (c) await waitUntil(() => { try { return readFileSync(`/proc/${c}/stat`, 'utf8').split(') ')[1]![0] === 'Z'; } catch { return true; } }, 'the coordinator died');
-  return { asked, at };
+  if (c) await waitUntil(() => [null, 'Z'].includes(procState(c)), 'the coordinator died');
 }
 
 /** A restart resumed where the checkpoint was taken. */
@@ -86,6 +95,30 @@ describe('stasis restart without Node (bin/stasis fast path)', function () {
     resumedWithin(m[1]!, k);
     const q = await viaNode(['command', '--ckpt-dir', job.dir, '--quit']);
     assert.equal(q.exitCode, 0, q.stderr);
+  });
+
+  it('a coordinator that ended but is not reaped yet (a zombie) serves nothing: both paths restart at once', async () => {
+    const p = job.launch([counter]);
+    await p.waitFor(/^count \d+$/);
+    const published = JSON.parse(readFileSync(join(job.dir, 'coordinator.json'), 'utf8')) as Record<string, unknown>;
+    await checkpointAndKill(job, p, 1);
+    // `sleep 60` never reaps the child its shell left: a zombie until the sleep ends (as a coordinator
+    // adopted by a subreaper that is slow to reap).
+    const parent = execa('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { reject: false });
+    try {
+      const zombie = await new Promise<number>((resolve) => parent.stdout!.once('data', (b: Buffer) => resolve(Number(String(b).trim()))));
+      await waitUntil(() => procState(zombie) === 'Z', 'the zombie');
+      const left = () => writeFileSync(join(job.dir, 'coordinator.json'), `${JSON.stringify({ ...published, pid: zombie })}\n`);
+      for (const env of [FAST, { STASIS_FRONT: '0' }]) {
+        left();
+        const t0 = Date.now();
+        const r = job.restart(undefined, { env });
+        await r.waitFor(/^count \d+$/);
+        assert.ok(Date.now() - t0 < 4000, `${JSON.stringify(env)}: restarted after ${Date.now() - t0} ms (waited for the zombie)`);
+        await waitUntil(() => job.coordinatorPid() !== null && job.coordinatorPid() !== zombie, 'the new coordinator published');
+        await killWithCoordinator(job, r);
+      }
+    } finally { parent.kill('SIGKILL'); }
   });
 
   it('errors it says itself are Node\'s words and exit status: a missing directory, a file', async () => {
