@@ -13,10 +13,10 @@ export class Names {
     const w = this.waiting.get(key);
     const first = w?.shift();
     if (w && !w.length) this.waiting.delete(key);
-    if (first) first(where);
-    else if (this.known.has(key)) { this.known.set(key, where); return false; }
-    else this.known.set(key, where);
-    return true;
+    if (first) { first(where); return true; }
+    const again = this.known.has(key);
+    this.known.set(key, where);
+    return !again;
   }
 
   /** Where `key` was published; waits up to `timeoutMs` for it. */

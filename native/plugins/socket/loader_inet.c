@@ -24,3 +24,13 @@ int inet_sockaddr(int family, const char *addr, unsigned port, struct sockaddr_s
   if (strchr(addr, '.') && !strchr(addr, ':')) { snprintf(mapped, sizeof mapped, "::ffff:%s", addr); addr = mapped; }
   return inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1 ? 0 : -1;
 }
+
+unsigned inet_sock_name(int fd, char *ip, size_t cap) {
+  struct sockaddr_storage at;
+  socklen_t len = sizeof at;
+  ip[0] = 0;
+  if (fd < 0 || getsockname(fd, (struct sockaddr *)&at, &len) < 0) return 0;
+  int v4 = at.ss_family == AF_INET;
+  inet_ntop(at.ss_family, v4 ? (void *)&((struct sockaddr_in *)&at)->sin_addr : (void *)&((struct sockaddr_in6 *)&at)->sin6_addr, ip, (socklen_t)cap);
+  return ntohs(v4 ? ((struct sockaddr_in *)&at)->sin_port : ((struct sockaddr_in6 *)&at)->sin6_port);
+}

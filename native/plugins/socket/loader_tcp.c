@@ -153,9 +153,8 @@ static int connect_pair(struct tcp_rec *a, struct tcp_rec *b, char *out, size_t 
   socklen_t len = sizeof at;
   char ip[INET6_ADDRSTRLEN];
   int s = -1;
-  if (l >= 0 && c >= 0 && listen(l, 1) == 0 && getsockname(l, (struct sockaddr *)&at, &len) == 0) {
-    unsigned port = ntohs(at.ss_family == AF_INET ? ((struct sockaddr_in *)&at)->sin_port : ((struct sockaddr_in6 *)&at)->sin6_port);
-    inet_ntop(at.ss_family, at.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&at)->sin_addr : (void *)&((struct sockaddr_in6 *)&at)->sin6_addr, ip, sizeof ip);
+  unsigned port = l >= 0 && c >= 0 && listen(l, 1) == 0 ? inet_sock_name(l, ip, sizeof ip) : 0;
+  if (port) {
     int ok = inet_sockaddr(a->family, ip, port, &at, &len) == 0 && connect(c, (struct sockaddr *)&at, len) == 0;
     if (!ok && (errno == EADDRNOTAVAIL || errno == EADDRINUSE)) {   /* the old pair of ports still lingers (TIME_WAIT) */
       close(c);

@@ -10,9 +10,10 @@
  * connect all, then accept all: two loaders never wait for each other,
  * and a connect() that gets no answer is given up after CONNECT_SECONDS
  * and tried again from another port, well before the listener gives up.
- * STASIS_DEBUG: a line per step, in seconds since the loader asked. Then the two ends swap what was in flight toward each and send
- * it again (exchange.h), so each queue holds what it held before the
- * program runs, and each end is shut down as it was. */
+ * Then the two ends swap what was in flight toward each and send it
+ * again (exchange.h), so each queue holds what it held before the program
+ * runs, and each end is shut down as it was. STASIS_DEBUG: a line per
+ * publish, connect and accept, in seconds since the loader asked. */
 #include "exchange.h"
 #include "loader_tcp.h"
 #include <arpa/inet.h>
@@ -36,17 +37,6 @@ static double t_open;      /* when ns_open began: STASIS_DEBUG lines say seconds
 static void trace(const struct tcp_rec *r, const char *key, const char *what, const char *ip, unsigned port) {
   if (getenv("STASIS_DEBUG"))
     fprintf(stderr, "stasis-restart: %s: +%.2fs %s %s %s:%u\n", r->image, exchange_now() - t_open, key, what, ip, port);
-}
-
-/* "ADDR" and port of a socket's own end (0 when unknown). */
-static unsigned sock_name(int fd, char *ip, size_t cap) {
-  struct sockaddr_storage at;
-  socklen_t len = sizeof at;
-  ip[0] = 0;
-  if (fd < 0 || getsockname(fd, (struct sockaddr *)&at, &len) < 0) return 0;
-  int v4 = at.ss_family == AF_INET;
-  inet_ntop(at.ss_family, v4 ? (void *)&((struct sockaddr_in *)&at)->sin_addr : (void *)&((struct sockaddr_in6 *)&at)->sin6_addr, ip, (socklen_t)cap);
-  return ntohs(v4 ? ((struct sockaddr_in *)&at)->sin_port : ((struct sockaddr_in6 *)&at)->sin6_port);
 }
 
 /* One line from the coordinator within `seconds`; 0, or -1. */
@@ -120,10 +110,7 @@ static int ns_open(void) {
     fprintf(stderr, "stasis-restart: cannot reach coordinator %s for the job's TCP connections: %s\n", coord, strerror(errno));
     return -1;
   }
-  len = sizeof ss;
-  getsockname(ns, (struct sockaddr *)&ss, &len);
-  inet_ntop(family, family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr,
-            xtcp_host_addr, sizeof xtcp_host_addr);
+  inet_sock_name(ns, xtcp_host_addr, sizeof xtcp_host_addr);
   char hello[600];
   snprintf(hello, sizeof hello, "HELLO 1 %s cmd\n", token);
   if (ns_ask(hello, line, sizeof line, 30) < 0 || strncmp(line, "WELCOME ", 8) != 0) {
@@ -180,7 +167,7 @@ static int publish(struct tcp_rec *r, const char *key) {
   const unsigned ports[3] = { r->lport, r->lport, 0 };
   char ip[INET6_ADDRSTRLEN] = "", req[400], reply[300];
   r->listener = bind_first(r, addrs, ports, 3);
-  unsigned port = r->listener >= 0 && listen(r->listener, 1) == 0 ? sock_name(r->listener, ip, sizeof ip) : 0;
+  unsigned port = r->listener >= 0 && listen(r->listener, 1) == 0 ? inet_sock_name(r->listener, ip, sizeof ip) : 0;
   if (!port) {
     fprintf(stderr, "stasis-restart: %s: cannot listen for TCP connection %s:%u > %s:%u: %s\n", r->image, r->laddr, r->lport,
             r->paddr, r->pport, strerror(errno));
@@ -259,7 +246,7 @@ static int connect_to_peer(struct tcp_rec *r, const char *key) {
             r->paddr, r->pport, ip, port, strerror(r->sock < 0 && err ? err : errno));
     return -1;
   }
-  unsigned fport = sock_name(r->sock, from, sizeof from);
+  unsigned fport = inet_sock_name(r->sock, from, sizeof from);
   trace(r, key, fport ? "connected from" : "connected", from, fport);
   return 0;
 }
@@ -279,7 +266,7 @@ static void read_key(int fd, char *got, size_t cap) {
  * another (a stray, never meant for this listener) is closed and named. */
 static int accept_peer(struct tcp_rec *r, const char *key) {
   char got[256] = "", ip[INET6_ADDRSTRLEN];
-  unsigned port = sock_name(r->listener, ip, sizeof ip);
+  unsigned port = inet_sock_name(r->listener, ip, sizeof ip);
   double start = exchange_now();
   for (double until = start + WAIT_SECONDS; r->sock < 0;) {
     struct pollfd p = { r->listener, POLLIN, 0 };
