@@ -151,16 +151,25 @@ describe('a UDP server in the job and a client outside it', function () {
       const port = Number((await p.waitFor(/^port (\d+)$/))[1]);
       let sent = 0;
       timer = setInterval(() => client.send(String(sent++), port, '127.0.0.1'), 20);
+      // The job runs on after the checkpoint until it is killed: what it answered meanwhile of what it had
+      // received (queued, or being answered) at the checkpoint, the restored server answers again. Nothing else.
+      const replayable = new Set<number>();
       for (let round = 1; round <= 2; round++) {
         await p.waitFor(/^served \d+$/, 20000, p.lines.length);
+        const answered = new Set(answers);
         await job.checkpoint();
+        for (let v = 0; v < sent; v++) if (!answered.has(v)) replayable.add(v);
         await job.killTree(p);
         p = job.restart();
         const before = answers.length;
         await p.waitFor(/^served \d+$/, 20000);
         while (answers.length < before + 20) await new Promise((r) => setTimeout(r, 50));
       }
-      assert.ok(new Set(answers).size === answers.length, 'an answer came twice');
+      const seen = new Map<number, number>();
+      for (const v of answers) seen.set(v, (seen.get(v) ?? 0) + 1);
+      const twice = [...seen].filter(([, n]) => n > 1);
+      assert.deepEqual(twice.filter(([v, n]) => n > 2 || !replayable.has(v)), [],
+        `answered more than once, not received before a checkpoint: ${JSON.stringify(twice)}`);
       await job.killTree(p);
     } finally {
       if (timer) clearInterval(timer);
