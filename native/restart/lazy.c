@@ -266,7 +266,14 @@ void pager_zero(uint64_t a) {
     pager_drain();   /* a madvise or mremap is under way: its event first */
   }
   if (errno == EEXIST) pager_wake(a);
-  else if (errno != ENOENT && errno != ESRCH) pager_give_up("cannot pager_zero a page");
+  else if (errno != ENOENT && errno != ESRCH) pager_give_up("cannot zero a page");
+}
+
+/* Memory to decompress into. */
+char *pager_buffer(size_t len) {
+  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) pager_give_up("out of memory");
+  return m;
 }
 
 /* The fault thread's: the saved page `src` of `orig`, faulted at `page`,
@@ -347,8 +354,8 @@ void lazy_delay_background(unsigned ms) { background_delay_ms = ms; }
 static void *background(void *arg) {
   int t = (int)(long)arg;
   setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);   /* faults and the program first */
-  char *buf = mmap(NULL, RUN_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (buf == MAP_FAILED) pager_give_up("out of memory");
+  char *buf = pager_buffer(RUN_MAX);
+  if (t == 0) pager_open_warm();
   if (background_delay_ms) {
     struct timespec ts = { background_delay_ms / 1000, background_delay_ms % 1000 * 1000000L };
     nanosleep(&ts, NULL);
@@ -427,10 +434,12 @@ static __attribute__((noreturn)) void pager(void) {
   pthread_rwlockattr_init(&attr);
   pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   pthread_rwlock_init(&pager_spans_lock, &attr);
-  fault_buf = mmap(NULL, RUN_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  fault_buf = pager_buffer(RUN_MAX);
   pager_fault_dctx = ZSTD_createDCtx();
-  if (fault_buf == MAP_FAILED || !pager_fault_dctx) pager_give_up("out of memory");
-  pager_open_init();
+  if (!pager_fault_dctx) pager_give_up("out of memory");
+  size_t longest = 0;
+  for (int i = 0; i < nrecs; i++) if (recs[i].p->rec->raw_len > longest) longest = recs[i].p->rec->raw_len;
+  pager_open_init(nrecs, longest);
   int nbg = parallel_threads();
   pthread_t tids[PARALLEL_MAX];
   atomic_store(&pager_background_running, nbg);

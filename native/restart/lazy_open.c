@@ -22,6 +22,8 @@
 enum { SLOT_FREE, SLOT_OPEN, SLOT_HANDED, SLOT_FINISHING };
 struct open_rec { struct lazy_rec *r; char *buf; const char *src; ZSTD_DCtx *dctx; _Atomic uint64_t made; uint64_t used; atomic_int slot; };
 static struct open_rec open_recs[OPEN_MAX];
+static int nslots;
+static size_t slot_len;
 
 static void open_contents(struct open_rec *o, const struct pages *p) {
   o->made = o->used = 0;
@@ -68,7 +70,7 @@ static void finish_open(struct open_rec *o) {
 
 /* The background's: a handed record, finished; 0 when none waits. */
 int pager_finish_handed(void) {
-  for (int i = 0; i < OPEN_MAX; i++) {
+  for (int i = 0; i < nslots; i++) {
     int expect = SLOT_HANDED;
     if (atomic_compare_exchange_strong(&open_recs[i].slot, &expect, SLOT_FINISHING)) {
       finish_open(&open_recs[i]);
@@ -83,7 +85,7 @@ int pager_finish_handed(void) {
  * come) when none runs any more. */
 void pager_hand_over_open(void) {
   int bg = atomic_load(&pager_background_running) > 0;
-  for (int i = 0; i < OPEN_MAX; i++) {
+  for (int i = 0; i < nslots; i++) {
     struct open_rec *o = &open_recs[i];
     int s = atomic_load(&o->slot);
     if (s == SLOT_OPEN && bg) atomic_store(&o->slot, SLOT_HANDED);
@@ -97,7 +99,7 @@ void pager_hand_over_open(void) {
 /* Whether pager_hand_over_open has work for the fault thread itself. */
 int pager_own_work(void) {
   int bg = atomic_load(&pager_background_running) > 0;
-  for (int i = 0; i < OPEN_MAX; i++) {
+  for (int i = 0; i < nslots; i++) {
     int s = atomic_load(&open_recs[i].slot);
     if (s == SLOT_OPEN || (s == SLOT_HANDED && !bg)) return 1;
   }
@@ -108,9 +110,9 @@ int pager_own_work(void) {
  * finished here if none is free (the background has all the others). */
 static struct open_rec *open_slot(void) {
   for (;;) {
-    for (int i = 0; i < OPEN_MAX; i++)
+    for (int i = 0; i < nslots; i++)
       if (atomic_load(&open_recs[i].slot) == SLOT_FREE) return &open_recs[i];
-    for (int i = 0; i < OPEN_MAX; i++) {
+    for (int i = 0; i < nslots; i++) {
       int s = SLOT_HANDED;
       if (atomic_load(&open_recs[i].slot) == SLOT_OPEN || atomic_compare_exchange_strong(&open_recs[i].slot, &s, SLOT_OPEN)) {
         finish_open(&open_recs[i]);
@@ -138,12 +140,27 @@ static int from_finishing(struct open_rec *o, uint64_t orig, uint64_t page) {
   return 1;
 }
 
-/* Allocates the slots' buffers and decoders (the pager's, at its start). */
-void pager_open_init(void) {
-  char *bufs = mmap(NULL, RUN_MAX * OPEN_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (bufs == MAP_FAILED) pager_give_up("out of memory");
-  for (int i = 0; i < OPEN_MAX; i++) {
-    open_recs[i].buf = bufs + i * RUN_MAX;
+static char *bufs;
+
+/* A background thread's, at its start: the slots' buffers made present
+ * before faults decompress into them (pages there already are left as
+ * they are). Decompressing into fresh pages, a fault each, took 0.6 ms
+ * per MiB, into present ones 0.05: a fault far into a record waited
+ * 3-7 ms for that alone. */
+void pager_open_warm(void) {
+#ifdef MADV_POPULATE_WRITE
+  madvise(bufs, slot_len * (size_t)nslots, MADV_POPULATE_WRITE);
+#endif
+}
+
+/* The slots' buffers and decoders (the pager's, at its start): as many as
+ * there are lazy records, up to OPEN_MAX, each as long as the longest. */
+void pager_open_init(int records, size_t longest) {
+  nslots = records < OPEN_MAX ? records : OPEN_MAX;
+  slot_len = (longest + PAGE - 1) & ~(PAGE - 1);
+  bufs = pager_buffer(slot_len * (size_t)nslots);
+  for (int i = 0; i < nslots; i++) {
+    open_recs[i].buf = bufs + i * slot_len;
     if (!(open_recs[i].dctx = ZSTD_createDCtx())) pager_give_up("out of memory");
   }
 }
@@ -151,7 +168,7 @@ void pager_open_init(void) {
 /* A fault in record r: served from an open record, or by opening r; 0
  * when r is another thread's (then the fault waits for it). */
 int pager_serve_open(struct lazy_rec *r, uint64_t orig, uint64_t page) {
-  for (int i = 0; i < OPEN_MAX; i++) {
+  for (int i = 0; i < nslots; i++) {
     struct open_rec *o = &open_recs[i];
     int s = atomic_load(&o->slot);
     if (s == SLOT_FREE || o->r != r) continue;

@@ -36,8 +36,11 @@ extern ZSTD_DCtx *pager_fault_dctx;
 /* Background threads still running: a record handed to them gets finished. */
 extern atomic_int pager_background_running;
 
+char *pager_buffer(size_t len);
+
 /* lazy_open.c */
-void pager_open_init(void);
+void pager_open_warm(void);
+void pager_open_init(int records, size_t longest);
 int pager_serve_open(struct lazy_rec *r, uint64_t orig, uint64_t page);
 int pager_finish_handed(void);
 void pager_hand_over_open(void);
