@@ -16,6 +16,7 @@
  * The restored core waits for the pager to exit before a checkpoint and
  * before fork() (core/lazy_wait.c): a child would not inherit the ranges. */
 #include "lazy.h"
+#include "lazy_pager.h"
 #include "parallel.h"
 #include "crc32c.h"
 #include <errno.h>
@@ -37,15 +38,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#define ZSTD_STATIC_LINKING_ONLY
-#include <zstd.h>
 #include <lz4.h>
 
-#define PAGE 4096ull
-#define RUN_MAX (8u << 20)
-
-enum { PENDING, BUSY, DONE };
-struct lazy_rec { const struct pages *p; atomic_int state; };
 static struct lazy_rec *recs;
 static int nrecs, caprecs;
 static atomic_int ndone;
@@ -55,8 +49,9 @@ static atomic_int ndone;
 enum { REMOVED, MOVED };
 struct span { uint64_t from, to, len; int kind; };
 static struct span *spans;
-static int nspans, capspans;
-static pthread_rwlock_t spans_lock;
+int pager_nspans;
+static int capspans;
+pthread_rwlock_t pager_spans_lock;
 
 static int uffd = -1, pagemap = -1;
 static pid_t target;
@@ -111,7 +106,7 @@ const struct pages *lazy_abandon(int fd, int i) {
   return recs[i].p;
 }
 
-static void give_up(const char *what) {
+_Noreturn void pager_give_up(const char *what) {
   char msg[256];
   int n = snprintf(msg, sizeof msg, "stasis-pager: %s: %s; killing the restored process %d (its memory cannot be completed)\n",
                    image->name, what, (int)target);
@@ -122,12 +117,12 @@ static void give_up(const char *what) {
 
 static void on_crash(int sig) {
   (void)sig;
-  give_up("the pager crashed (the image file unreadable?)");
+  pager_give_up("the pager crashed (the image file unreadable?)");
 }
 
 /* Where an original page is now; 0 when madvise removed it since. */
-static uint64_t forward(uint64_t a) {
-  for (int i = 0; i < nspans; i++) {
+uint64_t pager_forward(uint64_t a) {
+  for (int i = 0; i < pager_nspans; i++) {
     const struct span *s = &spans[i];
     if (a < s->from || a >= s->from + s->len) continue;
     if (s->kind == REMOVED) return 0;
@@ -138,7 +133,7 @@ static uint64_t forward(uint64_t a) {
 
 /* The original address of a page faulted at `a`; 0 when it was removed. */
 static uint64_t backward(uint64_t a) {
-  for (int i = nspans - 1; i >= 0; i--) {
+  for (int i = pager_nspans - 1; i >= 0; i--) {
     const struct span *s = &spans[i];
     if (s->kind == REMOVED) {
       if (a >= s->from && a < s->from + s->len) return 0;
@@ -165,7 +160,7 @@ static struct lazy_rec *find(uint64_t a) {
  * or no longer mapped; returns how many bytes it went through, short when
  * the kernel says the process's mappings are changing (EAGAIN: a madvise or
  * mremap event waits to be read). */
-static uint64_t copy(uint64_t dst, const char *src, uint64_t len) {
+uint64_t pager_copy(uint64_t dst, const char *src, uint64_t len) {
   uint64_t went = 0;
   while (went < len) {
     struct uffdio_copy c = { .dst = dst + went, .src = (uint64_t)(src + went), .len = len - went };
@@ -175,7 +170,7 @@ static uint64_t copy(uint64_t dst, const char *src, uint64_t len) {
     if (!done) {
       if (err == EAGAIN) return went;
       if (err == ESRCH) _exit(0);   /* the process is gone */
-      if (err != EEXIST && err != ENOENT && err != EINVAL) give_up(strerror(err));
+      if (err != EEXIST && err != ENOENT && err != EINVAL) pager_give_up(strerror(err));
       done = PAGE;
     }
     went += done;
@@ -184,23 +179,22 @@ static uint64_t copy(uint64_t dst, const char *src, uint64_t len) {
 }
 
 static pthread_t fault_thread;
-static void drain(void);
 
 /* Lets the madvise or mremap in progress finish: the fault thread reads its
  * event, other threads step aside for it. Called without the lock. */
 static void changing(void) {
-  if (pthread_equal(pthread_self(), fault_thread)) { drain(); return; }
+  if (pthread_equal(pthread_self(), fault_thread)) { pager_drain(); return; }
   struct timespec ts = { 0, 100000 };
   nanosleep(&ts, NULL);
 }
 
-static void check_payload(const struct pages *p) {
-  if (crc32c(0, p->payload, p->rec->stored_len) != p->rec->payload_crc) give_up("payload checksum mismatch (the image changed or is damaged)");
+void pager_check_payload(const struct pages *p) {
+  if (crc32c(0, p->payload, p->rec->stored_len) != p->rec->payload_crc) pager_give_up("payload checksum mismatch (the image changed or is damaged)");
 }
 
-static const char *contents(const struct pages *p, char *buf, ZSTD_DCtx *dctx) {
+const char *pager_contents(const struct pages *p, char *buf, ZSTD_DCtx *dctx) {
   const struct rec_header *h = p->rec;
-  check_payload(p);
+  pager_check_payload(p);
   int ok = 1;
   switch (h->flags & RECF_COMP_MASK) {
   case 0:
@@ -213,25 +207,25 @@ static const char *contents(const struct pages *p, char *buf, ZSTD_DCtx *dctx) {
     ok = !ZSTD_isError(n) && n == h->raw_len;
   }
   }
-  if (!ok) give_up("cannot decompress pages");
+  if (!ok) pager_give_up("cannot decompress pages");
   return buf;
 }
 
 /* Copies the record's saved pages [from, to) to wherever they are now. The
  * read lock keeps madvise/mremap events (taken under the write lock) from
  * passing a copy in flight: a removed page is never filled after its removal. */
-static void copy_part(const struct pages *p, const char *src, uint64_t from, uint64_t to) {
-  pthread_rwlock_rdlock(&spans_lock);
+void pager_copy_part(const struct pages *p, const char *src, uint64_t from, uint64_t to) {
+  pthread_rwlock_rdlock(&pager_spans_lock);
   uint64_t run_dst = 0, run_off = 0, run_len = 0;
   for (uint64_t off = from; off <= to; off += PAGE) {
-    uint64_t dst = off < to ? (nspans ? forward(p->addr + off) : p->addr + off) : 0;
+    uint64_t dst = off < to ? (pager_nspans ? pager_forward(p->addr + off) : p->addr + off) : 0;
     if (run_len && dst == run_dst + run_len) { run_len += PAGE; continue; }
     if (run_len) {
-      uint64_t went = copy(run_dst, src + run_off, run_len);
+      uint64_t went = pager_copy(run_dst, src + run_off, run_len);
       if (went < run_len) {   /* again from there, where the pages are then */
-        pthread_rwlock_unlock(&spans_lock);
+        pthread_rwlock_unlock(&pager_spans_lock);
         changing();
-        pthread_rwlock_rdlock(&spans_lock);
+        pthread_rwlock_rdlock(&pager_spans_lock);
         off = run_off + went - PAGE;
         run_len = 0;
         continue;
@@ -239,17 +233,17 @@ static void copy_part(const struct pages *p, const char *src, uint64_t from, uin
     }
     run_dst = dst, run_off = off, run_len = dst ? PAGE : 0;
   }
-  pthread_rwlock_unlock(&spans_lock);
+  pthread_rwlock_unlock(&pager_spans_lock);
 }
 
-static void mark_done(struct lazy_rec *r) {
+void pager_mark_done(struct lazy_rec *r) {
   atomic_store(&r->state, DONE);
   atomic_fetch_add(&ndone, 1);
 }
 
 static void fill_record(struct lazy_rec *r, char *buf, ZSTD_DCtx *dctx) {
-  copy_part(r->p, contents(r->p, buf, dctx), 0, r->p->rec->raw_len);
-  mark_done(r);
+  pager_copy_part(r->p, pager_contents(r->p, buf, dctx), 0, r->p->rec->raw_len);
+  pager_mark_done(r);
 }
 
 static int present(uint64_t a) {
@@ -258,97 +252,46 @@ static int present(uint64_t a) {
   return (e >> 63) & 1;
 }
 
-static void wake(uint64_t a) {
+void pager_wake(uint64_t a) {
   struct uffdio_range r = { a, PAGE };
   ioctl(uffd, UFFDIO_WAKE, &r);
 }
 
 /* The fault thread's: a page that reads as zero (discarded, or grown). */
-static void zero(uint64_t a) {
+void pager_zero(uint64_t a) {
   for (;;) {
     struct uffdio_zeropage z = { .range = { a, PAGE } };
     if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) == 0) return;
     if (errno != EAGAIN) break;
-    drain();   /* a madvise or mremap is under way: its event first */
+    pager_drain();   /* a madvise or mremap is under way: its event first */
   }
-  if (errno == EEXIST) wake(a);
-  else if (errno != ENOENT && errno != ESRCH) give_up("cannot zero a page");
+  if (errno == EEXIST) pager_wake(a);
+  else if (errno != ENOENT && errno != ESRCH) pager_give_up("cannot zero a page");
 }
 
-static ZSTD_DCtx *fault_dctx;
+/* Memory to decompress into. */
+char *pager_buffer(size_t len) {
+  char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) pager_give_up("out of memory");
+  return m;
+}
+
+/* The fault thread's: the saved page `src` of `orig`, faulted at `page`,
+ * put where it is now (zero if it was removed since); wakes the fault. */
+void pager_put_page(uint64_t orig, uint64_t page, const char *src) {
+  for (;;) {
+    pthread_rwlock_rdlock(&pager_spans_lock);
+    uint64_t dst = pager_nspans ? pager_forward(orig) : orig;
+    uint64_t went = dst ? pager_copy(dst, src, PAGE) : PAGE;
+    pthread_rwlock_unlock(&pager_spans_lock);
+    if (!dst) pager_zero(page);
+    if (went == PAGE) { pager_wake(page); return; }
+    pager_drain();
+  }
+}
+
+ZSTD_DCtx *pager_fault_dctx;
 static char *fault_buf;
-
-/* A record a fault opened: only the pages around the fault are copied in,
- * which wakes the faulting thread; its contents are kept until the rest is
- * copied, at its next fault (touched again: likely all of it) or when no
- * fault waits. A program touching a page here and there so waits for one
- * decompression and 64 KiB, not for 8 MiB to be copied each time. */
-#define FAULT_WINDOW (64 * 1024ull)
-#define OPEN_MAX 4
-/* A zstd record is decompressed block by block (at most 128 KiB each) into
- * buf, only as far as the pages asked for so far: `made` bytes of it, from
- * the first `used` of its payload. Others are whole at once (made = all). */
-struct open_rec { struct lazy_rec *r; char *buf; const char *src; ZSTD_DCtx *dctx; uint64_t made, used; };
-static struct open_rec open_recs[OPEN_MAX];
-static int nopen;
-
-static void open_contents(struct open_rec *o, const struct pages *p) {
-  o->made = o->used = 0;
-  if ((p->rec->flags & RECF_COMP_MASK) != RECF_ZSTD) {
-    o->src = contents(p, o->buf, fault_dctx);
-    o->made = p->rec->raw_len;
-    o->used = p->rec->stored_len;
-    return;
-  }
-  check_payload(p);
-  if (ZSTD_isError(ZSTD_decompressBegin(o->dctx))) give_up("cannot decompress pages");
-  o->src = o->buf;
-}
-
-/* The record's first `upto` bytes decompressed (all of it: to the frame's end, its checksum checked). */
-static void make_upto(struct open_rec *o, uint64_t upto) {
-  const struct pages *p = o->r->p;
-  uint64_t len = p->rec->raw_len;
-  while (o->made < upto || (upto == len && o->used < p->rec->stored_len)) {
-    size_t n = ZSTD_nextSrcSizeToDecompress(o->dctx);
-    if (n == 0 || n > p->rec->stored_len - o->used) give_up("cannot decompress pages");
-    size_t got = ZSTD_decompressContinue(o->dctx, o->buf + o->made, len - o->made, p->payload + o->used, n);
-    if (ZSTD_isError(got)) give_up("cannot decompress pages");
-    o->used += n;
-    o->made += got;
-  }
-  if (o->made > len || (upto == len && o->made != len)) give_up("cannot decompress pages");
-}
-
-static void copy_window(struct open_rec *o, uint64_t at) {
-  const struct pages *p = o->r->p;
-  uint64_t len = p->rec->raw_len, lo = at & ~(FAULT_WINDOW - 1), hi = lo + FAULT_WINDOW < len ? lo + FAULT_WINDOW : len;
-  make_upto(o, hi);
-  copy_part(p, o->src, lo, hi);
-}
-
-static void finish_open(struct open_rec *o) {
-  make_upto(o, o->r->p->rec->raw_len);
-  copy_part(o->r->p, o->src, 0, o->r->p->rec->raw_len);   /* pages there already are passed over */
-  mark_done(o->r);
-  o->r = NULL;
-  nopen--;
-}
-
-static struct open_rec *open_slot(void) {
-  static int oldest;
-  for (int i = 0; i < OPEN_MAX; i++)
-    if (!open_recs[i].r) return &open_recs[i];
-  struct open_rec *o = &open_recs[oldest];
-  oldest = (oldest + 1) % OPEN_MAX;
-  finish_open(o);
-  return o;
-}
-
-static void finish_one_open(void) {
-  for (int i = 0; i < OPEN_MAX; i++)
-    if (open_recs[i].r) { finish_open(&open_recs[i]); return; }
-}
 
 /* For STASIS_DEBUG: faults served, and how long they waited in all. */
 static int lazy_debug;
@@ -370,45 +313,22 @@ static void say_served(const char *when) {
 
 static void serve(uint64_t at) {
   uint64_t page = at & ~(PAGE - 1);
-  pthread_rwlock_rdlock(&spans_lock);
-  uint64_t orig = nspans ? backward(page) : page;
-  pthread_rwlock_unlock(&spans_lock);
+  pthread_rwlock_rdlock(&pager_spans_lock);
+  uint64_t orig = pager_nspans ? backward(page) : page;
+  pthread_rwlock_unlock(&pager_spans_lock);
   struct lazy_rec *r = orig ? find(orig) : NULL;
-  if (!r) { zero(page); return; }   /* removed since, or grown by mremap */
-  for (int i = 0; i < OPEN_MAX; i++)
-    if (open_recs[i].r == r) {   /* touched again: the pages around, then all */
-      copy_window(&open_recs[i], orig - r->p->addr);
-      finish_open(&open_recs[i]);
-      return;
-    }
-  int expect = PENDING;
-  if (atomic_compare_exchange_strong(&r->state, &expect, BUSY)) {
-    struct open_rec *o = open_slot();
-    o->r = r;
-    open_contents(o, r->p);
-    nopen++;
-    copy_window(o, orig - r->p->addr);
-    return;
-  }
+  if (!r) { pager_zero(page); return; }   /* removed since, or grown by mremap */
+  if (pager_serve_open(r, orig, page)) return;
   /* Another thread fills it; its copy wakes this fault unless it raced.
    * (Decompressing it here too, not to wait for a niced thread, made a
    * pass over lazy memory 1.3x slower on 2 CPUs: each record twice.) */
   while (atomic_load(&r->state) != DONE) {
-    drain();   /* that thread may wait for an event only this one reads */
+    pager_drain();   /* that thread may wait for an event only this one reads */
     struct timespec ts = { 0, 100000 };
     nanosleep(&ts, NULL);
   }
-  if (present(page)) { wake(page); return; }
-  const char *src = contents(r->p, fault_buf, fault_dctx);
-  for (;;) {
-    pthread_rwlock_rdlock(&spans_lock);
-    uint64_t dst = nspans ? forward(orig) : orig;
-    uint64_t went = dst ? copy(dst, src + (orig - r->p->addr), PAGE) : PAGE;
-    pthread_rwlock_unlock(&spans_lock);
-    if (!dst) zero(page);
-    if (went == PAGE) { wake(page); return; }
-    drain();
-  }
+  if (present(page)) { pager_wake(page); return; }
+  pager_put_page(orig, page, pager_contents(r->p, fault_buf, pager_fault_dctx) + (orig - r->p->addr));
 }
 
 /* Faults read and not served yet (by the fault thread only). */
@@ -416,14 +336,15 @@ static uint64_t *faults;
 static size_t nfaults, capfaults;
 
 static void add_span(uint64_t from, uint64_t to, uint64_t len, int kind) {
-  if (nspans == capspans) {
+  if (pager_nspans == capspans) {
     capspans = capspans ? capspans * 2 : 64;
     spans = realloc(spans, capspans * sizeof *spans);
-    if (!spans) give_up("out of memory");
+    if (!spans) pager_give_up("out of memory");
   }
-  spans[nspans++] = (struct span){ from, to, len, kind };
+  spans[pager_nspans++] = (struct span){ from, to, len, kind };
 }
 
+atomic_int pager_background_running;
 static atomic_int next_background;
 static ZSTD_DCtx **dctxs;
 static unsigned background_delay_ms;
@@ -433,16 +354,20 @@ void lazy_delay_background(unsigned ms) { background_delay_ms = ms; }
 static void *background(void *arg) {
   int t = (int)(long)arg;
   setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);   /* faults and the program first */
-  char *buf = mmap(NULL, RUN_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (buf == MAP_FAILED) give_up("out of memory");
+  char *buf = pager_buffer(RUN_MAX);
+  if (t == 0) pager_open_warm();
   if (background_delay_ms) {
     struct timespec ts = { background_delay_ms / 1000, background_delay_ms % 1000 * 1000000L };
     nanosleep(&ts, NULL);
   }
-  for (int i; (i = atomic_fetch_add(&next_background, 1)) < nrecs;) {
+  for (;;) {
+    if (pager_finish_handed()) continue;   /* touched records first */
+    int i = atomic_fetch_add(&next_background, 1);
+    if (i >= nrecs) break;
     int expect = PENDING;
     if (atomic_compare_exchange_strong(&recs[i].state, &expect, BUSY)) fill_record(&recs[i], buf, dctxs[t]);
   }
+  atomic_fetch_sub(&pager_background_running, 1);   /* what is handed from now on, the fault thread finishes */
   return NULL;
 }
 
@@ -464,9 +389,9 @@ static void close_others(int keep1, int keep2) {
 
 /* Reads what the kernel has: events change the spans (under the write lock,
  * so no copy is in flight meanwhile), faults are queued. */
-static void drain(void) {
+void pager_drain(void) {
   struct uffd_msg msgs[16];
-  pthread_rwlock_wrlock(&spans_lock);
+  pthread_rwlock_wrlock(&pager_spans_lock);
   ssize_t n = read(uffd, msgs, sizeof msgs);
   for (ssize_t i = 0; i < n / (ssize_t)sizeof *msgs; i++) {
     struct uffd_msg *m = &msgs[i];
@@ -478,12 +403,12 @@ static void drain(void) {
       if (nfaults == capfaults) {
         capfaults = capfaults ? capfaults * 2 : 256;
         faults = realloc(faults, capfaults * sizeof *faults);
-        if (!faults) give_up("out of memory");
+        if (!faults) pager_give_up("out of memory");
       }
       faults[nfaults++] = m->arg.pagefault.address;
     }
   }
-  pthread_rwlock_unlock(&spans_lock);
+  pthread_rwlock_unlock(&pager_spans_lock);
 }
 
 static __attribute__((noreturn)) void pager(void) {
@@ -508,29 +433,32 @@ static __attribute__((noreturn)) void pager(void) {
   pthread_rwlockattr_t attr;
   pthread_rwlockattr_init(&attr);
   pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-  pthread_rwlock_init(&spans_lock, &attr);
-  fault_buf = mmap(NULL, RUN_MAX * (OPEN_MAX + 1), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  fault_dctx = ZSTD_createDCtx();
-  if (fault_buf == MAP_FAILED || !fault_dctx) give_up("out of memory");
-  for (int i = 0; i < OPEN_MAX; i++) {
-    open_recs[i].buf = fault_buf + (i + 1) * RUN_MAX;
-    if (!(open_recs[i].dctx = ZSTD_createDCtx())) give_up("out of memory");
-  }
+  pthread_rwlock_init(&pager_spans_lock, &attr);
+  fault_buf = pager_buffer(RUN_MAX);
+  pager_fault_dctx = ZSTD_createDCtx();
+  if (!pager_fault_dctx) pager_give_up("out of memory");
+  size_t longest = 0;
+  for (int i = 0; i < nrecs; i++) if (recs[i].p->rec->raw_len > longest) longest = recs[i].p->rec->raw_len;
+  pager_open_init(nrecs, longest);
   int nbg = parallel_threads();
   pthread_t tids[PARALLEL_MAX];
+  atomic_store(&pager_background_running, nbg);
   for (int t = 0; t < nbg; t++)
-    if (pthread_create(&tids[t], NULL, background, (void *)(long)t) != 0) nbg = t;
-  if (nbg == 0) give_up("cannot start a thread");
+    if (pthread_create(&tids[t], NULL, background, (void *)(long)t) != 0) {
+      atomic_fetch_sub(&pager_background_running, nbg - t);
+      nbg = t;
+    }
+  if (nbg == 0) pager_give_up("cannot start a thread");
   struct pollfd fds[2] = { { .fd = uffd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
   while (atomic_load(&ndone) < nrecs || nfaults) {
     if (!nfaults) {
-      if (poll(fds, 2, nopen ? 0 : 20) < 0 && errno != EINTR) give_up("poll failed");
+      if (poll(fds, 2, pager_own_work() ? 0 : 20) < 0 && errno != EINTR) pager_give_up("poll failed");
       if (fds[1].revents) { say_served("the process ended"); _exit(0); }
       if (!(fds[0].revents & POLLIN)) {
-        if (nopen) finish_one_open();   /* no fault waits */
+        pager_hand_over_open();   /* no fault waits */
         continue;
       }
-      drain();
+      pager_drain();
       if (!nfaults) continue;   /* events only */
     }
     /* Oldest first; serving may read more. */
@@ -581,8 +509,8 @@ pid_t lazy_start(int fd, const struct image *img, pid_t pid) {
   waitpid(mid, NULL, 0);
   /* The middle child's SIGCHLD (blocked here) is not the program's to see. */
   if (!sigismember(&pending, SIGCHLD)) {
-    struct timespec zero = { 0, 0 };
-    sigtimedwait(&chld, NULL, &zero);
+    struct timespec pager_zero = { 0, 0 };
+    sigtimedwait(&chld, NULL, &pager_zero);
   }
   return pg;
 }
