@@ -160,16 +160,13 @@ static int reachable(const char *host, int port, int ms) {
  * time): it has ended all the same (pidAlive in publish.ts). */
 static int pid_running(pid_t pid) {
   if (kill(pid, 0) && errno != EPERM) return 0;
-  char path[64], stat[512];
+  char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 1;
-  ssize_t n = read(fd, stat, sizeof stat - 1);
-  close(fd);
-  if (n <= 0) return 1;
-  stat[n] = 0;
-  const char *end = strrchr(stat, ')');
-  return !(end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X'));
+  char *stat = read_file(path, 4096);
+  const char *end = stat ? strrchr(stat, ')') : NULL;
+  int ended = end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+  free(stat);
+  return !ended;
 }
 
 int live_coordinator(const char *dir, char **host, int *port) {

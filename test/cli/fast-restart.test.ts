@@ -97,7 +97,7 @@ describe('stasis restart without Node (bin/stasis fast path)', function () {
     assert.equal(q.exitCode, 0, q.stderr);
   });
 
-  it('a coordinator that ended but is not reaped yet (a zombie) serves nothing: both paths restart at once', async () => {
+  it('a coordinator that ended but is not reaped yet (a zombie) serves nothing: both paths restart', async () => {
     const p = job.launch([counter]);
     await p.waitFor(/^count \d+$/);
     const published = JSON.parse(readFileSync(join(job.dir, 'coordinator.json'), 'utf8')) as Record<string, unknown>;
@@ -111,10 +111,10 @@ describe('stasis restart without Node (bin/stasis fast path)', function () {
       const left = () => writeFileSync(join(job.dir, 'coordinator.json'), `${JSON.stringify({ ...published, pid: zombie })}\n`);
       for (const env of [FAST, { STASIS_FRONT: '0' }]) {
         left();
-        const t0 = Date.now();
+        // Were the zombie taken for a coordinator, the fast path would leave it to Node (exit 99) and Node
+        // would wait 5 s, then refuse: the zombie lasts a minute.
         const r = job.restart(undefined, { env });
         await r.waitFor(/^count \d+$/);
-        assert.ok(Date.now() - t0 < 4000, `${JSON.stringify(env)}: restarted after ${Date.now() - t0} ms (waited for the zombie)`);
         await waitUntil(() => job.coordinatorPid() !== null && job.coordinatorPid() !== zombie, 'the new coordinator published');
         await killWithCoordinator(job, r);
       }
