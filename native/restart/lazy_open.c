@@ -1,11 +1,11 @@
 /* Lazy restart: records a fault opened (the pager's fault thread, lazy.c).
- * Only the pages around the fault are copied in,
- * which wakes the faulting thread; its contents are kept until the rest is
- * copied. A program touching a page here and there so waits for one
- * decompression and 64 KiB, not for 8 MiB to be copied each time. The rest
- * (once touched again, or when no fault waits) is handed to the background
- * threads: copying 8 MiB on the fault thread held up every fault behind it
- * (~3 ms each), on the CPU the background left free. */
+ * Only the pages around the fault are copied in, which wakes the faulting
+ * thread; the record's contents are kept until the rest is copied. A
+ * program touching a page here and there so waits for one decompression
+ * and 64 KiB, not for 8 MiB to be copied each time. The rest (once touched
+ * again, or when no fault waits) is handed to the background threads:
+ * copied on the fault thread (~3 ms a record), it held up every fault
+ * behind it. */
 #include "lazy_pager.h"
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -106,8 +106,9 @@ int pager_own_work(void) {
   return 0;
 }
 
-/* A free slot for a new record: the oldest of the fault thread's own is
- * finished here if none is free (the background has all the others). */
+/* A free slot for a new record. None free: one of the fault thread's own,
+ * or a handed one no background thread took yet, is finished here; all
+ * being finished: the first that is done. */
 static struct open_rec *open_slot(void) {
   for (;;) {
     for (int i = 0; i < nslots; i++)
