@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { liveCoordinator } from '../coordinator/publish.js';
+import { liveCoordinator, readPublished } from '../coordinator/publish.js';
 import { runningNotZombie } from '../coordinator/procfs.js';
 import { readSettings } from '../images/settings.js';
 
@@ -19,16 +19,23 @@ export interface Watch { stop(): void }
 export function replaceDeadCoordinator(dir: string, commandPid: number, stasisBin: string, env: NodeJS.ProcessEnv,
   paused: () => boolean, say: (s: string) => void, fallback: { interval?: number; keep?: number }): Watch {
   let seen: number | null = null;   // pid of the coordinator last seen serving D
+  // Coordinators not to replace: one an earlier command left in coordinator.json, and those replaced already.
+  // One the command started that died before a tick saw it alive is still named there: it is replaced.
+  const ignore = new Set<number>();
+  const left = readPublished(dir)?.pid;
+  if (left !== undefined) ignore.add(left);
   let started: ReturnType<typeof spawn> | null = null;
   const timer = setInterval(() => {
     const live = liveCoordinator(dir);
     if (live) { seen = live.pid; return; }
-    if (seen === null || paused() || !runningNotZombie(commandPid)) return;
+    const dead = readPublished(dir)?.pid ?? seen;
+    if (dead === null || ignore.has(dead) || paused() || !runningNotZombie(commandPid)) return;
+    ignore.add(dead);
     let settings = null;
     try { settings = readSettings(dir); } catch { /* the command line's, below */ }
     const interval = settings?.interval ?? fallback.interval ?? 0;
     const keep = settings?.keep ?? fallback.keep ?? 0;
-    say(`the coordinator of ${dir} (pid ${seen}) died; started another, the command's processes rejoin it (log: ${join(dir, 'coordinator.log')})`);
+    say(`the coordinator of ${dir} (pid ${dead}) died; started another, the command's processes rejoin it (log: ${join(dir, 'coordinator.log')})`);
     seen = null;
     const log = openSync(join(dir, 'coordinator.log'), 'a', 0o600);
     started = spawn(process.execPath, [stasisBin, 'coordinator', '--ckpt-dir', dir, '--exit-on-last', '--interval', String(interval), '--keep', String(keep)],

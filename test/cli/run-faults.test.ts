@@ -99,6 +99,19 @@ describe('stasis run: the fault matrix (SIGKILL at each checkpoint phase)', func
     assert.deepEqual([...p.lines, ...last.lines], uninterrupted);
   });
 
+  it('SIGKILL of the coordinator the moment it is published (before stasis run first looked): replaced all the same', async () => {
+    const p = job.run([countTo, String(N)], { env: { STASIS_RM: 'local' } });
+    let coordPid: number | null = null;
+    await waitUntil(() => (coordPid = job.coordinatorPid()) !== null, 'the coordinator published', 20000, 5);
+    process.kill(coordPid!, 'SIGKILL');
+    await waitUntil(() => p.errLines.some((l) => /joined coordinator/.test(l)), 'the application joined a new coordinator', 20000);
+    assert.ok(p.errLines.some((l) => l.includes(`(pid ${coordPid}) died; started another`)), p.errLines.join(' | '));
+    await p.waitFor(/^count \d+$/, 20000, p.lines.length);
+    process.kill(p.pid, 'SIGTERM');
+    assert.equal(await p.waitExit(30000), 143, p.tail());
+    assert.match(stasisLines(p).at(-1)!, /^stasis: SIGTERM: checkpointed gen-000001 into .*; stopped/);
+  });
+
   for (const victim of ['driver', 'application', 'coordinator'] as Victim[]) {
     for (const phase of phases) {
       it(`SIGKILL of the ${victim} at ${phase}`, async () => {

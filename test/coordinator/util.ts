@@ -18,11 +18,11 @@ export function killPid(pid: number | null | undefined): void {
 }
 
 /** Polls `cond` every 50 ms until it holds; throws `what` after `timeoutMs`. */
-export async function waitUntil(cond: () => boolean, what: string, timeoutMs = 20000): Promise<void> {
+export async function waitUntil(cond: () => boolean, what: string, timeoutMs = 20000, everyMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
+    await sleep(everyMs);
   }
 }
 
