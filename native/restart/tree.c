@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 struct tree_node { long vpid, ppid, pgid, sid; const char *image; };
@@ -68,7 +69,21 @@ static int become(struct tree_node *nodes, int n, int me) {
   return me;
 }
 
+/* STASIS_DEBUG: a line as each stage of making the tree's resources ends,
+ * in seconds since the loader began: a loader that another waits for
+ * (a TCP connection's far end) says how far it got. */
+static double t_begin;
+static void stage(const char *image, const char *what) {
+  if (!getenv("STASIS_DEBUG")) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  double t = ts.tv_sec + ts.tv_nsec / 1e9;
+  if (!t_begin) t_begin = t;
+  if (what) fprintf(stderr, "stasis-restart: %s: +%.2fs %s\n", image, t - t_begin, what);
+}
+
 const char *tree_restore(int count, char **specs, int new_session) {
+  stage(NULL, NULL);   /* the clock starts */
   struct tree_node *nodes = calloc(count, sizeof *nodes);
   for (int i = 0; i < count; i++) {
     if (!nodes || parse(specs[i], &nodes[i]) < 0) {
@@ -89,12 +104,18 @@ const char *tree_restore(int count, char **specs, int new_session) {
   const char **images = calloc(count, sizeof *images);
   for (int i = 0; images && i < count; i++) images[i] = nodes[i].image;
   extern int zombies_check(int count, const char *const *images);
+  const char *root = images ? images[0] : "-";
+  stage(root, "images verified");
   if (!images || pipes_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       ptys_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
-      inherited_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
-      unix_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
-      tcp_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
-      udp_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
+      inherited_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0)
+    exit(3);
+  stage(root, "pipes, terminals, inherited descriptors made");
+  if (unix_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0) exit(3);
+  stage(root, "UNIX sockets made");
+  if (tcp_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0) exit(3);
+  stage(root, "TCP connections and listeners made");
+  if (udp_sockets_prepare(count, images, restart_inherited, sizeof restart_inherited) < 0 ||
       shm_prepare(count, images) < 0 || zombies_check(count, images) < 0)
     exit(3);
   free(images);
