@@ -58,7 +58,7 @@ static void join_session(const struct tree_node *nodes, int n, int me, int new_s
 /* Forks the children of node `me`; each child continues as its node. */
 static int become(struct tree_node *nodes, int n, int me) {
   for (int i = 0; i < n; i++) {
-    if (i == me || nodes[i].ppid != nodes[me].vpid) continue;
+    if (i == me || i == 0 || nodes[i].ppid != nodes[me].vpid) continue;   /* the root is nobody's child here */
     pid_t pid = fork();
     if (pid < 0) { perror("stasis-restart: fork"); _exit(71); }
     if (pid == 0) {

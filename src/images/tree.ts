@@ -7,17 +7,48 @@
 import { join } from 'node:path';
 import { originOf, type Manifest, type ManifestProcess } from './manifest.js';
 
-function node(p: ManifestProcess, dir: string): string {
-  return `${p.pid}:${p.ppid ?? 0}:${p.pgid ?? 0}:${p.sid ?? 0}:${join(dir, p.image)}`;
+/** A root cut out of a cycle gets parent 0: its recorded parent is in the tree, and would fork it again. */
+function node(p: ManifestProcess, dir: string, cut = false): string {
+  return `${p.pid}:${cut ? 0 : p.ppid ?? 0}:${p.pgid ?? 0}:${p.sid ?? 0}:${join(dir, p.image)}`;
 }
 
 /** One loader: the origin its images come from, the host they ran on, its argv (without the program name). */
 export interface LoaderTree { origin: string; host: string; images: string[]; argv: string[] }
 
+/**
+ * Roots: processes whose parent is not in the job. A parent outside the job
+ * whose pid equals a pid of the job (the kernel's pids on the restoring
+ * host are not the job's) makes a cycle without a root: each cycle is cut
+ * at its lowest pid, the one forked first, so that every process still has
+ * a loader (a process no loader restores stalls the whole restart).
+ */
+function rootsOf(procs: ManifestProcess[]): ManifestProcess[] {
+  const byPid = new Map(procs.map((p) => [p.pid, p]));
+  const roots = procs.filter((p) => p.ppid === undefined || !byPid.has(p.ppid) || p.ppid === p.pid);
+  const reached = new Set<number>();
+  const reach = (p: ManifestProcess) => {
+    reached.add(p.pid);
+    for (const c of procs) if (c.ppid === p.pid && c.pid !== p.pid && !reached.has(c.pid)) reach(c);
+  };
+  roots.forEach(reach);
+  for (const p of procs) {
+    if (reached.has(p.pid)) continue;
+    const chain: ManifestProcess[] = [];
+    let q: ManifestProcess | undefined = p;
+    while (q && !chain.includes(q) && !reached.has(q.pid)) { chain.push(q); q = byPid.get(q.ppid!); }
+    const cycle = q && chain.includes(q) ? chain.slice(chain.indexOf(q)) : chain;
+    const cut = cycle.reduce((a, b) => (b.pid < a.pid ? b : a));
+    roots.push(cut);
+    reach(cut);
+  }
+  return roots;
+}
+
 function treesOf(procs: ManifestProcess[], dir: string): LoaderTree[] {
   const pids = new Set(procs.map((p) => p.pid));
-  const childrenOf = (pid: number) => procs.filter((p) => p.ppid === pid && p.pid !== pid);
-  const roots = procs.filter((p) => p.ppid === undefined || !pids.has(p.ppid) || p.ppid === p.pid);
+  const roots = rootsOf(procs);
+  const isRoot = new Set(roots);
+  const childrenOf = (pid: number) => procs.filter((p) => p.ppid === pid && p.pid !== pid && !isRoot.has(p));
   // The launched program (the lowest pid: it came first) stays in the
   // restarter's session; a root in another session whose leader is not in
   // the job (a double-forked daemon's) gets a session of its own again.
@@ -27,7 +58,7 @@ function treesOf(procs: ManifestProcess[], dir: string): LoaderTree[] {
     const visit = (p: ManifestProcess) => { subtree.push(p); childrenOf(p.pid).forEach(visit); };
     visit(root);
     const own = root !== main && root.sid !== undefined && root.sid !== main.sid && !pids.has(root.sid) ? ['--new-session'] : [];
-    const argv = [...own, ...(subtree.length === 1 ? [join(dir, root.image)] : ['--tree', ...subtree.map((p) => node(p, dir))])];
+    const argv = [...own, ...(subtree.length === 1 ? [join(dir, root.image)] : ['--tree', ...subtree.map((p) => node(p, dir, p === root && pids.has(p.ppid!) && p.ppid !== p.pid))])];
     return { origin: originOf(root), host: root.host, images: subtree.map((p) => p.image), argv };
   });
 }
