@@ -22,43 +22,52 @@ export interface LoaderTree { origin: string; host: string; images: string[]; ar
  * at its lowest pid, the one forked first, so that every process still has
  * a loader (a process no loader restores stalls the whole restart).
  */
-function rootsOf(procs: ManifestProcess[]): ManifestProcess[] {
+function rootsOf(procs: ManifestProcess[]): { roots: ManifestProcess[]; cut: Set<ManifestProcess> } {
   const byPid = new Map(procs.map((p) => [p.pid, p]));
   const roots = procs.filter((p) => p.ppid === undefined || !byPid.has(p.ppid) || p.ppid === p.pid);
-  const reached = new Set<number>();
+  const cut = new Set<ManifestProcess>();
+  const reached = new Set<ManifestProcess>();
   const reach = (p: ManifestProcess) => {
-    reached.add(p.pid);
-    for (const c of procs) if (c.ppid === p.pid && c.pid !== p.pid && !reached.has(c.pid)) reach(c);
+    reached.add(p);
+    for (const c of childrenOf(procs, p)) if (!reached.has(c)) reach(c);
   };
   roots.forEach(reach);
   for (const p of procs) {
-    if (reached.has(p.pid)) continue;
+    if (reached.has(p)) continue;
     const chain: ManifestProcess[] = [];
     let q: ManifestProcess | undefined = p;
-    while (q && !chain.includes(q) && !reached.has(q.pid)) { chain.push(q); q = byPid.get(q.ppid!); }
+    while (q && !chain.includes(q) && !reached.has(q)) { chain.push(q); q = byPid.get(q.ppid!); }
     const cycle = q && chain.includes(q) ? chain.slice(chain.indexOf(q)) : chain;
-    const cut = cycle.reduce((a, b) => (b.pid < a.pid ? b : a));
-    roots.push(cut);
-    reach(cut);
+    const lowest = cycle.reduce((a, b) => (b.pid < a.pid ? b : a));
+    roots.push(lowest);
+    cut.add(lowest);
+    reach(lowest);
   }
-  return roots;
+  return { roots, cut };
+}
+
+/** The processes whose parent is `p` (never `p` itself: a pid 1 names itself its parent). */
+function childrenOf(procs: ManifestProcess[], p: ManifestProcess): ManifestProcess[] {
+  return procs.filter((c) => c.ppid === p.pid && c !== p);
 }
 
 function treesOf(procs: ManifestProcess[], dir: string): LoaderTree[] {
   const pids = new Set(procs.map((p) => p.pid));
-  const roots = rootsOf(procs);
+  const { roots, cut } = rootsOf(procs);
   const isRoot = new Set(roots);
-  const childrenOf = (pid: number) => procs.filter((p) => p.ppid === pid && p.pid !== pid && !isRoot.has(p));
   // The launched program (the lowest pid: it came first) stays in the
   // restarter's session; a root in another session whose leader is not in
   // the job (a double-forked daemon's) gets a session of its own again.
   const main = roots.reduce((a, b) => (b.pid < a.pid ? b : a), roots[0]!);
   return roots.map((root) => {
     const subtree: ManifestProcess[] = [];
-    const visit = (p: ManifestProcess) => { subtree.push(p); childrenOf(p.pid).forEach(visit); };
+    const visit = (p: ManifestProcess) => {
+      subtree.push(p);
+      childrenOf(procs, p).filter((c) => !isRoot.has(c)).forEach(visit);
+    };
     visit(root);
     const own = root !== main && root.sid !== undefined && root.sid !== main.sid && !pids.has(root.sid) ? ['--new-session'] : [];
-    const argv = [...own, ...(subtree.length === 1 ? [join(dir, root.image)] : ['--tree', ...subtree.map((p) => node(p, dir, p === root && pids.has(p.ppid!) && p.ppid !== p.pid))])];
+    const argv = [...own, ...(subtree.length === 1 ? [join(dir, root.image)] : ['--tree', ...subtree.map((p) => node(p, dir, cut.has(p)))])];
     return { origin: originOf(root), host: root.host, images: subtree.map((p) => p.image), argv };
   });
 }
