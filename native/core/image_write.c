@@ -24,6 +24,7 @@
 struct writer {
   double t_compress, t_crc, t_write;
   int fd;
+  int direct_fd;         /* --compress none: the same file opened O_DIRECT for raw payloads, or -1 */
   uint64_t off, records, memory_bytes;
   uint32_t sum;
   char *buf;
@@ -32,7 +33,7 @@ struct writer {
   void *lz4_state;        /* LZ4_sizeofState() bytes: no malloc while the job is stopped */
   void *zws, *zout;
   size_t zws_size, zcap;
-  int own_stack;         /* the region being written is this thread's stack */
+  int own_stack;         /* the region being written is the writer's stack or TLS (writers_own) */
   int aligned_runs;      /* incremental: runs end at 8 MiB boundaries, so one change moves no other */
   const struct incr_run *plan;   /* incremental: the runs the planning pass found, written without scanning again */
   size_t nplan, plan_at;
@@ -73,6 +74,37 @@ static void start_writeback(struct writer *w, size_t n) {
   sync_file_range(w->fd, (off_t)(w->off - n), (off_t)n, SYNC_FILE_RANGE_WRITE);
 }
 
+static int put(struct writer *w, const void *p, size_t n);
+
+/* A raw payload at a page-aligned offset, straight from the process's
+ * memory to the disk: no copy into the page cache, no fresh page-cache
+ * memory for a whole node's worth of image, no cached file evicted for
+ * it. The buffered bytes before it are written first: the two never share
+ * a page. A file system that refuses (EINVAL) gets buffered writes from
+ * then on. Returns 1 when the caller is to write it buffered. */
+static int put_direct(struct writer *w, const void *p, size_t n) {
+  if (w->direct_fd < 0 || n % IMG_PAGE || w->off % IMG_PAGE || (uintptr_t)p % IMG_PAGE) return 1;
+  if (flush(w) < 0) return -1;
+  const char *c = p;
+  uint64_t at = w->off;
+  while (n) {
+    ssize_t k = pwrite(w->direct_fd, c, n, (off_t)at);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0 && errno == EINVAL && at == w->off) {
+      stasis_debug("image: O_DIRECT refused (%s): buffered writes", strerror(errno));
+      close(w->direct_fd);
+      w->direct_fd = -1;
+      return 1;
+    }
+    if (k <= 0) return -1;
+    c += k; n -= (size_t)k; at += (uint64_t)k;
+    if (n && (at % IMG_PAGE)) break;   /* a short write off a page boundary: the rest buffered */
+  }
+  w->off = at;
+  if (lseek(w->fd, (off_t)at, SEEK_SET) < 0) return -1;
+  return n ? put(w, c, n) : 0;
+}
+
 static int put(struct writer *w, const void *p, size_t n) {
   if (n >= BUF_CAP / 2) {
     if (flush(w) < 0 || write_all(w->fd, p, n) < 0) return -1;
@@ -103,7 +135,12 @@ static int record(struct writer *w, int type, int flags, uint64_t addr,
     size_t pad = (IMG_PAGE - w->off % IMG_PAGE) % IMG_PAGE;
     if (pad && put(w, zero_page, pad) < 0) return -1;
   }
-  return stored ? put(w, payload, stored) : 0;
+  if (!stored) return 0;
+  if ((flags & RECF_ALIGNED) && !(flags & RECF_COMP_MASK)) {
+    int rc = put_direct(w, payload, stored);
+    if (rc <= 0) return rc;
+  }
+  return put(w, payload, stored);
 }
 
 static int simple_record(struct writer *w, int type, const void *p, size_t n) {
@@ -259,6 +296,15 @@ static int write_pages(struct writer *w, const struct region *r) {
   return 0;
 }
 
+/* The region of the writing thread's stack, or of its TLS (a forked writer
+ * runs on another stack than its thread's): both change while the image is
+ * written (frames; errno, and the rseq area the kernel writes whenever the
+ * writer is preempted), so they are copied still before being written. */
+static int writers_own(const struct region *r) {
+  uint64_t here = (uint64_t)__builtin_frame_address(0), tls = (uint64_t)__builtin_thread_pointer();
+  return (here >= r->start && here < r->end) || (tls >= r->start && tls < r->end);
+}
+
 static int write_region(struct writer *w, const struct region *r) {
   char buf[sizeof(struct region_rec) + sizeof r->path + sizeof r->ident];
   struct region_rec rr = { r->start, r->end, r->offset, r->prot, r->flags, (uint32_t)strlen(r->path), 0 };
@@ -268,8 +314,7 @@ static int write_region(struct writer *w, const struct region *r) {
   if (r->flags & RGN_MAPFILE) { memcpy(buf + n, &r->ident, sizeof r->ident); n += sizeof r->ident; }
   if (simple_record(w, REC_REGION, buf, n) < 0) return -1;
   if (!(r->flags & RGN_CONTENTS)) return 0;
-  uint64_t here = (uint64_t)__builtin_frame_address(0);
-  w->own_stack = here >= r->start && here < r->end;
+  w->own_stack = writers_own(r);
   int unreadable = !(r->prot & PROT_READ);
   if (unreadable && mprotect((void *)r->start, r->end - r->start, r->prot | PROT_READ) < 0) return -1;
   int rc = write_pages(w, r);
@@ -277,14 +322,13 @@ static int write_region(struct writer *w, const struct region *r) {
   return rc;
 }
 
-/* Incremental: every region with contents, but this thread's stack (it
- * changes while written: scanned again then, never referenced), is cut
+/* Incremental: every region with contents, but the writer's own (they
+ * change while written: scanned again then, never referenced), is cut
  * into 8 MiB windows that the hashing threads scan and hash. */
 static void plan(const struct memory_map *m) {
-  uint64_t here = (uint64_t)__builtin_frame_address(0);
   for (int i = 0; i < m->count; i++) {
     const struct region *r = &m->regions[i];
-    if (!(r->flags & RGN_CONTENTS) || (here >= r->start && here < r->end)) continue;
+    if (!(r->flags & RGN_CONTENTS) || writers_own(r)) continue;
     if (!(r->prot & PROT_READ)) mprotect((void *)r->start, r->end - r->start, r->prot | PROT_READ);
     incr_window(r->start, region_end(r), scan_mode(r));
   }
@@ -391,6 +435,8 @@ static void writer_close(struct writer *w) {
   if (w->lz4_state) munmap(w->lz4_state, (size_t)LZ4_sizeofState());
   if (pagemap_fd >= 0) close(pagemap_fd);
   pagemap_fd = -1;
+  if (w->direct_fd >= 0) close(w->direct_fd);
+  w->direct_fd = -1;
 }
 
 /* STASIS_FAULT=NAME or NAME@GEN (only in that generation), optionally
@@ -420,6 +466,7 @@ int image_write(const char *path, struct image_stats *st) {
   struct memory_map m;
   struct writer w;
   memset(&w, 0, sizeof w);
+  w.direct_fd = -1;
   int rc = -1;
   if (memory_read_map(&m) < 0) { if (!stasis_failure()) stasis_fail("cannot read memory map"); goto out; }
   /* Buffers are made after the map was read, so they are not in the image. */
@@ -444,6 +491,7 @@ int image_write(const char *path, struct image_stats *st) {
    * process faulted on it). */
   w.fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (w.fd < 0 || !w.buf || !w.snapshot) { stasis_fail("cannot create %s: %s", path, strerror(errno)); goto out; }
+  if (stasis_cfg.compress == 0) w.direct_fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_DIRECT | O_CLOEXEC);
   w.aligned_runs = stasis_cfg.incremental;
   for (int i = 0; i < m.count; i++) filemap_choose(&m.regions[i], pagemap_fd >= 0);
   if (incr_begin(path)) {

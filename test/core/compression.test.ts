@@ -3,7 +3,9 @@
 // runs raw, and restores the program's memory exactly (bigmem verifies its
 // whole buffer against the checksum it took at start, every 100 ms).
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { Job, programs } from '../helpers/stasis.js';
 
 const bigmem = join(programs, 'bigmem');
@@ -48,6 +50,34 @@ describe('--compress', function () {
       }
     });
   }
+
+  it('none: raw pages go to the disk around the page cache, and the program restores from what the disk holds', async function () {
+    const job = new Job();
+    try {
+      const p = job.launch([bigmem, '64'], { flags: ['--compress', 'none'] });
+      const sum = (await p.waitFor(/^ready 64 MiB ([0-9a-f]{16})$/))[1];
+      await p.waitFor(verified);
+      const { dir } = await job.checkpoint();
+      await p.kill9();
+      const image = readdirSync(dir).find((f) => f.endsWith('.img'))!;
+      const path = join(dir, image);
+      const fs = (await execa('stat', ['-f', '-c', '%T', dir])).stdout.trim();
+      if (fs === 'tmpfs') {
+        console.log(`    (${dir} is on tmpfs, where the page cache is the file: residency not checked)`);
+      } else {
+        // O_DIRECT: of the image, only the record headers' pages went through the cache.
+        const resident = Number((await execa('fincore', ['--bytes', '--noheadings', '--output', 'RES', path])).stdout.trim());
+        const size = statSync(path).size;
+        assert.ok(resident < size / 4, `${resident} of ${size} bytes of the image are in the page cache`);
+      }
+      // What is cached of it is dropped: the restart reads the disk.
+      await execa('dd', [`if=${path}`, 'iflag=nocache', 'count=0']);
+      const q = job.restart();
+      assert.equal((await q.waitFor(verified))[1], sum, q.tail());
+    } finally {
+      await job.cleanup();
+    }
+  });
 
   it('a choice it does not know is one line and exit status 2, from the flag and from STASIS_COMPRESS', async () => {
     const job = new Job();
