@@ -465,6 +465,7 @@ void image_forget_buffers(void) {
 int image_write(const char *path, struct image_stats *st) {
   struct memory_map m;
   struct writer w;
+  double t_start = now();
   memset(&w, 0, sizeof w);
   w.direct_fd = -1;
   int rc = -1;
@@ -509,8 +510,8 @@ int image_write(const char *path, struct image_stats *st) {
   if (simple_record(&w, REC_END, &end, sizeof end) < 0 || flush(&w) < 0) goto io;
   double t_sync = now();
   if (fdatasync(w.fd) < 0) goto io;
-  stasis_debug("image %s: compress %.3f s, crc %.3f s, write %.3f s, fsync %.3f s", path,
-               w.t_compress, w.t_crc, w.t_write, now() - t_sync);
+  stasis_debug("image %s: compress %.3f s, crc %.3f s, write %.3f s, fsync %.3f s; %.3f s in all", path,
+               w.t_compress, w.t_crc, w.t_write, now() - t_sync, now() - t_start);
   st->bytes = w.off;
   st->memory_bytes = w.memory_bytes;
   st->checksum = w.sum;
