@@ -53,9 +53,7 @@ for m in "${modes[@]}"; do
     forked) run_mode forked STASIS_SAVE=forked -- "${forked[@]}" ;;
     # Lazy restart pages in lz4 records too (uncompressed ones are mapped, never lazy).
     lz4) run_mode lz4 STASIS_COMPRESS=lz4 -- "${compressed[@]}" $t/core/lazy.test.js ;;
-    # Raw payloads go to the disk with O_DIRECT, from the forked writers too
-    # (their own TLS changes under the write: core/forked caught it).
-    none) run_mode none STASIS_COMPRESS=none -- "${compressed[@]}" $t/core/forked.test.js ;;
+    none) run_mode none STASIS_COMPRESS=none -- "${compressed[@]}" ;;
     *) echo "test-modes.sh: unknown mode '$m' (forked, lz4, none)" >&2; exit 2 ;;
   esac
 done
