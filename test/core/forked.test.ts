@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, numbers, programs, noBroken, type Running } from '../helpers/stasis.js';
-import { checkpointKillRestart } from '../helpers/cycle.js';
+import { checkpointKillRestart, ticksOn } from '../helpers/cycle.js';
 import { checkpointKillRestart as caseRound, coreCases } from './cases.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -118,9 +118,7 @@ describe('forked checkpoints', function () {
           noFallback(was);
           await p.waitFor(/^child got \d+$/, 20000);
         }
-        const ticks = numbers(p.lines, progress).at(-1)!;
-        await p.waitFor(new RegExp(`^tick ${ticks + 10} `), 20000);
-        noBroken(p.lines);
+        await ticksOn(p, progress);
         await job.killTree(p);
       } finally {
         await job.cleanup();

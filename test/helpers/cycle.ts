@@ -49,3 +49,10 @@ async function round(job: Job, p: Running, c: Progress, generation: number, runO
   noBroken(r.lines);
   return r;
 }
+
+/** The program ticks on (10 more progress lines) and printed no BROKEN line. */
+export async function ticksOn(p: Running, progress: RegExp, more = 10): Promise<void> {
+  const ticks = numbers(p.lines, progress).at(-1)!;
+  await p.waitFor(new RegExp(`^tick ${ticks + more} `), 20000);
+  noBroken(p.lines);
+}

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, Running, numbers, programs, noBroken, repoRoot } from '../helpers/stasis.js';
-import { checkpointKillRestart } from '../helpers/cycle.js';
+import { checkpointKillRestart, ticksOn } from '../helpers/cycle.js';
 import { tcpRecords } from '../helpers/tcp-records.js';
 
 // The system's python, not a version manager's shim (a shell script that
@@ -70,9 +70,7 @@ describe('UNIX sockets: checkpoint mid-transfer, SIGKILL, restart — twice', fu
           await r.waitFor(/^child got \d+$/, 20000);   // the child receives on after the restart
           p = r;
         }
-        const ticks = numbers(p.lines, progress).at(-1)!;
-        await p.waitFor(new RegExp(`^tick ${ticks + 10} `), 20000);
-        noBroken(p.lines);
+        await ticksOn(p, progress);
         await job.killTree(p);
       } finally {
         await job.cleanup();
@@ -229,9 +227,7 @@ describe('TCP over loopback, both ends in the job: checkpoint mid-transfer, SIGK
           await r.waitFor(new RegExp(`^client ${lastClient + 2} ok$`), 20000);   // new clients connect to the same port
           p = r;
         }
-        const ticks = numbers(p.lines, progress).at(-1)!;
-        await p.waitFor(new RegExp(`^tick ${ticks + 10} `), 20000);
-        noBroken(p.lines);
+        await ticksOn(p, progress);
         await job.killTree(p);
       } finally {
         await job.cleanup();
@@ -246,9 +242,7 @@ describe('TCP over loopback, both ends in the job: checkpoint mid-transfer, SIGK
       await p.waitFor(/^child got \d+$/, 20000);
       const sizes: number[] = [];
       for (let g = 1; g <= 25; g++) sizes.push((await job.checkpoint()).bytes);
-      const ticks = numbers(p.lines, /^tick (\d+) /).at(-1)!;
-      await p.waitFor(new RegExp(`^tick ${ticks + 10} `), 20000);
-      noBroken(p.lines);
+      await ticksOn(p, /^tick (\d+) /);
       // The images hold what is in flight (a few MB) and no more each time: nothing kept from one checkpoint to the next.
       assert.ok(Math.max(...sizes.slice(5)) < 2 * Math.max(...sizes.slice(0, 5)), `image sizes grew: ${sizes.join(' ')}`);
       await job.killTree(p);
