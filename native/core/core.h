@@ -158,6 +158,30 @@ struct image_stats { uint64_t bytes, memory_bytes; uint32_t checksum; char files
 int image_write(const char *path, struct image_stats *st);
 void image_forget_buffers(void);
 
+/* workers.c: raw helper threads for the checkpoint's work on every CPU. */
+#define WORKERS_MAX 8
+struct workers {
+  void (*fn)(void *);
+  void *arg;
+  char *stacks;
+  int stacks_n, started;
+  volatile int alive[WORKERS_MAX];   /* cleared by the kernel when each exits */
+};
+int workers_cpus(void);                 /* CPUs this process may run on */
+int workers_start(struct workers *ws, int n, void (*fn)(void *), void *arg);   /* how many started */
+void workers_join(struct workers *ws);
+
+/* image_pack.c: memory windows scanned, compressed and checksummed on the
+ * workers, handed to the image writer in order. */
+struct pack_window { uint64_t start, end; int scan; };   /* scan: image_scan_window's use_pagemap */
+struct pack_run { uint64_t addr, len, stored; const void *data; uint32_t crc; int flags; };
+struct pack;
+struct pack *pack_begin(const struct pack_window *windows, size_t n, int compress, int level);
+/* Waits for window k (taken in order from 0), then gives its runs. */
+size_t pack_take(struct pack *p, size_t k, const struct pack_run **runs);
+void pack_release(struct pack *p, size_t k);
+void pack_end(struct pack *p, double *t_compress, double *t_crc, int *threads);
+
 /* incremental.c: chunks unchanged since the previous generation (by
  * content hash) become REF records to the file that holds them. */
 struct incr_run { uint64_t addr, len, hash[2]; int hashed, match; };

@@ -40,6 +40,10 @@ struct writer {
   uint64_t last_off;     /* where the last record's header starts */
   uint32_t last_header_crc;
   void *snapshot;        /* RUN_MAX bytes: a still copy of such a run */
+  struct pack *pack;     /* the windows of packed() regions, worked on every CPU (image_pack.c) */
+  struct pack_window *windows;
+  size_t nwindows, windows_cap, window_at;
+  int pack_threads;
 };
 
 static const char zero_page[IMG_PAGE];
@@ -305,6 +309,53 @@ static int writers_own(const struct region *r) {
   return (here >= r->start && here < r->end) || (tls >= r->start && tls < r->end);
 }
 
+/* Regions whose windows the workers take: readable, not the writer's own
+ * (changing while written), not of an incremental image (planned). */
+static int packed(const struct region *r) {
+  return (r->flags & RGN_CONTENTS) && (r->prot & PROT_READ) && !writers_own(r) && !stasis_cfg.incremental;
+}
+
+/* Every window of memory a packed region has, in order, cut at 8 MiB
+ * boundaries (as incremental runs are, so that a change moves no other). */
+static int plan_windows(struct writer *w, const struct memory_map *m) {
+  for (int i = 0; i < m->count; i++) {
+    const struct region *r = &m->regions[i];
+    if (!packed(r)) continue;
+    uint64_t end = region_end(r);
+    for (uint64_t a = r->start; a < end;) {
+      uint64_t stop = (a / RUN_MAX + 1) * RUN_MAX;
+      if (stop > end) stop = end;
+      if (w->nwindows == w->windows_cap) {
+        size_t cap = w->windows_cap ? w->windows_cap * 2 : 1024;
+        void *q = w->windows ? mremap(w->windows, w->windows_cap * sizeof *w->windows, cap * sizeof *w->windows, MREMAP_MAYMOVE)
+                             : mmap(NULL, cap * sizeof *w->windows, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (q == MAP_FAILED) return -1;
+        w->windows = q;
+        w->windows_cap = cap;
+      }
+      w->windows[w->nwindows++] = (struct pack_window){ a, stop, scan_mode(r) };
+      a = stop;
+    }
+  }
+  return 0;
+}
+
+/* A packed region's runs, as the workers made them. */
+static int write_packed(struct writer *w, const struct region *r) {
+  for (; w->window_at < w->nwindows && w->windows[w->window_at].start < r->end; w->window_at++) {
+    const struct pack_run *runs;
+    size_t n = pack_take(w->pack, w->window_at, &runs);
+    double t0 = now();
+    for (size_t i = 0; i < n; i++) {
+      w->memory_bytes += runs[i].len;
+      if (record(w, REC_PAGES, runs[i].flags, runs[i].addr, runs[i].data, runs[i].stored, runs[i].len, runs[i].crc) < 0) return -1;
+    }
+    w->t_write += now() - t0;
+    pack_release(w->pack, w->window_at);
+  }
+  return 0;
+}
+
 static int write_region(struct writer *w, const struct region *r) {
   char buf[sizeof(struct region_rec) + sizeof r->path + sizeof r->ident];
   struct region_rec rr = { r->start, r->end, r->offset, r->prot, r->flags, (uint32_t)strlen(r->path), 0 };
@@ -314,6 +365,7 @@ static int write_region(struct writer *w, const struct region *r) {
   if (r->flags & RGN_MAPFILE) { memcpy(buf + n, &r->ident, sizeof r->ident); n += sizeof r->ident; }
   if (simple_record(w, REC_REGION, buf, n) < 0) return -1;
   if (!(r->flags & RGN_CONTENTS)) return 0;
+  if (w->pack && packed(r)) return write_packed(w, r);
   w->own_stack = writers_own(r);
   int unreadable = !(r->prot & PROT_READ);
   if (unreadable && mprotect((void *)r->start, r->end - r->start, r->prot | PROT_READ) < 0) return -1;
@@ -428,6 +480,9 @@ static void *map_anon(size_t n) {
 }
 
 static void writer_close(struct writer *w) {
+  if (w->pack) pack_end(w->pack, &w->t_compress, &w->t_crc, &w->pack_threads);
+  w->pack = NULL;
+  if (w->windows) munmap(w->windows, w->windows_cap * sizeof *w->windows);
   if (w->buf) munmap(w->buf, BUF_CAP);
   if (w->zws) munmap(w->zws, w->zws_size);
   if (w->zout) munmap(w->zout, w->zcap);
@@ -501,6 +556,8 @@ int image_write(const char *path, struct image_stats *st) {
     w.plan = incr_planned(&w.nplan);
     stasis_debug("image %s: planned (scanned and hashed) in %.3f s", path, now() - t_plan);
   }
+  if (!stasis_cfg.incremental && plan_windows(&w, &m) == 0 && w.nwindows)
+    w.pack = pack_begin(w.windows, w.nwindows, stasis_cfg.compress, stasis_cfg.level);
   if (write_header(&w, &m) < 0 || write_meta(&w, &m) < 0) goto io;
   for (int i = 0; i < m.count; i++) {
     if (write_region(&w, &m.regions[i]) < 0) goto io;
@@ -510,8 +567,10 @@ int image_write(const char *path, struct image_stats *st) {
   if (simple_record(&w, REC_END, &end, sizeof end) < 0 || flush(&w) < 0) goto io;
   double t_sync = now();
   if (fdatasync(w.fd) < 0) goto io;
-  stasis_debug("image %s: compress %.3f s, crc %.3f s, write %.3f s, fsync %.3f s; %.3f s in all", path,
-               w.t_compress, w.t_crc, w.t_write, now() - t_sync, now() - t_start);
+  if (w.pack) pack_end(w.pack, &w.t_compress, &w.t_crc, &w.pack_threads);
+  w.pack = NULL;
+  stasis_debug("image %s: compress %.3f s, crc %.3f s (CPU time of %d worker(s) beside the writer), write %.3f s, fsync %.3f s; %.3f s in all",
+               path, w.t_compress, w.t_crc, w.pack_threads, w.t_write, now() - t_sync, now() - t_start);
   st->bytes = w.off;
   st->memory_bytes = w.memory_bytes;
   st->checksum = w.sum;

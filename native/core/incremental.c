@@ -18,8 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/futex.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -236,13 +234,8 @@ const struct incr_run *incr_planned(size_t *n) {
   return S.runs;
 }
 
-/* Scanning and hashing on every CPU: raw threads (clone) that share the
- * memory and run nothing but the scan and the hash, no libc; every signal
- * stays blocked in them, as on the checkpoint thread that makes them. */
-#define HASH_THREADS 8
-#define HASH_STACK (128 * 1024)
+/* Scanning and hashing on every CPU (workers.c). */
 static atomic_size_t hash_next;
-static volatile int hash_alive[HASH_THREADS];
 
 static void emit(uint64_t addr, uint64_t len, void *arg) {
   struct window *w = arg;
@@ -268,49 +261,24 @@ static int reuse(struct window *w) {
   return 1;
 }
 
-static void hash_work(void) {
+static void hash_work(void *arg) {
+  (void)arg;
   for (size_t i; (i = atomic_fetch_add(&hash_next, 1)) < nwindows;)
     if (!reuse(&windows[i])) image_scan_window(windows[i].start, windows[i].end, windows[i].pagemap, emit, &windows[i]);
 }
 
-static void hash_thread(void *arg) {
-  (void)arg;
-  hash_work();
-  syscall(SYS_exit, 0);
-  __builtin_unreachable();
-}
-
-long stasis_clone(unsigned long flags, void *stack, pid_t *ptid, pid_t *ctid, unsigned long tls, void (*fn)(void *), void *arg);
-
 static void hash_plan(void) {
   S.nruns = 0;
   if (grow((void **)&S.runs, &S.runs_cap, sizeof *S.runs, nslots + 1) < 0) { nwindows = 0; return; }
-  cpu_set_t set;
-  int cpus = syscall(SYS_sched_getaffinity, 0, sizeof set, &set) > 0 ? CPU_COUNT(&set) : 1;
-  int helpers = cpus - 1 < HASH_THREADS ? cpus - 1 : HASH_THREADS;
+  int helpers = workers_cpus() - 1;
   if ((size_t)helpers > nwindows / 4) helpers = (int)(nwindows / 4);
-  char *stacks = helpers > 0 ? mmap(NULL, (size_t)helpers * HASH_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                             : MAP_FAILED;
-  if (stacks == MAP_FAILED) helpers = 0;
   atomic_store(&hash_next, 0);
   uint64_t warm[2];
   hash("", 0, warm);   /* the CPU check, before the threads read it */
-  int started = 0;
-  for (int i = 0; i < helpers; i++) {
-    hash_alive[i] = 1;
-    unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
-                          CLONE_CHILD_CLEARTID;
-    if (stasis_clone(flags, stacks + (size_t)(i + 1) * HASH_STACK, NULL, (pid_t *)&hash_alive[i], 0, hash_thread, NULL) < 0) {
-      hash_alive[i] = 0;
-      break;
-    }
-    started++;
-  }
-  hash_work();
-  /* The kernel clears each word and wakes it when its thread has exited. */
-  for (int i = 0; i < started; i++)
-    while (hash_alive[i]) syscall(SYS_futex, &hash_alive[i], FUTEX_WAIT, hash_alive[i], NULL, NULL, 0);
-  if (helpers > 0) munmap(stacks, (size_t)helpers * HASH_STACK);
+  struct workers ws;
+  workers_start(&ws, helpers, hash_work, NULL);
+  hash_work(NULL);
+  workers_join(&ws);
   /* The windows' runs, in address order, packed. */
   for (size_t i = 0; i < nwindows; i++) {
     memmove(&S.runs[S.nruns], &S.runs[windows[i].first], windows[i].n * sizeof *S.runs);

@@ -100,15 +100,20 @@ describe('lazy restart', function () {
     await saved(job, trigger);
     const gen = join(job.dir, 'gen-000001');
     const image = join(gen, readdirSync(gen).find((n) => n.endsWith('.img'))!);
-    // The last compressed 8 MiB PAGES record: lazymem's buffer, of which the program touches only the first pages.
+    // The last compressed PAGES record of the largest region, lazymem's buffer, of which the program
+    // touches only the first pages.
     const buf = readFileSync(image);
-    let off = 0, target = -1;
+    let off = 0, target = -1, largest = 0, inLargest = false;
     while (off + 40 <= buf.length) {
       const type = buf.readUInt16LE(off + 4), flags = buf.readUInt16LE(off + 6), stored = Number(buf.readBigUInt64LE(off + 16));
       let payload = off + 40;
       if (flags & 16) payload = (payload + 4095) & ~4095;
-      const raw = Number(buf.readBigUInt64LE(off + 24));
-      if (type === 4 && (flags & 15) && raw === 8 << 20) target = payload + Math.floor(stored / 2);
+      if (type === 3) {
+        const size = Number(buf.readBigUInt64LE(payload + 8) - buf.readBigUInt64LE(payload));
+        inLargest = size > largest;
+        if (inLargest) { largest = size; target = -1; }
+      }
+      if (type === 4 && (flags & 15) && inLargest) target = payload + Math.floor(stored / 2);
       off = payload + stored;
       if (type === 5) break;
     }
