@@ -28,7 +28,7 @@
 static struct timespec t_start;
 static int debug;
 
-static void say(const char *what) {
+void say(const char *what) {
   if (!debug) return;
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);

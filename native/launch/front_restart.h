@@ -28,6 +28,8 @@ void read_proc(const struct json *p, struct proc *out, const char *gen_dir);
 /* Its image checked against the manifest and verified by the loader, its
  * side files checked; the image files' identities appended to `verified`
  * (STASIS_VERIFIED); else to_node. */
+/* STASIS_DEBUG: what the fast path has done, and when. */
+void say(const char *what);
 void verify_proc(const struct proc *p, const char *loader, char *verified, size_t cap, size_t *vlen);
 /* The private coordinator of `expect` processes restored from gen_dir,
  * started detached and published in store; its pid, port and token. */

@@ -187,6 +187,7 @@ void verify_proc(const struct proc *p, const char *loader, char *verified, size_
       to_node("a referenced image differs from the manifest (Node says how)");
   }
   for (size_t i = 0; i <= nrefs; i++) if (identity(paths[i], before[i], sizeof before[i]) < 0) before[i][0] = 0;
+  say("record headers read");
   if (loader_verifies(loader, p->path) < 0) to_node("the loader does not verify an image (Node says why, and tries older ones)");
   for (size_t i = 0; i <= nrefs; i++)
     if (before[i][0] && identity(paths[i], now, sizeof now) == 0 && !strcmp(now, before[i]) && *vlen + 162 < cap)

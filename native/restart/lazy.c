@@ -85,9 +85,12 @@ int lazy_open(const char **why) {
   return fd;
 }
 
-int lazy_add(int fd, const struct pages *p) {
-  struct uffdio_register reg = { .range = { p->addr, p->rec->raw_len }, .mode = UFFDIO_REGISTER_MODE_MISSING };
-  if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0) return -1;
+int lazy_register(int fd, uint64_t addr, uint64_t len) {
+  struct uffdio_register reg = { .range = { addr, len }, .mode = UFFDIO_REGISTER_MODE_MISSING };
+  return ioctl(fd, UFFDIO_REGISTER, &reg);
+}
+
+void lazy_add(const struct pages *p) {
   if (nrecs == caprecs) {
     caprecs = caprecs ? caprecs * 2 : 1024;
     recs = realloc(recs, caprecs * sizeof *recs);
@@ -95,7 +98,6 @@ int lazy_add(int fd, const struct pages *p) {
   recs[nrecs].p = p;
   atomic_init(&recs[nrecs].state, PENDING);
   nrecs++;
-  return 0;
 }
 
 int lazy_count(void) { return nrecs; }

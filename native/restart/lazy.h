@@ -8,8 +8,10 @@
 /* A userfaultfd of this process for every fault (kernel and user mode), or
  * -1 with *why set to one line saying why not. */
 int lazy_open(const char **why);
-/* Before the pages are touched: ranges that the pager fills. */
-int lazy_add(int uffd, const struct pages *p);
+/* Before the pages are touched: a range that the pager fills (0, or -1),
+ * then each record of it. */
+int lazy_register(int uffd, uint64_t addr, uint64_t len);
+void lazy_add(const struct pages *p);
 int lazy_count(void);
 /* No pager after all: unregisters record i and returns it, to fill here. */
 const struct pages *lazy_abandon(int uffd, int i);

@@ -195,21 +195,46 @@ static void draw_progress(int force) {
 static int can_map(const struct loaded_region *r) { return !(r->rec->flags & (RGN_SHARED | RGN_STACK)) && !image_remote; }
 
 /* Lazy: private memory the program may write (so the pager's copies into
- * it never meet a protection), in runs of 1 MiB or more; stacks, shared
+ * it never meet a protection), in runs of 1 MiB or more (records next to
+ * each other: a compressed run is written in pieces); stacks, shared
  * memory and short runs (libraries' data, the core's own, sparse heaps: what
  * the restored process touches first, one round trip to the pager per page
  * otherwise, and little to fill) are filled now. */
 #define LAZY_RUN_MIN (1u << 20)
-static int goes_lazy(const struct loaded_region *r, const struct pages *p) {
+static int lazy_kind(const struct loaded_region *r, const struct pages *p) {
   return lazy_fd >= 0 && !(r->rec->flags & (RGN_SHARED | RGN_STACK | RGN_MAPFILE)) && r->rec->prot == (PROT_READ | PROT_WRITE) &&
-         p->rec->raw_len >= LAZY_RUN_MIN && (r->rec->flags & RGN_CONTENTS) && !(r->rec->flags & RGN_OBJECT) &&
-         (!can_map(r) || (p->rec->flags & RECF_COMP_MASK));
+         (r->rec->flags & RGN_CONTENTS) && !(r->rec->flags & RGN_OBJECT) && (!can_map(r) || (p->rec->flags & RECF_COMP_MASK));
+}
+
+/* Records i.. of the region that go lazy together: of the kind, each right
+ * after the one before it in memory. */
+static int lazy_group(const struct loaded_region *r, int i) {
+  int j = i;
+  while (j < r->npages && lazy_kind(r, &r->pages[j]) &&
+         (j == i || r->pages[j].addr == r->pages[j - 1].addr + r->pages[j - 1].rec->raw_len))
+    j++;
+  return j;
+}
+
+static void mark_lazy(struct loaded_region *r) {
+  for (int i = 0; i < r->npages;) {
+    int j = lazy_group(r, i);
+    if (j == i) { r->pages[i++].deferred = 0; continue; }
+    uint64_t len = r->pages[j - 1].addr + r->pages[j - 1].rec->raw_len - r->pages[i].addr;
+    for (; i < j; i++) r->pages[i].deferred = len >= LAZY_RUN_MIN;
+  }
 }
 
 static void queue_pages(const struct loaded_region *r) {
-  for (int i = 0; i < r->npages; i++) {
+  for (int i = 0, registered = 0; i < r->npages; i++) {
     const struct pages *p = &r->pages[i];
-    if (p->deferred && lazy_add(lazy_fd, p) == 0) continue;
+    /* A group of deferred records is one userfaultfd range, registered once. */
+    if (p->deferred && i >= registered) {
+      int j = i + 1;
+      while (j < r->npages && r->pages[j].deferred && r->pages[j].addr == r->pages[j - 1].addr + r->pages[j - 1].rec->raw_len) j++;
+      if (lazy_register(lazy_fd, p->addr, r->pages[j - 1].addr + r->pages[j - 1].rec->raw_len - p->addr) == 0) registered = j;
+    }
+    if (p->deferred && i < registered) { lazy_add(p); continue; }
     if (p->deferred) {   /* cannot be registered after all: filled here, checked first */
       ((struct pages *)p)->deferred = 0;
       if (crc32c(0, p->payload, p->rec->stored_len) != p->rec->payload_crc) {
@@ -352,6 +377,7 @@ static void restore(void *unused) {
   double mapped = now();
   if (progress) draw_progress(1);
   parallel_run(nfills, fill, NULL);
+  double filled = now();
   if (lazy_count() > 0) {
     pager_pid = lazy_start(lazy_fd, &img, getpid());
     if (pager_pid < 0) {   /* filled here after all */
@@ -368,8 +394,9 @@ static void restore(void *unused) {
   }
   for (int i = 0; i < img.nregions; i++) protect_region(&img.regions[i]);
   if (debug)
-    fprintf(stderr, "stasis-restart: %s: verify %.3f s, map %.3f s, fill %.3f s on %d threads, %d records lazy (pager %d)\n", img.name,
-            t_verified - t_start, mapped - t_verified, now() - mapped, parallel_threads(), pager_pid ? lazy_count() : 0, (int)pager_pid);
+    fprintf(stderr, "stasis-restart: %s: verify %.3f s, map %.3f s, fill %.1f MiB %.3f s on %d threads, %d records lazy (pager %d), the pager started in %.3f s\n",
+            img.name, t_verified - t_start, mapped - t_verified, fill_total / 1048576.0, filled - mapped, parallel_threads(),
+            pager_pid ? lazy_count() : 0, (int)pager_pid, now() - filled);
   set_mm_layout();
   fill_restart_info();
   static struct image_header header;
@@ -509,9 +536,7 @@ int main(int argc, char **argv) {
   if (image_open_unchecked(&img, argv[1]) < 0) return 3;
   choose_lazy();
   /* What goes lazy is checked by the pager as it fills it (lazy.c). */
-  for (int i = 0; i < img.nregions; i++)
-    for (int k = 0; k < img.regions[i].npages; k++)
-      img.regions[i].pages[k].deferred = goes_lazy(&img.regions[i], &img.regions[i].pages[k]);
+  for (int i = 0; i < img.nregions; i++) mark_lazy(&img.regions[i]);
   trust_cli_verification();
   if (image_check_payloads(&img) < 0) return 3;
   t_verified = now();
