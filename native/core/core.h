@@ -167,6 +167,7 @@ struct workers {
   int stacks_n, started;
   volatile int alive[WORKERS_MAX];   /* cleared by the kernel when each exits */
 };
+void *workers_map(size_t n);            /* n bytes of fresh private memory, or NULL */
 int workers_cpus(void);                 /* CPUs this process may run on */
 int workers_start(struct workers *ws, int n, void (*fn)(void *), void *arg);   /* how many started */
 void workers_join(struct workers *ws);

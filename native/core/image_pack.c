@@ -66,11 +66,6 @@ static void futex_wake(atomic_int *word) {
   syscall(SYS_futex, (int *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-static void *map_anon(size_t n) {
-  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
-}
-
 struct run_ctx { struct pack *p; struct packer *me; struct slot *s; };
 
 static struct pack_run *add_run(struct slot *s, uint64_t addr, uint64_t len, uint64_t stored, const void *data, int flags) {
@@ -145,12 +140,12 @@ static void pack_worker(void *arg) {
 static int packer_init(struct packer *pk, int compress, int level) {
   if (compress == RECF_ZSTD) {
     pk->zws_size = ZSTD_estimateCCtxSize(level);
-    pk->zws = map_anon(pk->zws_size);
+    pk->zws = workers_map(pk->zws_size);
     pk->cctx = pk->zws ? ZSTD_initStaticCCtx(pk->zws, pk->zws_size) : NULL;
     return pk->cctx ? 0 : -1;
   }
   if (compress == RECF_LZ4) {
-    pk->lz4_state = map_anon((size_t)LZ4_sizeofState());
+    pk->lz4_state = workers_map((size_t)LZ4_sizeofState());
     return pk->lz4_state ? 0 : -1;
   }
   return 0;
@@ -170,7 +165,7 @@ static void pack_free(struct pack *p) {
 
 /* NULL when no worker could be started: the writer then works alone. */
 struct pack *pack_begin(const struct pack_window *windows, size_t n, int compress, int level) {
-  struct pack *p = map_anon(sizeof *p);
+  struct pack *p = workers_map(sizeof *p);
   if (!p) return NULL;
   int workers = workers_cpus();
   if (workers > WORKERS_MAX) workers = WORKERS_MAX;
@@ -182,8 +177,8 @@ struct pack *pack_begin(const struct pack_window *windows, size_t n, int compres
   p->nslots = workers + 2;
   p->cap = compress == RECF_ZSTD ? ZSTD_compressBound(WINDOW_MAX) : compress == RECF_LZ4 ? (size_t)LZ4_compressBound(WINDOW_MAX) : 0;
   for (int i = 0; i < p->nslots; i++) {
-    p->slots[i].runs = map_anon(RUNS_MAX * sizeof(struct pack_run));
-    if (p->cap) p->slots[i].buf = map_anon(p->cap);
+    p->slots[i].runs = workers_map(RUNS_MAX * sizeof(struct pack_run));
+    if (p->cap) p->slots[i].buf = workers_map(p->cap);
     if (!p->slots[i].runs || (p->cap && !p->slots[i].buf)) goto fail;
   }
   for (int i = 0; i < workers; i++)

@@ -474,11 +474,6 @@ static int write_meta(struct writer *w, const struct memory_map *m) {
   return simple_record(w, REC_META, meta, len);
 }
 
-static void *map_anon(size_t n) {
-  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
-}
-
 static void writer_close(struct writer *w) {
   if (w->pack) pack_end(w->pack, &w->t_compress, &w->t_crc, &w->pack_threads);
   w->pack = NULL;
@@ -526,18 +521,18 @@ int image_write(const char *path, struct image_stats *st) {
   int rc = -1;
   if (memory_read_map(&m) < 0) { if (!stasis_failure()) stasis_fail("cannot read memory map"); goto out; }
   /* Buffers are made after the map was read, so they are not in the image. */
-  w.buf = map_anon(BUF_CAP);
-  w.snapshot = map_anon(RUN_MAX);
+  w.buf = workers_map(BUF_CAP);
+  w.snapshot = workers_map(RUN_MAX);
   if (stasis_cfg.compress == RECF_ZSTD) {
     w.zws_size = ZSTD_estimateCCtxSize(stasis_cfg.level);
-    w.zws = map_anon(w.zws_size);
+    w.zws = workers_map(w.zws_size);
     w.zcap = ZSTD_compressBound(RUN_MAX);
-    w.zout = map_anon(w.zcap);
+    w.zout = workers_map(w.zcap);
     if (w.zws && w.zout) w.cctx = ZSTD_initStaticCCtx(w.zws, w.zws_size);
   } else if (stasis_cfg.compress == RECF_LZ4) {
     w.zcap = (size_t)LZ4_compressBound(RUN_MAX);
-    w.zout = map_anon(w.zcap);
-    if (w.zout) w.lz4_state = map_anon((size_t)LZ4_sizeofState());
+    w.zout = workers_map(w.zcap);
+    if (w.zout) w.lz4_state = workers_map((size_t)LZ4_sizeofState());
   }
   pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   /* Not libstasis's open(): a forked writer is not the checkpoint thread,

@@ -15,6 +15,11 @@
 
 long stasis_clone(unsigned long flags, void *stack, pid_t *ptid, pid_t *ctid, unsigned long tls, void (*fn)(void *), void *arg);
 
+void *workers_map(size_t n) {
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
 int workers_cpus(void) {
   cpu_set_t set;
   CPU_ZERO(&set);   /* the kernel fills only as many bytes as it has CPUs for */

@@ -15,6 +15,7 @@ struct pages {
   int crc_ok;              /* payload checksum verified */
   int deferred;            /* lazy: the pager checks it before filling (lazy.c) */
   int trusted;             /* mapped from a file `stasis restart` verified just before (main.c) */
+  uint64_t rec_offset;     /* of its header in this image (for messages) */
 };
 
 struct loaded_region {

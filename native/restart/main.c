@@ -208,11 +208,13 @@ static int lazy_kind(const struct loaded_region *r, const struct pages *p) {
 
 /* Records i.. of the region that go lazy together: of the kind, each right
  * after the one before it in memory. */
+/* Record j's pages start where record j - 1's end. */
+static int follows(const struct loaded_region *r, int j) {
+  return r->pages[j].addr == r->pages[j - 1].addr + r->pages[j - 1].rec->raw_len;
+}
 static int lazy_group(const struct loaded_region *r, int i) {
   int j = i;
-  while (j < r->npages && lazy_kind(r, &r->pages[j]) &&
-         (j == i || r->pages[j].addr == r->pages[j - 1].addr + r->pages[j - 1].rec->raw_len))
-    j++;
+  while (j < r->npages && lazy_kind(r, &r->pages[j]) && (j == i || follows(r, j))) j++;
   return j;
 }
 
@@ -231,7 +233,7 @@ static void queue_pages(const struct loaded_region *r) {
     /* A group of deferred records is one userfaultfd range, registered once. */
     if (p->deferred && i >= registered) {
       int j = i + 1;
-      while (j < r->npages && r->pages[j].deferred && r->pages[j].addr == r->pages[j - 1].addr + r->pages[j - 1].rec->raw_len) j++;
+      while (j < r->npages && r->pages[j].deferred && follows(r, j)) j++;   /* the group mark_lazy found */
       if (lazy_register(lazy_fd, p->addr, r->pages[j - 1].addr + r->pages[j - 1].rec->raw_len - p->addr) == 0) registered = j;
     }
     if (p->deferred && i < registered) { lazy_add(p); continue; }

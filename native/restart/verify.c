@@ -26,11 +26,42 @@ static int bad(const struct image *img, const char *what, const char *fmt, ...) 
   return -1;
 }
 
+/* Headers and the small records are read with pread into copies that stay
+ * (never freed: the loader's heap goes with it): walking ~1000 headers
+ * through the mapping faulted a page-cache page in for each, 4x the reads'
+ * cost on a VM with shadow page tables. PAGES payloads stay in the mapping. */
+static void *keep(size_t len) {
+  static char *chunk;
+  static size_t left;
+  len = (len + 15) & ~(size_t)15;
+  if (len > 4096) return malloc(len);
+  if (len > left) {
+    if (!(chunk = malloc(65536))) return NULL;
+    left = 65536;
+  }
+  void *at = chunk;
+  chunk += len;
+  left -= len;
+  return at;
+}
+
+static int read_at(const struct image *img, void *buf, size_t len, uint64_t off) {
+  for (size_t got = 0; got < len;) {
+    ssize_t n = pread(img->fd, (char *)buf + got, len - got, (off_t)(off + got));
+    if (n <= 0) return -1;
+    got += (size_t)n;
+  }
+  return 0;
+}
+
 static int check_record(struct image *img, uint64_t off, int index, const struct rec_header **out,
                         const char **payload, uint64_t *payload_off, uint64_t *next) {
   if (off + sizeof(struct rec_header) > img->size)
     return bad(img, "truncated", "record %d header ends past the end of the file", index);
-  const struct rec_header *h = (const void *)(img->base + off);
+  char head[sizeof(struct rec_header) + IMG_PAGE];   /* the header, then an ALIGNED record's gap */
+  if (read_at(img, head, sizeof(struct rec_header), off) < 0)
+    return bad(img, "cannot read", "record %d at offset %llu: %m", index, (unsigned long long)off);
+  const struct rec_header *h = (const void *)head;
   if (h->magic != REC_MAGIC) return bad(img, "corrupt", "record %d at offset %llu: bad magic", index, (unsigned long long)off);
   if (crc32c(0, h, 36) != h->header_crc)
     return bad(img, "corrupt", "record %d at offset %llu: header checksum mismatch", index, (unsigned long long)off);
@@ -40,8 +71,10 @@ static int check_record(struct image *img, uint64_t off, int index, const struct
   if (h->flags & RECF_ALIGNED) p = (p + IMG_PAGE - 1) & ~(uint64_t)(IMG_PAGE - 1);
   if (p > img->size || h->stored_len > img->size || p + h->stored_len > img->size)
     return bad(img, "truncated", "record %d payload ends past the end of the file", index);
+  if (p > off + sizeof *h && read_at(img, head + sizeof *h, p - off - sizeof *h, off + sizeof *h) < 0)
+    return bad(img, "cannot read", "record %d at offset %llu: %m", index, (unsigned long long)off);
   for (uint64_t g = off + sizeof *h; g < p; g++)
-    if (img->base[g]) return bad(img, "corrupt", "record %d at offset %llu: the alignment gap is not zero", index, (unsigned long long)off);
+    if (head[g - off]) return bad(img, "corrupt", "record %d at offset %llu: the alignment gap is not zero", index, (unsigned long long)off);
   if (h->type == REC_REF) {
     if (h->flags || h->stored_len < sizeof(struct ref_rec) || h->stored_len > sizeof(struct ref_rec) + REF_NAME_MAX)
       return bad(img, "corrupt", "record %d at offset %llu: malformed REF", index, (unsigned long long)off);
@@ -51,11 +84,21 @@ static int check_record(struct image *img, uint64_t off, int index, const struct
   if (h->type != REC_PAGES && h->type != REC_REF && ((h->flags & RECF_COMP_MASK) || h->addr || h->raw_len != h->stored_len))
     return bad(img, "corrupt", "record %d at offset %llu: compression, addr or raw length set on a record of type %u", index,
                (unsigned long long)off, h->type);
-  /* PAGES payloads, most of the file, are checked afterwards on every CPU. */
-  if (h->type != REC_PAGES && crc32c(0, img->base + p, h->stored_len) != h->payload_crc)
-    return bad(img, "corrupt", "record %d at offset %llu: payload checksum mismatch", index, (unsigned long long)off);
-  *out = h;
+  struct rec_header *kept = keep(sizeof *h);
+  if (!kept) return bad(img, "out of memory", "record %d", index);
+  *kept = *h;
   *payload = img->base + p;
+  /* PAGES payloads, most of the file, are checked afterwards on every CPU. */
+  if (h->type != REC_PAGES) {
+    char *copy = keep(h->stored_len + 1);
+    if (!copy) return bad(img, "out of memory", "record %d", index);
+    if (read_at(img, copy, h->stored_len, p) < 0) return bad(img, "cannot read", "record %d at offset %llu: %m", index, (unsigned long long)off);
+    copy[h->stored_len] = 0;
+    if (crc32c(0, copy, h->stored_len) != h->payload_crc)
+      return bad(img, "corrupt", "record %d at offset %llu: payload checksum mismatch", index, (unsigned long long)off);
+    *payload = copy;
+  }
+  *out = kept;
   *payload_off = p;
   *next = p + h->stored_len;
   return 0;
@@ -124,7 +167,7 @@ static int check_ref(struct image *img, const struct rec_header *h, const char *
       (t->flags & ~(RECF_COMP_MASK | RECF_ALIGNED)) || (t->flags & RECF_COMP_MASK) > RECF_LZ4)
     return bad(img, "corrupt", "record %d refers to %s at offset %llu: a record that does not hold these pages", index, f->name,
                (unsigned long long)rr->offset);
-  *out = (struct pages){ t, f->base + p, h->addr, f->fd, f->name, p, index, 0, 0, 0 };
+  *out = (struct pages){ t, f->base + p, h->addr, f->fd, f->name, p, index, 0, 0, 0, 0 };
   return 0;
 }
 
@@ -220,7 +263,7 @@ int image_open_unchecked(struct image *img, const char *path) {
       memory += h->raw_len;
       if (img->npages == cap_p) img->pages = realloc(img->pages, (cap_p *= 2) * sizeof *img->pages);
       struct pages *pg = &img->pages[img->npages];
-      if (h->type == REC_PAGES) *pg = (struct pages){ h, payload, h->addr, img->fd, img->name, poff, index, 0, 0, 0 };
+      if (h->type == REC_PAGES) *pg = (struct pages){ h, payload, h->addr, img->fd, img->name, poff, index, 0, 0, 0, off };
       else if (check_ref(img, h, payload, index, pg) < 0) return -1;
       img->npages++;
       cur->npages++;
@@ -264,7 +307,7 @@ int image_check_payloads(struct image *img) {
     if (!img->pages[i].crc_ok)
       return img->pages[i].fd == img->fd
                  ? bad(img, "corrupt", "record %d at offset %llu: payload checksum mismatch", img->pages[i].record,
-                       (unsigned long long)((const char *)img->pages[i].rec - img->base))
+                       (unsigned long long)img->pages[i].rec_offset)
                  : bad(img, "corrupt", "record %d refers to %s, whose record there has a payload checksum mismatch",
                        img->pages[i].record, img->pages[i].file);
   return 0;

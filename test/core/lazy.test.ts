@@ -5,7 +5,7 @@
 // STASIS_PAGER_DELAY_MS holds the background fill back, so that what a test
 // does happens while pages are still lazy.
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -148,8 +148,10 @@ describe('lazy restart', function () {
       procs.push(r.proc);
       await r.waitFor(/^tick \d+$/);
       assert.ok(r.errLines.some((l) => /restoring eagerly: userfaultfd is not allowed for kernel faults here/.test(l)), r.tail());
-      writeFileSync(trig, 'verify');
-      chownSync(trig, 65534, 65534);
+      // Owned by the program's user before it can see it: it reads and removes the trigger.
+      writeFileSync(`${trig}.tmp`, 'verify');
+      chownSync(`${trig}.tmp`, 65534, 65534);
+      renameSync(`${trig}.tmp`, trig);
       assert.equal((await r.waitFor(/^verified ([0-9a-f]{16})$/, 30000))[1], sum);
       await r.kill9();
     } finally {
