@@ -174,7 +174,7 @@ void workers_join(struct workers *ws);
 
 /* image_pack.c: memory windows scanned, compressed and checksummed on the
  * workers, handed to the image writer in order. */
-struct pack_window { uint64_t start, end; int scan; };   /* scan: image_scan_window's use_pagemap */
+struct pack_window { uint64_t start, end; int scan, raw; };   /* scan: image_scan_window's use_pagemap; raw: not compressed */
 struct pack_run { uint64_t addr, len, stored; const void *data; uint32_t crc; int flags; };
 struct pack;
 struct pack *pack_begin(const struct pack_window *windows, size_t n, int compress, int level);
@@ -277,6 +277,8 @@ extern volatile int stasis_restored;   /* restart count as seen by this process 
 extern struct restart_info stasis_restart_info;
 /* lazy_wait.c: returns once a lazy restart's pager has filled all memory. */
 void lazy_wait(void);
+/* Until the pager is done or most_ms passed, whichever first (checked every 10 ms). */
+void lazy_settle(int most_ms);
 extern const char *stasis_save_path;   /* SAVE: the image being written (plugins may write beside it) */
 extern const char *stasis_drain_far;   /* DRAIN: "ino,ino...", TCP connections whose peer is in the job on another host */
 

@@ -66,7 +66,7 @@ static void futex_wake(atomic_int *word) {
   syscall(SYS_futex, (int *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-struct run_ctx { struct pack *p; struct packer *me; struct slot *s; };
+struct run_ctx { struct pack *p; struct packer *me; struct slot *s; int raw; };
 
 static struct pack_run *add_run(struct slot *s, uint64_t addr, uint64_t len, uint64_t stored, const void *data, int flags) {
   struct pack_run *r = &s->runs[s->nruns++];
@@ -98,7 +98,7 @@ static void pack_run(uint64_t addr, uint64_t len, void *arg) {
   struct slot *s = c->s;
   size_t first = s->nruns;
   double t0 = now();
-  if (!c->me->cctx && !c->me->lz4_state) {
+  if (c->raw || (!c->me->cctx && !c->me->lz4_state)) {
     add_run(s, addr, len, len, (const void *)addr, RECF_ALIGNED);
   } else {
     uint64_t raw_from = addr, end = addr + len;
@@ -129,7 +129,7 @@ static void pack_worker(void *arg) {
     while (!atomic_load(&p->abort) && k >= (released = atomic_load(&p->released)) + p->nslots) futex_wait(&p->released, released);
     if (atomic_load(&p->abort)) break;
     struct slot *s = &p->slots[k % p->nslots];
-    struct run_ctx c = { p, me, s };
+    struct run_ctx c = { p, me, s, p->windows[k].raw };
     s->nruns = s->used = 0;
     image_scan_window(p->windows[k].start, p->windows[k].end, p->windows[k].scan, pack_run, &c);
     atomic_store(&s->ready, k + 1);

@@ -20,16 +20,27 @@ static int pager_running(pid_t pid) {
          state != 'Z';
 }
 
+static double ms_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 void lazy_wait(void) {
   pid_t pid = (pid_t)stasis_restart_info.pager_pid;
   if (!pid) return;
-  struct timespec t0, t1, tick = { 0, 1000000 };
+  struct timespec t0, tick = { 0, 1000000 };
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (pager_running(pid)) nanosleep(&tick, NULL);
   stasis_restart_info.pager_pid = 0;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  stasis_debug("waited %.1f ms for the lazy restart's pager to fill memory",
-               (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+  stasis_debug("waited %.1f ms for the lazy restart's pager to fill memory", ms_since(&t0));
+}
+
+void lazy_settle(int most_ms) {
+  pid_t pid = (pid_t)stasis_restart_info.pager_pid;
+  struct timespec t0, tick = { 0, 10000000 };
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (pid && pager_running(pid) && ms_since(&t0) < most_ms) nanosleep(&tick, NULL);
 }
 
 __attribute__((constructor(203))) static void lazy_atfork(void) { pthread_atfork(lazy_wait, NULL, NULL); }

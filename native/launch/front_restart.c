@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,7 +193,7 @@ _Noreturn void fast_restart(int argc, char **argv) {
   snprintf(loader, sizeof loader, "%s/stasis-restart", exe_dir());
   /* Under the kernel's 128 KiB for one variable; an identity that does not fit is read again by the loader. */
   static char verified[120 << 10];
-  for (size_t i = 0; i < n; i++) verify_proc(&ps[i], loader, verified, sizeof verified, &vlen);
+  for (size_t i = 0; i < n; i++) verify_proc(&ps[i], verified, sizeof verified, &vlen);
   say("verified");
 
   if (s.forked) setenv("STASIS_SAVE", "forked", 1);   /* the coordinator reads it, as restart.ts sets it */
@@ -231,6 +232,10 @@ _Noreturn void fast_restart(int argc, char **argv) {
     }
   }
   args[na] = NULL;
+  /* The loader wants its brk heap right after itself: without this it
+   * execs itself again to have it (reexec_without_aslr), a few ms more. */
+  int persona = personality(0xffffffff);
+  if (persona != -1) personality((unsigned long)persona | ADDR_NO_RANDOMIZE);
   execv(loader, args);
   fprintf(stderr, "stasis: cannot run %s: %s\n", loader, strerror(errno));
   kill(coordinator, SIGTERM);

@@ -25,12 +25,12 @@ int is_whole(const struct json *v);
 int is_str(const struct json *v);
 /* One manifest entry as parseManifest takes it, of this host; else to_node. */
 void read_proc(const struct json *p, struct proc *out, const char *gen_dir);
-/* Its image checked against the manifest and verified by the loader, its
- * side files checked; the image files' identities appended to `verified`
- * (STASIS_VERIFIED); else to_node. */
 /* STASIS_DEBUG: what the fast path has done, and when. */
 void say(const char *what);
-void verify_proc(const struct proc *p, const char *loader, char *verified, size_t cap, size_t *vlen);
+/* Its image checked against the manifest and verified as the loader does, its
+ * side files checked; the image files' identities appended to `verified`
+ * (STASIS_VERIFIED); else to_node. */
+void verify_proc(const struct proc *p, char *verified, size_t cap, size_t *vlen);
 /* The private coordinator of `expect` processes restored from gen_dir,
  * started detached and published in store; its pid, port and token. */
 pid_t start_coordinator(const char *store, const char *gen_dir, const struct settings *s, size_t expect, int *port, char *token);

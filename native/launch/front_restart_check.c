@@ -1,19 +1,21 @@
 /* What the fast restart checks of a generation before it starts anything,
  * as src/images/restorable.ts and manifest-check.ts do: each manifest entry
  * read as parseManifest reads it, each image's record headers against the
- * manifest's size and checksum, every byte by the loader (stasis-restart
- * --verify), each side file's checksum. Anything else goes to Node, which
+ * manifest's size and checksum, every byte as the loader checks it
+ * (restart/verify.c), each side file's checksum. Anything else goes to Node, which
  * says why and tries an older generation. */
 #include "front.h"
 #include "front_restart.h"
 #include "../core/crc32c.h"
 #include "../core/image_format.h"
+#include "../restart/image.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -126,19 +128,18 @@ static int identity(const char *path, char *out, size_t cap) {
   return 0;
 }
 
-/* The loader's verdict: stasis-restart --verify IMAGE exits 0. */
-static int loader_verifies(const char *loader, const char *image) {
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
-    execl(loader, "stasis-restart", "--verify", image, (char *)NULL);
-    _exit(127);
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+/* The loader's verdict on every byte, from the loader's own code
+ * (restart/verify.c, linked in: `stasis-restart --verify IMAGE` in a child
+ * cost a fork and two execs more), its messages left to Node. */
+static int loader_verifies(const char *image) {
+  struct image img;
+  image_quiet = 1;
+  int rc = image_open_verified(&img, image);
+  if (img.base && img.base != MAP_FAILED) image_close(&img);
+  else if (img.fd >= 0) close(img.fd);
+  free(img.regions);
+  free(img.pages);
+  return rc;
 }
 
 static long long optional_int(const struct json *p, const char *key, int *has) {
@@ -170,7 +171,7 @@ void read_proc(const struct json *p, struct proc *out, const char *gen_dir) {
 
 /* checkAgainstManifest, the loader's verification, the side files
  * (restorable.ts); appends the identities of the image files verified. */
-void verify_proc(const struct proc *p, const char *loader, char *verified, size_t cap, size_t *vlen) {
+void verify_proc(const struct proc *p, char *verified, size_t cap, size_t *vlen) {
   const struct json *refs = json_get(p->entry, "refs"), *files = json_get(p->entry, "files");
   const char *gen_dir_end = strrchr(p->path, '/');
   char gen_dir[PATH_MAX];
@@ -188,7 +189,7 @@ void verify_proc(const struct proc *p, const char *loader, char *verified, size_
   }
   for (size_t i = 0; i <= nrefs; i++) if (identity(paths[i], before[i], sizeof before[i]) < 0) before[i][0] = 0;
   say("record headers read");
-  if (loader_verifies(loader, p->path) < 0) to_node("the loader does not verify an image (Node says why, and tries older ones)");
+  if (loader_verifies(p->path) < 0) to_node("the loader does not verify an image (Node says why, and tries older ones)");
   for (size_t i = 0; i <= nrefs; i++)
     if (before[i][0] && identity(paths[i], now, sizeof now) == 0 && !strcmp(now, before[i]) && *vlen + 162 < cap)
       *vlen += (size_t)snprintf(verified + *vlen, cap - *vlen, "%s%s", *vlen ? "\n" : "", now);

@@ -8,12 +8,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +48,22 @@ static int write_atomic(const char *path, const char *data) {
   close(fd);
   if (!ok || rename(tmp, path) < 0) { unlink(tmp); return -1; }
   return 0;
+}
+
+/* Where execlp would find node: 0, or ENOENT. */
+static int find_node(char *out, size_t cap) {
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/bin:/usr/bin";   /* glibc's default */
+  for (const char *p = path;; p++) {
+    size_t len = strcspn(p, ":");
+    struct stat st;
+    /* An empty entry is the current directory, as for execlp. */
+    if ((size_t)snprintf(out, cap, "%.*s%snode", (int)len, p, len ? "/" : "") < cap && stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
+        access(out, X_OK) == 0)
+      return 0;
+    p += len;
+    if (!*p) return ENOENT;
+  }
 }
 
 /* The private coordinator (spawn.ts startPrivateCoordinator): a listening
@@ -86,16 +104,28 @@ pid_t start_coordinator(const char *store, const char *gen_dir, const struct set
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
-    /* stdin, stdout: nothing; stderr: coordinator.log; 3: the socket; 4: the job's stderr. Nothing else. */
+    /* stdin, stdout: nothing; stderr: coordinator.log; 3: the socket; 4: the job's stderr;
+     * 5: why Node did not start, until exec closes it. Nothing else. */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    int from[5] = { null, null, log, sock, 2 };
-    for (int i = 0; i < 5; i++) from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10);
-    for (int i = 0; i < 5; i++) dup2(from[i], i);
-    close_range(5, ~0U, 0);
+    int from[6] = { null, null, log, sock, 2, errs[1] };
+    for (int i = 0; i < 6; i++) from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10);
+    for (int i = 0; i < 6; i++) dup2(from[i], i);
+    fcntl(5, F_SETFD, FD_CLOEXEC);
+    close_range(6, ~0U, 0);
     setenv("STASIS_COORD_TOKEN", token, 1);
-    execlp("node", "node", main_js, opts, (char *)NULL);
-    int err = errno;
-    ssize_t w = write(errs[1], &err, sizeof err);
+    char node[PATH_MAX];
+    int err = find_node(node, sizeof node);
+    if (!err && expect == 1) {
+      /* Alone, the restored process runs before it needs us and joins once
+       * its memory is back (core/checkpoint.c): Node starts at the first
+       * connection (or after 3 s), not beside the program's first moments. */
+      close(5);
+      struct pollfd first = { .fd = 3, .events = POLLIN };
+      poll(&first, 1, 3000);
+    }
+    if (!err) execl(node, "node", main_js, opts, (char *)NULL);
+    err = err ? err : errno;
+    ssize_t w = write(5, &err, sizeof err);
     (void)w;
     _exit(127);
   }

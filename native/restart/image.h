@@ -55,6 +55,7 @@ int json_object_check(const char *buf, size_t len);
 /* Maps the file read-only and checks every record; on failure prints one
  * line naming the image and returns -1. */
 int image_open_verified(struct image *img, const char *path);
+extern int image_quiet;   /* set: refusals without their line on stderr (the CLI's front says it through Node) */
 /* The same in two steps: every record but the PAGES payloads, then the
  * payloads not marked deferred. */
 int image_open_unchecked(struct image *img, const char *path);

@@ -33,6 +33,7 @@ static void *helper_main(void *arg) {
 int parallel_threads(void) {
   if (!nthreads) {
     cpu_set_t set;
+    CPU_ZERO(&set);   /* the kernel fills only its own mask's bytes */
     nthreads = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     if (nthreads > PARALLEL_MAX) nthreads = PARALLEL_MAX;
     if (nthreads < 1) nthreads = 1;

@@ -16,7 +16,10 @@
 #define IMAGE_HINT ((void *)0x210000000000ull)
 #define PAGES_RUN_MAX (8u << 20)
 
+int image_quiet;
+
 static int bad(const struct image *img, const char *what, const char *fmt, ...) {
+  if (image_quiet) return -1;
   char msg[512];
   va_list ap;
   va_start(ap, fmt);

@@ -320,11 +320,12 @@ export class Coordinator {
     this.inProgress++;
     let tried: number | null = null;
     const run = this.chain.then(async () => {
-      const peers = [...this.peers.values()].filter((p) => !p.closed);
       // A process alone in its generation runs before it joins (so its
-      // output can come first): a checkpoint asked for then waits for it.
+      // output can come first): a checkpoint asked for then waits for it,
+      // and counts it (the peers as they are once it joined).
       if (this.state === 'restoring') await this.released(RESTORING_WAIT_MS);
       if (this.state === 'restoring') throw new Error('the job is still being restored');
+      const peers = [...this.peers.values()].filter((p) => !p.closed);
       if (!peers.length) {
         const outside = namedOutsiders([...this.execing.values()]);
         throw new Error(outside.length ? `checkpoint refused: ${outside.join('; ')}` : 'no processes to checkpoint');
