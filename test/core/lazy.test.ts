@@ -30,6 +30,11 @@ async function saved(job: Job, trigger: string): Promise<string> {
   return sum;
 }
 
+/** Whether `pid` runs (a zombie, dead but not yet reaped by whoever adopted it, does not). */
+function alive(pid: number): boolean {
+  try { return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
 /** The loader's count of lazy records (STASIS_DEBUG line). */
 async function lazyRecords(r: Running): Promise<number> {
   const deadline = Date.now() + 20000;
@@ -95,6 +100,26 @@ describe('lazy restart', function () {
     assert.equal((await command(job, r, trigger, 'verify', /^verified ([0-9a-f]{16})$/))[1], sum);
     noBroken(r.lines);
   });
+
+  // The pager is no child of the program: nothing but its pidfd ends it. One
+  // left behind holds the image (and its memory) until the node reboots.
+  for (const when of ['while faults are served (background fill held back)', 'while the background fills']) {
+    it(`the restored process killed ${when}: its pager ends with it`, async () => {
+      await saved(job, trigger);
+      const held = when.includes('held back');
+      const r = job.restart(undefined, { env: { STASIS_DEBUG: '1', ...(held ? { STASIS_PAGER_DELAY_MS: '8000' } : {}) } });
+      await r.waitFor(/^tick \d+$/);
+      await lazyRecords(r);
+      const pager = Number(r.errLines.map((l) => l.match(lazyLine)).find((x) => x)![2]);
+      assert.ok(alive(pager), `the pager ${pager} is not running: ${r.tail()}`);
+      if (held) writeFileSync(trigger, 'verify');   // faults all over its 256 MiB, then the kill among them
+      await new Promise((res) => setTimeout(res, held ? 150 : 0));
+      process.kill(r.pid, 'SIGKILL');
+      const until = Date.now() + 5000;
+      while (alive(pager) && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+      assert.ok(!alive(pager), `the pager ${pager} outlived its process by 5 s: ${readFileSync(`/proc/${pager}/status`, 'utf8').split('\n').slice(0, 8).join('; ')}`);
+    });
+  }
 
   it('a lazy record damaged after the verification: the pager kills the process, which never reads it', async () => {
     await saved(job, trigger);
