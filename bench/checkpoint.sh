@@ -97,7 +97,10 @@ probe_job() { # mode pages(4k|thp) [norestart]
     restart_job "$1" "$out.2"
     # Any line is progress; the first should be "late" (its first wake-up).
     wait_line "$out.2" '^(late|gap) ' 120
-    FIRST=$(elapsed "$t0" "$EPOCHREALTIME")
+    # When the probe says it was (its wall clock), not when this loop saw it.
+    local when
+    when=$(awk '$1 == "late" && NF >= 4 { print $4; exit }' "$out.2")
+    FIRST=$(elapsed "$t0" "${when:-$EPOCHREALTIME}")
     if ! head -n 1 "$out.2" | grep -q '^late '; then
       keep=$(mktemp -d "${TMPDIR:-/tmp}/stasis-bench-odd.XXXXXX")
       cp "$out" "$out.err" "$out.2" "$out.2.err" "$keep/" 2>/dev/null || true
@@ -183,7 +186,8 @@ ckpt_s     wall time of the checkpoint command: \`stasis command --checkpoint\` 
 image_MiB  the checkpoint's image bytes
 pause_ms   longest gap between the 2 ms wake-ups of bench/pause-probe.c (holding as much, 16 pages
            written per wake-up, 4 KiB pages) around its checkpoint: how long the program was stopped
-first_s    from the restart command to the restored probe's first wake-up (it touches little memory)
+first_s    from the restart command to the restored probe's first wake-up (it touches little memory), by
+           the probe's wall clock (its "late" line), not when the bench's polling saw it
 pass_s     from the restart command to the restored bigmem's first report: the rest of its 100 ms sleep
            (checkpointed just after a report) and one pass over all its memory
 floor_s    bench/fresh-memory.c: filling and reading as much fresh memory on every CPU, $SETTLE s after

@@ -3,9 +3,11 @@
  * 16 random pages (copy-on-write work for a forked checkpoint) and notes
  * the gap since its last wake-up. Every 50 wake-ups it prints
  * "gap MS N": the longest gap of those 50, in milliseconds; a wake-up more
- * than 250 ms late (a stopped checkpoint, a restart) also prints "late MS N"
- * at once, after its 16 writes: the first progress of a restored probe,
- * which touches little of its memory. With "thp"
+ * than 250 ms late (a stopped checkpoint, a restart) also prints
+ * "late MS N WHEN" at once, after its 16 writes: the first progress of a
+ * restored probe, which touches little of its memory; WHEN is the wall
+ * clock then (seconds, as bash's EPOCHREALTIME), so that a bench's time to
+ * it does not include how often the bench looks at the output. With "thp"
  * after SIZE its memory is madvise(MADV_HUGEPAGE): 2 MiB pages, whose
  * page tables a fork copies 512 times faster. */
 #include <errno.h>
@@ -42,7 +44,11 @@ int main(int argc, char **argv) {
     if (gap > worst) worst = gap;
     last = t;
     for (int k = 0; k < 16; k++) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; buf[(x % (bytes / 4096)) * 512]++; }
-    if (gap > 250) printf("late %.1f %ld\n", gap, n);
+    if (gap > 250) {
+      struct timespec wall;
+      clock_gettime(CLOCK_REALTIME, &wall);
+      printf("late %.1f %ld %lld.%06ld\n", gap, n, (long long)wall.tv_sec, wall.tv_nsec / 1000);
+    }
     if (n % 50 == 0) { printf("gap %.1f %ld\n", worst, n); worst = 0; }
   }
 }
