@@ -25,8 +25,10 @@
 #include <unistd.h>
 
 static char **node_argv;
+void (*before_node)(void);
 
 _Noreturn void to_node(const char *why) {
+  if (before_node) before_node();
   const char *mode = getenv("STASIS_FRONT");
   if (mode && !strcmp(mode, "require")) {
     fprintf(stderr, "stasis: left to Node: %s\n", why);

@@ -8,6 +8,9 @@
 
 /* Gives the command to the Node CLI; never returns (see front.c). */
 _Noreturn void to_node(const char *why);
+/* Called by to_node first: what a fast command started is undone (a child
+ * reaped, so that neither Node nor the program it may become inherits it). */
+extern void (*before_node)(void);
 
 /* `stasis launch ARGS` / `stasis command ARGS` (args after the command's
  * name, argc of them); each returns only through to_node or an exit. */

@@ -193,18 +193,18 @@ _Noreturn void fast_restart(int argc, char **argv) {
   snprintf(loader, sizeof loader, "%s/stasis-restart", exe_dir());
   /* Under the kernel's 128 KiB for one variable; an identity that does not fit is read again by the loader. */
   static char verified[120 << 10];
+  if (s.forked) setenv("STASIS_SAVE", "forked", 1);   /* the coordinator reads it, as restart.ts sets it */
+  struct pending_coordinator pc;
+  coordinator_spawn(&pc, store, gen_dir, &s, n);
+  say("coordinator forked");
   for (size_t i = 0; i < n; i++) verify_proc(&ps[i], verified, sizeof verified, &vlen);
   say("verified");
-
-  if (s.forked) setenv("STASIS_SAVE", "forked", 1);   /* the coordinator reads it, as restart.ts sets it */
-  int port;
-  char token[65];
-  pid_t coordinator = start_coordinator(store, gen_dir, &s, n, &port, token);
+  pid_t coordinator = coordinator_go(&pc, store);
   say("coordinator started");
   char coord[32];
-  snprintf(coord, sizeof coord, "127.0.0.1:%d", port);
+  snprintf(coord, sizeof coord, "127.0.0.1:%d", pc.port);
   setenv("STASIS_COORD", coord, 1);
-  setenv("STASIS_TOKEN", token, 1);
+  setenv("STASIS_TOKEN", pc.token, 1);
   setenv("STASIS_CKPT_DIR", store, 1);
   if (s.plugins[0]) setenv("STASIS_PLUGINS", s.plugins, 1);
   else unsetenv("STASIS_PLUGINS");

@@ -31,8 +31,13 @@ void say(const char *what);
  * side files checked; the image files' identities appended to `verified`
  * (STASIS_VERIFIED); else to_node. */
 void verify_proc(const struct proc *p, char *verified, size_t cap, size_t *vlen);
-/* The private coordinator of `expect` processes restored from gen_dir,
- * started detached and published in store; its pid, port and token. */
-pid_t start_coordinator(const char *store, const char *gen_dir, const struct settings *s, size_t expect, int *port, char *token);
+/* The private coordinator of `expect` processes restored from gen_dir:
+ * coordinator_spawn forks it (detached, not yet Node) before the
+ * generation is verified; coordinator_go, once it verified, lets it become
+ * Node and publishes it in store (its pid). Handing the restart to Node or
+ * exiting instead ends it (it reads end of file where the word would be). */
+struct pending_coordinator { int port; char token[65]; pid_t child; int pid_r, err_r, go_w; };
+void coordinator_spawn(struct pending_coordinator *c, const char *store, const char *gen_dir, const struct settings *s, size_t expect);
+pid_t coordinator_go(struct pending_coordinator *c, const char *store);
 /* This binary's directory (native/build). */
 const char *exe_dir(void);

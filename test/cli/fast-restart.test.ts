@@ -6,7 +6,7 @@
 // of goes to Node before anything is started.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, mkdirSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAST, fast, viaNode, type Result } from '../helpers/front.js';
 import { Job, programs, stasisBin, type Running } from '../helpers/stasis.js';
@@ -49,6 +49,14 @@ async function killWithCoordinator(job: Job, p: Running): Promise<void> {
   const c = job.coordinatorPid();
   if (c) { try { process.kill(c, 'SIGKILL'); } catch { /* gone */ } }
   if (c) await waitUntil(() => [null, 'Z'].includes(procState(c)), 'the coordinator died');
+}
+
+/** Processes of the fast path (stasis-front) writing to the store's coordinator.log: a coordinator forked but never Node. */
+function coordinatorForks(dir: string): number[] {
+  const log = join(dir, 'coordinator.log');
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'stasis-front' && readlinkSync(`/proc/${pid}/fd/2`) === log; } catch { return false; }
+  });
 }
 
 /** A restart resumed where the checkpoint was taken. */
@@ -139,6 +147,8 @@ describe('stasis restart without Node (bin/stasis fast path)', function () {
       assert.equal(r.exitCode, 99, `${args.join(' ')} ${JSON.stringify(env)}: ${r.stderr}`);
       assert.match(r.stderr, /^stasis: left to Node: /);
       assert.equal(job.coordinatorPid(), null, 'nothing started');
+      // The coordinator it forks beside the verification ends when the restart goes to Node.
+      await waitUntil(() => coordinatorForks(job.dir).length === 0, `the fast path's coordinator fork ended (${coordinatorForks(job.dir)})`);
     };
     const empty = join(job.dir, 'empty');
     mkdirSync(empty);
