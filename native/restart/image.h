@@ -43,6 +43,10 @@ struct image {
   int nregions;
   struct pages *pages;
   int npages;
+  /* The image's checksum as its manifest entry gives it (manifest-check.ts):
+   * crc32c over each record header's first 36 bytes, and over whole headers
+   * (the form of older manifests); set by image_open_unchecked. */
+  uint32_t headers_crc, headers_crc_legacy;
 };
 
 /* main.c: --path-map as the loader got it (STASIS_PATH_MAP, see

@@ -87,6 +87,8 @@ static int check_record(struct image *img, uint64_t off, int index, const struct
   if (h->type != REC_PAGES && h->type != REC_REF && ((h->flags & RECF_COMP_MASK) || h->addr || h->raw_len != h->stored_len))
     return bad(img, "corrupt", "record %d at offset %llu: compression, addr or raw length set on a record of type %u", index,
                (unsigned long long)off, h->type);
+  img->headers_crc = crc32c(img->headers_crc, h, 36);
+  img->headers_crc_legacy = crc32c(img->headers_crc_legacy, h, sizeof *h);
   struct rec_header *kept = keep(sizeof *h);
   if (!kept) return bad(img, "out of memory", "record %d", index);
   *kept = *h;
