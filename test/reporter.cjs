@@ -3,8 +3,8 @@
 // Under the test matrix (scripts/test-modes.sh, STASIS_TEST_MODE set) the line
 // names the mode: "mode forked: N passed, N failed, N skipped".
 // With STASIS_TEST_SUMMARY set, each failure's title and the start of its
-// message (its first 10 and last 20 lines: a message often leads with a
-// command's first stderr line, the cause further down) are appended to that file: scripts/test-all.sh prints them last, so a log
+// message (its first 30 and last 10 lines: a message says what failed
+// first, a command's output after) are appended to that file: scripts/test-all.sh prints them last, so a log
 // cut to its tail (CI) still says what failed in the earlier runs.
 'use strict';
 const { appendFileSync } = require('node:fs');
@@ -19,7 +19,7 @@ class StasisReporter extends Spec {
     const failed = [];
     runner.on(EVENT_TEST_FAIL, (test, err) => {
       const all = String((err && err.message) || err).split('\n');
-      const kept = all.length > 30 ? [...all.slice(0, 10), `[${all.length - 30} lines]`, ...all.slice(-20)] : all;
+      const kept = all.length > 40 ? [...all.slice(0, 30), `[${all.length - 40} lines]`, ...all.slice(-10)] : all;
       const lines = kept.map((l) => `    ${l.slice(0, 300)}`);
       failed.push(`${mode || 'default: '}${test.fullTitle()}\n${lines.join('\n')}\n`);
     });

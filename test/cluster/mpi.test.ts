@@ -125,9 +125,10 @@ describe('MPI across the nodes of the test cluster: 8 ranks on n1..n4', function
 
       // Four old hosts onto two nodes: 4 ranks on each.
       const two = await onNode('n1', stasisBin, ['restart', dir, '--hosts', 'n2,n4'], { timeout: 600_000, env: debug });
-      // Its stderr holds every loader's debug lines: the last ones (why it failed) first.
-      assert.equal(two.exitCode, 0, `the restart onto n2,n4 exited ${two.exitCode}; its stderr ends: ${two.stderr.trimEnd().split('\n').slice(-12).join('\n')}`
-        + `\njob's stderr: ${text(`${out}.err`).slice(-500)}\ncoordinator.log: ${logTail(dir)}\nthe restart's whole stderr: ${two.stderr}`);
+      // Its stderr holds every loader's debug lines: the short parts (why it failed) first.
+      assert.equal(two.exitCode, 0, `the restart onto n2,n4 exited ${two.exitCode}\njob's stderr ends: ${text(`${out}.err`).slice(-500)}`
+        + `\ncoordinator.log ends: ${logTail(dir)}\nthe restart's stderr ends: ${two.stderr.trimEnd().split('\n').slice(-12).join('\n')}`
+        + `\nthe restart's whole stderr: ${two.stderr}`);
       assert.equal(text(out), expected, `output differs from an uninterrupted run; stderr: ${text(`${out}.err`).slice(-500)}`);
     });
   }
